@@ -1,0 +1,80 @@
+"""The modal that asks why a mention is dismissed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+CALLBACK_ID = "mention_dismiss_modal"
+REASON_BLOCK, REASON_ACTION = "reason", "reason_choice"
+NOTE_BLOCK, NOTE_ACTION = "note", "note_text"
+REASONS = {
+    "spam": "Spam or bot",
+    "no_action": "No response needed",
+    "duplicate": "Duplicate of another mention",
+    "off_topic": "Not about us",
+    "other": "Other (explain below)",
+}
+
+
+@dataclass(frozen=True)
+class DismissContext:
+    """Where the click came from; checked against the database again on submit."""
+
+    mention_id: str
+    channel: str
+    message_ts: str
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, raw: str) -> DismissContext:
+        data = json.loads(raw or "{}")
+        return cls(str(data["mention_id"]), str(data["channel"]), str(data["message_ts"]))
+
+
+def build_dismiss_modal(*, context: DismissContext, author_handle: str, text: str) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=CALLBACK_ID,
+        title="Dismiss mention",
+        submit="Dismiss",
+        close="Cancel",
+        private_metadata=context.dump(),
+        blocks=[
+            SectionBlock(text=f"*@{author_handle}*: {text[:2500]}"),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label="Why is no response needed?",
+                element=RadioButtonsElement(
+                    action_id=REASON_ACTION,
+                    options=[Option(value=key, label=label) for key, label in REASONS.items()],
+                ),
+            ),
+            InputBlock(
+                block_id=NOTE_BLOCK,
+                label="Note",
+                optional=True,
+                element=PlainTextInputElement(action_id=NOTE_ACTION, max_length=500),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def parse_dismiss_values(values: dict[str, Any]) -> tuple[str, str]:
+    """(reason key, note) from a view submission's state values."""
+    choice = values.get(REASON_BLOCK, {}).get(REASON_ACTION, {}).get("selected_option") or {}
+    note = values.get(NOTE_BLOCK, {}).get(NOTE_ACTION, {}).get("value") or ""
+    return str(choice.get("value", "")), str(note).strip()

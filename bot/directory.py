@@ -1,0 +1,69 @@
+"""Slack people and user groups, cached briefly so permission checks stay fast and current."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+
+
+class DirectoryUnavailable(Exception):
+    """Slack could not tell us who is in a group: permission checks fail closed."""
+
+
+class SlackDirectory:
+    def __init__(self, *, client: WebClient, clock: Clock, ttl: timedelta = timedelta(seconds=60)):
+        self._client = client
+        self._clock = clock
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._groups: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._names: dict[str, tuple[datetime, str]] = {}
+
+    def includes(self, user_id: str, principals: Iterable[str]) -> bool:
+        """True if the user is one of the principals: user IDs, or members of user groups (S…)."""
+        for principal in principals:
+            if principal == user_id:
+                return True
+            if principal.startswith("S") and user_id in self.group_members(principal):
+                return True
+        return False
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        now = self._clock.now()
+        with self._lock:
+            cached = self._groups.get(group_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            response = self._client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as exc:
+            raise DirectoryUnavailable(f"user group {group_id}: {exc.response.get('error')}") from exc
+        except Exception as exc:
+            raise DirectoryUnavailable(f"user group {group_id}: {type(exc).__name__}") from exc
+        members = frozenset(response.get("users", []))
+        with self._lock:
+            self._groups[group_id] = (now + self._ttl, members)
+        return members
+
+    def display_name(self, user_id: str, fallback: str = "") -> str:
+        """The person's Slack display name (for the audit log), falling back if Slack fails."""
+        now = self._clock.now()
+        with self._lock:
+            cached = self._names.get(user_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            user = self._client.users_info(user=user_id)["user"]
+        except Exception:
+            return fallback or user_id
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or user.get("real_name") or user.get("name") or user_id
+        with self._lock:
+            self._names[user_id] = (now + timedelta(minutes=10), name)
+        return str(name)

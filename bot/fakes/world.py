@@ -1,0 +1,130 @@
+"""A whole brandbot on loopback: fake Slack, fake X, the real app behind its real HTTP server.
+
+Used by the end-to-end tests, the benchmarks and `brandbot demo`, so all three exercise the same
+code paths: HTTP to the fakes, signed requests into the Bolt app.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+
+from bot.clock import Clock, SystemClock
+from bot.db import make_engine, transaction
+from bot.fakes.slack_api import FakeSlack
+from bot.fakes.slack_user import SlackUser
+from bot.fakes.x_api import FakeX
+from bot.ingest import PollResult
+from bot.mentions import MENTION_CARD
+from bot.models import Mention, SlackMessage
+from bot.runtime import Runtime, build_runtime
+from bot.server import HttpServer
+from bot.settings import Secret, Settings
+from policies.config import BrandConfig
+
+BOT_TOKEN = "xoxb-fake-brandbot-token"
+X_BEARER = "fake-x-bearer-token"
+
+
+@dataclass
+class FakeWorld:
+    config: BrandConfig
+    database_url: str
+    clock: Clock = field(default_factory=SystemClock)
+    engine: Engine | None = None
+    signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    slack: FakeSlack = field(init=False)
+    x: FakeX = field(init=False)
+    runtime: Runtime = field(init=False)
+    server: HttpServer = field(init=False)
+
+    def start(self, *, workers: bool = False) -> FakeWorld:
+        self.slack = FakeSlack(bot_token=BOT_TOKEN)
+        self.slack.start()
+        self.x = FakeX(bearer_token=X_BEARER)
+        self.x.start()
+        for account in self.config.accounts:
+            self.x.add_user(account.handle)
+        self.runtime = self.build_runtime()
+        self.server = HttpServer(self.runtime.wsgi(), host="127.0.0.1", port=0).start()
+        if workers:
+            self.runtime.start_workers()
+        return self
+
+    def build_runtime(self) -> Runtime:
+        """A fresh app process over the same database and fakes (restarts are tested this way)."""
+        settings = Settings(
+            slack_bot_token=Secret(BOT_TOKEN),
+            slack_signing_secret=Secret(self.signing_secret),
+            slack_api_url=self.slack.url,
+            x_api_url=self.x.url,
+            x_bearer_token=Secret(X_BEARER),
+            database_url=self.database_url,
+        )
+        engine = self.engine or make_engine(self.database_url)
+        self.engine = engine
+        return build_runtime(settings, self.config, clock=self.clock, engine=engine)
+
+    def stop(self) -> None:
+        self.runtime.stop()
+        self.server.stop()
+        self.slack.stop()
+        self.x.stop()
+
+    def __enter__(self) -> FakeWorld:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def app_url(self) -> str:
+        return self.server.url
+
+    def user(self, user_id: str, name: str) -> SlackUser:
+        self.slack.add_user(user_id, name)
+        return SlackUser(
+            app_url=self.app_url,
+            signing_secret=self.signing_secret,
+            slack=self.slack,
+            user_id=user_id,
+            name=name,
+        )
+
+    def poll(self) -> list[PollResult]:
+        return self.runtime.ingestor.poll_due()
+
+    def deliver(self, *, rounds: int = 1000) -> int:
+        """Run the outbox until nothing due is left; return messages sent."""
+        sent_total = 0
+        for _ in range(rounds):
+            sent = self.runtime.outbox.deliver_due()
+            sent_total += sent
+            if sent == 0:
+                break
+        return sent_total
+
+    def card(self, mention_id: str) -> SlackMessage:
+        """The live card of a mention."""
+        with transaction(self.engine) as session:  # type: ignore[arg-type]
+            mention = session.get(Mention, mention_id)
+            assert mention is not None, f"no mention {mention_id}"
+            card = session.get(SlackMessage, mention.card_id)
+            assert card is not None
+            return card
+
+    def mention(self, mention_id: str) -> Mention:
+        with transaction(self.engine) as session:  # type: ignore[arg-type]
+            mention = session.get(Mention, mention_id)
+            assert mention is not None, f"no mention {mention_id}"
+            return mention
+
+    def cards(self) -> list[SlackMessage]:
+        with transaction(self.engine) as session:  # type: ignore[arg-type]
+            return list(
+                session.scalars(
+                    select(SlackMessage).where(SlackMessage.kind == MENTION_CARD).order_by(SlackMessage.id)
+                )
+            )

@@ -1,0 +1,258 @@
+"""X → database: poll each account's mentions and each segment's search, store each tweet once,
+route it, and queue its card — all in one transaction per page.
+
+Idempotent on tweet id (INSERT … ON CONFLICT DO NOTHING): a tweet found by both the mentions
+timeline and a search, or by overlapping polls, is one mention with one card. The since_id
+cursor moves only after every page of a poll is stored, so a crash mid-poll re-reads, never skips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, update
+from sqlmodel import Session
+
+from bot import audit, sentiment
+from bot.clock import Clock
+from bot.db import insert_ignoring_conflicts, transaction
+from bot.mentions import create_card
+from bot.models import Mention, PollCursor
+from bot.segments import SegmentCatalog
+from bot.x_gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
+from policies.routing import MentionFacts, explain_route
+from policies.search import mention_accounts, segment_search_queries
+
+log = logging.getLogger(__name__)
+
+BACKFILL = timedelta(hours=24)  # how far back the very first poll of a source looks
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One thing we poll on X."""
+
+    key: str
+    kind: str  # "mentions" or "search"
+    account: str  # brand handle the results belong to
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    source: str
+    fetched: int
+    stored: int
+    next_poll_at: datetime
+    error: str | None = None
+
+
+class Ingestor:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        gateway: XGateway,
+        segments: SegmentCatalog,
+        clock: Clock,
+        owner: str,
+        on_new: Callable[[], None] = lambda: None,
+        lease_seconds: int = 120,
+    ) -> None:
+        self._engine = engine
+        self._gateway = gateway
+        self._segments = segments
+        self._clock = clock
+        self._owner = owner
+        self._on_new = on_new
+        self._lease = timedelta(seconds=lease_seconds)
+
+    @property
+    def config(self) -> Any:
+        return self._segments.config
+
+    def sources(self) -> list[Source]:
+        accounts = [a.handle for a in self.config.accounts]
+        sources = [Source(f"mentions:{h.lower()}", "mentions", h) for h in mention_accounts(self.config)]
+        for segment, query in segment_search_queries(self.config).items():
+            digest = hashlib.sha256(query.encode()).hexdigest()[:12]
+            sources.append(Source(f"search:{segment}:{digest}", "search", accounts[0], query))
+        return sources
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_due()
+            except Exception:
+                log.exception("poll pass failed")
+            self._clock.wait(stop, 1.0)
+
+    def poll_due(self) -> list[PollResult]:
+        return [r for source in self.sources() if (r := self.poll(source)) is not None]
+
+    def poll(self, source: Source) -> PollResult | None:
+        """Poll one source if it is due and no other worker holds it."""
+        if not self._lease_source(source):
+            return None
+        cursor = self._cursor(source.key)
+        fetched = stored = 0
+        newest: str | None = None
+        try:
+            for page in self._pages(source, cursor.since_id):
+                newest = newest or page.newest_id
+                fetched += len(page.tweets)
+                stored += len(self.store(page.tweets, source=source))
+        except XRateLimited as exc:
+            return self._finish(source, fetched, stored, None, retry_at=exc.retry_at, error=str(exc))
+        except XUnavailable as exc:
+            return self._finish(source, fetched, stored, None, backoff=True, error=str(exc))
+        except XRejected as exc:
+            log.error("X refused polling %s: %s", source.key, exc)
+            return self._finish(source, fetched, stored, None, backoff=True, error=str(exc))
+        return self._finish(source, fetched, stored, newest)
+
+    def _pages(self, source: Source, since_id: str | None) -> Iterator[Page]:
+        start = self._clock.now() - BACKFILL
+        if source.kind == "mentions":
+            return self._gateway.mentions(source.account, since_id=since_id, start_time=start)
+        return self._gateway.search(source.query, since_id=since_id, start_time=start)
+
+    def store(self, tweets: list[Tweet], *, source: Source) -> list[str]:
+        """Store new tweets as routed mentions with queued cards; return the ids that were new."""
+        if not tweets:
+            return []
+        now = self._clock.now()
+        rows = [self._mention_row(t, source, now) for t in sorted(tweets, key=lambda t: int(t.id))]
+        with transaction(self._engine) as session:
+            stmt = insert_ignoring_conflicts(self._engine, Mention.__table__).returning(Mention.id)  # type: ignore[attr-defined]
+            new_ids = set(session.execute(stmt, rows).scalars()) if rows else set()
+            self._queue_cards(session, [r for r in rows if r["id"] in new_ids], now)
+        if new_ids:
+            self._on_new()
+        return [r["id"] for r in rows if r["id"] in new_ids]
+
+    def _mention_row(self, tweet: Tweet, source: Source, now: datetime) -> dict[str, Any]:
+        score = sentiment.score(tweet.text)
+        facts = MentionFacts(
+            text=tweet.text, author_handle=tweet.author_handle, lang=tweet.lang, sentiment=score
+        )
+        decision = explain_route(facts, self.config)
+        return {
+            "id": tweet.id,
+            "account": self._account_for(tweet, source),
+            "author_id": tweet.author_id,
+            "author_handle": tweet.author_handle,
+            "author_name": tweet.author_name,
+            "text": tweet.text,
+            "url": tweet.url,
+            "tweeted_at": tweet.created_at,
+            "conversation_id": tweet.conversation_id,
+            "lang": tweet.lang,
+            "sentiment": score,
+            "found_by": source.key.rsplit(":", 1)[0] if source.kind == "search" else source.key,
+            "segment": decision.segment,
+            "route_reason": decision.reason,
+            "state": "open",
+            "version": 1,
+            "ingested_at": now,
+        }
+
+    def _account_for(self, tweet: Tweet, source: Source) -> str:
+        if source.kind == "mentions":
+            return source.account
+        text = tweet.text.lower()
+        for account in self.config.accounts:
+            if f"@{account.handle.lower()}" in text:
+                return str(account.handle)
+        return source.account
+
+    def _queue_cards(self, session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+        roots: dict[Any, int] = {}
+        for row in rows:
+            mention = session.get(Mention, row["id"])
+            assert mention is not None
+            create_card(
+                session, mention=mention, channel=self._segments.channel(mention.segment), now=now, roots=roots
+            )
+            session.add(mention)
+            audit.record(
+                session,
+                actor=audit.SYSTEM,
+                action="mention.ingest",
+                subject=f"mention:{mention.id}",
+                at=now,
+                after={
+                    "tweet": mention.id,
+                    "author": mention.author_handle,
+                    "found_by": mention.found_by,
+                    "segment": mention.segment,
+                    "reason": mention.route_reason,
+                },
+            )
+
+    def _cursor(self, key: str) -> PollCursor:
+        with transaction(self._engine) as session:
+            cursor = session.get(PollCursor, key)
+            assert cursor is not None
+            return cursor
+
+    def _lease_source(self, source: Source) -> bool:
+        now = self._clock.now()
+        with transaction(self._engine) as session:
+            stmt = insert_ignoring_conflicts(self._engine, PollCursor.__table__)  # type: ignore[attr-defined]
+            session.execute(stmt, [{"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}])
+            free = or_(PollCursor.lease_until.is_(None), PollCursor.lease_until < now)  # type: ignore[union-attr, operator]
+            result = session.execute(
+                update(PollCursor)
+                .where(and_(PollCursor.key == source.key, PollCursor.next_poll_at <= now, free))  # type: ignore[arg-type]
+                .values(lease_owner=self._owner, lease_until=now + self._lease)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def _finish(
+        self,
+        source: Source,
+        fetched: int,
+        stored: int,
+        newest: str | None,
+        *,
+        retry_at: datetime | None = None,
+        backoff: bool = False,
+        error: str | None = None,
+    ) -> PollResult:
+        now = self._clock.now()
+        with transaction(self._engine) as session:
+            cursor = session.get(PollCursor, source.key)
+            assert cursor is not None
+            if error is None:
+                cursor.since_id = _max_id(cursor.since_id, newest)
+                cursor.failures = 0
+                cursor.next_poll_at = now + timedelta(seconds=self.config.poll_seconds)
+            else:
+                cursor.failures += 1
+                delay = min(MAX_BACKOFF, timedelta(seconds=self.config.poll_seconds * 2**min(cursor.failures, 8)))
+                cursor.next_poll_at = retry_at if retry_at and not backoff else now + delay
+            cursor.last_error = error
+            cursor.lease_owner = None
+            cursor.lease_until = None
+            cursor.updated_at = now
+            session.add(cursor)
+            next_poll_at = cursor.next_poll_at
+        if error:
+            log.warning("polling %s delayed until %s: %s", source.key, next_poll_at, error)
+        return PollResult(source.key, fetched, stored, next_poll_at, error)
+
+
+def _max_id(current: str | None, newest: str | None) -> str | None:
+    if newest is None:
+        return current
+    if current is None:
+        return newest
+    return newest if int(newest) > int(current) else current

@@ -1,0 +1,277 @@
+"""The mention state machine: claim, release, reroute, resolve, dismiss, reopen.
+
+Every change is one transaction that moves the row (a conditional UPDATE on its version, so two
+people clicking at once produce exactly one winner), appends the audit entry, and marks the card
+for re-rendering through the outbox. Permissions are decided here from the database and Slack's
+directory, never from what the click's payload claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, select, update
+from sqlmodel import Session
+
+from bot import audit, outbox
+from bot.cards.dismiss_modal import REASONS, DismissContext
+from bot.cards.mention_card import segment_label
+from bot.clock import Clock
+from bot.db import transaction
+from bot.directory import DirectoryUnavailable, SlackDirectory
+from bot.errors import ActionRefused
+from bot.models import Mention, MentionState, SlackMessage
+from bot.segments import SegmentCatalog
+from policies import permissions
+
+MENTION_CARD = "mention_card"
+
+# action -> (states it may start from, state it ends in)
+TRANSITIONS: dict[str, tuple[frozenset[MentionState], MentionState]] = {
+    "claim": (frozenset({MentionState.OPEN}), MentionState.CLAIMED),
+    "release": (frozenset({MentionState.CLAIMED}), MentionState.OPEN),
+    "resolve": (frozenset({MentionState.OPEN, MentionState.CLAIMED}), MentionState.RESOLVED),
+    "dismiss": (frozenset({MentionState.OPEN, MentionState.CLAIMED}), MentionState.DISMISSED),
+    "reroute": (frozenset({MentionState.OPEN, MentionState.CLAIMED}), MentionState.OPEN),
+    "reopen": (frozenset({MentionState.RESOLVED, MentionState.DISMISSED}), MentionState.OPEN),
+}
+
+
+@dataclass(frozen=True)
+class Click:
+    """A person's action on a card, as Slack (signature-verified) reported it."""
+
+    user_id: str
+    user_name: str
+    channel: str
+    message_ts: str
+    mention_id: str | None = None  # what the button says; only ever cross-checked
+
+
+@dataclass(frozen=True)
+class Located:
+    mention: Mention
+    card: SlackMessage
+
+
+def create_card(
+    session: Session, *, mention: Mention, channel: str, now: datetime, roots: dict[Any, int] | None = None
+) -> SlackMessage:
+    """Queue a card for the mention, threaded under its conversation's first card in that channel."""
+    key = (mention.conversation_id, channel)
+    root_id = roots.get(key) if roots is not None else None
+    if root_id is None:
+        root_id = session.execute(
+            select(SlackMessage.id)
+            .where(
+                SlackMessage.kind == MENTION_CARD,
+                SlackMessage.channel == channel,
+                SlackMessage.conversation_key == mention.conversation_id,
+                SlackMessage.thread_root_id.is_(None),  # type: ignore[union-attr]
+            )
+            .order_by(SlackMessage.id)
+            .limit(1)
+        ).scalar()
+    card = outbox.enqueue(
+        session,
+        kind=MENTION_CARD,
+        subject_id=mention.id,
+        channel=channel,
+        now=now,
+        thread_root_id=root_id,
+        conversation_key=mention.conversation_id,
+    )
+    if roots is not None and root_id is None:
+        roots[key] = card.id  # type: ignore[assignment]
+    mention.card_id = card.id
+    return card
+
+
+class MentionService:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        segments: SegmentCatalog,
+        directory: SlackDirectory,
+        clock: Clock,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._engine = engine
+        self._segments = segments
+        self._directory = directory
+        self._clock = clock
+        self._on_change = on_change
+
+    def claim(self, click: Click) -> None:
+        self._transition(click, "claim")
+
+    def release(self, click: Click) -> None:
+        self._transition(click, "release")
+
+    def resolve(self, click: Click) -> None:
+        self._transition(click, "resolve")
+
+    def reopen(self, click: Click) -> None:
+        self._transition(click, "reopen")
+
+    def reroute(self, click: Click, *, to_segment: str) -> None:
+        if to_segment not in self._segments.names():
+            raise ActionRefused(f"There is no segment called {to_segment!r}.")
+        self._transition(click, "reroute", to_segment=to_segment)
+
+    def dismiss(self, click: Click, *, reason: str, note: str) -> None:
+        if reason not in REASONS:
+            raise ActionRefused("Pick a reason for dismissing this mention.")
+        if reason == "other" and not note:
+            raise ActionRefused("Explain the reason in the note when you pick “Other”.")
+        text = REASONS[reason] + (f" — {note}" if note else "")
+        self._transition(click, "dismiss", dismiss_reason=text)
+
+    def prepare_dismiss(self, click: Click) -> tuple[DismissContext, Mention]:
+        """Check the click before opening the reason modal (checked again on submit)."""
+        located = self._authorise(click, "dismiss")
+        context = DismissContext(located.mention.id, click.channel, click.message_ts)
+        return context, located.mention
+
+    def _transition(self, click: Click, action: str, **changes: Any) -> None:
+        located = self._authorise(click, action)
+        mention = located.mention
+        sources, target = TRANSITIONS[action]
+        now = self._clock.now()
+        actor = self._actor(click)
+        values = self._values(action, target, click, actor, now, changes)
+        with transaction(self._engine) as session:
+            result = session.execute(
+                update(Mention)
+                .where(
+                    and_(
+                        Mention.id == mention.id,  # type: ignore[arg-type]
+                        Mention.version == mention.version,  # type: ignore[arg-type]
+                        Mention.state.in_(sources),  # type: ignore[attr-defined]
+                    )
+                )
+                .values(**values, version=Mention.version + 1)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise ActionRefused(self._conflict_message(action, mention.id))
+            current = session.get(Mention, mention.id)
+            assert current is not None
+            outbox.mark_changed(session, located.card.id, now=now)  # type: ignore[arg-type]
+            if action == "reroute":
+                channel = self._segments.channel(current.segment)
+                create_card(session, mention=current, channel=channel, now=now)
+                session.add(current)
+            audit.record(
+                session,
+                actor=actor,
+                action=f"mention.{action}",
+                subject=f"mention:{mention.id}",
+                at=now,
+                before=_audit_view(mention),
+                after=_audit_view(current),
+            )
+        self._on_change()
+
+    def _values(
+        self, action: str, target: MentionState, click: Click, actor: audit.Actor, now: datetime,
+        changes: dict[str, Any],
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {"state": target}
+        if action == "claim":
+            values |= {"claimed_by": click.user_id, "claimed_by_name": actor.name, "claimed_at": now}
+        elif action in ("release", "reroute", "reopen"):
+            values |= {"claimed_by": None, "claimed_by_name": None, "claimed_at": None}
+            values |= {"closed_by": None, "closed_by_name": None, "closed_at": None}
+            values |= {"dismiss_reason": None}
+        if action in ("resolve", "dismiss"):
+            values |= {"closed_by": click.user_id, "closed_by_name": actor.name, "closed_at": now}
+        if action == "reroute":
+            values |= {
+                "segment": changes["to_segment"],
+                "route_reason": f"rerouted by {actor.name}",
+            }
+        if action == "dismiss":
+            values["dismiss_reason"] = changes["dismiss_reason"]
+        return values
+
+    def _authorise(self, click: Click, action: str) -> Located:
+        located = self._locate(click, action)
+        mention = located.mention
+        try:
+            is_admin = self._directory.includes(click.user_id, self._segments.admins)
+            responders = self._segments.responders(mention.segment)
+            is_responder = not responders or self._directory.includes(click.user_id, responders)
+        except DirectoryUnavailable as exc:
+            raise ActionRefused(
+                "I couldn't check your permissions with Slack just now. Please try again."
+            ) from exc
+        decision = permissions.may_act_on_mention(
+            action,
+            actor=permissions.Actor(click.user_id, is_admin, is_responder),
+            claimed_by=mention.claimed_by,
+        )
+        if not decision.allowed:
+            self._refuse(click, action, mention.id, decision.reason)
+        return located
+
+    def _locate(self, click: Click, action: str) -> Located:
+        """Find the card by where the click happened, and the mention it shows."""
+        with transaction(self._engine) as session:
+            card = session.execute(
+                select(SlackMessage).where(
+                    SlackMessage.kind == MENTION_CARD,
+                    SlackMessage.channel == click.channel,
+                    SlackMessage.ts == click.message_ts,
+                )
+            ).scalar_one_or_none()
+            mention = session.get(Mention, card.subject_id) if card else None
+        if card is None or mention is None:
+            self._refuse(click, action, click.mention_id or "unknown", "That card isn't one of mine.")
+        assert card is not None and mention is not None
+        if click.mention_id is not None and click.mention_id != mention.id:
+            self._refuse(
+                click, action, mention.id, "That button doesn't match its card; nothing was changed."
+            )
+        if mention.card_id != card.id:
+            channel = self._segments.channel(mention.segment)
+            self._refuse(click, action, mention.id, f"This mention moved to <#{channel}>; act on it there.")
+        return Located(mention, card)
+
+    def _refuse(self, click: Click, action: str, mention_id: str, reason: str) -> None:
+        with transaction(self._engine) as session:
+            audit.record(
+                session,
+                actor=self._actor(click),
+                action="mention.refused",
+                subject=f"mention:{mention_id}",
+                at=self._clock.now(),
+                after={"attempted": action, "channel": click.channel, "reason": reason},
+            )
+        raise ActionRefused(reason)
+
+    def _conflict_message(self, action: str, mention_id: str) -> str:
+        with transaction(self._engine) as session:
+            mention = session.get(Mention, mention_id)
+        if mention is None:
+            return "That mention no longer exists."
+        if action == "claim" and mention.state == MentionState.CLAIMED:
+            return f"Already claimed by <@{mention.claimed_by}>."
+        label = segment_label(mention.segment)
+        return f"Someone changed this mention just now (it is {mention.state}, in {label}); the card shows the latest."
+
+    def _actor(self, click: Click) -> audit.Actor:
+        return audit.Actor(click.user_id, self._directory.display_name(click.user_id, click.user_name))
+
+
+def _audit_view(mention: Mention) -> dict[str, Any]:
+    return {
+        "state": str(mention.state),
+        "segment": mention.segment,
+        "claimed_by": mention.claimed_by,
+        "closed_by": mention.closed_by,
+        "dismiss_reason": mention.dismiss_reason,
+    }

@@ -1,0 +1,116 @@
+"""Database tables. Every state change also appends an AuditEntry (see bot.audit)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class MentionState(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+class Mention(SQLModel, table=True):
+    """One tweet that reached the brand; the primary key is X's tweet id, so ingest is idempotent."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    account: str = Field(max_length=15, description="brand handle it arrived for")
+    author_id: str = Field(max_length=32)
+    author_handle: str = Field(max_length=64)
+    author_name: str = Field(default="", max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    url: str = Field(max_length=200)
+    tweeted_at: datetime
+    conversation_id: str = Field(index=True, max_length=32)
+    lang: str | None = Field(default=None, max_length=16)
+    sentiment: float
+    found_by: str = Field(max_length=100, description="mentions timeline or a segment's search")
+    segment: str = Field(index=True, max_length=64)
+    route_reason: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default=MentionState.OPEN, index=True, max_length=16)
+    claimed_by: str | None = Field(default=None, max_length=32)
+    claimed_by_name: str | None = Field(default=None, max_length=200)
+    claimed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=32)
+    closed_by_name: str | None = Field(default=None, max_length=200)
+    closed_at: datetime | None = None
+    dismiss_reason: str | None = Field(default=None, sa_column=Column(Text))
+    card_id: int | None = Field(default=None, description="the live card (SlackMessage.id)")
+    version: int = Field(default=1, description="bumped on every change; guards races")
+    ingested_at: datetime = Field(index=True)
+
+
+class SlackMessage(SQLModel, table=True):
+    """The durable outbox: a message the app owns in Slack, posted and kept in sync by a worker.
+
+    Content is rendered from the subject's current state at send time, so several changes
+    before a send collapse into one `chat.update`. `revision` is what the message should show;
+    `synced_revision` is what Slack shows (-1: not posted yet).
+    """
+
+    __tablename__ = "slack_message"
+    __table_args__ = (
+        Index("ix_slack_message_pending_due", "pending", "due_at"),
+        Index("ix_slack_message_subject", "kind", "subject_id"),
+        Index("ix_slack_message_channel_ts", "channel", "ts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    subject_id: str = Field(max_length=64)
+    channel: str = Field(max_length=32)
+    thread_root_id: int | None = Field(default=None, description="SlackMessage to reply under")
+    conversation_key: str | None = Field(default=None, index=True, max_length=64)
+    ts: str | None = Field(default=None, max_length=32)
+    revision: int = 0
+    synced_revision: int = -1
+    pending: bool = True
+    due_at: datetime
+    attempts: int = 0
+    outcome_unknown: bool = Field(
+        default=False, description="a post may have reached Slack without us learning its ts"
+    )
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime
+
+
+class PollCursor(SQLModel, table=True):
+    """Where polling of one X source (an account's mentions or a search) left off."""
+
+    __tablename__ = "poll_cursor"
+
+    key: str = Field(primary_key=True, max_length=200)
+    since_id: str | None = Field(default=None, max_length=32)
+    next_poll_at: datetime
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    failures: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only, hash-chained record of who did what. Never updated or deleted."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (UniqueConstraint("seq", name="uq_audit_entry_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int
+    at: datetime = Field(index=True)
+    actor_id: str = Field(max_length=32)
+    actor_name: str = Field(max_length=200)
+    action: str = Field(index=True, max_length=64)
+    subject: str = Field(index=True, max_length=200)
+    before: str | None = Field(default=None, sa_column=Column(Text))
+    after: str | None = Field(default=None, sa_column=Column(Text))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)

@@ -1,0 +1,289 @@
+"""Durable Slack outbox: every card the app posts or updates goes through the `slack_message` table.
+
+A worker leases due rows (a conditional UPDATE, safe on SQLite and PostgreSQL, across replicas),
+renders each from the database's current state, and posts or updates it. Failures reschedule the
+row with backoff (honouring Retry-After); nothing is dropped. A post whose outcome is unknown
+(timeout, 5xx) is looked up in the channel history by its metadata before being posted again,
+so a retry never duplicates a card.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine, and_, or_, select, update
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.db import transaction
+from bot.models import SlackMessage
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "brandbot_message"
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+Renderer = Callable[[Session, SlackMessage], Rendered]
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    subject_id: str,
+    channel: str,
+    now: datetime,
+    thread_root_id: int | None = None,
+    conversation_key: str | None = None,
+) -> SlackMessage:
+    message = SlackMessage(
+        kind=kind,
+        subject_id=subject_id,
+        channel=channel,
+        thread_root_id=thread_root_id,
+        conversation_key=conversation_key,
+        due_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def mark_changed(session: Session, message_id: int, *, now: datetime) -> None:
+    """The subject changed: the message must be re-rendered and sent again."""
+    session.execute(
+        update(SlackMessage)
+        .where(SlackMessage.id == message_id)  # type: ignore[arg-type]
+        .values(revision=SlackMessage.revision + 1, pending=True, due_at=now)
+    )
+
+
+@dataclass
+class Outbox:
+    engine: Engine
+    client: WebClient
+    clock: Clock
+    renderers: dict[str, Renderer]
+    owner: str
+    lease_seconds: int = 60
+    batch_size: int = 20
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _paused_until: datetime | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = self.deliver_due()
+            except Exception:  # keep the worker alive; the rows stay pending
+                log.exception("outbox pass failed")
+                sent = 0
+            if sent == 0 and not self._wake.is_set():
+                self.clock.wait(stop, 0.5)
+            self._wake.clear()
+
+    def deliver_due(self) -> int:
+        """Send every due message once; return how many were sent successfully."""
+        now = self.clock.now()
+        if self._paused_until and now < self._paused_until:
+            return 0
+        sent = 0
+        for message_id in self._lease_due(now):
+            if self._deliver(message_id):
+                sent += 1
+            elif self._paused_until and self.clock.now() < self._paused_until:
+                break
+        return sent
+
+    def pending_count(self) -> int:
+        with transaction(self.engine) as session:
+            return len(session.execute(select(SlackMessage.id).where(SlackMessage.pending)).all())
+
+    def _lease_due(self, now: datetime) -> list[int]:
+        free = or_(SlackMessage.lease_until.is_(None), SlackMessage.lease_until < now)  # type: ignore[union-attr, operator]
+        due = and_(SlackMessage.pending, SlackMessage.due_at <= now, free)  # type: ignore[arg-type]
+        leased: list[int] = []
+        with transaction(self.engine) as session:
+            candidates = session.execute(
+                select(SlackMessage.id).where(due).order_by(SlackMessage.id).limit(self.batch_size)  # type: ignore[arg-type]
+            ).scalars()
+            for message_id in list(candidates):
+                result = session.execute(
+                    update(SlackMessage)
+                    .where(and_(SlackMessage.id == message_id, free))  # type: ignore[arg-type]
+                    .values(
+                        lease_owner=self.owner,
+                        lease_until=now + timedelta(seconds=self.lease_seconds),
+                    )
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    leased.append(message_id)
+        return leased
+
+    def _deliver(self, message_id: int) -> bool:
+        with transaction(self.engine) as session:
+            message = session.get(SlackMessage, message_id)
+            if message is None or message.lease_owner != self.owner:
+                return False
+            root_ts = None
+            if message.thread_root_id is not None:
+                root = session.get(SlackMessage, message.thread_root_id)
+                root_ts = root.ts if root else None
+                if root is not None and root_ts is None:
+                    self._reschedule(session, message, delay=timedelta(seconds=1), error=None)
+                    return False
+            revision = message.revision
+            rendered = self.renderers[message.kind](session, message)
+            snapshot = (message.channel, message.ts, message.outcome_unknown, message.created_at)
+        channel, ts, outcome_unknown, created_at = snapshot
+        try:
+            if ts is None and outcome_unknown:
+                ts = self._find_posted(channel, message_id, created_at)
+                if ts is not None:  # it did reach Slack: bring it up to date instead
+                    self._update(channel, ts, message_id, rendered)
+            elif ts is not None:
+                try:
+                    self._update(channel, ts, message_id, rendered)
+                except SlackApiError as exc:
+                    if exc.response.get("error") != "message_not_found":
+                        raise
+                    ts = None  # someone deleted the card: post it again
+            if ts is None:
+                ts = self._post(channel, message_id, rendered, root_ts)
+        except SlackApiError as exc:
+            self._failed(message_id, exc, posting=ts is None)
+            return False
+        except Exception as exc:  # timeouts, connection resets, bad JSON: outcome unknown
+            self._failed(message_id, exc, posting=ts is None)
+            return False
+        with transaction(self.engine) as session:
+            session.execute(
+                update(SlackMessage)
+                .where(SlackMessage.id == message_id)  # type: ignore[arg-type]
+                .values(
+                    ts=ts,
+                    synced_revision=revision,
+                    pending=SlackMessage.revision > revision,
+                    attempts=0,
+                    outcome_unknown=False,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+            )
+        return True
+
+    def _post(self, channel: str, message_id: int, rendered: Rendered, thread_ts: str | None) -> str:
+        response = self.client.chat_postMessage(
+            channel=channel,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=_metadata(message_id),
+        )
+        return str(response["ts"])
+
+    def _update(self, channel: str, ts: str, message_id: int, rendered: Rendered) -> None:
+        self.client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            metadata=_metadata(message_id),
+        )
+
+    def _find_posted(self, channel: str, message_id: int, since: datetime) -> str | None:
+        """Look for our own earlier post of this message (by its metadata) in the channel."""
+        oldest = (since - timedelta(minutes=5)).timestamp()
+        cursor = None
+        while True:
+            page = self.client.conversations_history(
+                channel=channel,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for item in page.get("messages", []):
+                meta = item.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == METADATA_EVENT and payload.get("id") == message_id:
+                    return str(item["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def _failed(self, message_id: int, exc: Exception, *, posting: bool) -> None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        retry_after = _retry_after(exc)
+        # A 429 or an ok:false answer means Slack refused it; anything else may have posted.
+        refused = status == 429 or (status == 200 and isinstance(exc, SlackApiError))
+        error = _describe(exc)
+        log.warning("slack message %s not delivered: %s", message_id, error)
+        with transaction(self.engine) as session:
+            message = session.get(SlackMessage, message_id)
+            if message is None:
+                return
+            if posting and not refused:
+                message.outcome_unknown = True
+            if retry_after is not None:
+                self._paused_until = self.clock.now() + retry_after
+            delay = retry_after or _backoff(message.attempts)
+            self._reschedule(session, message, delay=delay, error=error)
+
+    def _reschedule(
+        self, session: Session, message: SlackMessage, *, delay: timedelta, error: str | None
+    ) -> None:
+        message.attempts += 1 if error else 0
+        message.due_at = self.clock.now() + delay
+        message.lease_owner = None
+        message.lease_until = None
+        message.last_error = error
+        session.add(message)
+
+
+def _metadata(message_id: int) -> dict[str, Any]:
+    return {"event_type": METADATA_EVENT, "event_payload": {"id": message_id}}
+
+
+def _retry_after(exc: Exception) -> timedelta | None:
+    response = getattr(exc, "response", None)
+    if getattr(response, "status_code", None) != 429:
+        return None
+    headers = getattr(response, "headers", {}) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after") or "1"
+    if isinstance(value, list):
+        value = value[0]
+    try:
+        return timedelta(seconds=max(1, int(value)))
+    except ValueError:
+        return timedelta(seconds=1)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack error {exc.response.status_code}: {exc.response.get('error')}"
+    return f"{type(exc).__name__}: {exc}"[:500]

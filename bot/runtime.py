@@ -1,0 +1,122 @@
+"""Wiring: one Runtime holds the engine, clients, services, workers and the Bolt app."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import Engine, text
+
+from bot import migrate
+from bot.cards.rendering import mention_card_renderer
+from bot.clock import Clock, SystemClock
+from bot.db import make_engine, transaction
+from bot.directory import SlackDirectory
+from bot.ingest import Ingestor
+from bot.mentions import MENTION_CARD, MentionService
+from bot.outbox import Outbox
+from bot.segments import SegmentCatalog
+from bot.server import wsgi_app
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack_client import interactive_client, outbox_client
+from bot.x_gateway import XGateway
+from policies.config import BrandConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: BrandConfig
+    engine: Engine
+    clock: Clock
+    client: WebClient
+    outbox: Outbox
+    ingestor: Ingestor
+    services: Services
+    bolt: App
+    owner: str
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start_workers(self, *, poll: bool = True, deliver: bool = True) -> None:
+        self._stop.clear()
+        if deliver:
+            self._spawn("outbox", self.outbox.run)
+        if poll:
+            self._spawn("poller", self.ingestor.run)
+
+    def _spawn(self, name: str, target: object) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.outbox.wake()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+
+    def healthy(self) -> bool:
+        try:
+            with transaction(self.engine) as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def wsgi(self):  # type: ignore[no-untyped-def]
+        return wsgi_app(self.bolt, healthy=self.healthy)
+
+
+def build_runtime(
+    settings: Settings,
+    config: BrandConfig,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    upgrade_db: bool = True,
+) -> Runtime:
+    # Imported here so `handlers` (which imports bot) stays out of bot's import graph.
+    import handlers
+
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    if upgrade_db:
+        migrate.upgrade(engine)
+    owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    base_url = settings.slack_api_base()
+    client = interactive_client(token=settings.slack_bot_token, base_url=base_url)
+    segments = SegmentCatalog(config)
+    outbox = Outbox(
+        engine=engine,
+        client=outbox_client(token=settings.slack_bot_token, base_url=base_url),
+        clock=clock,
+        renderers={MENTION_CARD: mention_card_renderer(segments)},
+        owner=owner,
+    )
+    directory = SlackDirectory(client=client, clock=clock)
+    mentions = MentionService(
+        engine=engine, segments=segments, directory=directory, clock=clock, on_change=outbox.wake
+    )
+    gateway = XGateway(bearer_token=settings.x_bearer_token, api_url=settings.x_api_url)
+    ingestor = Ingestor(
+        engine=engine, gateway=gateway, segments=segments, clock=clock, owner=owner, on_new=outbox.wake
+    )
+    services = Services(mentions=mentions, segments=segments)
+    bolt = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or None,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+    handlers.register(bolt, services)
+    return Runtime(settings, config, engine, clock, client, outbox, ingestor, services, bolt, owner)

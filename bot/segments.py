@@ -1,0 +1,32 @@
+"""The effective segment settings the services act on (app.yaml today; admin overrides later)."""
+
+from __future__ import annotations
+
+from policies.config import BrandConfig
+
+from bot.cards.mention_card import SegmentView
+
+
+class SegmentCatalog:
+    def __init__(self, config: BrandConfig) -> None:
+        self.config = config
+
+    def names(self) -> list[str]:
+        return list(self.config.segments)
+
+    def view(self, name: str) -> SegmentView:
+        segment = self.config.segments[name]
+        return SegmentView(name, segment.channel, segment.first_response_minutes)
+
+    def views(self) -> list[SegmentView]:
+        return [self.view(name) for name in self.names()]
+
+    def channel(self, name: str) -> str:
+        return self.config.segments[name].channel
+
+    def responders(self, name: str) -> list[str]:
+        return list(self.config.segments[name].responders)
+
+    @property
+    def admins(self) -> list[str]:
+        return list(self.config.admins)

@@ -1,0 +1,171 @@
+"""The only module that talks to X, through tweepy's Client.
+
+tweepy hard-codes https://api.twitter.com, so when X_API_URL is set we give the client a
+requests session that rewrites that host (OAuth 1.0a signs the final URL, so signing still holds).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import tweepy
+
+log = logging.getLogger(__name__)
+
+TWEEPY_HOST = "https://api.twitter.com"
+TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "lang", "in_reply_to_user_id"]
+USER_FIELDS = ["username", "name"]
+
+
+class XUnavailable(Exception):
+    """X failed (5xx, timeout, connection): try again later."""
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class XRateLimited(XUnavailable):
+    """429 from X; `retry_at` comes from x-rate-limit-reset (X sends no Retry-After)."""
+
+
+class XRejected(Exception):
+    """X refused the request (4xx other than 429): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Tweet:
+    id: str
+    text: str
+    author_id: str
+    author_handle: str
+    author_name: str
+    created_at: datetime
+    conversation_id: str
+    lang: str | None
+
+    @property
+    def url(self) -> str:
+        return f"https://x.com/{self.author_handle}/status/{self.id}"
+
+
+@dataclass(frozen=True)
+class Page:
+    tweets: list[Tweet]
+    newest_id: str | None
+
+
+class _GatewaySession(requests.Session):
+    """Rewrites tweepy's host to X_API_URL and puts a timeout on every call (tweepy sets none)."""
+
+    def __init__(self, api_url: str | None, timeout: float) -> None:
+        super().__init__()
+        self._api_url = api_url.rstrip("/") if api_url else None
+        self._timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if self._api_url and isinstance(url, str) and url.startswith(TWEEPY_HOST):
+            url = self._api_url + url[len(TWEEPY_HOST) :]
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+class XGateway:
+    """Reads with the app's bearer token; posting (issue: approvals) uses per-account OAuth 1.0a."""
+
+    def __init__(self, *, bearer_token: str, api_url: str | None = None, timeout: float = 10):
+        self._client = tweepy.Client(bearer_token=bearer_token, return_type=dict)
+        self._client.session = _GatewaySession(api_url, timeout)
+        self._user_ids: dict[str, str] = {}
+
+    def user_id(self, handle: str) -> str:
+        key = handle.lower()
+        if key not in self._user_ids:
+            body = self._call(self._client.get_user, username=handle)
+            if "data" not in body:
+                raise XRejected(f"X account @{handle} not found")
+            self._user_ids[key] = body["data"]["id"]
+        return self._user_ids[key]
+
+    def mentions(
+        self, handle: str, *, since_id: str | None, start_time: datetime | None
+    ) -> Iterator[Page]:
+        """Every mention newer than since_id, page by page (newest first within X's ~800 cap)."""
+        yield from self._pages(
+            self._client.get_users_mentions,
+            "pagination_token",
+            id=self.user_id(handle),
+            since_id=since_id,
+            start_time=None if since_id else start_time,
+            max_results=100,
+        )
+
+    def search(
+        self, query: str, *, since_id: str | None, start_time: datetime | None
+    ) -> Iterator[Page]:
+        yield from self._pages(
+            self._client.search_recent_tweets,
+            "next_token",
+            query=query,
+            since_id=since_id,
+            start_time=None if since_id else start_time,
+            max_results=100,
+        )
+
+    def _pages(self, method: Any, token_param: str, **params: Any) -> Iterator[Page]:
+        params = {k: v for k, v in params.items() if v is not None}
+        token: str | None = None
+        while True:
+            body = self._call(
+                method,
+                **params,
+                **({token_param: token} if token else {}),
+                tweet_fields=TWEET_FIELDS,
+                expansions=["author_id"],
+                user_fields=USER_FIELDS,
+            )
+            users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
+            tweets = [_tweet(t, users) for t in body.get("data", [])]
+            meta = body.get("meta", {})
+            yield Page(tweets=tweets, newest_id=meta.get("newest_id"))
+            token = meta.get("next_token")
+            if not token:
+                return
+
+    def _call(self, method: Any, **params: Any) -> dict[str, Any]:
+        try:
+            return method(**params)  # type: ignore[no-any-return]
+        except tweepy.TooManyRequests as exc:
+            reset = exc.response.headers.get("x-rate-limit-reset")
+            retry_at = datetime.fromtimestamp(int(reset), UTC) if reset else None
+            raise XRateLimited("X rate limit reached", retry_at=retry_at) from exc
+        except tweepy.TwitterServerError as exc:
+            raise XUnavailable(f"X server error {exc.response.status_code}") from exc
+        except tweepy.HTTPException as exc:
+            raise XRejected(f"X refused the request: {exc}") from exc
+        except (requests.RequestException, tweepy.TweepyException) as exc:
+            raise XUnavailable(f"X unreachable: {type(exc).__name__}") from exc
+
+
+def _tweet(raw: dict[str, Any], users: dict[str, dict[str, Any]]) -> Tweet:
+    author = users.get(raw.get("author_id", ""), {})
+    created = raw.get("created_at")
+    return Tweet(
+        id=raw["id"],
+        text=raw["text"],
+        author_id=raw.get("author_id", ""),
+        author_handle=author.get("username", raw.get("author_id", "unknown")),
+        author_name=author.get("name", ""),
+        created_at=(
+            datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(UTC)
+            if created
+            else datetime.now(UTC)
+        ),
+        conversation_id=raw.get("conversation_id") or raw["id"],
+        lang=raw.get("lang"),
+    )

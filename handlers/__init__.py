@@ -1,0 +1,13 @@
+"""Slack listeners. One entry point, `register`, fans out to one module per surface."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.services import Services
+from handlers import errors, mention_actions
+
+
+def register(app: App, services: Services) -> None:
+    errors.register(app)
+    mention_actions.register(app, services)

@@ -1,0 +1,93 @@
+"""The buttons on a mention card and the dismiss modal: parse, call the mention service, reply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.cards.dismiss_modal import (
+    CALLBACK_ID,
+    REASON_BLOCK,
+    DismissContext,
+    build_dismiss_modal,
+    parse_dismiss_values,
+)
+from bot.cards.mention_card import MentionAction
+from bot.errors import ActionRefused
+from bot.mentions import Click
+from bot.services import Services
+
+
+def register(app: App, services: Services) -> None:
+    mentions = services.mentions
+    simple: dict[MentionAction, Callable[[Click], None]] = {
+        MentionAction.CLAIM: mentions.claim,
+        MentionAction.RELEASE: mentions.release,
+        MentionAction.RESOLVE: mentions.resolve,
+        MentionAction.REOPEN: mentions.reopen,
+    }
+    for action_id, service_call in simple.items():
+        app.action(action_id)(_button(service_call))
+
+    @app.action(MentionAction.REROUTE)
+    def reroute(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
+        mentions.reroute(click_from_action(body), to_segment=selected)
+
+    @app.action(MentionAction.DISMISS)
+    def open_dismiss(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        context, mention = mentions.prepare_dismiss(click_from_action(body))
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=build_dismiss_modal(context=context, author_handle=mention.author_handle, text=mention.text),
+        )
+
+    @app.view(CALLBACK_ID)
+    def submit_dismiss(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason, note = parse_dismiss_values(view["state"]["values"])
+        if not reason:
+            ack(response_action="errors", errors={REASON_BLOCK: "Pick a reason."})
+            return
+        ack()
+        try:
+            context = DismissContext.load(view.get("private_metadata", ""))
+        except (KeyError, ValueError) as exc:
+            raise ActionRefused("That form was not one of mine; nothing was changed.") from exc
+        user = body["user"]
+        click = Click(
+            user_id=user["id"],
+            user_name=user.get("username") or user.get("name", ""),
+            channel=context.channel,
+            message_ts=context.message_ts,
+            mention_id=context.mention_id,
+        )
+        mentions.dismiss(click, reason=reason, note=note)
+
+
+def _button(service_call: Callable[[Click], None]) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        service_call(click_from_action(body))
+
+    return listener
+
+
+def click_from_action(body: dict[str, Any]) -> Click:
+    """Where and by whom: from Slack's envelope (signed), not from our own button values."""
+    action = body["actions"][0]
+    container = body.get("container") or {}
+    block_id = str(action.get("block_id", ""))
+    mention_id = action.get("value") if "value" in action else block_id.partition(":")[2] or None
+    user = body["user"]
+    return Click(
+        user_id=user["id"],
+        user_name=user.get("username") or user.get("name", ""),
+        channel=container.get("channel_id") or (body.get("channel") or {}).get("id", ""),
+        message_ts=container.get("message_ts", ""),
+        mention_id=mention_id,
+    )
