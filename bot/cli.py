@@ -39,7 +39,12 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Defaults to $BRANDBOT_CONFIG or ./app.yaml.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Defaults to $BRANDBOT_CONFIG or ./app.yaml.",
+)
 def check(config_path: Path | None) -> None:
     """Validate app.yaml; errors name file, line and key."""
     config = _config(config_path)
@@ -73,12 +78,20 @@ def manifest(config_path: Path | None, request_url: str | None, socket_mode: boo
     """Print the Slack app manifest (YAML) for this configuration."""
     from bot.manifest import manifest_yaml
 
-    click.echo(manifest_yaml(_config(config_path), request_url=request_url, socket_mode=socket_mode), nl=False)
+    click.echo(
+        manifest_yaml(_config(config_path), request_url=request_url, socket_mode=socket_mode),
+        nl=False,
+    )
 
 
 @main.command()
 @click.option("--http", "mode", flag_value="http", help="Serve POST /slack/events.")
-@click.option("--socket", "mode", flag_value="socket", help="Socket Mode (default when SLACK_APP_TOKEN is set).")
+@click.option(
+    "--socket",
+    "mode",
+    flag_value="socket",
+    help="Socket Mode (default when SLACK_APP_TOKEN is set).",
+)
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--config", "config_path", type=click.Path(path_type=Path))
@@ -136,7 +149,9 @@ def audit_verify() -> None:
 
 
 @main.command()
-@click.option("--speed", default=1.0, show_default=True, help="Slow down (<1) or speed up the script.")
+@click.option(
+    "--speed", default=1.0, show_default=True, help="Slow down (<1) or speed up the script."
+)
 def demo(speed: float) -> None:
     """Run the whole flow against the built-in fake Slack and fake X; no credentials needed."""
     from bot.demo import run_demo

@@ -65,9 +65,8 @@ def insert_ignoring_conflicts(engine: Engine, table: Any) -> Insert:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 def create_all(engine: Engine) -> None:

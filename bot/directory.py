@@ -43,7 +43,9 @@ class SlackDirectory:
         try:
             response = self._client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as exc:
-            raise DirectoryUnavailable(f"user group {group_id}: {exc.response.get('error')}") from exc
+            raise DirectoryUnavailable(
+                f"user group {group_id}: {exc.response.get('error')}"
+            ) from exc
         except Exception as exc:
             raise DirectoryUnavailable(f"user group {group_id}: {type(exc).__name__}") from exc
         members = frozenset(response.get("users", []))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from policies.routing import MentionFacts, explain_route
+from policies.search import mention_accounts, segment_search_queries
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session
 
@@ -26,8 +28,6 @@ from bot.mentions import create_card
 from bot.models import Mention, PollCursor
 from bot.segments import SegmentCatalog
 from bot.x_gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
-from policies.routing import MentionFacts, explain_route
-from policies.search import mention_accounts, segment_search_queries
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,9 @@ class Ingestor:
 
     def sources(self) -> list[Source]:
         accounts = [a.handle for a in self.config.accounts]
-        sources = [Source(f"mentions:{h.lower()}", "mentions", h) for h in mention_accounts(self.config)]
+        sources = [
+            Source(f"mentions:{h.lower()}", "mentions", h) for h in mention_accounts(self.config)
+        ]
         for segment, query in segment_search_queries(self.config).items():
             digest = hashlib.sha256(query.encode()).hexdigest()[:12]
             sources.append(Source(f"search:{segment}:{digest}", "search", accounts[0], query))
@@ -110,7 +112,9 @@ class Ingestor:
                 fetched += len(page.tweets)
                 stored += len(self.store(page.tweets, source=source))
         except XRateLimited as exc:
-            return self._finish(source, fetched, stored, None, retry_at=exc.retry_at, error=str(exc))
+            return self._finish(
+                source, fetched, stored, None, retry_at=exc.retry_at, error=str(exc)
+            )
         except XUnavailable as exc:
             return self._finish(source, fetched, stored, None, backoff=True, error=str(exc))
         except XRejected as exc:
@@ -179,7 +183,11 @@ class Ingestor:
             mention = session.get(Mention, row["id"])
             assert mention is not None
             create_card(
-                session, mention=mention, channel=self._segments.channel(mention.segment), now=now, roots=roots
+                session,
+                mention=mention,
+                channel=self._segments.channel(mention.segment),
+                now=now,
+                roots=roots,
             )
             session.add(mention)
             audit.record(
@@ -207,7 +215,9 @@ class Ingestor:
         now = self._clock.now()
         with transaction(self._engine) as session:
             stmt = insert_ignoring_conflicts(self._engine, PollCursor.__table__)  # type: ignore[attr-defined]
-            session.execute(stmt, [{"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}])
+            session.execute(
+                stmt, [{"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}]
+            )
             free = or_(PollCursor.lease_until.is_(None), PollCursor.lease_until < now)  # type: ignore[union-attr, operator]
             result = session.execute(
                 update(PollCursor)
@@ -237,7 +247,10 @@ class Ingestor:
                 cursor.next_poll_at = now + timedelta(seconds=self.config.poll_seconds)
             else:
                 cursor.failures += 1
-                delay = min(MAX_BACKOFF, timedelta(seconds=self.config.poll_seconds * 2**min(cursor.failures, 8)))
+                delay = min(
+                    MAX_BACKOFF,
+                    timedelta(seconds=self.config.poll_seconds * 2 ** min(cursor.failures, 8)),
+                )
                 cursor.next_poll_at = retry_at if retry_at and not backoff else now + delay
             cursor.last_error = error
             cursor.lease_owner = None

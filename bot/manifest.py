@@ -18,7 +18,9 @@ BOT_SCOPES = [
 ]
 
 
-def build_manifest(config: BrandConfig, *, request_url: str | None, socket_mode: bool) -> dict[str, Any]:
+def build_manifest(
+    config: BrandConfig, *, request_url: str | None, socket_mode: bool
+) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "interactivity": {"is_enabled": True},
         "org_deploy_enabled": False,

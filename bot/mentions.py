@@ -58,7 +58,12 @@ class Located:
 
 
 def create_card(
-    session: Session, *, mention: Mention, channel: str, now: datetime, roots: dict[Any, int] | None = None
+    session: Session,
+    *,
+    mention: Mention,
+    channel: str,
+    now: datetime,
+    roots: dict[Any, int] | None = None,
 ) -> SlackMessage:
     """Queue a card for the mention, threaded under its conversation's first card in that channel."""
     key = (mention.conversation_id, channel)
@@ -177,12 +182,21 @@ class MentionService:
         self._on_change()
 
     def _values(
-        self, action: str, target: MentionState, click: Click, actor: audit.Actor, now: datetime,
+        self,
+        action: str,
+        target: MentionState,
+        click: Click,
+        actor: audit.Actor,
+        now: datetime,
         changes: dict[str, Any],
     ) -> dict[str, Any]:
         values: dict[str, Any] = {"state": target}
         if action == "claim":
-            values |= {"claimed_by": click.user_id, "claimed_by_name": actor.name, "claimed_at": now}
+            values |= {
+                "claimed_by": click.user_id,
+                "claimed_by_name": actor.name,
+                "claimed_at": now,
+            }
         elif action in ("release", "reroute", "reopen"):
             values |= {"claimed_by": None, "claimed_by_name": None, "claimed_at": None}
             values |= {"closed_by": None, "closed_by_name": None, "closed_at": None}
@@ -230,15 +244,22 @@ class MentionService:
             ).scalar_one_or_none()
             mention = session.get(Mention, card.subject_id) if card else None
         if card is None or mention is None:
-            self._refuse(click, action, click.mention_id or "unknown", "That card isn't one of mine.")
+            self._refuse(
+                click, action, click.mention_id or "unknown", "That card isn't one of mine."
+            )
         assert card is not None and mention is not None
         if click.mention_id is not None and click.mention_id != mention.id:
             self._refuse(
-                click, action, mention.id, "That button doesn't match its card; nothing was changed."
+                click,
+                action,
+                mention.id,
+                "That button doesn't match its card; nothing was changed.",
             )
         if mention.card_id != card.id:
             channel = self._segments.channel(mention.segment)
-            self._refuse(click, action, mention.id, f"This mention moved to <#{channel}>; act on it there.")
+            self._refuse(
+                click, action, mention.id, f"This mention moved to <#{channel}>; act on it there."
+            )
         return Located(mention, card)
 
     def _refuse(self, click: Click, action: str, mention_id: str, reason: str) -> None:
@@ -264,7 +285,9 @@ class MentionService:
         return f"Someone changed this mention just now (it is {mention.state}, in {label}); the card shows the latest."
 
     def _actor(self, click: Click) -> audit.Actor:
-        return audit.Actor(click.user_id, self._directory.display_name(click.user_id, click.user_name))
+        return audit.Actor(
+            click.user_id, self._directory.display_name(click.user_id, click.user_name)
+        )
 
 
 def _audit_view(mention: Mention) -> dict[str, Any]:

@@ -190,7 +190,9 @@ class Outbox:
             )
         return True
 
-    def _post(self, channel: str, message_id: int, rendered: Rendered, thread_ts: str | None) -> str:
+    def _post(
+        self, channel: str, message_id: int, rendered: Rendered, thread_ts: str | None
+    ) -> str:
         response = self.client.chat_postMessage(
             channel=channel,
             text=rendered.text,

@@ -109,7 +109,12 @@ def build_runtime(
     )
     gateway = XGateway(bearer_token=settings.x_bearer_token, api_url=settings.x_api_url)
     ingestor = Ingestor(
-        engine=engine, gateway=gateway, segments=segments, clock=clock, owner=owner, on_new=outbox.wake
+        engine=engine,
+        gateway=gateway,
+        segments=segments,
+        clock=clock,
+        owner=owner,
+        on_new=outbox.wake,
     )
     services = Services(mentions=mentions, segments=segments)
     bolt = App(

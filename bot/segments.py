@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from policies.config import BrandConfig
-
 from bot.cards.mention_card import SegmentView
+from policies.config import BrandConfig
 
 
 class SegmentCatalog:

@@ -34,7 +34,9 @@ def wsgi_app(bolt_app: App, *, healthy: Callable[[], bool]) -> Callable[..., Ite
 class HttpServer:
     """waitress in a background thread; port 0 picks a free port (tests, demo)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8):
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8
+    ):
         self._server = create_server(app, host=host, port=port, threads=threads, ident="brandbot")
         self._thread: threading.Thread | None = None
 

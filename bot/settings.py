@@ -73,7 +73,13 @@ def load_config(path: Path) -> BrandConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError([ConfigIssue(str(path), 0, "-", "file not found (set BRANDBOT_CONFIG or create app.yaml)")]) from exc
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    str(path), 0, "-", "file not found (set BRANDBOT_CONFIG or create app.yaml)"
+                )
+            ]
+        ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue(str(path), 0, "-", f"cannot read: {exc}")]) from exc
     return parse_config(text, filename=str(path))

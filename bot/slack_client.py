@@ -15,7 +15,10 @@ def interactive_client(*, token: str, base_url: str) -> WebClient:
         token=token,
         base_url=base_url,
         timeout=10,
-        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[
+            ConnectionErrorRetryHandler(),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ],
     )
 
 

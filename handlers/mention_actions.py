@@ -44,7 +44,9 @@ def register(app: App, services: Services) -> None:
         context, mention = mentions.prepare_dismiss(click_from_action(body))
         client.views_open(
             trigger_id=body["trigger_id"],
-            view=build_dismiss_modal(context=context, author_handle=mention.author_handle, text=mention.text),
+            view=build_dismiss_modal(
+                context=context, author_handle=mention.author_handle, text=mention.text
+            ),
         )
 
     @app.view(CALLBACK_ID)

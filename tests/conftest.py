@@ -34,7 +34,10 @@ def _postgres_server_url() -> tuple[str | None, str]:
         engine.dispose()
         return candidate, ""
     except Exception as exc:
-        return None, f"no PostgreSQL reachable at {make_url(normalise_url(candidate)).render_as_string()} ({type(exc).__name__}); set BRANDBOT_TEST_DATABASE_URL"
+        return (
+            None,
+            f"no PostgreSQL reachable at {make_url(normalise_url(candidate)).render_as_string()} ({type(exc).__name__}); set BRANDBOT_TEST_DATABASE_URL",
+        )
 
 
 class RunDatabase:
@@ -43,7 +46,9 @@ class RunDatabase:
     def __init__(self, server_url: str) -> None:
         self.admin_url = normalise_url(server_url)
         self.name = f"brandbot_test_{uuid.uuid4().hex[:12]}"
-        self.url = make_url(self.admin_url).set(database=self.name).render_as_string(hide_password=False)
+        self.url = (
+            make_url(self.admin_url).set(database=self.name).render_as_string(hide_password=False)
+        )
         self._engine: Engine | None = None
 
     def create(self) -> None:

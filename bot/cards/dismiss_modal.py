@@ -44,7 +44,9 @@ class DismissContext:
         return cls(str(data["mention_id"]), str(data["channel"]), str(data["message_ts"]))
 
 
-def build_dismiss_modal(*, context: DismissContext, author_handle: str, text: str) -> dict[str, Any]:
+def build_dismiss_modal(
+    *, context: DismissContext, author_handle: str, text: str
+) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=CALLBACK_ID,

@@ -89,7 +89,9 @@ def build_mention_card(
                     )
                 ),
                 MarkdownTextObject(
-                    text=f"*{segment_label(segment.name)}* — why here: {_escape(mention.route_reason)}"[:3000]
+                    text=f"*{segment_label(segment.name)}* — why here: {_escape(mention.route_reason)}"[
+                        :3000
+                    ]
                 ),
             ]
         ),
@@ -119,9 +121,7 @@ def _status_line(mention: Mention, segment: SegmentView, is_live: bool) -> str:
     return str(mention.state)
 
 
-def _actions(
-    mention: Mention, segment: SegmentView, segments: list[SegmentView]
-) -> list[Any]:
+def _actions(mention: Mention, segment: SegmentView, segments: list[SegmentView]) -> list[Any]:
     value = mention.id
     if mention.state in (MentionState.RESOLVED, MentionState.DISMISSED):
         return [ButtonElement(text="Reopen", action_id=MentionAction.REOPEN, value=value)]

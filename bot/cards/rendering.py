@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from bot.cards.mention_card import build_mention_card, fallback_text
 from bot.models import Mention, SlackMessage
-from bot.outbox import Renderer, Rendered
+from bot.outbox import Rendered, Renderer
 from bot.segments import SegmentCatalog
 
 

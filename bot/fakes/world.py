@@ -125,6 +125,8 @@ class FakeWorld:
         with transaction(self.engine) as session:  # type: ignore[arg-type]
             return list(
                 session.scalars(
-                    select(SlackMessage).where(SlackMessage.kind == MENTION_CARD).order_by(SlackMessage.id)
+                    select(SlackMessage)
+                    .where(SlackMessage.kind == MENTION_CARD)
+                    .order_by(SlackMessage.id)
                 )
             )

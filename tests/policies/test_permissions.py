@@ -35,9 +35,14 @@ CASES = [
 @pytest.mark.parametrize(
     ("action", "actor", "claimed_by", "allowed"),
     CASES,
-    ids=[f"{a}-{'admin' if c.is_admin else 'responder' if c.is_responder else 'outsider'}-{cb}" for a, c, cb, _ in CASES],
+    ids=[
+        f"{a}-{'admin' if c.is_admin else 'responder' if c.is_responder else 'outsider'}-{cb}"
+        for a, c, cb, _ in CASES
+    ],
 )
-def test_mention_permissions(action: str, actor: Actor, claimed_by: str | None, allowed: bool) -> None:
+def test_mention_permissions(
+    action: str, actor: Actor, claimed_by: str | None, allowed: bool
+) -> None:
     decision = may_act_on_mention(action, actor=actor, claimed_by=claimed_by)
     assert decision.allowed is allowed
     assert bool(decision.reason) is not allowed  # every refusal says why

@@ -1,0 +1,215 @@
+"""`brandbot demo`: the whole mention flow on the terminal, with no credentials.
+
+Starts the built-in fake X and fake Slack on loopback, the real app behind its real HTTP server
+and workers, feeds a scripted stream of mentions, and lets simulated responders click the
+buttons the app posted (signed requests into /slack/events). Everything printed is observed at
+the fakes or in the database, as it happens.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot import audit
+from bot.cards.mention_card import MentionAction, segment_label
+from bot.db import transaction
+from bot.fakes.slack_user import SlackUser
+from bot.fakes.world import FakeWorld
+from bot.models import Mention
+from policies.config import BrandConfig, parse_config
+
+EXAMPLE_CONFIG = Path(__file__).with_name("example_app.yaml")
+
+SCRIPT = [
+    ("dana_k", "@acme your app has been down all morning, outage again? I need this for work"),
+    ("sam_events", "@acme which room is the keynote in tomorrow? #AcmeConf"),
+    ("angry_troll", "@acme you got hacked and leaked my data, worst company ever, lawsuit coming"),
+    ("lee_shops", "@acme is there a promo code for the new launch?"),
+]
+
+
+class Transcript:
+    def __init__(self, out: Callable[[str], None] = print) -> None:
+        self._start = time.monotonic()
+        self._out = out
+        self._lock = threading.Lock()
+
+    def say(self, who: str, text: str) -> None:
+        with self._lock:
+            self._out(f"[{time.monotonic() - self._start:5.1f}s] {who:<7} {text}")
+
+
+def run_demo(*, speed: float = 1.0, out: Callable[[str], None] = print) -> int:
+    config = parse_config(EXAMPLE_CONFIG.read_text(), filename=str(EXAMPLE_CONFIG))
+    log = Transcript(out)
+    pause = lambda seconds: time.sleep(seconds / max(speed, 0.01))  # noqa: E731  (pacing for people)
+    with tempfile.TemporaryDirectory() as tmp:
+        world = FakeWorld(config=config, database_url=f"sqlite:///{Path(tmp) / 'demo.db'}")
+        world.start()
+        try:
+            _narrate_slack(world, log, config)
+            _play(world, log, config, pause)
+        finally:
+            world.stop()
+    return 0
+
+
+def _narrate_slack(world: FakeWorld, log: Transcript, config: BrandConfig) -> None:
+    channels = {s.channel: name for name, s in config.segments.items()}
+
+    def on_call(call: Any) -> None:
+        if call.http_status != 200 or not call.response.get("ok"):
+            return
+        args = call.args
+        where = f"#{channels.get(args.get('channel', ''), args.get('channel', ''))}"
+        if call.method == "chat.postMessage":
+            thread = " (in thread)" if args.get("thread_ts") else ""
+            log.say("slack", f"card posted in {where}{thread}: {str(args.get('text', ''))[:70]}")
+        elif call.method == "chat.update":
+            log.say("slack", f"card updated in {where}: {_status(args.get('blocks'))}")
+        elif call.method == "chat.postEphemeral":
+            log.say("slack", f"only {args['user']} sees: {args.get('text')}")
+        elif call.method == "views.open":
+            log.say("slack", "modal opened: " + str(args["view"]["title"]["text"]))
+
+    world.slack.on_call = on_call
+
+
+def _status(blocks: Any) -> str:
+    for block in blocks or []:
+        text = (block.get("text") or {}).get("text", "") if isinstance(block, dict) else ""
+        if text.startswith(":"):
+            return text.split(" ", 1)[1].replace("*", "")
+    return "(updated)"
+
+
+def _play(
+    world: FakeWorld, log: Transcript, config: BrandConfig, pause: Callable[[float], None]
+) -> None:
+    world.slack.set_usergroup("S0ADMINS", ["U0ADMIN"])
+    for group in {p for s in config.segments.values() for p in s.responders if p.startswith("S")}:
+        world.slack.set_usergroup(group, ["U0ALICE", "U0BOB", "U0CASEY", "U0DEV"])
+    world.runtime.start_workers(poll=False)
+    log.say(
+        "app",
+        f"brandbot for {config.brand} listening on {world.app_url} (every request signature-checked)",
+    )
+    log.say(
+        "app",
+        f"watching @{', @'.join(a.handle for a in config.accounts)}; {len(config.segments)} segments",
+    )
+
+    ids = []
+    for author, text in SCRIPT:
+        tweet = world.x.add_tweet(author=author, text=text)
+        ids.append(tweet["id"])
+        log.say("x", f"@{author}: {text}")
+        pause(0.3)
+
+    log.say("poller", "polling X: the account's mentions and each segment's searches")
+    for result in world.poll():
+        if result.stored or result.error:
+            log.say(
+                "poller",
+                f"{result.source}: {result.fetched} fetched, {result.stored} new"
+                + (f" ({result.error})" if result.error else ""),
+            )
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        for tweet_id in ids:
+            m = session.get(Mention, tweet_id)
+            assert m is not None
+            log.say(
+                "route",
+                f"@{m.author_handle} → {segment_label(m.segment)} — {m.route_reason} (sentiment {m.sentiment:+.2f})",
+            )
+    world.slack.wait_for(lambda s: len(s.calls_to("chat.postMessage")) >= len(ids), timeout=30)
+    pause(0.5)
+
+    alice, bob = world.user("U0ALICE", "alice"), world.user("U0BOB", "bob")
+    casey, dev = world.user("U0CASEY", "casey"), world.user("U0DEV", "dev")
+    outage, event, hostile, promo = ids
+
+    _click(world, log, alice, outage, MentionAction.CLAIM, "Claim")
+    _click(world, log, bob, outage, MentionAction.CLAIM, "Claim (too late)", stale=True)
+    _click(world, log, dev, event, MentionAction.CLAIM, "Claim")
+    _click(world, log, casey, hostile, MentionAction.CLAIM, "Claim")
+    _click(
+        world,
+        log,
+        bob,
+        promo,
+        MentionAction.REROUTE,
+        "Reroute → Customer relations",
+        option="customer_relations",
+    )
+    _click(world, log, alice, outage, MentionAction.RESOLVE, "Resolve")
+    _click(world, log, dev, event, MentionAction.RESOLVE, "Resolve")
+    _dismiss(world, log, casey, hostile)
+
+    world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        checked, broken = audit.verify(session)
+    log.say(
+        "audit",
+        f"{checked} entries, hash chain {'BROKEN at ' + str(broken.seq) if broken else 'verified'}",
+    )
+    counts = {s: 0 for s in ("open", "claimed", "resolved", "dismissed")}
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        for m in session.query(Mention).all():
+            counts[m.state] += 1
+    log.say(
+        "done",
+        ", ".join(f"{n} {s}" for s, n in counts.items())
+        + f"; {len(world.slack.violations)} Slack API violations",
+    )
+
+
+def _click(
+    world: FakeWorld,
+    log: Transcript,
+    user: SlackUser,
+    mention_id: str,
+    action: MentionAction,
+    label: str,
+    *,
+    option: str | None = None,
+    stale: bool = False,
+) -> None:
+    world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
+    card = world.card(mention_id)
+    log.say("click", f"{user.name} → {label} on @{world.mention(mention_id).author_handle}'s card")
+    before = len(world.slack.calls)
+    if stale:  # the button as it was on their screen a moment ago
+        user.forge_action(channel=card.channel, ts=str(card.ts), action_id=action, value=mention_id)
+    else:
+        user.click(channel=card.channel, ts=str(card.ts), action_id=action, option=option)
+    world.slack.wait_for(
+        lambda s: any(
+            c.method in ("chat.update", "chat.postEphemeral", "views.open")
+            for c in s.calls[before:]
+        ),
+        timeout=30,
+    )
+
+
+def _dismiss(world: FakeWorld, log: Transcript, user: SlackUser, mention_id: str) -> None:
+    _click(world, log, user, mention_id, MentionAction.DISMISS, "Dismiss")
+    view = user.last_view_for(user.user_id)
+    log.say("click", f"{user.name} picks reason “Spam or bot” and submits")
+    before = len(world.slack.calls)
+    user.submit_view(
+        view["id"], {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+    )
+    world.slack.wait_for(
+        lambda s: any(c.method == "chat.update" for c in s.calls[before:]), timeout=30
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_demo())

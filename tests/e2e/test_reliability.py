@@ -1,0 +1,126 @@
+"""Failures of Slack or X, and restarts, delay work; they never lose or duplicate it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from sqlalchemy import select
+
+from bot.cards.mention_card import MentionAction
+from bot.db import transaction
+from bot.fakes.world import FakeWorld
+from bot.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.outbox import METADATA_EVENT
+
+
+def _posted_cards(world: FakeWorld) -> dict[int, int]:
+    """How many Slack messages carry each outbox id (exactly one each, or we duplicated)."""
+    counts: dict[int, int] = {}
+    for messages in world.slack.messages.values():
+        for message in messages:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT:
+                key = meta["event_payload"]["id"]
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _drain(world: FakeWorld, clock, *, limit: int = 400) -> None:
+    for _ in range(limit):
+        world.deliver()
+        if world.runtime.outbox.pending_count() == 0:
+            return
+        clock.advance(seconds=30)
+    raise AssertionError("outbox never drained")
+
+
+def test_slack_429_and_5xx_storm_every_card_posted_exactly_once(world: FakeWorld, clock) -> None:
+    tweets = [world.x.add_tweet(author=f"u{i}", text=f"@acme outage report {i}") for i in range(40)]
+    world.slack.fail_randomly(0.5, statuses=(429, 500, 503), seed=7)
+    world.poll()
+    _drain(world, clock)
+    world.slack.stop_failing()
+    failed = [c for c in world.slack.calls if c.http_status != 200]
+    assert len(failed) > 10, "the storm really happened"
+    counts = _posted_cards(world)
+    assert sorted(counts) == sorted(c.id for c in world.cards())
+    assert set(counts.values()) == {1}
+    assert len(world.cards()) == len(tweets)
+
+
+def test_a_post_whose_response_was_lost_is_found_not_posted_again(world: FakeWorld, clock) -> None:
+    tweet = world.x.add_tweet(author="dana", text="@acme refund still missing")
+    world.poll()
+    # Slack stores the message but the app sees a 500: did it post? The outbox must find out.
+    world.slack.fail_next("chat.postMessage", status=500, retry_after=None, apply=True)
+    world.deliver()
+    card = world.card(tweet["id"])
+    assert card.ts is None and card.outcome_unknown
+    clock.advance(seconds=10)
+    world.deliver()
+    assert _posted_cards(world) == {card.id: 1}
+    assert world.card(tweet["id"]).ts is not None
+    assert world.slack.calls_to("conversations.history")
+
+
+def test_restart_mid_ingest_neither_duplicates_nor_loses_a_card(world: FakeWorld, clock) -> None:
+    tweets = [world.x.add_tweet(author=f"fan{i}", text=f"@acme refund {i}") for i in range(230)]
+    # The second page fails: the first page is stored, the cursor must not move.
+    world.x.fail("/2/users/", status=503, count=1, skip=1)
+    world.poll()
+    with transaction(world.engine) as session:
+        stored_before = len(session.scalars(select(Mention.id)).all())
+    assert 0 < stored_before < len(tweets)
+
+    world.runtime.stop()
+    world.runtime = world.build_runtime()  # a new process over the same database
+    clock.advance(minutes=5)
+    world.poll()
+    _drain(world, clock)
+    counts = _posted_cards(world)
+    assert len(world.cards()) == len(tweets)
+    assert set(counts.values()) == {1} and len(counts) == len(tweets)
+
+
+def test_unsigned_or_stale_requests_get_401_and_change_nothing(world: FakeWorld) -> None:
+    tweet = world.x.add_tweet(author="dana", text="@acme outage")
+    world.poll()
+    world.deliver()
+    card = world.card(tweet["id"])
+    mallory = world.user("U0MALLORY", "mallory")
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0MALLORY", "username": "mallory"},
+        "container": {"type": "message", "channel_id": card.channel, "message_ts": card.ts},
+        "actions": [{"action_id": MentionAction.RESOLVE, "value": tweet["id"], "block_id": "x"}],
+    }
+    body = "payload=" + json.dumps(payload)
+    bad_signature = mallory.send_raw(body, signature="v0=" + "0" * 64)
+    stale = mallory.send_raw(body, timestamp=int(time.time()) - 6 * 60)
+    assert bad_signature.status_code == 401
+    assert stale.status_code == 401
+    assert world.mention(tweet["id"]).state == MentionState.OPEN
+    with transaction(world.engine) as session:
+        assert [e.action for e in session.scalars(select(AuditEntry))] == ["mention.ingest"]
+    assert not world.slack.ephemerals
+
+
+def test_healthz(world: FakeWorld) -> None:
+    import requests
+
+    response = requests.get(world.app_url.replace("/slack/events", "/healthz"), timeout=5)
+    assert response.status_code == 200 and response.json() == {"ok": True}
+
+
+def test_thread_replies_wait_for_their_root(world: FakeWorld, clock) -> None:
+    first = world.x.add_tweet(author="dana", text="@acme refund please")
+    reply = world.x.add_tweet(author="dana", text="@acme hello? refund?", in_reply_to=first["id"])
+    world.slack.fail_next("chat.postMessage", status=429, retry_after=3)
+    world.poll()
+    _drain(world, clock)
+    with transaction(world.engine) as session:
+        root = session.get(SlackMessage, world.card(first["id"]).id)
+        child = session.get(SlackMessage, world.card(reply["id"]).id)
+        assert root is not None and child is not None
+    assert world.slack.message(child.channel, child.ts)["thread_ts"] == root.ts
