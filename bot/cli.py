@@ -36,6 +36,8 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -156,6 +158,7 @@ def demo(speed: float) -> None:
     """Run the whole flow against the built-in fake Slack and fake X; no credentials needed."""
     from bot.demo import run_demo
 
+    logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
     sys.exit(run_demo(speed=speed))
 
 

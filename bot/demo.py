@@ -8,6 +8,7 @@ the fakes or in the database, as it happens.
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import threading
@@ -26,6 +27,7 @@ from policies.config import BrandConfig, parse_config
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example_app.yaml")
 
+PEOPLE = {"U0ALICE": "alice", "U0BOB": "bob", "U0CASEY": "casey", "U0DEV": "dev"}
 SCRIPT = [
     ("dana_k", "@acme your app has been down all morning, outage again? I need this for work"),
     ("sam_events", "@acme which room is the keynote in tomorrow? #AcmeConf"),
@@ -62,6 +64,15 @@ def run_demo(*, speed: float = 1.0, out: Callable[[str], None] = print) -> int:
 
 def _narrate_slack(world: FakeWorld, log: Transcript, config: BrandConfig) -> None:
     channels = {s.channel: name for name, s in config.segments.items()}
+    first_card = threading.Event()
+
+    def readable(text: str) -> str:
+        text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+        text = re.sub(r"<@(U\w+)>", lambda m: "@" + PEOPLE.get(m[1], m[1]), text)
+        text = re.sub(r"<#(C\w+)>", lambda m: "#" + channels.get(m[1], m[1]), text)
+        text = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", text)
+        text = re.sub(r":[a-z_]+: ", "", text)
+        return text.replace("*", "").replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
 
     def on_call(call: Any) -> None:
         if call.http_status != 200 or not call.response.get("ok"):
@@ -69,23 +80,46 @@ def _narrate_slack(world: FakeWorld, log: Transcript, config: BrandConfig) -> No
         args = call.args
         where = f"#{channels.get(args.get('channel', ''), args.get('channel', ''))}"
         if call.method == "chat.postMessage":
-            thread = " (in thread)" if args.get("thread_ts") else ""
-            log.say("slack", f"card posted in {where}{thread}: {str(args.get('text', ''))[:70]}")
+            thread = " (in the conversation's thread)" if args.get("thread_ts") else ""
+            log.say(
+                "slack",
+                f"card posted in {where}{thread}: {str(args.get('text', ''))[:64]}…",
+            )
+            if not first_card.is_set():
+                first_card.set()
+                for line in _card_lines(args.get("blocks") or [], readable):
+                    log.say("", f"  │ {line}")
         elif call.method == "chat.update":
-            log.say("slack", f"card updated in {where}: {_status(args.get('blocks'))}")
+            log.say("slack", f"card updated in {where}: {readable(_status(args.get('blocks')))}")
         elif call.method == "chat.postEphemeral":
-            log.say("slack", f"only {args['user']} sees: {args.get('text')}")
+            user = PEOPLE.get(args["user"], args["user"])
+            log.say("slack", f"only {user} sees: {readable(str(args.get('text')))}")
         elif call.method == "views.open":
             log.say("slack", "modal opened: " + str(args["view"]["title"]["text"]))
 
     world.slack.on_call = on_call
 
 
+def _card_lines(blocks: list[dict[str, Any]], readable: Callable[[str], str]) -> list[str]:
+    """The card as a person would read it in Slack, buttons in [brackets]."""
+    lines: list[str] = []
+    for block in blocks:
+        texts = [block.get("text") or {}, *(block.get("elements") or [])]
+        for item in texts:
+            if item.get("type") in ("button", "static_select"):
+                label = (item.get("text") or item.get("placeholder") or {}).get("text", "")
+                lines.append(f"[{label}]")
+            elif item.get("text"):
+                lines += readable(str(item["text"])).splitlines()
+    buttons = " ".join(line for line in lines if line.startswith("["))
+    return [line for line in lines if not line.startswith("[")] + [buttons]
+
+
 def _status(blocks: Any) -> str:
     for block in blocks or []:
         text = (block.get("text") or {}).get("text", "") if isinstance(block, dict) else ""
         if text.startswith(":"):
-            return text.split(" ", 1)[1].replace("*", "")
+            return text.split(" ", 1)[1]
     return "(updated)"
 
 
@@ -95,7 +129,6 @@ def _play(
     world.slack.set_usergroup("S0ADMINS", ["U0ADMIN"])
     for group in {p for s in config.segments.values() for p in s.responders if p.startswith("S")}:
         world.slack.set_usergroup(group, ["U0ALICE", "U0BOB", "U0CASEY", "U0DEV"])
-    world.runtime.start_workers(poll=False)
     log.say(
         "app",
         f"brandbot for {config.brand} listening on {world.app_url} (every request signature-checked)",
@@ -128,11 +161,12 @@ def _play(
                 "route",
                 f"@{m.author_handle} → {segment_label(m.segment)} — {m.route_reason} (sentiment {m.sentiment:+.2f})",
             )
+    log.say("outbox", "delivering the queued cards to Slack")
+    world.runtime.start_workers(poll=False)
     world.slack.wait_for(lambda s: len(s.calls_to("chat.postMessage")) >= len(ids), timeout=30)
     pause(0.5)
 
-    alice, bob = world.user("U0ALICE", "alice"), world.user("U0BOB", "bob")
-    casey, dev = world.user("U0CASEY", "casey"), world.user("U0DEV", "dev")
+    alice, bob, casey, dev = (world.user(uid, name) for uid, name in PEOPLE.items())
     outage, event, hostile, promo = ids
 
     _click(world, log, alice, outage, MentionAction.CLAIM, "Claim")

@@ -95,6 +95,10 @@ def create_card(
     return card
 
 
+class _Conflict(Exception):
+    """The conditional update matched no row: the mention changed under us."""
+
+
 class MentionService:
     def __init__(
         self,
@@ -149,6 +153,23 @@ class MentionService:
         now = self._clock.now()
         actor = self._actor(click)
         values = self._values(action, target, click, actor, now, changes)
+        try:
+            self._apply(located, action, sources, values, actor, now)
+        except _Conflict:
+            # Someone else changed the mention between our read and our write.
+            raise ActionRefused(self._conflict_message(action, mention.id)) from None
+        self._on_change()
+
+    def _apply(
+        self,
+        located: Located,
+        action: str,
+        sources: frozenset[MentionState],
+        values: dict[str, Any],
+        actor: audit.Actor,
+        now: datetime,
+    ) -> None:
+        mention = located.mention
         with transaction(self._engine) as session:
             result = session.execute(
                 update(Mention)
@@ -162,7 +183,7 @@ class MentionService:
                 .values(**values, version=Mention.version + 1)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise ActionRefused(self._conflict_message(action, mention.id))
+                raise _Conflict
             current = session.get(Mention, mention.id)
             assert current is not None
             outbox.mark_changed(session, located.card.id, now=now)  # type: ignore[arg-type]
@@ -179,7 +200,6 @@ class MentionService:
                 before=_audit_view(mention),
                 after=_audit_view(current),
             )
-        self._on_change()
 
     def _values(
         self,

@@ -95,8 +95,9 @@ class Outbox:
             except Exception:  # keep the worker alive; the rows stay pending
                 log.exception("outbox pass failed")
                 sent = 0
-            if sent == 0 and not self._wake.is_set():
-                self.clock.wait(stop, 0.5)
+            if sent == 0:
+                # Idle: sleep until woken by a change (or stop), re-checking due rows twice a second.
+                self._wake.wait(0.5)
             self._wake.clear()
 
     def deliver_due(self) -> int:

@@ -50,7 +50,7 @@ def test_chain_verifies(engine: Engine) -> None:
     ],
     ids=["actor rewritten", "after rewritten", "entry deleted", "hash forged"],
 )
-def test_tampering_is_detected_and_named(engine: Engine, tamper, first_bad: int) -> None:  # noqa: ANN001
+def test_tampering_is_detected_and_named(engine: Engine, tamper, first_bad: int) -> None:
     _write(engine, 6)
     with engine.begin() as conn:
         conn.execute(tamper)

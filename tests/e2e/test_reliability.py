@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.cards.mention_card import MentionAction
 from bot.db import transaction
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.models import AuditEntry, Mention, MentionState
 from bot.outbox import METADATA_EVENT
 
 
@@ -65,9 +65,9 @@ def test_a_post_whose_response_was_lost_is_found_not_posted_again(world: FakeWor
 
 
 def test_restart_mid_ingest_neither_duplicates_nor_loses_a_card(world: FakeWorld, clock) -> None:
-    tweets = [world.x.add_tweet(author=f"fan{i}", text=f"@acme refund {i}") for i in range(230)]
+    tweets = [world.x.add_tweet(author=f"fan{i}", text=f"@acme hello {i}") for i in range(230)]
     # The second page fails: the first page is stored, the cursor must not move.
-    world.x.fail("/2/users/", status=503, count=1, skip=1)
+    world.x.fail(f"/2/users/{world.x.add_user('acme')}/mentions", status=503, count=1, skip=1)
     world.poll()
     with transaction(world.engine) as session:
         stored_before = len(session.scalars(select(Mention.id)).all())
@@ -119,8 +119,6 @@ def test_thread_replies_wait_for_their_root(world: FakeWorld, clock) -> None:
     world.slack.fail_next("chat.postMessage", status=429, retry_after=3)
     world.poll()
     _drain(world, clock)
-    with transaction(world.engine) as session:
-        root = session.get(SlackMessage, world.card(first["id"]).id)
-        child = session.get(SlackMessage, world.card(reply["id"]).id)
-        assert root is not None and child is not None
+    root, child = world.card(first["id"]), world.card(reply["id"])
+    assert root.ts is not None and child.thread_root_id == root.id
     assert world.slack.message(child.channel, child.ts)["thread_ts"] == root.ts

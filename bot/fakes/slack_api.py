@@ -1,0 +1,793 @@
+"""A local fake of the slice of the Slack Web API that brandbot calls through ``slack_sdk``.
+
+It serves ``http://127.0.0.1:PORT/api/<method>`` (give it to ``WebClient(base_url=...)``), checks
+every call against Slack's OpenAPI v2 spec (missing or unknown arguments, malformed blocks and
+views become ``violations``), keeps channels, messages, ephemerals and modals in memory, and can
+fail on purpose (429 with ``Retry-After``, 5xx, lost responses). It also accepts the
+``response_url`` POSTs that Bolt's ``respond()`` makes. stdlib only, because ``brandbot demo``
+ships it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import inspect
+import json
+import math
+import random
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+JSON = dict[str, Any]
+DEFAULT_SPEC = Path(__file__).with_name("slack_api_spec") / "slack_web_openapi_v2.json"
+BOT_USER_ID, BOT_ID, TEAM_ID, APP_ID = "U0BRANDBOT", "B0BRANDBOT", "T0BRAND", "A0BRANDBOT"
+TEAM_DOMAIN = "fake"
+# Bolt hands listeners a WebClient(team_id=...), and slack_sdk adds that team_id to every call.
+ALWAYS_ALLOWED = frozenset({"team_id"})
+# Real arguments newer than the 2021 spec.
+NEWER_ARGS: dict[str, frozenset[str]] = {
+    "chat.postMessage": frozenset({"metadata", "markdown_text"}),
+    "chat.update": frozenset({"metadata", "markdown_text", "reply_broadcast", "file_ids"}),
+    "chat.postEphemeral": frozenset({"markdown_text"}),
+    "conversations.history": frozenset({"include_all_metadata"}),
+    "conversations.replies": frozenset({"include_all_metadata"}),
+}
+# Required by Slack although the spec leaves them optional.
+ALSO_REQUIRED: dict[str, frozenset[str]] = {
+    "conversations.history": frozenset({"channel"}),
+    "conversations.replies": frozenset({"channel", "ts"}),
+    "conversations.info": frozenset({"channel"}),
+    "conversations.members": frozenset({"channel"}),
+    "chat.delete": frozenset({"channel", "ts"}),
+    "users.info": frozenset({"user"}),
+    "views.update": frozenset({"view"}),
+}
+JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
+VIEW_METHODS = frozenset({"views.open", "views.update", "views.push"})
+ERROR_NAMES = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    required: frozenset[str]
+    known: frozenset[str]
+
+
+_SPEC_CACHE: dict[Path, dict[str, MethodSpec]] = {}
+_SPEC_LOCK = threading.Lock()
+
+
+def load_spec(path: Path = DEFAULT_SPEC) -> dict[str, MethodSpec]:
+    """Method name → its required and known argument names (``token`` excluded), parsed once."""
+    with _SPEC_LOCK:
+        if path not in _SPEC_CACHE:
+            methods: dict[str, MethodSpec] = {}
+            for url, operations in json.loads(path.read_text())["paths"].items():
+                params = [p for op in operations.values() for p in op.get("parameters", [])]
+                names = {p["name"] for p in params} - {"token"}
+                required = {p["name"] for p in params if p.get("required")} - {"token"}
+                methods[url.lstrip("/")] = MethodSpec(frozenset(required), frozenset(names))
+            _SPEC_CACHE[path] = methods
+        return _SPEC_CACHE[path]
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One Web API call the fake answered (args JSON-decoded, ``token`` removed)."""
+
+    method: str
+    args: JSON
+    http_status: int
+    response: JSON
+    at: float
+
+    @property
+    def ok(self) -> bool:
+        return self.http_status == 200 and bool(self.response.get("ok"))
+
+
+@dataclass
+class _Failure:
+    method: str | None
+    status: int
+    retry_after: int | None
+    count: int
+    apply: bool
+
+
+def _truthy(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _micros(ts: Any) -> int:
+    return int(Decimal(str(ts)) * 1_000_000)
+
+
+def _cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode() if ts else ""
+
+
+def block_problems(blocks: Any, *, limit: int) -> list[str]:
+    """What Slack would refuse in a ``blocks`` list (empty when it is fine)."""
+    if not isinstance(blocks, list):
+        return [f"blocks must be a JSON list, got {str(blocks)[:80]!r}"]
+    problems = [f"{len(blocks)} blocks (max {limit})"] if len(blocks) > limit else []
+    bad = [i for i, b in enumerate(blocks) if not isinstance(b, dict) or not b.get("type")]
+    if bad:
+        problems.append(f"block(s) at {bad} are not objects with a type")
+    ids = [b["block_id"] for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if dup := sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"duplicate block_id {dup}")
+    return problems
+
+
+def view_problems(view: Any) -> list[str]:
+    if not isinstance(view, dict):
+        return [f"view must be a JSON object, got {str(view)[:80]!r}"]
+    problems = [] if view.get("type") == "modal" else [f"view type {view.get('type')!r} != modal"]
+    title = view.get("title")
+    if not isinstance(title, dict) or not title.get("text"):
+        problems.append("view has no title")
+    elif len(title["text"]) > 24:
+        problems.append(f"view title {title['text']!r} is longer than 24 characters")
+    if len(view.get("private_metadata") or "") > 3000:
+        problems.append("view private_metadata is longer than 3000 characters")
+    return problems + block_problems(view.get("blocks", []), limit=100)
+
+
+class FakeSlack:
+    """The Slack Web API on loopback, with state, spec checks and failure injection."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-fake-token",
+        spec_path: Path | None = None,
+        on_call: Callable[[SlackCall], None] | None = None,
+        strict_channels: bool = False,
+    ) -> None:
+        self.bot_token = bot_token
+        self.on_call = on_call
+        self.strict_channels = strict_channels
+        self.trigger_ttl = 3.0  # seconds a trigger_id stays usable (Slack: 3)
+        self._spec = load_spec(spec_path or DEFAULT_SPEC)
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self.calls: list[SlackCall] = []
+        self.violations: list[str] = []
+        self.channels: dict[str, JSON] = {}
+        self.messages: dict[str, list[JSON]] = {}
+        self.ephemerals: list[JSON] = []
+        self.users: dict[str, JSON] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.views: dict[str, JSON] = {}
+        self.responses: list[JSON] = []
+        self._triggers: dict[str, tuple[str, float]] = {}  # id -> (user, monotonic issue time)
+        self._response_urls: dict[str, JSON] = {}
+        self._failures: list[_Failure] = []
+        self._random: tuple[float, tuple[int, ...], random.Random, set[str] | None] | None = None
+        self._last_micros = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> str:
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fake-slack", daemon=True
+        )
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- the world ---------------------------------------------------------------------------
+
+    def add_channel(self, channel_id: str, name: str, *, members: list[str] | None = None) -> None:
+        with self._lock:
+            self.channels[channel_id] = {"id": channel_id, "name": name, "members": members}
+
+    def channel_name(self, channel_id: str) -> str:
+        with self._lock:
+            return str(self.channels.get(channel_id, {}).get("name") or channel_id.lower())
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        real_name: str | None = None,
+        tz: str = "America/New_York",
+        tz_offset: int = -18000,
+        is_admin: bool = False,
+    ) -> JSON:
+        real = real_name or name.title()
+        user = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": real,
+            "deleted": False,
+            "is_bot": False,
+            "is_admin": is_admin,
+            "tz": tz,
+            "tz_offset": tz_offset,
+            "profile": {"real_name": real, "display_name": name},
+        }
+        with self._lock:
+            self.users[user_id] = user
+        return user
+
+    def set_usergroup(self, group_id: str, user_ids: list[str]) -> None:
+        with self._lock:
+            self.usergroups[group_id] = list(user_ids)
+
+    def add_message(
+        self, channel: str, text: str, *, user: str, thread_ts: str | None = None
+    ) -> JSON:
+        """A message some person posted (not the bot)."""
+        with self._lock:
+            self._known_channel(channel)
+            return self._store(channel, text=text, blocks=None, thread_ts=thread_ts, user=user)
+
+    def new_trigger_id(self, user_id: str) -> str:
+        trigger = f"{secrets.randbelow(10**12)}.{int(time.time())}.{secrets.token_hex(16)}"
+        with self._lock:
+            self._triggers[trigger] = (user_id, time.monotonic())
+        return trigger
+
+    def new_response_url(self, *, channel: str, user_id: str, message_ts: str | None = None) -> str:
+        key = secrets.token_hex(8)
+        with self._lock:
+            self._response_urls[key] = {"channel": channel, "user": user_id, "ts": message_ts}
+        return self.url.replace("/api/", f"/response_url/{key}")
+
+    # -- failure injection -------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str | None = None,
+        *,
+        status: int = 429,
+        retry_after: int | None = 1,
+        count: int = 1,
+        apply: bool = False,
+    ) -> None:
+        """Fail the next ``count`` calls (of ``method``, or any). ``apply``: do it, then fail
+        (the response is lost: Slack changed state but the app sees an error)."""
+        with self._lock:
+            self._failures.append(_Failure(method, status, retry_after, count, apply))
+
+    def fail_randomly(
+        self,
+        rate: float,
+        *,
+        statuses: tuple[int, ...] = (429, 500, 503),
+        seed: int = 0,
+        methods: set[str] | None = None,
+    ) -> None:
+        with self._lock:
+            self._random = (rate, tuple(statuses), random.Random(seed), methods)
+
+    def stop_failing(self) -> None:
+        with self._lock:
+            self._failures.clear()
+            self._random = None
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def message(self, channel: str, ts: str) -> JSON:
+        with self._lock:
+            found = self._find(channel, str(ts))
+            if found is None:
+                raise LookupError(f"no message {ts} in {channel} (it has {self._ts_list(channel)})")
+            return copy.deepcopy(found)
+
+    def last_message(self, channel: str) -> JSON | None:
+        with self._lock:
+            found = self.messages.get(channel)
+            return copy.deepcopy(found[-1]) if found else None
+
+    def find_messages(self, predicate: Callable[[JSON], bool]) -> list[JSON]:
+        with self._lock:
+            every = [m for msgs in self.messages.values() for m in msgs]
+            return [copy.deepcopy(m) for m in every if predicate(m)]
+
+    def view(self, view_id: str) -> JSON:
+        with self._lock:
+            if view_id not in self.views:
+                raise LookupError(f"no view {view_id}; there are {list(self.views)}")
+            return copy.deepcopy(self.views[view_id])
+
+    def views_for(self, user_id: str) -> list[JSON]:
+        with self._lock:
+            return [copy.deepcopy(v) for v in self.views.values() if v["user_id"] == user_id]
+
+    def wait_for(self, predicate: Callable[[FakeSlack], object], timeout: float = 10) -> None:
+        """Return once ``predicate(self)`` is truthy; checked after each call and every 50 ms
+        (it may look at the app's database too). The predicate runs outside the fake's lock."""
+        deadline = time.monotonic() + timeout
+        error: Exception | None = None
+        while True:
+            try:
+                if predicate(self):
+                    return
+            except RuntimeError as exc:  # a dict changed size while the predicate iterated it
+                error = exc
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(self._timeout_report(predicate, timeout, error))
+            with self._cond:
+                self._cond.wait(min(remaining, 0.05))
+
+    def _timeout_report(self, predicate: Callable[..., object], timeout: float, error: Any) -> str:
+        try:
+            what = inspect.getsource(predicate).strip()
+        except (OSError, TypeError):
+            what = repr(predicate)
+        with self._lock:
+            recent = [
+                f"  {c.method} -> {c.http_status} {c.response.get('error', 'ok')}"
+                for c in self.calls[-12:]
+            ]
+            violations = list(self.violations)
+        lines = [f"wait_for timed out after {timeout}s: {what}"]
+        lines += [f"  (predicate raised {error!r})"] if error else []
+        lines += [f"last {len(recent)} of {len(self.calls)} Slack calls:", *recent]
+        return "\n".join([*lines, f"violations: {violations}"])
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def handle_http(
+        self, verb: str, path: str, query: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], JSON]:
+        if path.startswith("/response_url/"):
+            return self._response_url(path.rsplit("/", 1)[1], raw)
+        if not path.startswith("/api/"):
+            return 404, {}, {"ok": False, "error": "not_found"}
+        method = path.removeprefix("/api/")
+        args: JSON = dict(parse_qsl(query, keep_blank_values=True))
+        if raw and "json" in headers.get("Content-Type", ""):
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                body = {"_body": raw.decode(errors="replace")[:200]}
+            args.update(body)
+        elif raw:
+            args.update(parse_qsl(raw.decode(), keep_blank_values=True))
+        auth = headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
+        args.pop("token", None)
+        for key in JSON_ARGS & args.keys():
+            if isinstance(args[key], str) and args[key].strip()[:1] in ("[", "{"):
+                with contextlib.suppress(ValueError):  # else left a string: validation says so
+                    args[key] = json.loads(args[key])
+        return self._call(method, args, token)
+
+    def _call(self, method: str, args: JSON, token: Any) -> tuple[int, dict[str, str], JSON]:
+        """Answer one call and record it; ``on_call`` runs after, outside the lock."""
+        with self._cond:
+            status, headers, body = self._answer(method, args, token)
+            call = SlackCall(method, copy.deepcopy(args), status, copy.deepcopy(body), time.time())
+            self.calls.append(call)
+            self._cond.notify_all()
+        if self.on_call is not None:
+            try:
+                self.on_call(call)
+            except Exception:
+                traceback.print_exc()
+        return status, headers, body
+
+    def _answer(self, method: str, args: JSON, token: Any) -> tuple[int, dict[str, str], JSON]:
+        if token != self.bot_token:
+            error = "not_authed" if not token else "invalid_auth"
+            self.violations.append(f"{method}: {error} (token {str(token)[:9]!r}...)")
+            return 200, {}, {"ok": False, "error": error}
+        if method not in self._spec:
+            self.violations.append(f"{method}: no such Web API method")
+            return 404, {}, {"ok": False, "error": "unknown_method"}
+        error = self._validate(method, args)
+        failure = self._take_failure(method)
+        if failure is None or failure.apply:
+            handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+            response = {"ok": False, "error": error} if error else {"ok": True}
+            if not error and handler is not None:
+                response = handler(args)
+            if failure is None:
+                return 200, {}, response
+        headers = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
+        reason = "ratelimited" if failure.status == 429 else ERROR_NAMES.get(failure.status)
+        return failure.status, headers, {"ok": False, "error": reason or f"http_{failure.status}"}
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        for failure in self._failures:
+            if failure.method in (None, method):
+                failure.count -= 1
+                if failure.count <= 0:
+                    self._failures.remove(failure)
+                return failure
+        if self._random is not None:
+            rate, statuses, rng, methods = self._random
+            if (methods is None or method in methods) and rng.random() < rate:
+                return _Failure(method, rng.choice(statuses), 1, 1, False)
+        return None
+
+    def _validate(self, method: str, args: JSON) -> str | None:
+        """Record what Slack would refuse; return the error Slack would answer with."""
+        spec = self._spec[method]
+        problems: list[tuple[str, str]] = []
+        required = spec.required | ALSO_REQUIRED.get(method, frozenset())
+        if missing := sorted(required - args.keys()):
+            problems.append(("invalid_arguments", f"missing required argument(s) {missing}"))
+        allowed = spec.known | ALWAYS_ALLOWED | NEWER_ARGS.get(method, frozenset())
+        if unknown := sorted(args.keys() - allowed - {"_body"}):
+            problems.append(("invalid_arguments", f"argument(s) not in the API spec {unknown}"))
+        if "blocks" in args:
+            problems += [("invalid_blocks", p) for p in block_problems(args["blocks"], limit=50)]
+        if method in VIEW_METHODS and "view" in args:
+            problems += [("invalid_arguments", p) for p in view_problems(args["view"])]
+        meta = args.get("metadata")
+        if "_body" in args:
+            problems.append(("invalid_json", f"body is not a JSON object: {args['_body']!r}"))
+        if "metadata" in args and not (
+            isinstance(meta, dict)
+            and isinstance(meta.get("event_type"), str)
+            and isinstance(meta.get("event_payload"), dict)
+        ):
+            problems.append(("invalid_metadata_format", f"metadata {str(meta)[:80]!r}"))
+        if method == "chat.postMessage" and not any(
+            args.get(k) for k in ("text", "blocks", "attachments")
+        ):
+            problems.append(("no_text", "no text, blocks or attachments"))
+        self.violations += [f"{method}: {what}" for _, what in problems]
+        return problems[0][0] if problems else None
+
+    def _response_url(self, key: str, raw: bytes) -> tuple[int, dict[str, str], JSON]:
+        with self._cond:
+            target = self._response_urls.get(key)
+            if target is None:
+                return 404, {}, {"ok": False, "error": "no_such_response_url"}
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {"text": raw.decode(errors="replace")}
+            self.responses.append({**target, "body": body, "at": time.time()})
+            channel, ts = target["channel"], target["ts"]
+            original = self._find(channel, ts) if ts else None
+            if _truthy(body.get("delete_original")) and original is not None:
+                self.messages[channel].remove(original)
+            elif _truthy(body.get("replace_original")) and original is not None:
+                original.update(text=body.get("text", ""), blocks=body.get("blocks"))
+                original["edits"] += 1
+            elif body.get("response_type") == "in_channel":
+                self._store(channel, text=body.get("text", ""), blocks=body.get("blocks"))
+            else:
+                self.ephemerals.append(
+                    {"channel": channel, "user": target["user"], "text": body.get("text", "")}
+                    | {"blocks": body.get("blocks"), "thread_ts": None, "via": "response_url"}
+                )
+            self._cond.notify_all()
+            return 200, {}, {"ok": True}
+
+    # -- state helpers (called with the lock held) -------------------------------------------
+
+    def _known_channel(self, channel: Any) -> bool:
+        if not channel:
+            return False
+        if channel in self.channels:
+            return True
+        if self.strict_channels or not isinstance(channel, str) or channel[:1] not in "CGD":
+            return False
+        self.channels[channel] = {"id": channel, "name": channel.lower(), "members": None}
+        return True
+
+    def _find(self, channel: str, ts: Any) -> JSON | None:
+        return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+
+    def _ts_list(self, channel: str) -> list[str]:
+        return [m["ts"] for m in self.messages.get(channel, [])]
+
+    def _next_ts(self) -> str:
+        self._last_micros = max(int(time.time() * 1_000_000), self._last_micros + 1)
+        return f"{self._last_micros // 1_000_000}.{self._last_micros % 1_000_000:06d}"
+
+    def _store(self, channel: str, *, user: str = BOT_USER_ID, **fields: Any) -> JSON:
+        message = {
+            "channel": channel,
+            "ts": self._next_ts(),
+            "text": fields.get("text") or "",
+            "blocks": fields.get("blocks"),
+            "thread_ts": fields.get("thread_ts"),
+            "metadata": fields.get("metadata"),
+            "user": user,
+            "bot_id": BOT_ID if user == BOT_USER_ID else None,
+            "edits": 0,
+        }
+        self.messages.setdefault(channel, []).append(message)
+        return message
+
+    def _public(self, message: JSON, *, metadata: bool = True) -> JSON:
+        out = {"type": "message", "team": TEAM_ID}
+        out |= {k: message[k] for k in ("user", "bot_id", "text", "ts") if message[k] is not None}
+        if message["blocks"] is not None:
+            out["blocks"] = message["blocks"]
+        if message["thread_ts"]:
+            out["thread_ts"] = message["thread_ts"]
+        replies = [m for m in self.messages[message["channel"]] if self._is_reply_to(m, message)]
+        if replies:
+            out |= {"thread_ts": message["ts"], "reply_count": len(replies)}
+            out["latest_reply"] = replies[-1]["ts"]
+        if metadata and message["metadata"]:
+            out["metadata"] = message["metadata"]
+        if message["edits"]:
+            out["edited"] = {"user": message["user"], "ts": message["ts"]}
+        return copy.deepcopy(out)
+
+    @staticmethod
+    def _is_reply_to(message: JSON, root: JSON) -> bool:
+        return message["thread_ts"] == root["ts"] and message["ts"] != root["ts"]
+
+    def _page(self, items: list[JSON], args: JSON) -> tuple[list[JSON], str] | None:
+        """One page of ``items`` from ``cursor`` (a ts), or None for a bad cursor."""
+        start, limit = 0, 100
+        try:
+            limit = max(1, min(int(args.get("limit") or 100), 999))
+            if args.get("cursor"):
+                ts = base64.b64decode(str(args["cursor"])).decode().removeprefix("next_ts:")
+                start = [m["ts"] for m in items].index(ts)
+        except ValueError:
+            return None
+        page = items[start : start + limit]
+        following = items[start + limit]["ts"] if start + limit < len(items) else ""
+        return page, _cursor(following)
+
+    def _use_trigger(self, trigger_id: Any) -> str | JSON:
+        """The user a trigger was issued for, or an error response."""
+        issued = self._triggers.get(str(trigger_id))
+        if issued is None:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        self._triggers[str(trigger_id)] = (issued[0], -math.inf)  # works once
+        if time.monotonic() - issued[1] > self.trigger_ttl:
+            return {"ok": False, "error": "expired_trigger_id"}
+        return issued[0]
+
+    def _store_view(
+        self, view: JSON, *, user_id: str, view_id: str | None = None, root: str | None = None
+    ) -> JSON:
+        view_id = view_id or f"V{secrets.token_hex(5).upper()}"
+        stored = copy.deepcopy(view) | {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+            "user_id": user_id,
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "state": {"values": {}},
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "root_view_id": root or view_id,
+        }
+        self.views[view_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    # -- Web API methods with state (the rest answer {"ok": true}) ---------------------------
+
+    def _api_auth_test(self, _: JSON) -> JSON:
+        return {"ok": True, "url": f"https://{TEAM_DOMAIN}.slack.com/", "team": "Brand"} | {
+            "user": "brandbot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+        }
+
+    def _api_chat_postMessage(self, a: JSON) -> JSON:
+        if not self._known_channel(a["channel"]):
+            return {"ok": False, "error": "channel_not_found"}
+        fields = {k: a.get(k) for k in ("text", "blocks", "thread_ts", "metadata")}
+        message = self._store(a["channel"], **fields)
+        return {"ok": True, "channel": a["channel"], "ts": message["ts"]} | {
+            "message": self._public(message)
+        }
+
+    def _api_chat_update(self, a: JSON) -> JSON:
+        message = self._find(a["channel"], a["ts"])
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message.update({k: a[k] for k in ("text", "blocks", "metadata") if k in a})
+        message["edits"] += 1
+        return {"ok": True, "channel": a["channel"], "ts": a["ts"], "text": message["text"]} | {
+            "message": self._public(message)
+        }
+
+    def _api_chat_postEphemeral(self, a: JSON) -> JSON:
+        if not self._known_channel(a["channel"]):
+            return {"ok": False, "error": "channel_not_found"}
+        ts = self._next_ts()
+        fields = {k: a.get(k) for k in ("channel", "user", "text", "blocks", "thread_ts")}
+        self.ephemerals.append(fields | {"ts": ts})
+        return {"ok": True, "message_ts": ts}
+
+    def _api_chat_delete(self, a: JSON) -> JSON:
+        message = self._find(a["channel"], a["ts"])
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        self.messages[a["channel"]].remove(message)
+        return {"ok": True, "channel": a["channel"], "ts": a["ts"]}
+
+    def _api_chat_getPermalink(self, a: JSON) -> JSON:
+        if self._find(a["channel"], a["message_ts"]) is None:
+            return {"ok": False, "error": "message_not_found"}
+        digits = str(a["message_ts"]).replace(".", "")
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{a['channel']}/p{digits}"
+        return {"ok": True, "channel": a["channel"], "permalink": link}
+
+    def _api_conversations_history(self, a: JSON) -> JSON:
+        if not self._known_channel(a["channel"]):
+            return {"ok": False, "error": "channel_not_found"}
+        try:
+            oldest = _micros(a.get("oldest") or 0)
+            latest = _micros(a["latest"]) if a.get("latest") else None
+        except InvalidOperation:
+            return {"ok": False, "error": "invalid_ts_oldest"}
+        inclusive = _truthy(a.get("inclusive"))
+
+        def wanted(m: JSON) -> bool:
+            t = _micros(m["ts"])
+            after = t >= oldest if inclusive else t > oldest
+            before = latest is None or (t <= latest if inclusive else t < latest)
+            return after and before and m["thread_ts"] in (None, m["ts"])
+
+        messages = [m for m in reversed(self.messages.get(a["channel"], [])) if wanted(m)]
+        paged = self._page(messages, a)
+        if paged is None:
+            return {"ok": False, "error": "invalid_cursor"}
+        meta = _truthy(a.get("include_all_metadata"))
+        return {"ok": True, "messages": [self._public(m, metadata=meta) for m in paged[0]]} | {
+            "has_more": bool(paged[1]),
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": paged[1]},
+        }
+
+    def _api_conversations_replies(self, a: JSON) -> JSON:
+        root = self._find(a["channel"], a["ts"])
+        if root is None:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = [root] + [m for m in self.messages[a["channel"]] if self._is_reply_to(m, root)]
+        paged = self._page(thread, a)
+        if paged is None:
+            return {"ok": False, "error": "invalid_cursor"}
+        meta = _truthy(a.get("include_all_metadata"))
+        return {"ok": True, "messages": [self._public(m, metadata=meta) for m in paged[0]]} | {
+            "has_more": bool(paged[1]),
+            "response_metadata": {"next_cursor": paged[1]},
+        }
+
+    def _api_conversations_info(self, a: JSON) -> JSON:
+        if not self._known_channel(a["channel"]):
+            return {"ok": False, "error": "channel_not_found"}
+        channel = self.channels[a["channel"]]
+        private = channel["id"].startswith("G")
+        info = {"id": channel["id"], "name": channel["name"], "is_channel": not private}
+        return {"ok": True, "channel": info | {"is_private": private, "is_member": True}}
+
+    def _api_conversations_members(self, a: JSON) -> JSON:
+        if not self._known_channel(a["channel"]):
+            return {"ok": False, "error": "channel_not_found"}
+        members = self.channels[a["channel"]]["members"]
+        members = list(self.users) if members is None else members
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _api_users_info(self, a: JSON) -> JSON:
+        user = self.users.get(a["user"])
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": copy.deepcopy(user)}
+
+    def _api_users_list(self, _: JSON) -> JSON:
+        members = copy.deepcopy(list(self.users.values()))
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _api_usergroups_users_list(self, a: JSON) -> JSON:
+        if a["usergroup"] not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[a["usergroup"]])}
+
+    def _api_views_open(self, a: JSON) -> JSON:
+        user = self._use_trigger(a["trigger_id"])
+        return user if isinstance(user, dict) else self._store_view(a["view"], user_id=user)
+
+    def _api_views_push(self, a: JSON) -> JSON:
+        user = self._use_trigger(a["trigger_id"])
+        if isinstance(user, dict):
+            return user
+        stack = [v for v in self.views.values() if v["user_id"] == user]
+        root = stack[-1]["root_view_id"] if stack else None
+        return self._store_view(a["view"], user_id=user, root=root)
+
+    def _api_views_update(self, a: JSON) -> JSON:
+        if "view_id" in a:
+            view = self.views.get(a["view_id"])
+        else:
+            found = [v for v in self.views.values() if v["external_id"] == a.get("external_id")]
+            view = found[-1] if found and a.get("external_id") else None
+        if view is None:
+            return {"ok": False, "error": "not_found"}
+        if a.get("hash") and a["hash"] != view["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+        return self._store_view(
+            a["view"], user_id=view["user_id"], view_id=view["id"], root=view["root_view_id"]
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts of concurrent clicks and retries
+
+
+def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                status, headers, body = fake.handle_http(
+                    self.command, url.path, url.query, self.headers, raw
+                )
+            except Exception as exc:  # a bug in the fake: say so loudly, as a 500
+                traceback.print_exc()
+                status, headers, body = 500, {}, {"ok": False, "error": f"fake_bug: {exc!r}"}
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler

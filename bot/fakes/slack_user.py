@@ -1,0 +1,269 @@
+"""A simulated person in Slack: clicks, slash commands and modal submissions, sent to the app.
+
+Each request is shaped and signed the way Slack sends it (``X-Slack-Signature`` over
+``v0:{timestamp}:{body}``), so it goes through the app's real HTTP endpoint and Bolt's checks.
+``click`` only presses what the message in ``FakeSlack`` shows *now*; ``forge_action`` sends
+anything, for tests of forged, stale or replayed requests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from enum import Enum
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from slack_sdk.signature import SignatureVerifier
+
+from bot.fakes.slack_api import APP_ID, TEAM_DOMAIN, FakeSlack
+
+JSON = dict[str, Any]
+VERIFICATION_TOKEN = "fake-legacy-verification-token"
+OPTION_ELEMENTS = frozenset({"static_select", "overflow", "radio_buttons"})
+PICKED = {"users_select": "selected_user", "conversations_select": "selected_conversation"}
+PICKED |= {"channels_select": "selected_channel", "datepicker": "selected_date"}
+INFERRED_TYPES = {"selected_option": "static_select", "selected_options": "multi_static_select"}
+INFERRED_TYPES |= {v: k for k, v in PICKED.items()}
+
+
+def _plain(value: Any) -> str:
+    return str(value.value if isinstance(value, Enum) else value)
+
+
+def _elements(blocks: list[JSON]) -> Iterator[tuple[str, JSON]]:
+    """(block_id, interactive element) for each element shown on a message."""
+    for index, block in enumerate(blocks or []):
+        block_id = str(block.get("block_id") or f"b{index}")  # Slack makes one up; so do we
+        if block.get("type") == "actions":
+            yield from ((block_id, e) for e in block.get("elements", []))
+        if isinstance(block.get("accessory"), dict):
+            yield block_id, block["accessory"]
+
+
+def _options(element: JSON) -> list[JSON]:
+    groups = element.get("option_groups") or []
+    return list(element.get("options") or []) + [o for g in groups for o in g.get("options", [])]
+
+
+class SlackUser:
+    """One person, acting in Slack through signed requests to the app."""
+
+    def __init__(
+        self,
+        *,
+        app_url: str,
+        signing_secret: str,
+        slack: FakeSlack,
+        user_id: str,
+        name: str,
+        team_id: str = "T0BRAND",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app_url = app_url
+        self.slack = slack
+        self.user_id = user_id
+        self.name = name
+        self.team_id = team_id
+        self.clock = clock
+        self._verifier = SignatureVerifier(signing_secret)
+
+    # -- what a person does ------------------------------------------------------------------
+
+    def click(
+        self,
+        *,
+        channel: str,
+        ts: str,
+        action_id: str,
+        value: str | None = None,
+        option: str | None = None,
+    ) -> requests.Response:
+        """Press a button (or pick ``option`` in a menu) shown on the message as it is now."""
+        action_id, ts = _plain(action_id), str(ts)
+        message = self.slack.message(channel, ts)
+        found = [(b, e) for b, e in _elements(message["blocks"]) if e.get("action_id") == action_id]
+        if not found:
+            shown = [e.get("action_id") for _, e in _elements(message["blocks"])]
+            raise LookupError(
+                f"{self.name} cannot click {action_id!r}: message {ts} in {channel} shows {shown}"
+            )
+        block_id, element = found[0]
+        kind = element.get("type", "")
+        action: JSON = {"action_id": action_id, "block_id": block_id, "type": kind}
+        if kind == "button":
+            if value is not None and value != element.get("value"):
+                raise ValueError(
+                    f"button {action_id!r} carries value {element.get('value')!r}, not {value!r};"
+                    " use forge_action to send something else"
+                )
+            action["text"] = element.get("text")
+            if "value" in element:
+                action["value"] = element["value"]
+        elif kind in OPTION_ELEMENTS:
+            chosen = [o for o in _options(element) if o.get("value") == option]
+            if not chosen:
+                offered = [o.get("value") for o in _options(element)]
+                raise LookupError(f"{action_id!r} offers {offered}, not option {option!r}")
+            action["selected_option"] = {"text": chosen[0].get("text"), "value": option}
+        elif kind in PICKED and option is not None:
+            action[PICKED[kind]] = option
+        else:
+            raise LookupError(f"cannot click a {kind!r} element ({action_id!r}) with {option=}")
+        return self._send_action(channel=channel, message=message, action=action)
+
+    def forge_action(
+        self,
+        *,
+        channel: str,
+        ts: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str = "forged",
+        message: JSON | None = None,
+        extra: JSON | None = None,
+    ) -> requests.Response:
+        """A correctly signed button press that nothing checks: what a stale screen, a replay or
+        a forger could send. ``extra`` overrides top-level payload keys."""
+        ts = str(ts)
+        if message is None:
+            try:
+                message = self.slack.message(channel, ts)
+            except LookupError:
+                message = {"type": "message", "ts": ts, "text": "", "blocks": []}
+        action = {"action_id": _plain(action_id), "block_id": block_id, "type": "button"}
+        if value is not None:
+            action["value"] = value
+        return self._send_action(channel=channel, message=message, action=action, extra=extra)
+
+    def command(self, command: str, text: str = "", *, channel: str) -> requests.Response:
+        """Type a slash command in ``channel``."""
+        body = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "team_domain": TEAM_DOMAIN,
+            "channel_id": channel,
+            "channel_name": self.slack.channel_name(channel),
+            "user_id": self.user_id,
+            "user_name": self.name,
+            "command": command if command.startswith("/") else f"/{command}",
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": self.slack.new_response_url(channel=channel, user_id=self.user_id),
+            "trigger_id": self.slack.new_trigger_id(self.user_id),
+        }
+        return self.send_raw(urlencode(body))
+
+    def submit_view(
+        self, view_id: str, values: dict[str, dict[str, Any]], *, force: bool = False
+    ) -> requests.Response:
+        """Fill in and submit a modal the app opened. ``values``: ``{block_id: {action_id: v}}``
+        where ``v`` is a string (text input) or Slack's own dict (``{"selected_option": ...}``).
+        Slack refuses to submit a modal with an empty required input; ``force`` sends anyway."""
+        view = self.slack.view(view_id)
+        inputs: dict[tuple[str, str], JSON] = {}  # (block_id, action_id) -> input block
+        for index, block in enumerate(view.get("blocks") or []):
+            if block.get("type") == "input" and isinstance(block.get("element"), dict):
+                block_id = str(block.get("block_id") or f"b{index}")
+                inputs[block_id, str(block["element"].get("action_id"))] = block
+        state: dict[str, JSON] = {}
+        for (block_id, action_id), block in inputs.items():
+            kind = block["element"].get("type")
+            empty = {"value": None} if kind == "plain_text_input" else {}
+            state.setdefault(block_id, {})[action_id] = {"type": kind, **empty}
+        for block_id, actions in values.items():
+            for action_id, given in actions.items():
+                block = inputs.get((block_id, action_id))
+                if block is None and not force:
+                    raise LookupError(f"view {view_id} has no input {block_id}/{action_id}")
+                entry = {"value": given} if isinstance(given, str) else dict(given)
+                kind = (block or {}).get("element", {}).get("type") or next(
+                    (INFERRED_TYPES[k] for k in entry if k in INFERRED_TYPES), "plain_text_input"
+                )
+                state.setdefault(block_id, {})[action_id] = {"type": kind, **entry}
+        unfilled = [
+            f"{block_id}/{action_id}"
+            for (block_id, action_id), block in inputs.items()
+            if not block.get("optional")
+            and not any(v for k, v in state[block_id][action_id].items() if k != "type")
+        ]
+        if unfilled and not force:
+            raise ValueError(f"Slack would not submit view {view_id}: {unfilled} are required")
+        payload = self._envelope("view_submission") | {
+            "view": view | {"state": {"values": state}},
+            "response_urls": [],
+        }
+        payload["view"].pop("user_id", None)
+        return self.send_raw(urlencode({"payload": json.dumps(payload)}))
+
+    def last_view_for(self, user_id: str) -> JSON:
+        views = self.slack.views_for(user_id)
+        if not views:
+            raise LookupError(f"no modal was opened for {user_id}")
+        return views[-1]
+
+    def send_raw(
+        self,
+        body: bytes | str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> requests.Response:
+        """POST ``body`` to the app, signed for ``timestamp`` (now) unless ``signature`` is given."""
+        raw = body.encode() if isinstance(body, str) else body
+        stamp = str(int(self.clock()) if timestamp is None else timestamp)
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature
+            or self._verifier.generate_signature(timestamp=stamp, body=raw),
+        }
+        return requests.post(self.app_url, data=raw, headers=headers, timeout=10)
+
+    # -- payloads ----------------------------------------------------------------------------
+
+    def _envelope(self, kind: str) -> JSON:
+        return {
+            "type": kind,
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "user": {
+                "id": self.user_id,
+                "username": self.name,
+                "name": self.name,
+                "team_id": self.team_id,
+            },
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self.slack.new_trigger_id(self.user_id),
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+
+    def _send_action(
+        self, *, channel: str, message: JSON, action: JSON, extra: JSON | None = None
+    ) -> requests.Response:
+        ts = str(message.get("ts", ""))
+        shown = {
+            k: v for k, v in message.items() if v is not None and k not in ("channel", "edits")
+        }
+        payload = self._envelope("block_actions") | {
+            "container": {
+                "type": "message",
+                "message_ts": ts,
+                "channel_id": channel,
+                "is_ephemeral": False,
+            },
+            "channel": {"id": channel, "name": self.slack.channel_name(channel)},
+            "message": {"type": "message", **shown},
+            "state": {"values": {}},
+            "response_url": self.slack.new_response_url(
+                channel=channel, user_id=self.user_id, message_ts=ts
+            ),
+            "actions": [action | {"action_ts": f"{self.clock():.6f}"}],
+        }
+        payload |= extra or {}
+        return self.send_raw(urlencode({"payload": json.dumps(payload)}))
