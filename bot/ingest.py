@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from policies.routing import MentionFacts, explain_route
-from policies.search import mention_accounts, segment_search_queries
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session
 
 from bot import audit, sentiment
 from bot.clock import Clock
 from bot.db import insert_ignoring_conflicts, transaction
-from bot.mentions import create_card
+from bot.mentions import CardRequest, create_cards
 from bot.models import Mention, PollCursor
 from bot.segments import SegmentCatalog
 from bot.x_gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
+from policies.routing import MentionFacts, explain_route
+from policies.search import mention_accounts, segment_search_queries
 
 log = logging.getLogger(__name__)
 
@@ -178,30 +178,24 @@ class Ingestor:
         return source.account
 
     def _queue_cards(self, session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
-        roots: dict[Any, int] = {}
+        requests = [
+            CardRequest(r["id"], r["conversation_id"], self._segments.channel(r["segment"]))
+            for r in rows
+        ]
+        create_cards(session, requests, now=now)
         for row in rows:
-            mention = session.get(Mention, row["id"])
-            assert mention is not None
-            create_card(
-                session,
-                mention=mention,
-                channel=self._segments.channel(mention.segment),
-                now=now,
-                roots=roots,
-            )
-            session.add(mention)
             audit.record(
                 session,
                 actor=audit.SYSTEM,
                 action="mention.ingest",
-                subject=f"mention:{mention.id}",
+                subject=f"mention:{row['id']}",
                 at=now,
                 after={
-                    "tweet": mention.id,
-                    "author": mention.author_handle,
-                    "found_by": mention.found_by,
-                    "segment": mention.segment,
-                    "reason": mention.route_reason,
+                    "tweet": row["id"],
+                    "author": row["author_handle"],
+                    "found_by": row["found_by"],
+                    "segment": row["segment"],
+                    "reason": row["route_reason"],
                 },
             )
 

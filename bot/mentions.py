@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, func, select, update
 from sqlmodel import Session
 
 from bot import audit, outbox
@@ -57,42 +57,70 @@ class Located:
     card: SlackMessage
 
 
-def create_card(
-    session: Session,
-    *,
-    mention: Mention,
-    channel: str,
-    now: datetime,
-    roots: dict[Any, int] | None = None,
-) -> SlackMessage:
-    """Queue a card for the mention, threaded under its conversation's first card in that channel."""
-    key = (mention.conversation_id, channel)
-    root_id = roots.get(key) if roots is not None else None
-    if root_id is None:
-        root_id = session.execute(
-            select(SlackMessage.id)
-            .where(
-                SlackMessage.kind == MENTION_CARD,
-                SlackMessage.channel == channel,
-                SlackMessage.conversation_key == mention.conversation_id,
-                SlackMessage.thread_root_id.is_(None),  # type: ignore[union-attr]
-            )
-            .order_by(SlackMessage.id)
-            .limit(1)
-        ).scalar()
-    card = outbox.enqueue(
-        session,
-        kind=MENTION_CARD,
-        subject_id=mention.id,
-        channel=channel,
-        now=now,
-        thread_root_id=root_id,
-        conversation_key=mention.conversation_id,
+@dataclass(frozen=True)
+class CardRequest:
+    mention_id: str
+    conversation_id: str
+    channel: str
+
+
+def create_cards(session: Session, requests: list[CardRequest], *, now: datetime) -> dict[str, int]:
+    """Queue cards (in request order), each threaded under its conversation's first card in that
+    channel; set each mention's live card. Bulk statements: ingest queues thousands at a time."""
+    if not requests:
+        return {}
+    roots = _existing_roots(session, requests)
+    top_level: list[CardRequest] = []
+    replies: list[CardRequest] = []
+    for request in requests:
+        key = (request.conversation_id, request.channel)
+        if key in roots:
+            replies.append(request)
+        else:
+            roots[key] = None  # the first card of this conversation here: it becomes the root
+            top_level.append(request)
+    card_ids = _insert_cards(session, top_level, now=now, roots={})
+    for request in top_level:
+        roots[(request.conversation_id, request.channel)] = card_ids[request.mention_id]
+    card_ids |= _insert_cards(session, replies, now=now, roots=roots)
+    session.execute(update(Mention), [{"id": m, "card_id": c} for m, c in card_ids.items()])
+    return card_ids
+
+
+def _existing_roots(
+    session: Session, requests: list[CardRequest]
+) -> dict[tuple[str, str], int | None]:
+    conversations = {r.conversation_id for r in requests}
+    rows = session.execute(
+        select(SlackMessage.conversation_key, SlackMessage.channel, func.min(SlackMessage.id))
+        .where(
+            SlackMessage.kind == MENTION_CARD,
+            SlackMessage.thread_root_id.is_(None),  # type: ignore[union-attr]
+            SlackMessage.conversation_key.in_(conversations),  # type: ignore[union-attr]
+        )
+        .group_by(SlackMessage.conversation_key, SlackMessage.channel)
     )
-    if roots is not None and root_id is None:
-        roots[key] = card.id  # type: ignore[assignment]
-    mention.card_id = card.id
-    return card
+    return {(conversation, channel): root for conversation, channel, root in rows}
+
+
+def _insert_cards(
+    session: Session,
+    requests: list[CardRequest],
+    *,
+    now: datetime,
+    roots: dict[tuple[str, str], int | None],
+) -> dict[str, int]:
+    messages = [
+        outbox.NewMessage(
+            kind=MENTION_CARD,
+            subject_id=r.mention_id,
+            channel=r.channel,
+            thread_root_id=roots.get((r.conversation_id, r.channel)),
+            conversation_key=r.conversation_id,
+        )
+        for r in requests
+    ]
+    return outbox.enqueue(session, messages, now=now)
 
 
 class _Conflict(Exception):
@@ -189,8 +217,8 @@ class MentionService:
             outbox.mark_changed(session, located.card.id, now=now)  # type: ignore[arg-type]
             if action == "reroute":
                 channel = self._segments.channel(current.segment)
-                create_card(session, mention=current, channel=channel, now=now)
-                session.add(current)
+                request = CardRequest(current.id, current.conversation_id, channel)
+                create_cards(session, [request], now=now)
             audit.record(
                 session,
                 actor=actor,

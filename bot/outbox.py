@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlmodel import Session
 
 from bot.clock import Clock
@@ -40,28 +40,36 @@ class Rendered:
 Renderer = Callable[[Session, SlackMessage], Rendered]
 
 
-def enqueue(
-    session: Session,
-    *,
-    kind: str,
-    subject_id: str,
-    channel: str,
-    now: datetime,
-    thread_root_id: int | None = None,
-    conversation_key: str | None = None,
-) -> SlackMessage:
-    message = SlackMessage(
-        kind=kind,
-        subject_id=subject_id,
-        channel=channel,
-        thread_root_id=thread_root_id,
-        conversation_key=conversation_key,
-        due_at=now,
-        created_at=now,
+@dataclass(frozen=True)
+class NewMessage:
+    kind: str
+    subject_id: str
+    channel: str
+    thread_root_id: int | None = None
+    conversation_key: str | None = None
+
+
+def enqueue(session: Session, messages: list[NewMessage], *, now: datetime) -> dict[str, int]:
+    """Queue messages for posting (one bulk INSERT); returns each subject's new message id."""
+    if not messages:
+        return {}
+    rows = [
+        {
+            **asdict(m),
+            "revision": 0,
+            "synced_revision": -1,
+            "pending": True,
+            "due_at": now,
+            "attempts": 0,
+            "outcome_unknown": False,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    inserted = session.execute(
+        insert(SlackMessage).returning(SlackMessage.subject_id, SlackMessage.id), rows
     )
-    session.add(message)
-    session.flush()
-    return message
+    return {subject: message_id for subject, message_id in inserted}
 
 
 def mark_changed(session: Session, message_id: int, *, now: datetime) -> None:

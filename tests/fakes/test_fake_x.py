@@ -91,10 +91,8 @@ def test_mentions_paging_since_id_returns_each_tweet_once(
     assert poll(second[0].meta["newest_id"])[0].meta == {"result_count": 0}
 
 
-def test_mentions_capped_at_800_and_bulk_add_is_fast(fake: FakeX, client: tweepy.Client) -> None:
-    started = time.perf_counter()
+def test_mentions_timeline_is_capped_at_800(fake: FakeX, client: tweepy.Client) -> None:
     fake.add_tweets(10_000, text="@acme number {i}")
-    assert time.perf_counter() - started < 1.0
     pages = tweepy.Paginator(client.get_users_mentions, acme_id(fake), max_results=100)
     assert sum(len(page.data) for page in pages) == 800
     assert len(fake.mentions_of("acme")) == 10_000

@@ -1,0 +1,113 @@
+"""`brandbot run` as a user starts it: a real process serving Slack, polling X, delivering cards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from support import TEST_CONFIG
+
+from bot.cards.mention_card import MentionAction
+from bot.fakes.slack_api import FakeSlack
+from bot.fakes.slack_user import SlackUser
+from bot.fakes.x_api import FakeX
+
+REPO = Path(__file__).resolve().parents[2]
+BOT_TOKEN = "xoxb-run-test-token-7f3a"
+SIGNING_SECRET = "run-test-signing-secret-91c2"
+X_BEARER = "run-test-bearer-55d1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "brandbot run exited early"
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)  # polling a process we don't control; bounded by the deadline
+    raise AssertionError(f"{url} never became healthy")
+
+
+def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
+    config = tmp_path / "app.yaml"
+    config.write_text(TEST_CONFIG)
+    port = _free_port()
+    with FakeSlack(bot_token=BOT_TOKEN) as slack, FakeX(bearer_token=X_BEARER) as x:
+        x.add_user("acme")
+        tweet = x.add_tweet(author="dana", text="@acme outage since this morning")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.url,
+            "X_API_URL": x.url,
+            "X_BEARER_TOKEN": X_BEARER,
+            "DATABASE_URL": database_url,
+            "BRANDBOT_CONFIG": str(config),
+        }
+        log = tmp_path / "run.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "run",
+                    "--http",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+                slack.wait_for(lambda s: s.calls_to("chat.postMessage"), timeout=30)
+                posted = slack.calls_to("chat.postMessage")[0]
+                assert tweet["text"] in str(posted.args["blocks"])
+                slack.add_user("U0ALICE", "alice")
+                alice = SlackUser(
+                    app_url=f"http://127.0.0.1:{port}/slack/events",
+                    signing_secret=SIGNING_SECRET,
+                    slack=slack,
+                    user_id="U0ALICE",
+                    name="alice",
+                )
+                response = alice.click(
+                    channel=posted.response["channel"],
+                    ts=posted.response["ts"],
+                    action_id=MentionAction.CLAIM,
+                )
+                assert response.status_code == 200
+                slack.wait_for(lambda s: s.calls_to("chat.update"), timeout=30)
+                assert "Claimed* by <@U0ALICE>" in str(
+                    slack.calls_to("chat.update")[-1].args["blocks"]
+                )
+                forged = alice.send_raw("payload={}", signature="v0=" + "0" * 64)
+                assert forged.status_code == 401
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=30) == 0
+        output = log.read_text()
+        for secret in (BOT_TOKEN, SIGNING_SECRET, X_BEARER):
+            assert secret not in output, "a secret reached the logs"
+        assert slack.violations == []

@@ -1,0 +1,35 @@
+"""Shared test data (tests/ is on pytest's pythonpath)."""
+
+TEST_CONFIG = """
+brand: Acme
+admins: ["U0ADMIN"]
+accounts:
+  - {handle: acme, credentials_env: ACME}
+poll_seconds: 15
+segments:
+  customer_relations:
+    channel: C0CUSTOMER
+    first_response_minutes: 15
+    follow: {keywords: [outage, refund]}
+  crisis_management:
+    channel: C0CRISIS
+    responders: ["S0CRISIS"]
+    first_response_minutes: 10
+    follow: {keywords: [breach]}
+  reputation_management:
+    channel: C0REPUTATION
+    follow: {sentiment_below: -0.5}
+  event_coverage:
+    channel: C0EVENTS
+    follow: {hashtags: ["#acmeconf"]}
+  product_promotion:
+    channel: C0PROMO
+    follow: {keywords: [promo]}
+  issue_advocacy:
+    channel: C0ADVOCACY
+    follow: {keywords: [privacy]}
+routing:
+  default_segment: customer_relations
+  rules:
+    - {segment: crisis_management, keywords: [hacked, lawsuit], sentiment_below: -0.3}
+"""
