@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -47,13 +48,22 @@ def main(verbose: bool) -> None:
     type=click.Path(path_type=Path),
     help="Defaults to $BRANDBOT_CONFIG or ./app.yaml.",
 )
-def check(config_path: Path | None) -> None:
+@click.option("--online", is_flag=True, help="Also ask Slack and X that everything named exists.")
+def check(config_path: Path | None, online: bool) -> None:
     """Validate app.yaml; errors name file, line and key."""
-    config = _config(config_path)
+    settings = Settings.from_env()
+    path = config_path or settings.config_path
+    config = _config(path)
+    if online:
+        from bot.online_check import check_online
+
+        issues = check_online(config, settings, config_path=path, env=dict(os.environ))
+        if issues:
+            raise BadInput("not found online:\n" + "\n".join(str(i) for i in issues))
+    found = ", all found in Slack and X" if online else ""
     click.echo(
-        f"{config_path or Settings.from_env().config_path}: ok — brand {config.brand}, "
-        f"{len(config.accounts)} account(s), {len(config.segments)} segment(s), "
-        f"{len(config.routing.rules)} routing rule(s)"
+        f"{path}: ok — brand {config.brand}, {len(config.accounts)} account(s), "
+        f"{len(config.segments)} segment(s), {len(config.routing.rules)} routing rule(s){found}"
     )
 
 

@@ -13,6 +13,8 @@ BOT_SCOPES = [
     "chat:write.public",  # post in a segment channel without being invited first
     "channels:history",  # find a card whose post timed out, instead of posting it twice
     "groups:history",  # … the same in private channels
+    "channels:read",  # `brandbot check --online`: do the segment channels exist?
+    "groups:read",  # … the same for private channels
     "usergroups:read",  # resolve approvers, responders and admins given as user groups
     "users:read",  # names for the audit log
 ]

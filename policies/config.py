@@ -776,3 +776,10 @@ def parse_config(text: str, filename: str = "app.yaml") -> BrandConfig:
     if issues or config is None:
         raise ConfigError(sorted(set(issues), key=lambda i: (i.line, i.key, i.message)))
     return config
+
+
+def issue_at(text: str, filename: str, path: Sequence[str | int], message: str) -> ConfigIssue:
+    """A ConfigIssue for a key of an already valid config (e.g. a channel Slack doesn't know)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    line = _locate(root, path)[0] if root is not None else 1
+    return ConfigIssue(filename, line, dotted(path), message)
