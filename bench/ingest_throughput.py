@@ -12,12 +12,15 @@ import random
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select, text
 
 from bot.clock import FakeClock, utcnow
-from bot.db import transaction
+from bot.db import make_engine, normalise_url, transaction
 from bot.fakes.world import FakeWorld
 from bot.models import Mention, SlackMessage
 from policies.config import parse_config
@@ -33,15 +36,34 @@ TEXTS = [
 ]
 
 
+@contextmanager
+def scratch_database(server_url: str | None, tmp: str) -> Iterator[str]:
+    """A throwaway database: a SQLite file, or a new database on the given PostgreSQL server."""
+    if not server_url:
+        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+        return
+    name = f"brandbot_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalise_url(server_url)).set(database=name).render_as_string(False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mentions", type=int, default=10_000)
-    parser.add_argument("--database-url")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL server URL; a scratch database is made"
+    )
     args = parser.parse_args()
     config = parse_config((Path(__file__).parents[1] / "app.yaml").read_text())
     rng = random.Random(42)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url, tmp) as url:
         clock = FakeClock(start=utcnow())
         world = FakeWorld(config=config, database_url=url, clock=clock).start()
         try:

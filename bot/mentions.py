@@ -83,7 +83,18 @@ def create_cards(session: Session, requests: list[CardRequest], *, now: datetime
     for request in top_level:
         roots[(request.conversation_id, request.channel)] = card_ids[request.mention_id]
     card_ids |= _insert_cards(session, replies, now=now, roots=roots)
-    session.execute(update(Mention), [{"id": m, "card_id": c} for m, c in card_ids.items()])
+    # One statement, not one UPDATE per mention: each mention's live card is its newest card.
+    newest_card = (
+        select(func.max(SlackMessage.id))
+        .where(SlackMessage.kind == MENTION_CARD, SlackMessage.subject_id == Mention.id)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Mention)
+        .where(Mention.id.in_(list(card_ids)))  # type: ignore[attr-defined]
+        .values(card_id=newest_card)
+        .execution_options(synchronize_session=False)
+    )
     return card_ids
 
 
