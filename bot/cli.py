@@ -119,7 +119,7 @@ def run(mode: str | None, host: str, port: int, config_path: Path | None) -> Non
         settings.require_for_run(socket_mode=socket_mode)
     except SettingsError as exc:
         raise BadInput(str(exc)) from exc
-    runtime = build_runtime(settings, config)
+    runtime = build_runtime(settings, config, socket_mode=socket_mode)
     runtime.start_workers()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -23,7 +23,7 @@ from bot.outbox import Outbox
 from bot.segments import SegmentCatalog
 from bot.server import wsgi_app
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.slack_client import interactive_client, outbox_client
 from bot.x_gateway import XGateway
 from policies.config import BrandConfig
@@ -84,10 +84,14 @@ def build_runtime(
     clock: Clock | None = None,
     engine: Engine | None = None,
     upgrade_db: bool = True,
+    socket_mode: bool = False,
 ) -> Runtime:
     # Imported here so `handlers` (which imports bot) stays out of bot's import graph.
     import handlers
 
+    if not socket_mode and not settings.slack_signing_secret:
+        # Without it no request could be verified: refuse to serve rather than trust any.
+        raise SettingsError("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     if upgrade_db:
@@ -119,7 +123,7 @@ def build_runtime(
     services = Services(mentions=mentions, segments=segments)
     bolt = App(
         client=client,
-        signing_secret=settings.slack_signing_secret or None,
+        signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
