@@ -39,6 +39,9 @@ def main(verbose: bool) -> None:
     )
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    # These log request headers (bearer tokens, OAuth signatures) at DEBUG: never let them.
+    for noisy in ("tweepy", "urllib3", "requests_oauthlib", "oauthlib"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
 
 
 @main.command()

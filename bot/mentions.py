@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlmodel import Session
 
 from bot import audit, outbox
-from bot.cards.dismiss_modal import REASONS, DismissContext
+from bot.cards.dismiss_modal import REASONS, DismissContext, dismiss_form_errors
 from bot.cards.mention_card import segment_label
 from bot.clock import Clock
 from bot.db import transaction
@@ -172,22 +172,24 @@ class MentionService:
         self._transition(click, "reroute", to_segment=to_segment)
 
     def dismiss(self, click: Click, *, reason: str, note: str) -> None:
-        if reason not in REASONS:
-            raise ActionRefused("Pick a reason for dismissing this mention.")
-        if reason == "other" and not note:
-            raise ActionRefused("Explain the reason in the note when you pick “Other”.")
+        problems = dismiss_form_errors(reason, note)
+        if problems:
+            raise ActionRefused(" ".join(problems.values()))
         text = REASONS[reason] + (f" — {note}" if note else "")
         self._transition(click, "dismiss", dismiss_reason=text)
 
-    def prepare_dismiss(self, click: Click) -> tuple[DismissContext, Mention]:
-        """Check the click before opening the reason modal (checked again on submit)."""
-        located = self._authorise(click, "dismiss")
+    def dismiss_form(self, click: Click) -> tuple[DismissContext, Mention]:
+        """What the reason modal needs. Only a database read, because Slack's trigger_id lives
+        3 seconds; who may dismiss is decided when the form is submitted."""
+        located = self._locate(click, "dismiss")
         context = DismissContext(located.mention.id, click.channel, click.message_ts)
         return context, located.mention
 
     def _transition(self, click: Click, action: str, **changes: Any) -> None:
         located = self._authorise(click, action)
         mention = located.mention
+        if action == "reroute" and changes["to_segment"] == mention.segment:
+            raise ActionRefused(f"It is already in {segment_label(mention.segment)}.")
         sources, target = TRANSITIONS[action]
         now = self._clock.now()
         actor = self._actor(click)
@@ -322,10 +324,11 @@ class MentionService:
         return Located(mention, card)
 
     def _refuse(self, click: Click, action: str, mention_id: str, reason: str) -> None:
+        actor = self._actor(click)  # may ask Slack: never while holding a write transaction
         with transaction(self._engine) as session:
             audit.record(
                 session,
-                actor=self._actor(click),
+                actor=actor,
                 action="mention.refused",
                 subject=f"mention:{mention_id}",
                 at=self._clock.now(),

@@ -91,7 +91,6 @@ class Outbox:
     lease_seconds: int = 60
     batch_size: int = 20
     _wake: threading.Event = field(default_factory=threading.Event)
-    _paused_until: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -110,41 +109,53 @@ class Outbox:
 
     def deliver_due(self) -> int:
         """Send every due message once; return how many were sent successfully."""
-        now = self.clock.now()
-        if self._paused_until and now < self._paused_until:
-            return 0
         sent = 0
-        for message_id in self._lease_due(now):
-            if self._deliver(message_id):
-                sent += 1
-            elif self._paused_until and self.clock.now() < self._paused_until:
-                break
+        for message_id in self._due_ids(self.clock.now()):
+            if not self._lease(message_id):
+                continue
+            try:
+                sent += self._deliver(message_id)
+            except Exception as exc:  # e.g. a renderer bug: this row waits, the others go on
+                log.exception("slack message %s could not be prepared", message_id)
+                self._failed(message_id, exc, posting=False, channel=None)
         return sent
 
     def pending_count(self) -> int:
         with transaction(self.engine) as session:
             return len(session.execute(select(SlackMessage.id).where(SlackMessage.pending)).all())
 
-    def _lease_due(self, now: datetime) -> list[int]:
-        free = or_(SlackMessage.lease_until.is_(None), SlackMessage.lease_until < now)  # type: ignore[union-attr, operator]
-        due = and_(SlackMessage.pending, SlackMessage.due_at <= now, free)  # type: ignore[arg-type]
-        leased: list[int] = []
+    def _free(self, now: datetime) -> Any:
+        return or_(SlackMessage.lease_until.is_(None), SlackMessage.lease_until < now)  # type: ignore[union-attr, operator]
+
+    def _due_ids(self, now: datetime) -> list[int]:
+        due = and_(SlackMessage.pending, SlackMessage.due_at <= now, self._free(now))  # type: ignore[arg-type]
         with transaction(self.engine) as session:
-            candidates = session.execute(
-                select(SlackMessage.id).where(due).order_by(SlackMessage.id).limit(self.batch_size)  # type: ignore[arg-type]
-            ).scalars()
-            for message_id in list(candidates):
-                result = session.execute(
-                    update(SlackMessage)
-                    .where(and_(SlackMessage.id == message_id, free))  # type: ignore[arg-type]
-                    .values(
-                        lease_owner=self.owner,
-                        lease_until=now + timedelta(seconds=self.lease_seconds),
-                    )
+            return list(
+                session.execute(
+                    select(SlackMessage.id)
+                    .where(due)
+                    .order_by(SlackMessage.id)
+                    .limit(self.batch_size)  # type: ignore[arg-type]
+                ).scalars()
+            )
+
+    def _lease(self, message_id: int) -> bool:
+        """Take one row just before sending it, so a lease never outlives a slow batch."""
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            result = session.execute(
+                update(SlackMessage)
+                .where(
+                    SlackMessage.id == message_id,  # type: ignore[arg-type]
+                    SlackMessage.pending,  # type: ignore[arg-type]
+                    SlackMessage.due_at <= now,  # type: ignore[arg-type]
+                    self._free(now),
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    leased.append(message_id)
-        return leased
+                .values(
+                    lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
+                )
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
     def _deliver(self, message_id: int) -> bool:
         with transaction(self.engine) as session:
@@ -160,11 +171,16 @@ class Outbox:
                     return False
             revision = message.revision
             rendered = self.renderers[message.kind](session, message)
-            snapshot = (message.channel, message.ts, message.outcome_unknown, message.created_at)
-        channel, ts, outcome_unknown, created_at = snapshot
+            channel, ts, created_at = message.channel, message.ts, message.created_at
+            search_first = message.outcome_unknown
+            if ts is None:
+                # A post is about to be attempted: if this worker dies before recording its
+                # ts, whoever takes the row over searches Slack before posting again.
+                message.outcome_unknown = True
+                session.add(message)
         try:
-            if ts is None and outcome_unknown:
-                ts = self._find_posted(channel, message_id, created_at)
+            if ts is None and search_first:
+                ts = self._find_posted(channel, message_id, created_at, root_ts)
                 if ts is not None:  # it did reach Slack: bring it up to date instead
                     self._update(channel, ts, message_id, rendered)
             elif ts is not None:
@@ -176,16 +192,13 @@ class Outbox:
                     ts = None  # someone deleted the card: post it again
             if ts is None:
                 ts = self._post(channel, message_id, rendered, root_ts)
-        except SlackApiError as exc:
-            self._failed(message_id, exc, posting=ts is None)
-            return False
-        except Exception as exc:  # timeouts, connection resets, bad JSON: outcome unknown
-            self._failed(message_id, exc, posting=ts is None)
+        except Exception as exc:  # Slack errors, timeouts, resets: rescheduled, never dropped
+            self._failed(message_id, exc, posting=ts is None, channel=channel)
             return False
         with transaction(self.engine) as session:
             session.execute(
                 update(SlackMessage)
-                .where(SlackMessage.id == message_id)  # type: ignore[arg-type]
+                .where(SlackMessage.id == message_id, SlackMessage.lease_owner == self.owner)  # type: ignore[arg-type]
                 .values(
                     ts=ts,
                     synced_revision=revision,
@@ -222,18 +235,25 @@ class Outbox:
             metadata=_metadata(message_id),
         )
 
-    def _find_posted(self, channel: str, message_id: int, since: datetime) -> str | None:
-        """Look for our own earlier post of this message (by its metadata) in the channel."""
+    def _find_posted(
+        self, channel: str, message_id: int, since: datetime, thread_ts: str | None
+    ) -> str | None:
+        """Look for our own earlier post of this message (by its metadata): in its thread for a
+        reply (channel history never lists replies), else in the channel's history."""
         oldest = (since - timedelta(minutes=5)).timestamp()
         cursor = None
         while True:
-            page = self.client.conversations_history(
-                channel=channel,
-                oldest=f"{oldest:.6f}",
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
-            )
+            params: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{oldest:.6f}",
+                "include_all_metadata": True,
+                "limit": 200,
+                "cursor": cursor,
+            }
+            if thread_ts:
+                page = self.client.conversations_replies(ts=thread_ts, **params)
+            else:
+                page = self.client.conversations_history(**params)
             for item in page.get("messages", []):
                 meta = item.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
@@ -243,23 +263,38 @@ class Outbox:
             if not cursor:
                 return None
 
-    def _failed(self, message_id: int, exc: Exception, *, posting: bool) -> None:
+    def _failed(
+        self, message_id: int, exc: Exception, *, posting: bool, channel: str | None
+    ) -> None:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         retry_after = _retry_after(exc)
-        # A 429 or an ok:false answer means Slack refused it; anything else may have posted.
+        # A 429 or an ok:false answer means Slack refused the post; anything else may have posted.
         refused = status == 429 or (status == 200 and isinstance(exc, SlackApiError))
         error = _describe(exc)
         log.warning("slack message %s not delivered: %s", message_id, error)
+        now = self.clock.now()
         with transaction(self.engine) as session:
             message = session.get(SlackMessage, message_id)
-            if message is None:
+            if message is None or message.lease_owner != self.owner:
                 return
-            if posting and not refused:
-                message.outcome_unknown = True
-            if retry_after is not None:
-                self._paused_until = self.clock.now() + retry_after
-            delay = retry_after or _backoff(message.attempts)
-            self._reschedule(session, message, delay=delay, error=error)
+            if posting:
+                # We only post after a search found nothing (or nothing was ever attempted),
+                # so a refusal proves no copy exists.
+                message.outcome_unknown = not refused
+            self._reschedule(
+                session, message, delay=retry_after or _backoff(message.attempts), error=error
+            )
+            if retry_after and channel:
+                # Slack rate-limits per channel: hold that channel's other messages too.
+                session.execute(
+                    update(SlackMessage)
+                    .where(
+                        SlackMessage.channel == channel,  # type: ignore[arg-type]
+                        SlackMessage.pending,  # type: ignore[arg-type]
+                        SlackMessage.due_at < now + retry_after,  # type: ignore[arg-type]
+                    )
+                    .values(due_at=now + retry_after)
+                )
 
     def _reschedule(
         self, session: Session, message: SlackMessage, *, delay: timedelta, error: str | None

@@ -13,7 +13,10 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
 class Secret(str):
-    """A string that never shows itself in repr, logs or tracebacks."""
+    """A string whose repr is masked, so it stays out of reprs, tracebacks and logged objects.
+
+    str() still gives the value (clients need it); never format a Secret into a message.
+    """
 
     def __repr__(self) -> str:
         return "Secret('***')" if self else "Secret('')"
@@ -31,7 +34,7 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     x_api_url: str | None = None
     x_bearer_token: Secret = field(default=Secret(""))
-    database_url: str = "sqlite:///brandbot.db"
+    database_url: str = field(default="sqlite:///brandbot.db", repr=False)  # may hold a password
     config_path: Path = Path("app.yaml")
 
     @classmethod

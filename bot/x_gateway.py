@@ -6,6 +6,7 @@ requests session that rewrites that host (OAuth 1.0a signs the final URL, so sig
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,14 @@ import tweepy
 log = logging.getLogger(__name__)
 
 TWEEPY_HOST = "https://api.twitter.com"
-TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "lang", "in_reply_to_user_id"]
+TWEET_FIELDS = [
+    "created_at",
+    "author_id",
+    "conversation_id",
+    "lang",
+    "in_reply_to_user_id",
+    "note_tweet",
+]
 USER_FIELDS = ["username", "name"]
 
 
@@ -157,7 +165,8 @@ def _tweet(raw: dict[str, Any], users: dict[str, dict[str, Any]]) -> Tweet:
     created = raw.get("created_at")
     return Tweet(
         id=raw["id"],
-        text=raw["text"],
+        # X HTML-escapes &, < and > in text; long posts carry their full text in note_tweet.
+        text=html.unescape((raw.get("note_tweet") or {}).get("text") or raw["text"]),
         author_id=raw.get("author_id", ""),
         author_handle=author.get("username", raw.get("author_id", "unknown")),
         author_name=author.get("name", ""),

@@ -13,6 +13,7 @@ from bot.cards.dismiss_modal import (
     REASON_BLOCK,
     DismissContext,
     build_dismiss_modal,
+    dismiss_form_errors,
     parse_dismiss_values,
 )
 from bot.cards.mention_card import MentionAction
@@ -41,7 +42,7 @@ def register(app: App, services: Services) -> None:
     @app.action(MentionAction.DISMISS)
     def open_dismiss(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        context, mention = mentions.prepare_dismiss(click_from_action(body))
+        context, mention = mentions.dismiss_form(click_from_action(body))
         client.views_open(
             trigger_id=body["trigger_id"],
             view=build_dismiss_modal(
@@ -52,14 +53,15 @@ def register(app: App, services: Services) -> None:
     @app.view(CALLBACK_ID)
     def submit_dismiss(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         reason, note = parse_dismiss_values(view["state"]["values"])
-        if not reason:
-            ack(response_action="errors", errors={REASON_BLOCK: "Pick a reason."})
+        errors = dismiss_form_errors(reason, note)
+        if errors:
+            ack(response_action="errors", errors=errors)  # the form stays open, nothing is lost
             return
-        ack()
         try:
             context = DismissContext.load(view.get("private_metadata", ""))
-        except (KeyError, ValueError) as exc:
-            raise ActionRefused("That form was not one of mine; nothing was changed.") from exc
+        except (KeyError, ValueError):
+            ack(response_action="errors", errors={REASON_BLOCK: "This form is not one of mine."})
+            return
         user = body["user"]
         click = Click(
             user_id=user["id"],
@@ -68,7 +70,12 @@ def register(app: App, services: Services) -> None:
             message_ts=context.message_ts,
             mention_id=context.mention_id,
         )
-        mentions.dismiss(click, reason=reason, note=note)
+        try:
+            mentions.dismiss(click, reason=reason, note=note)
+        except ActionRefused as refused:
+            ack(response_action="errors", errors={REASON_BLOCK: str(refused)})
+            return
+        ack()
 
 
 def _button(service_call: Callable[[Click], None]) -> Callable[..., None]:

@@ -126,7 +126,7 @@ _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 _ENV_PREFIX = re.compile(r"[A-Z][A-Z0-9_]*")
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 _PRINCIPAL_ID = re.compile(r"[UWS][A-Z0-9_]{2,}")
-_SEGMENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_SEGMENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,49}")  # Slack caps option text at 75
 _LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]+)*")
 _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
@@ -189,7 +189,7 @@ def _segment_name(value: str) -> str:
     if not _SEGMENT_NAME.fullmatch(value):
         _fail(
             "segment_name",
-            f"segment name {value!r} must be lower_snake_case (a-z, 0-9, _), "
+            f"segment name {value!r} must be lower_snake_case (a-z, 0-9, _), at most 50 long, "
             f"like {STANDARD_SEGMENTS[0]!r}",
         )
     return value

@@ -41,6 +41,8 @@ def may_act_on_mention(action: str, *, actor: Actor, claimed_by: str | None) -> 
                 return Decision(False, "Only this segment's responders can do that.")
             return ALLOW
         case "release":
+            if claimed_by is None:
+                return Decision(False, "Nobody has claimed this.")
             if claimed_by != actor.user_id:
                 return Decision(False, f"Only <@{claimed_by}> or an admin can release this.")
             return ALLOW

@@ -75,6 +75,15 @@ def build_dismiss_modal(
     return view.to_dict()
 
 
+def dismiss_form_errors(reason: str, note: str) -> dict[str, str]:
+    """Inline errors for the modal (`response_action: errors`), keyed by block id."""
+    if reason not in REASONS:
+        return {REASON_BLOCK: "Pick a reason."}
+    if reason == "other" and not note:
+        return {NOTE_BLOCK: "Say why, since you picked “Other”."}
+    return {}
+
+
 def parse_dismiss_values(values: dict[str, Any]) -> tuple[str, str]:
     """(reason key, note) from a view submission's state values."""
     choice = values.get(REASON_BLOCK, {}).get(REASON_ACTION, {}).get("selected_option") or {}

@@ -62,7 +62,7 @@ def _escape(text: str) -> str:
 
 
 def fallback_text(mention: Mention) -> str:
-    return f"Mention from @{mention.author_handle}: {mention.text}"[:3000]
+    return _escape(f"Mention from @{mention.author_handle}: {mention.text}")[:3000]
 
 
 def build_mention_card(

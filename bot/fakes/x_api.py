@@ -850,7 +850,10 @@ class FakeX:
 
 def _tweet_out(tweet: _Tweet, fields: set[str]) -> JSON:
     keys = ("id", "text", "edit_history_tweet_ids", *sorted(fields))
-    return {k: tweet.data[k] for k in keys if k in tweet.data}
+    out = {k: tweet.data[k] for k in keys if k in tweet.data}
+    # X's v2 API HTML-escapes &, < and > in tweet text; so does the fake.
+    out["text"] = out["text"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return out
 
 
 def _signature_ok(

@@ -188,3 +188,43 @@ def test_twenty_people_claiming_at_once_on_postgres(config, clock, postgres_url:
         _race(world, _carded(world))
     finally:
         world.stop()
+
+
+def test_dismiss_form_problems_are_shown_inline_and_the_form_stays_open(world: FakeWorld) -> None:
+    mention_id = _carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
+    card = world.card(mention_id)
+    alice = world.user("U0ALICE", "alice")  # not a crisis responder
+    alice.click(channel=card.channel, ts=card.ts, action_id=MentionAction.DISMISS)
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+
+    other = {"reason": {"reason_choice": {"selected_option": {"value": "other"}}}}
+    answer = alice.submit_view(view["id"], other).json()
+    assert answer["response_action"] == "errors" and "note" in answer["errors"]
+
+    spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+    answer = alice.submit_view(view["id"], spam).json()
+    assert answer["errors"]["reason"] == "Only this segment's responders can do that."
+    assert world.mention(mention_id).state == MentionState.OPEN
+
+
+def test_reroute_to_where_it_already_is_is_refused(world: FakeWorld) -> None:
+    mention_id = _carded(world)
+    card = world.card(mention_id)
+    alice = world.user("U0ALICE", "alice")
+    select = {
+        "type": "static_select",
+        "action_id": MentionAction.REROUTE,
+        "block_id": f"mention_actions:{mention_id}",
+        "selected_option": {"value": "customer_relations"},
+        "action_ts": "1",
+    }
+    alice.forge_action(
+        channel=card.channel,
+        ts=card.ts,
+        action_id=MentionAction.REROUTE,
+        extra={"actions": [select]},
+    )
+    world.slack.wait_for(lambda s: s.ephemerals)
+    assert "already in Customer relations" in world.slack.ephemerals[0]["text"]
+    assert len(world.cards()) == 1

@@ -93,3 +93,15 @@ def test_x_rate_limit_delays_polling_until_reset_and_loses_nothing(world: FakeWo
     clock.advance(seconds=121)
     world.poll()
     assert world.mention(tweet["id"]).segment == "customer_relations"
+
+
+def test_tweet_text_is_stored_as_written_and_escaped_once_for_slack(world: FakeWorld) -> None:
+    tweet = world.x.add_tweet(author="dana", text="@acme refund for R&D <3 > nothing")
+    world.poll()
+    world.deliver()
+    mention = world.mention(tweet["id"])
+    assert mention.text == "@acme refund for R&D <3 > nothing"  # X sent it HTML-escaped
+    card = world.card(tweet["id"])
+    shown = world.slack.message(card.channel, card.ts)
+    assert "R&amp;D &lt;3 &gt; nothing" in str(shown["blocks"])
+    assert "&amp;amp;" not in str(shown["blocks"]) + shown["text"]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.cards.mention_card import MentionAction
 from bot.db import transaction
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, Mention, MentionState
+from bot.models import AuditEntry, Mention, MentionState, SlackMessage
 from bot.outbox import METADATA_EVENT
 
 
@@ -122,3 +122,63 @@ def test_thread_replies_wait_for_their_root(world: FakeWorld, clock) -> None:
     root, child = world.card(first["id"]), world.card(reply["id"])
     assert root.ts is not None and child.thread_root_id == root.id
     assert world.slack.message(child.channel, child.ts)["thread_ts"] == root.ts
+
+
+def test_a_lost_reply_post_is_found_in_its_thread_not_posted_twice(world: FakeWorld, clock) -> None:
+    first = world.x.add_tweet(author="dana", text="@acme refund please")
+    world.poll()
+    world.deliver()
+    reply = world.x.add_tweet(
+        author="dana", text="@acme any news on my refund?", in_reply_to=first["id"]
+    )
+    clock.advance(seconds=world.config.poll_seconds)
+    world.poll()
+    world.slack.fail_next("chat.postMessage", status=503, retry_after=None, apply=True)
+    world.deliver()
+    assert world.card(reply["id"]).outcome_unknown
+    clock.advance(seconds=10)
+    world.deliver()
+    assert world.slack.calls_to("conversations.replies")
+    counts = _posted_cards(world)
+    assert counts == {world.card(first["id"]).id: 1, world.card(reply["id"]).id: 1}
+
+
+def test_a_429_holds_only_its_channel(world: FakeWorld, clock) -> None:
+    outage = world.x.add_tweet(author="dana", text="@acme outage again")
+    refund = world.x.add_tweet(author="lee", text="@acme refund for order 7")
+    promo = world.x.add_tweet(author="sam", text="@acme any promo codes?")
+    world.poll()
+    world.slack.fail_next("chat.postMessage", status=429, retry_after=30)
+    world.deliver()  # the first customer card is refused; the other customer card waits with it
+    assert world.card(outage["id"]).ts is None and world.card(refund["id"]).ts is None
+    assert world.card(promo["id"]).ts is not None  # another channel goes on
+    clock.advance(seconds=31)
+    world.deliver()
+    assert world.card(outage["id"]).ts is not None and world.card(refund["id"]).ts is not None
+    assert set(_posted_cards(world).values()) == {1}
+
+
+def test_a_message_that_cannot_be_rendered_does_not_block_the_others(
+    world: FakeWorld, clock
+) -> None:
+    with transaction(world.engine) as session:
+        # e.g. a row written by a newer replica during a rolling deploy
+        session.add(
+            SlackMessage(
+                kind="from_the_future",
+                subject_id="x",
+                channel="C0CUSTOMER",
+                due_at=clock.now(),
+                created_at=clock.now(),
+            )
+        )
+    tweet = world.x.add_tweet(author="dana", text="@acme outage")
+    world.poll()
+    world.deliver()
+    assert world.card(tweet["id"]).ts is not None
+    with transaction(world.engine) as session:
+        stuck = session.scalars(
+            select(SlackMessage).where(SlackMessage.kind == "from_the_future")
+        ).one()
+    assert stuck.pending and stuck.attempts == 1 and "KeyError" in (stuck.last_error or "")
+    assert stuck.lease_owner is None  # released for a worker that can render it
