@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 BACKFILL = timedelta(hours=24)  # how far back the very first poll of a source looks
 MAX_BACKOFF = timedelta(minutes=15)
+MENTIONS_CAP = 800  # X serves at most about this many of an account's newest mentions
+SEARCH_OVERLAP = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -104,29 +106,55 @@ class Ingestor:
         if not self._lease_source(source):
             return None
         cursor = self._cursor(source.key)
+        token, newest = cursor.resume_token, cursor.pending_newest_id
         fetched = stored = 0
-        newest: str | None = None
         try:
-            for page in self._pages(source, cursor.since_id):
-                newest = newest or page.newest_id
+            for page in self._pages(source, cursor.since_id, token):
+                newest = _max_id(newest, page.newest_id)
                 fetched += len(page.tweets)
                 stored += len(self.store(page.tweets, source=source))
+                if page.next_token:  # a failure after this point resumes here, not from the top
+                    self._save_progress(source.key, page.next_token, newest)
+        except XRejected as exc:
+            if token:  # X no longer accepts the saved page token: start this poll over
+                self._save_progress(source.key, None, None)
+            log.error("X refused polling %s: %s", source.key, exc)
+            return self._finish(source, fetched, stored, None, backoff=True, error=str(exc))
         except XRateLimited as exc:
             return self._finish(
                 source, fetched, stored, None, retry_at=exc.retry_at, error=str(exc)
             )
         except XUnavailable as exc:
             return self._finish(source, fetched, stored, None, backoff=True, error=str(exc))
-        except XRejected as exc:
-            log.error("X refused polling %s: %s", source.key, exc)
-            return self._finish(source, fetched, stored, None, backoff=True, error=str(exc))
+        if source.kind == "mentions" and fetched >= MENTIONS_CAP:
+            log.warning(
+                "%s: %d mentions in one poll; X serves only the ~%d newest, so older ones may be "
+                "missing (keyword and hashtag searches still find them)",
+                source.key,
+                fetched,
+                MENTIONS_CAP,
+            )
+        if source.kind == "search" and newest is not None:
+            newest = _overlapped(newest)
         return self._finish(source, fetched, stored, newest)
 
-    def _pages(self, source: Source, since_id: str | None) -> Iterator[Page]:
+    def _pages(self, source: Source, since_id: str | None, token: str | None) -> Iterator[Page]:
         start = self._clock.now() - BACKFILL
         if source.kind == "mentions":
-            return self._gateway.mentions(source.account, since_id=since_id, start_time=start)
-        return self._gateway.search(source.query, since_id=since_id, start_time=start)
+            return self._gateway.mentions(
+                source.account, since_id=since_id, start_time=start, page_token=token
+            )
+        return self._gateway.search(
+            source.query, since_id=since_id, start_time=start, page_token=token
+        )
+
+    def _save_progress(self, key: str, token: str | None, newest: str | None) -> None:
+        with transaction(self._engine) as session:
+            session.execute(
+                update(PollCursor)
+                .where(PollCursor.key == key)  # type: ignore[arg-type]
+                .values(resume_token=token, pending_newest_id=newest)
+            )
 
     def store(self, tweets: list[Tweet], *, source: Source) -> list[str]:
         """Store new tweets as routed mentions with queued cards; return the ids that were new."""
@@ -237,6 +265,7 @@ class Ingestor:
             assert cursor is not None
             if error is None:
                 cursor.since_id = _max_id(cursor.since_id, newest)
+                cursor.resume_token = cursor.pending_newest_id = None
                 cursor.failures = 0
                 cursor.next_poll_at = now + timedelta(seconds=self.config.poll_seconds)
             else:
@@ -255,6 +284,13 @@ class Ingestor:
         if error:
             log.warning("polling %s delayed until %s: %s", source.key, next_poll_at, error)
         return PollResult(source.key, fetched, stored, next_poll_at, error)
+
+
+def _overlapped(tweet_id: str) -> str:
+    """A since_id SEARCH_OVERLAP before `tweet_id` (ids are time-ordered snowflakes), because
+    X's search indexes some tweets late; re-reading a few seconds is free (inserts are idempotent)."""
+    overlap = int(SEARCH_OVERLAP.total_seconds() * 1000) << 22
+    return str(max(1, int(tweet_id) - overlap))
 
 
 def _max_id(current: str | None, newest: str | None) -> str | None:

@@ -89,6 +89,8 @@ class PollCursor(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=200)
     since_id: str | None = Field(default=None, max_length=32)
+    resume_token: str | None = Field(default=None, max_length=200, description="interrupted poll")
+    pending_newest_id: str | None = Field(default=None, max_length=32)
     next_poll_at: datetime
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = None

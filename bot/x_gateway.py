@@ -66,6 +66,7 @@ class Tweet:
 class Page:
     tweets: list[Tweet]
     newest_id: str | None
+    next_token: str | None  # where the following page starts; None on the last page
 
 
 class _GatewaySession(requests.Session):
@@ -101,12 +102,19 @@ class XGateway:
         return self._user_ids[key]
 
     def mentions(
-        self, handle: str, *, since_id: str | None, start_time: datetime | None
+        self,
+        handle: str,
+        *,
+        since_id: str | None,
+        start_time: datetime | None,
+        page_token: str | None = None,
     ) -> Iterator[Page]:
-        """Every mention newer than since_id, page by page (newest first within X's ~800 cap)."""
+        """Every mention newer than since_id, page by page (newest first within X's ~800 cap),
+        from `page_token` when resuming an interrupted poll."""
         yield from self._pages(
             self._client.get_users_mentions,
             "pagination_token",
+            page_token,
             id=self.user_id(handle),
             since_id=since_id,
             start_time=None if since_id else start_time,
@@ -114,20 +122,27 @@ class XGateway:
         )
 
     def search(
-        self, query: str, *, since_id: str | None, start_time: datetime | None
+        self,
+        query: str,
+        *,
+        since_id: str | None,
+        start_time: datetime | None,
+        page_token: str | None = None,
     ) -> Iterator[Page]:
         yield from self._pages(
             self._client.search_recent_tweets,
             "next_token",
+            page_token,
             query=query,
             since_id=since_id,
             start_time=None if since_id else start_time,
             max_results=100,
         )
 
-    def _pages(self, method: Any, token_param: str, **params: Any) -> Iterator[Page]:
+    def _pages(
+        self, method: Any, token_param: str, token: str | None, **params: Any
+    ) -> Iterator[Page]:
         params = {k: v for k, v in params.items() if v is not None}
-        token: str | None = None
         while True:
             body = self._call(
                 method,
@@ -140,8 +155,8 @@ class XGateway:
             users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
             tweets = [_tweet(t, users) for t in body.get("data", [])]
             meta = body.get("meta", {})
-            yield Page(tweets=tweets, newest_id=meta.get("newest_id"))
             token = meta.get("next_token")
+            yield Page(tweets=tweets, newest_id=meta.get("newest_id"), next_token=token)
             if not token:
                 return
 

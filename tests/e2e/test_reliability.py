@@ -76,7 +76,10 @@ def test_restart_mid_ingest_neither_duplicates_nor_loses_a_card(world: FakeWorld
     world.runtime.stop()
     world.runtime = world.build_runtime()  # a new process over the same database
     clock.advance(minutes=5)
+    calls_before = len(world.x.calls)
     world.poll()
+    resumed = next(c for c in world.x.calls[calls_before:] if c.path.endswith("/mentions"))
+    assert resumed.params.get("pagination_token"), "resumes at the failed page, not the top"
     _drain(world, clock)
     counts = _posted_cards(world)
     assert len(world.cards()) == len(tweets)
