@@ -129,9 +129,17 @@ def run(mode: str | None, host: str, port: int, config_path: Path | None) -> Non
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from slack_sdk.errors import SlackApiError
 
         handler = SocketModeHandler(runtime.bolt, settings.slack_app_token)
-        handler.connect()
+        try:
+            handler.connect()
+        except SlackApiError as exc:
+            runtime.stop()
+            error = exc.response.get("error")
+            raise BadInput(
+                f"Slack refused SLACK_APP_TOKEN (apps.connections.open: {error})"
+            ) from None
         log.info("brandbot running in Socket Mode")
         stop.wait()
         handler.close()

@@ -4,8 +4,9 @@ It serves ``http://127.0.0.1:PORT/api/<method>`` (give it to ``WebClient(base_ur
 every call against Slack's OpenAPI v2 spec (missing or unknown arguments, malformed blocks and
 views become ``violations``), keeps channels, messages, ephemerals and modals in memory, and can
 fail on purpose (429 with ``Retry-After``, 5xx, lost responses). It also accepts the
-``response_url`` POSTs that Bolt's ``respond()`` makes. stdlib only, because ``brandbot demo``
-ships it.
+``response_url`` POSTs that Bolt's ``respond()`` makes. Given an ``app_token`` it also serves
+Socket Mode: ``apps.connections.open`` (app token only) hands out URLs of ``self.socket``, a
+``FakeSocketMode`` (see ``slack_socket.py``). stdlib only, because ``brandbot demo`` ships it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from bot.fakes.slack_socket import FakeSocketMode
 
 JSON = dict[str, Any]
 DEFAULT_SPEC = Path(__file__).with_name("slack_api_spec") / "slack_web_openapi_v2.json"
@@ -56,6 +59,8 @@ ALSO_REQUIRED: dict[str, frozenset[str]] = {
 JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
 VIEW_METHODS = frozenset({"views.open", "views.update", "views.push"})
 ERROR_NAMES = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
+# Methods that take the app-level token (xapp-…) rather than the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ def load_spec(path: Path = DEFAULT_SPEC) -> dict[str, MethodSpec]:
                 names = {p["name"] for p in params} - {"token"}
                 required = {p["name"] for p in params if p.get("required")} - {"token"}
                 methods[url.lstrip("/")] = MethodSpec(frozenset(required), frozenset(names))
+            # Newer than the 2021 spec: no arguments beyond the (app-level) token.
+            methods["apps.connections.open"] = MethodSpec(frozenset(), frozenset())
             _SPEC_CACHE[path] = methods
         return _SPEC_CACHE[path]
 
@@ -153,11 +160,13 @@ class FakeSlack:
         self,
         *,
         bot_token: str = "xoxb-fake-token",
+        app_token: str | None = None,
         spec_path: Path | None = None,
         on_call: Callable[[SlackCall], None] | None = None,
         strict_channels: bool = False,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.on_call = on_call
         self.strict_channels = strict_channels
         self.trigger_ttl = 3.0  # seconds a trigger_id stays usable (Slack: 3)
@@ -181,6 +190,10 @@ class FakeSlack:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        # Socket Mode, when there is an app token: ``apps.connections.open`` points here.
+        self.socket: FakeSocketMode | None = None
+        if app_token:
+            self.socket = FakeSocketMode(app_id=APP_ID, on_violation=self._record_violation)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -192,9 +205,13 @@ class FakeSlack:
         )
         self._thread.start()
         self.url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+        if self.socket is not None:
+            self.socket.start()
         return self.url
 
     def stop(self) -> None:
+        if self.socket is not None:
+            self.socket.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -413,9 +430,17 @@ class FakeSlack:
                 traceback.print_exc()
         return status, headers, body
 
+    def _record_violation(self, what: str) -> None:
+        with self._cond:
+            self.violations.append(what)
+            self._cond.notify_all()
+
     def _answer(self, method: str, args: JSON, token: Any) -> tuple[int, dict[str, str], JSON]:
-        if token != self.bot_token:
+        wanted = self.app_token if method in APP_TOKEN_METHODS else self.bot_token
+        if not token or token != wanted:
             error = "not_authed" if not token else "invalid_auth"
+            if token and token in (self.bot_token, self.app_token):
+                error = "not_allowed_token_type"
             self.violations.append(f"{method}: {error} (token {str(token)[:9]!r}...)")
             return 200, {}, {"ok": False, "error": error}
         if method not in self._spec:
@@ -615,6 +640,10 @@ class FakeSlack:
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
         }
+
+    def _api_apps_connections_open(self, _: JSON) -> JSON:
+        assert self.socket is not None  # an app token was given, so there is a socket
+        return {"ok": True, "url": self.socket.issue_url()}
 
     def _api_chat_postMessage(self, a: JSON) -> JSON:
         if not self._known_channel(a["channel"]):

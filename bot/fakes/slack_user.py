@@ -3,7 +3,9 @@
 Each request is shaped and signed the way Slack sends it (``X-Slack-Signature`` over
 ``v0:{timestamp}:{body}``), so it goes through the app's real HTTP endpoint and Bolt's checks.
 ``click`` only presses what the message in ``FakeSlack`` shows *now*; ``forge_action`` sends
-anything, for tests of forged, stale or replayed requests.
+anything, for tests of forged, stale or replayed requests. Given ``socket`` (a ``FakeSocketMode``,
+e.g. ``FakeSlack(app_token=...).socket``) the same payloads go to the app over Socket Mode
+instead, and each action returns the app's ack as a ``SocketAck``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import requests
 from slack_sdk.signature import SignatureVerifier
 
 from bot.fakes.slack_api import APP_ID, TEAM_DOMAIN, FakeSlack
+from bot.fakes.slack_socket import FakeSocketMode, Kind, SocketAck
 
 JSON = dict[str, Any]
+Reply = requests.Response | SocketAck  # HTTP response, or the ack over Socket Mode
 VERIFICATION_TOKEN = "fake-legacy-verification-token"
 OPTION_ELEMENTS = frozenset({"static_select", "overflow", "radio_buttons"})
 PICKED = {"users_select": "selected_user", "conversations_select": "selected_conversation"}
@@ -54,21 +58,24 @@ class SlackUser:
     def __init__(
         self,
         *,
-        app_url: str,
-        signing_secret: str,
+        app_url: str = "",
+        signing_secret: str = "",
         slack: FakeSlack,
         user_id: str,
         name: str,
         team_id: str = "T0BRAND",
         clock: Callable[[], float] = time.time,
+        socket: FakeSocketMode | None = None,
     ) -> None:
+        self.socket = socket
         self.app_url = app_url
         self.slack = slack
         self.user_id = user_id
         self.name = name
         self.team_id = team_id
         self.clock = clock
-        self._verifier = SignatureVerifier(signing_secret)
+        # Socket Mode needs no signing secret; SignatureVerifier refuses an empty one.
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     # -- what a person does ------------------------------------------------------------------
 
@@ -80,7 +87,7 @@ class SlackUser:
         action_id: str,
         value: str | None = None,
         option: str | None = None,
-    ) -> requests.Response:
+    ) -> Reply:
         """Press a button (or pick ``option`` in a menu) shown on the message as it is now."""
         action_id, ts = _plain(action_id), str(ts)
         message = self.slack.message(channel, ts)
@@ -124,7 +131,7 @@ class SlackUser:
         block_id: str = "forged",
         message: JSON | None = None,
         extra: JSON | None = None,
-    ) -> requests.Response:
+    ) -> Reply:
         """A correctly signed button press that nothing checks: what a stale screen, a replay or
         a forger could send. ``extra`` overrides top-level payload keys."""
         ts = str(ts)
@@ -138,7 +145,7 @@ class SlackUser:
             action["value"] = value
         return self._send_action(channel=channel, message=message, action=action, extra=extra)
 
-    def command(self, command: str, text: str = "", *, channel: str) -> requests.Response:
+    def command(self, command: str, text: str = "", *, channel: str) -> Reply:
         """Type a slash command in ``channel``."""
         body = {
             "token": VERIFICATION_TOKEN,
@@ -155,11 +162,11 @@ class SlackUser:
             "response_url": self.slack.new_response_url(channel=channel, user_id=self.user_id),
             "trigger_id": self.slack.new_trigger_id(self.user_id),
         }
-        return self.send_raw(urlencode(body))
+        return self._deliver("slash_commands", body, urlencode(body))
 
     def submit_view(
         self, view_id: str, values: dict[str, dict[str, Any]], *, force: bool = False
-    ) -> requests.Response:
+    ) -> Reply:
         """Fill in and submit a modal the app opened. ``values``: ``{block_id: {action_id: v}}``
         where ``v`` is a string (text input) or Slack's own dict (``{"selected_option": ...}``).
         Slack refuses to submit a modal with an empty required input; ``force`` sends anyway."""
@@ -197,7 +204,7 @@ class SlackUser:
             "response_urls": [],
         }
         payload["view"].pop("user_id", None)
-        return self.send_raw(urlencode({"payload": json.dumps(payload)}))
+        return self._deliver("interactive", payload)
 
     def last_view_for(self, user_id: str) -> JSON:
         views = self.slack.views_for(user_id)
@@ -214,6 +221,8 @@ class SlackUser:
         signature: str | None = None,
     ) -> requests.Response:
         """POST ``body`` to the app, signed for ``timestamp`` (now) unless ``signature`` is given."""
+        if self._verifier is None:
+            raise ValueError(f"{self.name} has no signing_secret to sign an HTTP request with")
         raw = body.encode() if isinstance(body, str) else body
         stamp = str(int(self.clock()) if timestamp is None else timestamp)
         headers = {
@@ -223,6 +232,13 @@ class SlackUser:
             or self._verifier.generate_signature(timestamp=stamp, body=raw),
         }
         return requests.post(self.app_url, data=raw, headers=headers, timeout=10)
+
+    def _deliver(self, kind: Kind, payload: JSON, form: str | None = None) -> Reply:
+        """Send ``payload`` the way Slack would: over the socket, or as a signed form POST
+        (``form``, else ``payload=<json>``)."""
+        if self.socket is not None:
+            return SocketAck(self.socket.deliver(payload, kind=kind))
+        return self.send_raw(form or urlencode({"payload": json.dumps(payload)}))
 
     # -- payloads ----------------------------------------------------------------------------
 
@@ -245,7 +261,7 @@ class SlackUser:
 
     def _send_action(
         self, *, channel: str, message: JSON, action: JSON, extra: JSON | None = None
-    ) -> requests.Response:
+    ) -> Reply:
         ts = str(message.get("ts", ""))
         shown = {
             k: v for k, v in message.items() if v is not None and k not in ("channel", "edits")
@@ -266,4 +282,4 @@ class SlackUser:
             "actions": [action | {"action_ts": f"{self.clock():.6f}"}],
         }
         payload |= extra or {}
-        return self.send_raw(urlencode({"payload": json.dumps(payload)}))
+        return self._deliver("interactive", payload)
