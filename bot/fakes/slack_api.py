@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.fakes.loopback import LoopbackServer
 from bot.fakes.slack_socket import FakeSocketMode
 
 JSON = dict[str, Any]
@@ -187,8 +188,7 @@ class FakeSlack:
         self._failures: list[_Failure] = []
         self._random: tuple[float, tuple[int, ...], random.Random, set[str] | None] | None = None
         self._last_micros = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: LoopbackServer | None = None
         self.url = ""
         # Socket Mode, when there is an app token: ``apps.connections.open`` points here.
         self.socket: FakeSocketMode | None = None
@@ -198,13 +198,10 @@ class FakeSlack:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> str:
-        server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="fake-slack", daemon=True
+        self._loopback = LoopbackServer(
+            _Server(("127.0.0.1", 0), _handler_for(self)), name="fake-slack"
         )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+        self.url = f"http://127.0.0.1:{self._loopback.port}/api/"
         if self.socket is not None:
             self.socket.start()
         return self.url
@@ -212,13 +209,9 @@ class FakeSlack:
     def stop(self) -> None:
         if self.socket is not None:
             self.socket.stop()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._loopback is not None:
+            self._loopback.stop()
+            self._loopback = None
 
     def __enter__(self) -> FakeSlack:
         self.start()

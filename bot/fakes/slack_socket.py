@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from bot.fakes.loopback import LoopbackServer
+
 JSON = dict[str, Any]
 Kind = Literal["interactive", "slash_commands", "events_api"]
 KINDS = ("interactive", "slash_commands", "events_api")
@@ -158,20 +160,15 @@ class FakeSocketMode:
         self.pongs: list[bytes] = []
         self.tickets: dict[str, int] = {}  # ticket -> times used to connect
         self.connections: list[_Connection] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: LoopbackServer | None = None
         self.url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> str:
         server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="fake-slack-socket", daemon=True
-        )
-        self._thread.start()
-        self.url = f"ws://127.0.0.1:{server.server_address[1]}/link/"
+        self._loopback = LoopbackServer(server, name="fake-slack-socket")
+        self.url = f"ws://127.0.0.1:{self._loopback.port}/link/"
         return self.url
 
     def stop(self) -> None:
@@ -179,13 +176,9 @@ class FakeSocketMode:
             connections = [c for c in self.connections if c.open]
         for connection in connections:
             connection.close(1001, "server stopping")
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._loopback is not None:
+            self._loopback.stop()
+            self._loopback = None
 
     def __enter__(self) -> FakeSocketMode:
         self.start()

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
 
+from bot.fakes.loopback import LoopbackServer
+
 JSON = dict[str, Any]
 TWITTER_EPOCH_MS = 1288834974657
 WINDOW_S = 900  # X counts rate limits per 15-minute window
@@ -317,24 +319,20 @@ class FakeX:
         self._faults: list[_Fault] = []
         self._drops = 0
         self._last_id = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: LoopbackServer | None = None
 
     def start(self) -> str:
-        if self._server is None:
+        if self._loopback is None:
             handler = type("_BoundHandler", (_Handler,), {"fake": self})
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-            serve = self._server.serve_forever
-            self._thread = threading.Thread(target=serve, args=(0.05,), daemon=True)
-            self._thread.start()
+            server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            self._loopback = LoopbackServer(server, name="fake-x")
+            self.url = f"http://127.0.0.1:{self._loopback.port}"
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._loopback is not None:
+            self._loopback.stop()
+            self._loopback = None
 
     def __enter__(self) -> FakeX:
         self.start()
