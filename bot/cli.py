@@ -171,6 +171,75 @@ def audit_verify() -> None:
     click.echo(f"audit chain ok: {checked} entries verified")
 
 
+@audit.command("who")
+@click.argument("ref", metavar="TWEET")
+def audit_who(ref: str) -> None:
+    """Who drafted, edited, approved and posted a tweet (an id or an x.com URL)."""
+    from bot.audit_report import parse_tweet_ref, render_who, who_tweeted
+    from bot.db import make_engine, transaction
+
+    try:
+        tweet_id = parse_tweet_ref(ref)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    engine = make_engine(Settings.from_env().database_url)
+    with transaction(engine) as session:
+        history = who_tweeted(session, tweet_id)
+    if history is None:
+        click.echo(f"no tweet {tweet_id} in the audit log (brandbot did not post it)", err=True)
+        sys.exit(1)
+    click.echo(render_who(history), nl=False)
+
+
+@audit.command("export")
+@click.option(
+    "--since",
+    "since_text",
+    metavar="WHEN",
+    help="Only entries at or after WHEN: 30m, 24h, 7d, 2w, or an ISO date/datetime (UTC).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write here instead of stdout (replaced only when the export completes).",
+)
+def audit_export(since_text: str | None, fmt: str, output: Path | None) -> None:
+    """Export audit entries in seq order, with their hashes."""
+    from bot.audit_report import ExportFormat, export_entries, parse_since
+    from bot.clock import utcnow
+    from bot.db import make_engine
+
+    try:
+        since = parse_since(since_text, utcnow()) if since_text is not None else None
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    export_fmt: ExportFormat = "csv" if fmt == "csv" else "jsonl"
+    engine = make_engine(Settings.from_env().database_url)
+    if output is None:
+        try:
+            export_entries(engine, since=since, fmt=export_fmt, out=sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader has all it wants
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            count = export_entries(engine, since=since, fmt=export_fmt, out=out)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"exported {count} audit entries to {output}", err=True)
+
+
 @main.command()
 @click.option(
     "--speed", default=1.0, show_default=True, help="Slow down (<1) or speed up the script."

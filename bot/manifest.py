@@ -17,6 +17,12 @@ BOT_SCOPES = [
     "groups:read",  # … the same for private channels
     "usergroups:read",  # resolve approvers, responders and admins given as user groups
     "users:read",  # names for the audit log
+    "commands",  # /tweet and /brand
+]
+
+COMMANDS = [
+    ("/tweet", "Draft a tweet for approval", "[text]"),
+    ("/brand", "Admin: freeze or unfreeze publishing", "freeze [account|all] <reason> [for 2h]"),
 ]
 
 
@@ -29,8 +35,8 @@ def build_manifest(
         "socket_mode_enabled": socket_mode,
         "token_rotation_enabled": False,
     }
+    url = request_url or "https://brandbot.example.com/slack/events"
     if not socket_mode:
-        url = request_url or "https://brandbot.example.com/slack/events"
         settings["interactivity"]["request_url"] = url
     return {
         "display_information": {
@@ -41,6 +47,16 @@ def build_manifest(
         "features": {
             "app_home": {"home_tab_enabled": False, "messages_tab_enabled": True},
             "bot_user": {"display_name": "brandbot", "always_online": True},
+            "slash_commands": [
+                {
+                    "command": command,
+                    "description": description,
+                    "usage_hint": hint,
+                    "should_escape": False,
+                    **({} if socket_mode else {"url": url}),
+                }
+                for command, description, hint in COMMANDS
+            ],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": settings,

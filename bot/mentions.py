@@ -178,6 +178,10 @@ class MentionService:
         text = REASONS[reason] + (f" — {note}" if note else "")
         self._transition(click, "dismiss", dismiss_reason=text)
 
+    def reply_form(self, click: Click) -> Mention:
+        """The mention to reply to (a database read: the modal must open within 3 seconds)."""
+        return self._locate(click, "reply").mention
+
     def dismiss_form(self, click: Click) -> tuple[DismissContext, Mention]:
         """What the reason modal needs. Only a database read, because Slack's trigger_id lives
         3 seconds; who may dismiss is decided when the form is submitted."""

@@ -116,3 +116,87 @@ class AuditEntry(SQLModel, table=True):
     after: str | None = Field(default=None, sa_column=Column(Text))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class DraftState(StrEnum):
+    PENDING = "pending"  # waiting for approvals
+    APPROVED = "approved"  # in the publish queue (waits for its schedule, the rate limit, a freeze)
+    POSTING = "posting"  # an attempt to post was recorded; X may or may not have it
+    POSTED = "posted"
+    NEEDS_CHECK = "needs_check"  # X's answer was ambiguous: a person must look before any retry
+    FAILED = "failed"  # X refused it; the card offers Retry
+    HELD = "held"  # came due while publishing was frozen: a person releases or rejects it
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Draft(SQLModel, table=True):
+    """A tweet that nobody can post alone: it needs approvals from people other than its author."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(max_length=15)
+    segment: str = Field(index=True, max_length=64)
+    author_id: str = Field(max_length=32)
+    author_name: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    text_hash: str = Field(max_length=64, description="approvals bind to this exact text")
+    in_reply_to: str | None = Field(default=None, max_length=32, description="tweet id")
+    schedule_at: datetime | None = None
+    state: str = Field(default=DraftState.PENDING, index=True, max_length=16)
+    version: int = 1
+    due_at: datetime | None = Field(default=None, index=True)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    attempt_at: datetime | None = Field(default=None, description="last post attempt began")
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    held_reason: str | None = Field(default=None, max_length=200)
+    tweet_id: str | None = Field(default=None, index=True, max_length=32)
+    posted_at: datetime | None = None
+    rejected_by: str | None = Field(default=None, max_length=32)
+    reject_reason: str | None = Field(default=None, sa_column=Column(Text))
+    card_id: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DraftApproval(SQLModel, table=True):
+    """One person's approval of one exact text of a draft."""
+
+    __tablename__ = "draft_approval"
+    __table_args__ = (UniqueConstraint("draft_id", "approver_id", "text_hash", name="uq_approval"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(index=True)
+    approver_id: str = Field(max_length=32)
+    approver_name: str = Field(max_length=200)
+    text_hash: str = Field(max_length=64)
+    at: datetime
+
+
+class DraftEdit(SQLModel, table=True):
+    """Who wrote which text of a draft: nobody may approve a text they wrote."""
+
+    __tablename__ = "draft_edit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(index=True)
+    editor_id: str = Field(max_length=32)
+    editor_name: str = Field(max_length=200)
+    text_hash: str = Field(max_length=64)
+    at: datetime
+
+
+class Freeze(SQLModel, table=True):
+    """A crisis stop on publishing, for one account or all. Active until lifted or `until`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(index=True, max_length=16, description="an account handle, or 'all'")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    frozen_by: str = Field(max_length=32)
+    frozen_by_name: str = Field(max_length=200)
+    frozen_at: datetime
+    until: datetime | None = None
+    lifted_at: datetime | None = None
+    lifted_by: str | None = Field(default=None, max_length=32)

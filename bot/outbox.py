@@ -218,7 +218,7 @@ class Outbox:
         response = self.client.chat_postMessage(
             channel=channel,
             text=rendered.text,
-            blocks=rendered.blocks,
+            blocks=rendered.blocks or None,
             thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
@@ -231,7 +231,7 @@ class Outbox:
             channel=channel,
             ts=ts,
             text=rendered.text,
-            blocks=rendered.blocks,
+            blocks=rendered.blocks or None,
             metadata=_metadata(message_id),
         )
 

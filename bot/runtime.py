@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from slack_bolt import App
@@ -13,19 +15,26 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
 from bot import migrate
-from bot.cards.rendering import mention_card_renderer
+from bot.cards.rendering import (
+    approval_card_renderer,
+    mention_card_renderer,
+    rejection_dm_renderer,
+)
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, transaction
 from bot.directory import SlackDirectory
+from bot.drafts import APPROVAL_CARD, REJECTION_DM, DraftService
+from bot.freeze import FreezeService
 from bot.ingest import Ingestor
 from bot.mentions import MENTION_CARD, MentionService
 from bot.outbox import Outbox
+from bot.publisher import Publisher
 from bot.segments import SegmentCatalog
 from bot.server import wsgi_app
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.slack_client import interactive_client, outbox_client
-from bot.x_gateway import XGateway
+from bot.x_gateway import PostingCredentials, XGateway
 from policies.config import BrandConfig
 
 log = logging.getLogger(__name__)
@@ -40,18 +49,23 @@ class Runtime:
     client: WebClient
     outbox: Outbox
     ingestor: Ingestor
+    publisher: Publisher
     services: Services
     bolt: App
     owner: str
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
-    def start_workers(self, *, poll: bool = True, deliver: bool = True) -> None:
+    def start_workers(
+        self, *, poll: bool = True, deliver: bool = True, publish: bool = True
+    ) -> None:
         self._stop.clear()
         if deliver:
             self._spawn("outbox", self.outbox.run)
         if poll:
             self._spawn("poller", self.ingestor.run)
+        if publish:
+            self._spawn("publisher", self.publisher.run)
 
     def _spawn(self, name: str, target: object) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)  # type: ignore[arg-type]
@@ -61,6 +75,7 @@ class Runtime:
     def stop(self) -> None:
         self._stop.set()
         self.outbox.wake()
+        self.publisher.wake()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -85,6 +100,7 @@ def build_runtime(
     engine: Engine | None = None,
     upgrade_db: bool = True,
     socket_mode: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Runtime:
     # Imported here so `handlers` (which imports bot) stays out of bot's import graph.
     import handlers
@@ -104,14 +120,45 @@ def build_runtime(
         engine=engine,
         client=outbox_client(token=settings.slack_bot_token, base_url=base_url),
         clock=clock,
-        renderers={MENTION_CARD: mention_card_renderer(segments)},
+        renderers={
+            MENTION_CARD: mention_card_renderer(segments),
+            APPROVAL_CARD: approval_card_renderer(segments, clock),
+            REJECTION_DM: rejection_dm_renderer,
+        },
         owner=owner,
     )
     directory = SlackDirectory(client=client, clock=clock)
     mentions = MentionService(
         engine=engine, segments=segments, directory=directory, clock=clock, on_change=outbox.wake
     )
-    gateway = XGateway(bearer_token=settings.x_bearer_token, api_url=settings.x_api_url)
+    env = os.environ if env is None else env
+    credentials = {
+        a.handle: creds
+        for a in config.accounts
+        if (creds := PostingCredentials.from_env(a.credentials_env, env)) is not None
+    }
+    gateway = XGateway(
+        bearer_token=settings.x_bearer_token, api_url=settings.x_api_url, credentials=credentials
+    )
+    publisher = Publisher(
+        engine=engine,
+        gateway=gateway,
+        segments=segments,
+        clock=clock,
+        owner=owner,
+        on_change=outbox.wake,
+    )
+    drafts = DraftService(
+        engine=engine,
+        segments=segments,
+        directory=directory,
+        clock=clock,
+        on_change=outbox.wake,
+        on_approved=publisher.wake,
+    )
+    freeze = FreezeService(
+        engine=engine, segments=segments, directory=directory, clock=clock, on_change=outbox.wake
+    )
     ingestor = Ingestor(
         engine=engine,
         gateway=gateway,
@@ -120,7 +167,7 @@ def build_runtime(
         owner=owner,
         on_new=outbox.wake,
     )
-    services = Services(mentions=mentions, segments=segments)
+    services = Services(mentions=mentions, drafts=drafts, freeze=freeze, segments=segments)
     bolt = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
@@ -128,4 +175,6 @@ def build_runtime(
         raise_error_for_unhandled_request=False,
     )
     handlers.register(bolt, services)
-    return Runtime(settings, config, engine, clock, client, outbox, ingestor, services, bolt, owner)
+    return Runtime(
+        settings, config, engine, clock, client, outbox, ingestor, publisher, services, bolt, owner
+    )

@@ -26,6 +26,10 @@ class SegmentCatalog:
     def responders(self, name: str) -> list[str]:
         return list(self.config.segments[name].responders)
 
+    def for_channel(self, channel: str) -> str | None:
+        """The segment whose channel this is, if any."""
+        return next((n for n, s in self.config.segments.items() if s.channel == channel), None)
+
     @property
     def admins(self) -> list[str]:
         return list(self.config.admins)

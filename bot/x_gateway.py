@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +44,31 @@ class XRateLimited(XUnavailable):
 
 class XRejected(Exception):
     """X refused the request (4xx other than 429): retrying will not help."""
+
+
+class XDuplicate(XRejected):
+    """403: the account already has a tweet with this exact text (X has no idempotency key)."""
+
+
+CREDENTIAL_PARTS = ("CONSUMER_KEY", "CONSUMER_SECRET", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRET")
+
+
+@dataclass(frozen=True, repr=False)
+class PostingCredentials:
+    """OAuth 1.0a user context for posting as one account, from <PREFIX>_X_* variables."""
+
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+    @classmethod
+    def from_env(cls, prefix: str, env: Mapping[str, str]) -> PostingCredentials | None:
+        values = [env.get(f"{prefix}_X_{part}", "") for part in CREDENTIAL_PARTS]
+        return cls(*values) if all(values) else None
+
+    def __repr__(self) -> str:
+        return "PostingCredentials(***)"
 
 
 @dataclass(frozen=True)
@@ -87,9 +112,71 @@ class _GatewaySession(requests.Session):
 class XGateway:
     """Reads with the app's bearer token; posting (issue: approvals) uses per-account OAuth 1.0a."""
 
-    def __init__(self, *, bearer_token: str, api_url: str | None = None, timeout: float = 10):
+    def __init__(
+        self,
+        *,
+        bearer_token: str,
+        api_url: str | None = None,
+        timeout: float = 10,
+        credentials: Mapping[str, PostingCredentials] | None = None,
+    ):
         self._client = tweepy.Client(bearer_token=bearer_token, return_type=dict)
         self._client.session = _GatewaySession(api_url, timeout)
+        self._user_ids: dict[str, str] = {}
+        self._posters: dict[str, tweepy.Client] = {}
+        for handle, creds in (credentials or {}).items():
+            poster = tweepy.Client(
+                consumer_key=creds.consumer_key,
+                consumer_secret=creds.consumer_secret,
+                access_token=creds.access_token,
+                access_token_secret=creds.access_token_secret,
+                return_type=dict,
+            )
+            poster.session = _GatewaySession(api_url, timeout)
+            self._posters[handle.lower()] = poster
+
+    def can_post_as(self, handle: str) -> bool:
+        return handle.lower() in self._posters
+
+    def post(self, handle: str, text: str, *, in_reply_to: str | None = None) -> str:
+        """Post as the account; return the new tweet's id. Raises XDuplicate, XRateLimited,
+        XUnavailable (the outcome is unknown: X may have the tweet) or XRejected."""
+        poster = self._posters.get(handle.lower())
+        if poster is None:
+            raise XRejected(f"no posting credentials for @{handle}")
+        try:
+            body = self._call(
+                poster.create_tweet, text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
+            )
+        except XRejected as exc:
+            cause = exc.__cause__
+            messages = getattr(cause, "api_messages", []) or []
+            if isinstance(cause, tweepy.Forbidden) and any("duplicate" in m for m in messages):
+                raise XDuplicate(
+                    "X already has a tweet with this text from this account"
+                ) from cause
+            raise
+        return str(body["data"]["id"])
+
+    def recent_posts(self, handle: str, *, since: datetime) -> list[Tweet]:
+        """The account's own tweets since `since`, newest first (to find a post of unknown outcome)."""
+        tweets: list[Tweet] = []
+        for page in self._pages(
+            self._client.get_users_tweets,
+            "pagination_token",
+            None,
+            id=self.user_id(handle),
+            start_time=since,
+            max_results=100,
+        ):
+            tweets.extend(page.tweets)
+        return tweets
+
+    def delete(self, handle: str, tweet_id: str) -> None:
+        poster = self._posters.get(handle.lower())
+        if poster is None:
+            raise XRejected(f"no posting credentials for @{handle}")
+        self._call(poster.delete_tweet, id=tweet_id, user_auth=True)
         self._user_ids: dict[str, str] = {}
 
     def user_id(self, handle: str) -> str:

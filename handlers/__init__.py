@@ -5,9 +5,11 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import errors, mention_actions
+from handlers import brand_command, drafts, errors, mention_actions
 
 
 def register(app: App, services: Services) -> None:
     errors.register(app)
     mention_actions.register(app, services)
+    drafts.register(app, services)
+    brand_command.register(app, services)

@@ -29,6 +29,7 @@ class MentionAction(StrEnum):
     RESOLVE = "mention_resolve"
     DISMISS = "mention_dismiss"
     REOPEN = "mention_reopen"
+    REPLY = "mention_reply"
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,13 @@ def sentiment_label(score: float) -> str:
     return f"{score:+.2f} ({mood})"
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Slack mrkdwn needs &, < and > escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def fallback_text(mention: Mention) -> str:
-    return _escape(f"Mention from @{mention.author_handle}: {mention.text}")[:3000]
+    return escape(f"Mention from @{mention.author_handle}: {mention.text}")[:3000]
 
 
 def build_mention_card(
@@ -73,8 +75,8 @@ def build_mention_card(
     is_live: bool,
 ) -> list[dict[str, Any]]:
     """The card's blocks. `is_live` is False for a card left behind when the mention moved."""
-    quoted = "\n".join(f">{line}" for line in _escape(mention.text).splitlines() or [""])
-    author = f"*{_escape(mention.author_name or mention.author_handle)}* <https://x.com/{mention.author_handle}|@{mention.author_handle}>"
+    quoted = "\n".join(f">{line}" for line in escape(mention.text).splitlines() or [""])
+    author = f"*{escape(mention.author_name or mention.author_handle)}* <https://x.com/{mention.author_handle}|@{mention.author_handle}>"
     blocks: list[Block] = [
         SectionBlock(
             block_id=f"mention:{mention.id}",
@@ -89,7 +91,7 @@ def build_mention_card(
                     )
                 ),
                 MarkdownTextObject(
-                    text=f"*{segment_label(segment.name)}* — why here: {_escape(mention.route_reason)}"[
+                    text=f"*{segment_label(segment.name)}* — why here: {escape(mention.route_reason)}"[
                         :3000
                     ]
                 ),
@@ -116,7 +118,7 @@ def _status_line(mention: Mention, segment: SegmentView, is_live: bool) -> str:
         case MentionState.RESOLVED:
             return f":white_check_mark: *Resolved* by <@{mention.closed_by}> {slack_date(mention.closed_at or mention.ingested_at, '{time}')}"
         case MentionState.DISMISSED:
-            reason = _escape(mention.dismiss_reason or "no reason given")
+            reason = escape(mention.dismiss_reason or "no reason given")
             return f":wastebasket: *Dismissed* by <@{mention.closed_by}>: {reason}"
     return str(mention.state)
 
@@ -141,6 +143,7 @@ def _actions(mention: Mention, segment: SegmentView, segments: list[SegmentView]
             )
         )
     elements += [
+        ButtonElement(text="Reply", action_id=MentionAction.REPLY, value=value),
         ButtonElement(text="Resolve", action_id=MentionAction.RESOLVE, value=value),
         ButtonElement(text="Dismiss", action_id=MentionAction.DISMISS, value=value, style="danger"),
     ]

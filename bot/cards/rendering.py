@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.cards.mention_card import build_mention_card, fallback_text
-from bot.models import Mention, SlackMessage
+from bot.cards.approval_card import ApprovalView, build_approval_card
+from bot.cards.approval_card import fallback_text as approval_fallback
+from bot.cards.mention_card import build_mention_card, escape, fallback_text
+from bot.clock import Clock
+from bot.drafts import approvals_of
+from bot.models import Draft, Mention, SlackMessage
 from bot.outbox import Rendered, Renderer
+from bot.publisher import active_freeze
 from bot.segments import SegmentCatalog
 
 
@@ -24,3 +29,31 @@ def mention_card_renderer(segments: SegmentCatalog) -> Renderer:
         return Rendered(text=fallback_text(mention), blocks=blocks)
 
     return render
+
+
+def approval_card_renderer(segments: SegmentCatalog, clock: Clock) -> Renderer:
+    def render(session: Session, message: SlackMessage) -> Rendered:
+        draft = session.get(Draft, int(message.subject_id))
+        if draft is None:
+            return Rendered(text="(draft no longer available)", blocks=[])
+        segment = segments.config.segments.get(draft.segment)
+        view = ApprovalView(
+            draft=draft,
+            approvers=[a.approver_name for a in approvals_of(session, draft)],
+            required=int(segment.approvals_required or 1) if segment else 1,
+            freeze=active_freeze(session, draft.account, clock.now()),
+        )
+        return Rendered(text=approval_fallback(draft), blocks=build_approval_card(view))
+
+    return render
+
+
+def rejection_dm_renderer(session: Session, message: SlackMessage) -> Rendered:
+    draft = session.get(Draft, int(message.subject_id))
+    if draft is None:
+        return Rendered(text="(draft no longer available)", blocks=[])
+    text = (
+        f"Your draft for @{draft.account} was rejected by <@{draft.rejected_by}>: "
+        f"{escape(draft.reject_reason or '')}\n>{escape(draft.text)}"
+    )
+    return Rendered(text=text[:3000], blocks=[])

@@ -1,0 +1,427 @@
+"""Reading the audit log: who tweeted what (`brandbot audit who`) and exports (`audit export`).
+
+Conventions this module relies on (written by bot.drafts, bot.publisher, bot.mentions, bot.ingest):
+a draft's entries have subject `draft:<id>`; its `draft.post` entry's `after` holds
+`tweet_id`, `url` and `account`; its `draft.create` entry's `after` holds `in_reply_to` (the
+mention's tweet id, or null); a mention's entries have subject `mention:<tweet id>`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal, TextIO
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from bot.db import transaction
+from bot.models import AuditEntry
+
+ExportFormat = Literal["jsonl", "csv"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
+EXPORT_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "subject",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+)
+
+_TWEET_ID = re.compile(r"\d{1,20}")
+_TWEET_HOSTS = frozenset(
+    {
+        "x.com",
+        "www.x.com",
+        "mobile.x.com",
+        "twitter.com",
+        "www.twitter.com",
+        "mobile.twitter.com",
+        "m.twitter.com",
+    }
+)
+_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+# --- parsing user input ----------------------------------------------------------------------
+
+
+def parse_tweet_ref(ref: str) -> str:
+    """The tweet id in `ref`: a numeric id, or an x.com / twitter.com status URL.
+
+    URLs may lack the scheme and carry query strings, fragments, trailing slashes or a
+    `/photo/1`-style tail; `/i/web/status/<id>` and the legacy `/statuses/<id>` are accepted too.
+    """
+    value = ref.strip()
+    if _TWEET_ID.fullmatch(value):
+        return value
+    expected = "expected a tweet id like 1790000000000000000 or a URL like https://x.com/<handle>/status/<id>"
+    if not value:
+        raise ValueError(f"empty tweet reference ({expected})")
+
+    def bad(reason: str = "") -> ValueError:
+        return ValueError(f"not a tweet id or X status URL: {ref!r}{reason} ({expected})")
+
+    has_scheme = bool(_SCHEME.match(value))
+    if not has_scheme and "/" not in value:
+        raise bad()
+    parts = urlsplit(value if has_scheme else f"https://{value}")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise bad(f" — {parts.scheme}: is not a web address")
+    host = (parts.hostname or "").lower()
+    if host not in _TWEET_HOSTS:
+        raise bad(f" — host {host!r} is not x.com or twitter.com")
+    tweet_id = _status_id([s for s in parts.path.split("/") if s])
+    if tweet_id is None:
+        raise bad(" — no /status/<id> in the path")
+    return tweet_id
+
+
+def _status_id(segments: list[str]) -> str | None:
+    if len(segments) >= 3 and [s.lower() for s in segments[:3]] == ["i", "web", "status"]:
+        candidate = segments[3] if len(segments) > 3 else ""
+    elif len(segments) >= 3 and segments[1].lower() in ("status", "statuses"):
+        if not _HANDLE.fullmatch(segments[0]) and segments[0].lower() != "i":
+            return None
+        candidate = segments[2]
+    else:
+        return None
+    return candidate if _TWEET_ID.fullmatch(candidate) else None
+
+
+_RELATIVE = re.compile(r"(\d+)\s*([mhdw])", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """An aware UTC datetime from `7d`, `24h`, `30m`, `2w` (before `now`) or an ISO date/datetime.
+
+    `m` is minutes. A date means its midnight UTC; a datetime without an offset is UTC.
+    """
+    text = value.strip()
+    now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    relative = _RELATIVE.fullmatch(text)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2).lower()
+        try:
+            return (now - timedelta(**{_UNITS[unit]: amount})).astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"--since {value!r} reaches back before year 1") from None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            parsed = datetime.combine(datetime.fromisoformat(text).date(), time(), tzinfo=UTC)
+        elif re.match(r"\d{4}-\d{2}-\d{2}[T ]\d", text):
+            parsed = datetime.fromisoformat(text)
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"invalid --since {value!r}: use a duration like 30m, 24h, 7d, 2w, "
+            "or an ISO date/datetime like 2026-11-01 or 2026-11-01T09:30:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+# --- who tweeted it ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One audit entry in a tweet's history, with a short human summary.
+
+    `summary` names who did what ("Approved by Bob (U0BOB)"); `detail` is an optional tail
+    (the URL, the text, a reason). `outcome` is "ok", or "refused" / "rejected" for attempts
+    that did not go through, which renderers mark.
+    """
+
+    seq: int
+    at: datetime
+    actor_id: str
+    actor_name: str
+    action: str
+    subject: str
+    summary: str
+    detail: str = ""
+    outcome: Literal["ok", "refused", "rejected"] = "ok"
+
+    @property
+    def marked(self) -> bool:
+        return self.outcome != "ok"
+
+
+@dataclass(frozen=True)
+class TweetHistory:
+    tweet_id: str
+    url: str
+    account: str
+    draft_subject: str  # "draft:<id>"
+    in_reply_to: str | None  # the mention's tweet id when the tweet was a reply
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def draft_id(self) -> str:
+        return self.draft_subject.removeprefix("draft:")
+
+    def actors(self, action: str) -> list[tuple[str, str]]:
+        """(actor id, name) of every step with `action`, in order."""
+        return [(s.actor_id, s.actor_name) for s in self.steps if s.action == action]
+
+
+def who_tweeted(session: Session, tweet_id: str) -> TweetHistory | None:
+    """The drafting, editing, approval and posting history of an X tweet the bot posted."""
+    post = _find_post(session, tweet_id)
+    if post is None:
+        return None
+    post_after = _json(post.after)
+    account = str(post_after.get("account") or "")
+    url = str(post_after.get("url") or f"https://x.com/{account or 'i/web'}/status/{tweet_id}")
+    draft_rows = _entries_for(session, post.subject)
+    in_reply_to = None
+    for row in draft_rows:
+        reply = _json(row.after).get("in_reply_to")
+        if reply not in (None, ""):
+            in_reply_to = str(reply)
+    rows = list(draft_rows)
+    if in_reply_to is not None:
+        rows.extend(_entries_for(session, f"mention:{in_reply_to}"))
+        rows.sort(key=lambda r: r.seq)
+    return TweetHistory(
+        tweet_id=tweet_id,
+        url=url,
+        account=account,
+        draft_subject=post.subject,
+        in_reply_to=in_reply_to,
+        steps=[_step(row) for row in rows],
+    )
+
+
+def _find_post(session: Session, tweet_id: str) -> AuditEntry | None:
+    # Prefilter in SQL (the action is indexed; LIKE narrows it), then confirm on the parsed JSON
+    # so "123" never matches "1234" and a string or a number id both work.
+    pattern = "%" + tweet_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    candidates = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "draft.post", AuditEntry.after.like(pattern, escape="\\"))  # type: ignore[union-attr]
+        .order_by(AuditEntry.seq)  # type: ignore[arg-type]
+    )
+    for row in candidates:
+        if str(_json(row.after).get("tweet_id")) == tweet_id:
+            return row
+    return None
+
+
+def _entries_for(session: Session, subject: str) -> list[AuditEntry]:
+    return list(
+        session.scalars(
+            select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)  # type: ignore[arg-type]
+        )
+    )
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _who(actor_id: str, actor_name: str) -> str:
+    if not actor_name or actor_name == actor_id:
+        return actor_id
+    return f"{actor_name} ({actor_id})"
+
+
+def _quote(text: Any, limit: int = 100) -> str:
+    flat = " ".join(str(text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return f"“{flat}”"
+
+
+def _step(row: AuditEntry) -> Step:
+    after, before = _json(row.after), _json(row.before)
+    who = _who(row.actor_id, row.actor_name)
+    kind, _, verb = row.action.partition(".")
+    summary, detail, outcome = f"{row.action} by {who}", "", "ok"
+    reason = after.get("reason") or after.get("error")
+    if kind == "draft":
+        if verb == "create":
+            summary = f"Drafted by {who}"
+            where = []
+            if after.get("account"):
+                where.append(f"for @{after['account']}")
+            if after.get("segment"):
+                where.append(f"in {after['segment']}")
+            if after.get("in_reply_to"):
+                where.append(f"replying to mention {after['in_reply_to']}")
+            text = _quote(after["text"]) if "text" in after else ""
+            detail = " ".join(where) + (f": {text}" if where and text else text)
+        elif verb == "edit":
+            summary = f"Edited by {who}"
+            if "text" in after:
+                detail = (
+                    f"{_quote(before['text'])} → {_quote(after['text'])}"
+                    if "text" in before
+                    else _quote(after["text"])
+                )
+        elif verb == "approve":
+            summary = f"Approved by {who}"
+        elif verb == "approved":
+            summary = "Fully approved and queued to post"
+            detail = f"(due {after['due_at']})" if after.get("due_at") else ""
+        elif verb == "reject":
+            summary, outcome = f"REJECTED by {who}", "rejected"
+            detail = f"— {reason}" if reason else ""
+        elif verb == "refused":
+            attempted = after.get("attempted") or "act on the draft"
+            summary, outcome = f"REFUSED: {who} tried to {attempted}", "refused"
+            detail = f"— {reason}" if reason else ""
+        elif verb == "post":
+            account = after.get("account")
+            summary = f"Posted as @{account} by {who}" if account else f"Posted by {who}"
+            detail = f"→ {after['url']}" if after.get("url") else ""
+            if after.get("recovered"):
+                detail += " (found on X after an interrupted attempt)"
+        elif verb == "delete":
+            summary = f"Deleted by {who}"
+        else:
+            summary = f"Draft {verb.replace('_', ' ')} ({who})"
+            detail = f"— {reason}" if reason else ""
+    elif kind == "mention":
+        tweet = row.subject.removeprefix("mention:")
+        if verb == "ingest":
+            summary = f"Mention {tweet} ingested by {who}"
+            parts = [f"from @{after['author']}"] if after.get("author") else []
+            if after.get("segment"):
+                parts.append(f"routed to {after['segment']}")
+            detail = ", ".join(parts)
+        elif verb == "refused":
+            attempted = after.get("attempted") or "act on it"
+            summary, outcome = f"REFUSED: {who} tried to {attempted} mention {tweet}", "refused"
+            detail = f"— {reason}" if reason else ""
+        else:
+            participle = verb + ("d" if verb.endswith("e") else "ed")
+            summary = f"Mention {tweet} {participle} by {who}"
+            if verb == "reroute" and after.get("segment"):
+                detail = f"to {after['segment']}"
+    return Step(
+        seq=row.seq,
+        at=row.at,
+        actor_id=row.actor_id,
+        actor_name=row.actor_name,
+        action=row.action,
+        subject=row.subject,
+        summary=summary,
+        detail=detail,
+        outcome=outcome,  # type: ignore[arg-type]
+    )
+
+
+def _when(at: datetime) -> str:
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def render_who(history: TweetHistory) -> str:
+    """A readable, chronological chain: who drafted, edited, approved, posted."""
+    head = f"Tweet {history.tweet_id}" + (f" on @{history.account}" if history.account else "")
+    lines = [f"{head}: {history.url}"]
+    origin = f"Draft {history.draft_id}"
+    if history.in_reply_to:
+        origin += f", a reply to mention {history.in_reply_to}"
+    lines.append(origin)
+    width = max((len(str(s.seq)) for s in history.steps), default=1)
+    for step in history.steps:
+        mark = "✗" if step.marked else "•"
+        line = f"  {mark} #{step.seq:<{width}} {step.summary} at {_when(step.at)}"
+        if step.detail:
+            line += f" {step.detail}"
+        lines.append(line)
+    refused = sum(1 for s in history.steps if s.marked)
+    if refused:
+        lines.append(f"  ({refused} refused or rejected attempt(s) marked ✗)")
+    return "\n".join(lines) + "\n"
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def export_entries(
+    source: Session | Engine,
+    /,
+    *,
+    since: datetime | None,
+    fmt: ExportFormat,
+    out: TextIO,
+    batch: int = 1000,
+) -> int:
+    """Write audit entries in seq order to `out`; return how many.
+
+    Reads in keyset batches of `batch` rows, so memory stays flat however long the log is.
+    Given an Engine, each batch is its own short transaction (on SQLite every transaction takes
+    the write lock, so a long export must not hold one); given a Session, all batches use it.
+    `before`/`after` are the stored canonical JSON text and `at` is ISO-8601 UTC with
+    microseconds: exactly the material `hash` was computed over, so the export is verifiable
+    without the database.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    writer = None
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for record in _export_rows(source, since=since, batch=batch):
+        if writer is not None:
+            writer.writerow(["" if v is None else v for v in record.values()])
+        else:
+            out.write(json.dumps(record) + "\n")
+        count += 1
+    return count
+
+
+def _export_rows(
+    source: Session | Engine, *, since: datetime | None, batch: int
+) -> Iterator[dict[str, Any]]:
+    columns = [getattr(AuditEntry, name) for name in EXPORT_COLUMNS]
+    after_seq = 0
+    while True:
+        query = select(*columns).where(AuditEntry.seq > after_seq)
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)  # type: ignore[operator]
+        query = query.order_by(AuditEntry.seq).limit(batch)  # type: ignore[arg-type]
+        if isinstance(source, Engine):
+            with transaction(source) as session:
+                rows = session.execute(query).all()
+        else:
+            rows = source.execute(query).all()
+        if not rows:
+            return
+        for row in rows:
+            record = dict(zip(EXPORT_COLUMNS, row, strict=True))
+            record["at"] = _iso(record["at"])
+            yield record
+        after_seq = rows[-1][0]
+
+
+def _iso(at: datetime) -> str:
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")

@@ -1,0 +1,144 @@
+"""Block Kit for the approval card: a draft exactly as it will appear, and who approved it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.cards.mention_card import escape, segment_label, slack_date
+from bot.models import Draft, DraftState, Freeze
+from policies.text import MAX_WEIGHTED_LENGTH, weighted_length
+
+
+class DraftAction(StrEnum):
+    APPROVE = "draft_approve"
+    REJECT = "draft_reject"
+    EDIT = "draft_edit"
+    RETRY = "draft_retry"
+    RELEASE = "draft_release"
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    draft: Draft
+    approvers: list[str]  # names of the people whose approvals of this text count so far
+    required: int
+    freeze: Freeze | None
+
+
+def fallback_text(draft: Draft) -> str:
+    return escape(f"Draft for @{draft.account} by {draft.author_name}: {draft.text}")[:3000]
+
+
+def build_approval_card(view: ApprovalView) -> list[dict[str, Any]]:
+    draft = view.draft
+    quoted = "\n".join(f">{line}" for line in escape(draft.text).splitlines() or [""])
+    reply = (
+        f" · reply to <https://x.com/i/status/{draft.in_reply_to}|this tweet>"
+        if draft.in_reply_to
+        else ""
+    )
+    length = weighted_length(draft.text)
+    when = (
+        f"scheduled for {slack_date(draft.schedule_at)}"
+        if draft.schedule_at
+        else "posts once approved"
+    )
+    blocks: list[Block] = []
+    if view.freeze is not None and draft.state in (
+        DraftState.PENDING,
+        DraftState.APPROVED,
+        DraftState.HELD,
+    ):
+        until = f" until {slack_date(view.freeze.until)}" if view.freeze.until else ""
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f":octagonal_sign: *Publishing is frozen* by <@{view.freeze.frozen_by}>{until}: {escape(view.freeze.reason)}"
+                )
+            )
+        )
+    blocks += [
+        SectionBlock(
+            block_id=f"draft:{draft.id}",
+            text=MarkdownTextObject(
+                text=f"*Draft for @{draft.account}* by <@{draft.author_id}> · {segment_label(draft.segment)}{reply}\n{quoted}"[
+                    :3000
+                ]
+            ),
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(text=f"{length}/{MAX_WEIGHTED_LENGTH} characters · {when}")
+            ]
+        ),
+        SectionBlock(text=MarkdownTextObject(text=_status(view)[:3000])),
+    ]
+    actions = _actions(draft)
+    if actions:
+        blocks.append(ActionsBlock(block_id=f"draft_actions:{draft.id}", elements=actions))
+    return [block.to_dict() for block in blocks]
+
+
+def _status(view: ApprovalView) -> str:
+    draft = view.draft
+    approved_by = ", ".join(view.approvers) or "nobody yet"
+    match draft.state:
+        case DraftState.PENDING:
+            return f":hourglass_flowing_sand: *Needs {view.required} approval(s)* from approvers other than the author — {len(view.approvers)} so far: {approved_by}"
+        case DraftState.APPROVED:
+            held = (
+                f"\n:pause_button: Held: {escape(draft.held_reason)}" if draft.held_reason else ""
+            )
+            return f":white_check_mark: *Approved* by {approved_by} — in the publish queue{held}"
+        case DraftState.HELD:
+            return f":pause_button: *Held* — {escape(draft.held_reason or '')} (approved by {approved_by})"
+        case DraftState.POSTING:
+            error = f" (retrying: {escape(draft.last_error)})" if draft.last_error else ""
+            return f":outbox_tray: *Posting…*{error}"
+        case DraftState.POSTED:
+            url = f"https://x.com/{draft.account}/status/{draft.tweet_id}"
+            return f":bird: *Posted* by @{draft.account} — <{url}|view on X> · approved by {approved_by}"
+        case DraftState.REJECTED:
+            return f":no_entry_sign: *Rejected* by <@{draft.rejected_by}>: {escape(draft.reject_reason or '')}"
+        case DraftState.FAILED:
+            return f":warning: *X refused it*: {escape(draft.last_error or '')}"
+        case DraftState.NEEDS_CHECK:
+            return f":rotating_light: *Needs a person*: {escape(draft.last_error or '')}"
+    return f"*{draft.state}*"
+
+
+def _actions(draft: Draft) -> list[ButtonElement]:
+    value = f"{draft.id}:{draft.text_hash}"
+    reject = ButtonElement(text="Reject", action_id=DraftAction.REJECT, value=value, style="danger")
+    match draft.state:
+        case DraftState.PENDING:
+            return [
+                ButtonElement(
+                    text="Approve", action_id=DraftAction.APPROVE, value=value, style="primary"
+                ),
+                reject,
+                ButtonElement(text="Edit", action_id=DraftAction.EDIT, value=value),
+            ]
+        case DraftState.APPROVED:
+            return [reject]
+        case DraftState.FAILED:
+            return [ButtonElement(text="Retry", action_id=DraftAction.RETRY, value=value), reject]
+        case DraftState.HELD:
+            return [
+                ButtonElement(
+                    text="Release", action_id=DraftAction.RELEASE, value=value, style="primary"
+                ),
+                reject,
+            ]
+    return []

@@ -1,0 +1,173 @@
+"""Modals for drafting (/tweet, Reply), editing and rejecting a draft."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    DateTimePickerElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    StaticSelectElement,
+    UrlInputElement,
+)
+from slack_sdk.models.views import View
+
+from bot.cards.mention_card import segment_label
+
+CREATE_CALLBACK = "draft_create_modal"
+EDIT_CALLBACK = "draft_edit_modal"
+REJECT_CALLBACK = "draft_reject_modal"
+
+# block id per input; lint issues name a field, and errors are shown on its block
+BLOCKS = {
+    "account": "account",
+    "segment": "segment",
+    "text": "text",
+    "link": "link",
+    "schedule": "schedule",
+}
+ACTION = "value"
+
+
+@dataclass(frozen=True)
+class DraftContext:
+    """What the modal was opened for; the server checks it again on submit."""
+
+    channel: str
+    in_reply_to: str | None = None
+    card_ts: str | None = None  # for edit and reject: the approval card
+    value: str | None = None
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, raw: str) -> DraftContext:
+        data = json.loads(raw or "{}")
+        return cls(
+            channel=str(data["channel"]),
+            in_reply_to=data.get("in_reply_to"),
+            card_ts=data.get("card_ts"),
+            value=data.get("value"),
+        )
+
+
+def _options(values: list[str], label: Any = str) -> list[Option]:
+    return [Option(value=v, text=label(v)) for v in values]
+
+
+def build_tweet_modal(
+    *,
+    context: DraftContext,
+    accounts: list[str],
+    segments: list[str],
+    segment: str,
+    text: str = "",
+) -> dict[str, Any]:
+    account_options = _options(accounts, lambda h: f"@{h}")
+    segment_options = _options(segments, segment_label)
+    title = "Reply on X" if context.in_reply_to else "Draft a tweet"
+    view = View(
+        type="modal",
+        callback_id=CREATE_CALLBACK,
+        title=title,
+        submit="Send for approval",
+        close="Cancel",
+        private_metadata=context.dump(),
+        blocks=[
+            InputBlock(
+                block_id=BLOCKS["account"],
+                label="Post as",
+                element=StaticSelectElement(
+                    action_id=ACTION, options=account_options, initial_option=account_options[0]
+                ),
+            ),
+            InputBlock(
+                block_id=BLOCKS["segment"],
+                label="Segment (its approvers decide)",
+                element=StaticSelectElement(
+                    action_id=ACTION,
+                    options=segment_options,
+                    initial_option=next(o for o in segment_options if o.value == segment),
+                ),
+            ),
+            InputBlock(
+                block_id=BLOCKS["text"],
+                label="Text",
+                element=PlainTextInputElement(
+                    action_id=ACTION, multiline=True, initial_value=text or None, max_length=1000
+                ),
+                hint="280 characters as X counts them: links count 23, emoji and CJK count 2.",
+            ),
+            InputBlock(
+                block_id=BLOCKS["link"],
+                label="Link",
+                optional=True,
+                element=UrlInputElement(action_id=ACTION),
+            ),
+            InputBlock(
+                block_id=BLOCKS["schedule"],
+                label="Schedule (your time zone)",
+                optional=True,
+                element=DateTimePickerElement(action_id=ACTION),
+                hint="Leave empty to post as soon as it is approved. Unapproved at its time, it expires.",
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def build_edit_modal(*, context: DraftContext, text: str) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=EDIT_CALLBACK,
+        title="Edit draft",
+        submit="Save",
+        close="Cancel",
+        private_metadata=context.dump(),
+        blocks=[
+            InputBlock(
+                block_id=BLOCKS["text"],
+                label="Text (saving resets every approval)",
+                element=PlainTextInputElement(
+                    action_id=ACTION, multiline=True, initial_value=text, max_length=1000
+                ),
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def build_reject_modal(*, context: DraftContext) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=REJECT_CALLBACK,
+        title="Reject draft",
+        submit="Reject",
+        close="Cancel",
+        private_metadata=context.dump(),
+        blocks=[
+            InputBlock(
+                block_id="reason",
+                label="Why? The author gets this in a DM.",
+                element=PlainTextInputElement(action_id=ACTION, multiline=True, max_length=1000),
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def value_of(values: dict[str, Any], block: str) -> Any:
+    """The submitted value of one input, whatever its element type."""
+    element = values.get(block, {}).get(ACTION, {})
+    if "selected_option" in element:
+        return (element["selected_option"] or {}).get("value")
+    if "selected_date_time" in element:
+        stamp = element["selected_date_time"]
+        return datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+    return element.get("value")

@@ -1,0 +1,522 @@
+"""Drafts and four-eyes approval: nobody can post as the brand alone.
+
+A draft needs `approvals_required` approvals of its exact current text (approvals bind to the
+text's hash) from the segment's approvers who are neither its author nor an editor of that text.
+Eligibility is decided here, from the database and Slack's directory, at every click — never
+from what a button, form or message in the payload claims. Reaching the threshold moves the
+draft to the publish queue with one conditional UPDATE, so simultaneous approvals post once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, select, update
+from sqlmodel import Session
+
+from bot import audit, outbox
+from bot.clock import Clock
+from bot.db import insert_ignoring_conflicts, transaction
+from bot.directory import DirectoryUnavailable, SlackDirectory
+from bot.errors import ActionRefused
+from bot.models import Draft, DraftApproval, DraftEdit, DraftState, SlackMessage
+from bot.segments import SegmentCatalog
+from policies.lint import LintIssue, lint_draft, text_fingerprint
+
+APPROVAL_CARD = "approval_card"
+REJECTION_DM = "rejection_dm"
+REJECTABLE = (DraftState.PENDING, DraftState.APPROVED, DraftState.HELD, DraftState.FAILED)
+
+
+class DraftInvalid(Exception):
+    """The draft breaks the segment's rules; `issues` say which and where."""
+
+    def __init__(self, issues: list[LintIssue]) -> None:
+        super().__init__("; ".join(i.message for i in issues))
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    user_name: str
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    account: str
+    segment: str
+    text: str
+    link: str | None = None
+    schedule_at: datetime | None = None
+    in_reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class CardClick:
+    """A click on an approval card, located by Slack's signed envelope."""
+
+    person: Person
+    channel: str
+    message_ts: str
+    value: str | None = None  # "<draft id>:<text hash the person saw>", only cross-checked
+
+
+def full_text(text: str, link: str | None) -> str:
+    return f"{text.strip()} {link.strip()}" if link and link.strip() else text.strip()
+
+
+class DraftService:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        segments: SegmentCatalog,
+        directory: SlackDirectory,
+        clock: Clock,
+        on_change: Callable[[], None] = lambda: None,
+        on_approved: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._engine = engine
+        self._segments = segments
+        self._directory = directory
+        self._clock = clock
+        self._on_change = on_change
+        self._on_approved = on_approved
+
+    # -- drafting ---------------------------------------------------------------------------
+
+    def accounts_for(self, segment: str) -> list[str]:
+        return [a.handle for a in self._segments.config.accounts_for(segment)]
+
+    def check(self, request: DraftRequest) -> list[LintIssue]:
+        """Every rule the draft breaks (empty when it may go for approval)."""
+        config = self._segments.config
+        if request.segment not in config.segments:
+            return [LintIssue("segment", f"There is no segment called {request.segment!r}.")]
+        if request.account not in self.accounts_for(request.segment):
+            return [LintIssue("account", f"{request.segment} may not post as @{request.account}.")]
+        return lint_draft(
+            text=request.text,
+            segment=config.segments[request.segment],
+            link=request.link,
+            schedule_at=request.schedule_at,
+            now=self._clock.now(),
+        )
+
+    def create(self, *, author: Person, request: DraftRequest) -> Draft:
+        issues = self.check(request)  # the modal checked too; the server decides
+        if issues:
+            raise DraftInvalid(issues)
+        now = self._clock.now()
+        text = full_text(request.text, request.link)
+        name = self._directory.display_name(author.user_id, author.user_name)
+        with transaction(self._engine) as session:
+            draft = Draft(
+                account=request.account,
+                segment=request.segment,
+                author_id=author.user_id,
+                author_name=name,
+                text=text,
+                text_hash=text_fingerprint(text),
+                in_reply_to=request.in_reply_to,
+                schedule_at=request.schedule_at,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(draft)
+            session.flush()
+            assert draft.id is not None
+            session.add(
+                DraftEdit(
+                    draft_id=draft.id,
+                    editor_id=author.user_id,
+                    editor_name=name,
+                    text_hash=draft.text_hash,
+                    at=now,
+                )
+            )
+            cards = outbox.enqueue(
+                session,
+                [
+                    outbox.NewMessage(
+                        APPROVAL_CARD, str(draft.id), self._segments.channel(request.segment)
+                    )
+                ],
+                now=now,
+            )
+            draft.card_id = cards[str(draft.id)]
+            session.add(draft)
+            audit.record(
+                session,
+                actor=audit.Actor(author.user_id, name),
+                action="draft.create",
+                subject=f"draft:{draft.id}",
+                at=now,
+                after={
+                    "text": text,
+                    "account": draft.account,
+                    "segment": draft.segment,
+                    "in_reply_to": draft.in_reply_to,
+                    "schedule_at": _iso(draft.schedule_at),
+                },
+            )
+        self._on_change()
+        return draft
+
+    def edit_form(self, click: CardClick) -> Draft:
+        """The draft to edit, if this person may edit it (only its author, only while pending)."""
+        draft = self._locate(click, "edit")
+        if click.person.user_id != draft.author_id:
+            self._refuse(
+                click,
+                draft,
+                "edit",
+                "Only the author can edit a draft; suggest changes in the thread.",
+            )
+        if draft.state != DraftState.PENDING:
+            self._refuse(
+                click, draft, "edit", f"This draft is {draft.state}; it can no longer be edited."
+            )
+        return draft
+
+    def edit(self, click: CardClick, *, text: str, link: str | None = None) -> None:
+        """The author rewrites the draft: every approval is void, approvers must read it again."""
+        draft = self.edit_form(click)
+        request = DraftRequest(
+            draft.account, draft.segment, text, link, draft.schedule_at, draft.in_reply_to
+        )
+        issues = self.check(request)
+        if issues:
+            raise DraftInvalid(issues)
+        new_text = full_text(text, link)
+        now, actor = self._clock.now(), self._actor(click.person)
+        with transaction(self._engine) as session:
+            changed = session.execute(
+                update(Draft)
+                .where(
+                    and_(
+                        Draft.id == draft.id,
+                        Draft.version == draft.version,
+                        Draft.state == DraftState.PENDING,
+                    )
+                )  # type: ignore[arg-type]
+                .values(
+                    text=new_text,
+                    text_hash=text_fingerprint(new_text),
+                    version=Draft.version + 1,
+                    updated_at=now,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            if changed != 1:
+                raise _Conflict
+            session.add(
+                DraftEdit(
+                    draft_id=draft.id,
+                    editor_id=actor.id,
+                    editor_name=actor.name,
+                    text_hash=text_fingerprint(new_text),
+                    at=now,
+                )
+            )  # type: ignore[arg-type]
+            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            audit.record(
+                session,
+                actor=actor,
+                action="draft.edit",
+                subject=f"draft:{draft.id}",
+                at=now,
+                before={"text": draft.text},
+                after={"text": new_text},
+            )
+        self._on_change()
+
+    # -- approving --------------------------------------------------------------------------
+
+    def approve(self, click: CardClick) -> str:
+        """Record an approval; return what happened, for the person who clicked."""
+        draft = self._locate(click, "approve")
+        if draft.state != DraftState.PENDING:
+            self._refuse(click, draft, "approve", f"This draft is already {draft.state}.")
+        seen_hash = (click.value or "").partition(":")[2]
+        if seen_hash and seen_hash != draft.text_hash:
+            self._refuse(
+                click,
+                draft,
+                "approve",
+                "The text changed since you saw it: read the new version on the card and approve again.",
+            )
+        required, approvers = self._approval_rule(draft)
+        reason = self._ineligible(click.person.user_id, draft, approvers)
+        if reason:
+            self._refuse(click, draft, "approve", reason)
+        now, actor = self._clock.now(), self._actor(click.person)
+        with transaction(self._engine) as session:
+            inserted = session.execute(
+                insert_ignoring_conflicts(self._engine, DraftApproval.__table__).returning(
+                    DraftApproval.id
+                ),  # type: ignore[attr-defined]
+                [
+                    {
+                        "draft_id": draft.id,
+                        "approver_id": actor.id,
+                        "approver_name": actor.name,
+                        "text_hash": draft.text_hash,
+                        "at": now,
+                    }
+                ],
+            ).first()
+            if inserted is None:
+                raise ActionRefused("You have already approved this text.")
+            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            audit.record(
+                session,
+                actor=actor,
+                action="draft.approve",
+                subject=f"draft:{draft.id}",
+                at=now,
+                after={"text_hash": draft.text_hash},
+            )
+        self._on_change()
+        count = self.eligible_approvals(draft.id)  # type: ignore[arg-type]
+        if count < required:
+            return f"Approved ({count} of {required}); waiting for {required - count} more."
+        if self._queue_for_publishing(draft, now):
+            self._on_approved()
+            return "Approved: it goes to the publish queue now."
+        return "Approved."
+
+    def eligible_approvals(self, draft_id: int) -> int:
+        """Approvals of the current text by people who may approve it right now."""
+        with transaction(self._engine) as session:
+            draft = session.get(Draft, draft_id)
+            assert draft is not None
+            approvals = session.scalars(
+                select(DraftApproval).where(
+                    DraftApproval.draft_id == draft_id, DraftApproval.text_hash == draft.text_hash
+                )  # type: ignore[arg-type]
+            ).all()
+            editors = self._editors(session, draft)
+        _, approvers = self._approval_rule(draft)
+        eligible = {
+            a.approver_id
+            for a in approvals
+            if a.approver_id != draft.author_id
+            and a.approver_id not in editors
+            and self._directory.includes(a.approver_id, approvers)
+        }
+        return len(eligible)
+
+    def release(self, click: CardClick) -> None:
+        """Post a draft held by a freeze after all (an approver decides it still fits)."""
+        self._requeue(click, "release", DraftState.HELD)
+
+    def retry(self, click: CardClick) -> None:
+        """Try again after X refused the post (e.g. a suspended link was fixed on X's side)."""
+        self._requeue(click, "retry", DraftState.FAILED)
+
+    def _requeue(self, click: CardClick, action: str, from_state: DraftState) -> None:
+        draft = self._locate(click, action)
+        if draft.state != from_state:
+            self._refuse(click, draft, action, f"This draft is {draft.state}.")
+        _, approvers = self._approval_rule(draft)
+        reason = self._ineligible(click.person.user_id, draft, approvers)
+        if reason:
+            self._refuse(click, draft, action, reason)
+        now, actor = self._clock.now(), self._actor(click.person)
+        with transaction(self._engine) as session:
+            changed = session.execute(
+                update(Draft)
+                .where(and_(Draft.id == draft.id, Draft.state == from_state))  # type: ignore[arg-type]
+                .values(
+                    state=DraftState.APPROVED,
+                    due_at=now,
+                    held_reason=None,
+                    last_error=None,
+                    version=Draft.version + 1,
+                    updated_at=now,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            if changed != 1:
+                raise _Conflict
+            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            audit.record(
+                session, actor=actor, action=f"draft.{action}", subject=f"draft:{draft.id}", at=now
+            )
+        self._on_change()
+        self._on_approved()
+
+    def reject(self, click: CardClick, *, reason: str) -> None:
+        reason = reason.strip()
+        if not reason:
+            raise ActionRefused("Say why you reject it; the author will read it.")
+        draft = self._locate(click, "reject")
+        if draft.state not in REJECTABLE:
+            self._refuse(click, draft, "reject", f"This draft is already {draft.state}.")
+        _, approvers = self._approval_rule(draft)
+        if click.person.user_id != draft.author_id and not self._directory.includes(
+            click.person.user_id, approvers
+        ):
+            self._refuse(
+                click,
+                draft,
+                "reject",
+                "Only this segment's approvers (or the author, to withdraw it) can reject a draft.",
+            )
+        now, actor = self._clock.now(), self._actor(click.person)
+        with transaction(self._engine) as session:
+            changed = session.execute(
+                update(Draft)
+                .where(
+                    and_(
+                        Draft.id == draft.id,
+                        Draft.state.in_(
+                            [DraftState.PENDING, DraftState.APPROVED, DraftState.FAILED]
+                        ),
+                    )
+                )  # type: ignore[arg-type,attr-defined]
+                .values(
+                    state=DraftState.REJECTED,
+                    rejected_by=actor.id,
+                    reject_reason=reason,
+                    version=Draft.version + 1,
+                    updated_at=now,
+                    due_at=None,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            if changed != 1:
+                raise _Conflict
+            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            if actor.id != draft.author_id:
+                outbox.enqueue(
+                    session,
+                    [outbox.NewMessage(REJECTION_DM, str(draft.id), draft.author_id)],
+                    now=now,
+                )
+            audit.record(
+                session,
+                actor=actor,
+                action="draft.reject",
+                subject=f"draft:{draft.id}",
+                at=now,
+                after={"reason": reason},
+            )
+        self._on_change()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _approval_rule(self, draft: Draft) -> tuple[int, list[str]]:
+        segment = self._segments.config.segments[draft.segment]
+        return int(segment.approvals_required or 1), list(segment.approvers)
+
+    def _ineligible(self, user_id: str, draft: Draft, approvers: list[str]) -> str | None:
+        if user_id == draft.author_id:
+            return "You wrote this draft: someone else has to approve it."
+        with transaction(self._engine) as session:
+            editors = self._editors(session, draft)
+        if user_id in editors:
+            return "You edited this text: someone else has to approve it."
+        try:
+            if not self._directory.includes(user_id, approvers):
+                return "You are not an approver for this segment."
+        except DirectoryUnavailable:
+            return "I couldn't check your approver role with Slack just now. Please try again."
+        return None
+
+    def _editors(self, session: Session, draft: Draft) -> set[str]:
+        rows = session.scalars(
+            select(DraftEdit.editor_id).where(
+                DraftEdit.draft_id == draft.id, DraftEdit.text_hash == draft.text_hash
+            )  # type: ignore[arg-type]
+        )
+        return set(rows)
+
+    def _queue_for_publishing(self, draft: Draft, now: datetime) -> bool:
+        with transaction(self._engine) as session:
+            changed = session.execute(
+                update(Draft)
+                .where(
+                    and_(
+                        Draft.id == draft.id,
+                        Draft.state == DraftState.PENDING,
+                        Draft.text_hash == draft.text_hash,
+                    )
+                )  # type: ignore[arg-type]
+                .values(
+                    state=DraftState.APPROVED,
+                    due_at=draft.schedule_at or now,
+                    version=Draft.version + 1,
+                    updated_at=now,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            if changed != 1:
+                return False  # another approval got there first
+            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            audit.record(
+                session,
+                actor=audit.SYSTEM,
+                action="draft.approved",
+                subject=f"draft:{draft.id}",
+                at=now,
+                after={"text_hash": draft.text_hash, "due_at": _iso(draft.schedule_at or now)},
+            )
+        return True
+
+    def _locate(self, click: CardClick, action: str) -> Draft:
+        with transaction(self._engine) as session:
+            card = session.execute(
+                select(SlackMessage).where(
+                    SlackMessage.kind == APPROVAL_CARD,
+                    SlackMessage.channel == click.channel,
+                    SlackMessage.ts == click.message_ts,
+                )
+            ).scalar_one_or_none()
+            draft = session.get(Draft, int(card.subject_id)) if card else None
+        if card is None or draft is None:
+            self._refuse(click, None, action, "That card isn't one of my drafts.")
+        assert draft is not None
+        claimed_id = (click.value or "").partition(":")[0]
+        if claimed_id and claimed_id != str(draft.id):
+            self._refuse(
+                click, draft, action, "That button doesn't match its card; nothing was changed."
+            )
+        return draft
+
+    def _refuse(self, click: CardClick, draft: Draft | None, action: str, reason: str) -> None:
+        actor = self._actor(click.person)  # may ask Slack: never inside a write transaction
+        with transaction(self._engine) as session:
+            audit.record(
+                session,
+                actor=actor,
+                action="draft.refused",
+                subject=f"draft:{draft.id if draft else 'unknown'}",
+                at=self._clock.now(),
+                after={"attempted": action, "channel": click.channel, "reason": reason},
+            )
+        raise ActionRefused(reason)
+
+    def _actor(self, person: Person) -> audit.Actor:
+        return audit.Actor(
+            person.user_id, self._directory.display_name(person.user_id, person.user_name)
+        )
+
+
+class _Conflict(ActionRefused):
+    def __init__(self) -> None:
+        super().__init__("Someone changed this draft just now; the card shows the latest.")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:
+    return list(
+        session.scalars(
+            select(DraftApproval)
+            .where(DraftApproval.draft_id == draft.id, DraftApproval.text_hash == draft.text_hash)  # type: ignore[arg-type]
+            .order_by(DraftApproval.id)
+        )
+    )

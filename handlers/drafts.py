@@ -1,0 +1,174 @@
+"""/tweet, a mention's Reply, and the buttons and modals of an approval card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.cards.approval_card import DraftAction
+from bot.cards.draft_modals import (
+    BLOCKS,
+    CREATE_CALLBACK,
+    EDIT_CALLBACK,
+    REJECT_CALLBACK,
+    DraftContext,
+    build_edit_modal,
+    build_reject_modal,
+    build_tweet_modal,
+    value_of,
+)
+from bot.cards.mention_card import MentionAction
+from bot.drafts import CardClick, DraftInvalid, DraftRequest, Person
+from bot.errors import ActionRefused
+from bot.services import Services
+from handlers.errors import tell
+from handlers.mention_actions import click_from_action
+
+MAX_COMMAND_TEXT = 1000
+
+
+def register(app: App, services: Services) -> None:
+    drafts, segments = services.drafts, services.segments
+
+    def open_tweet_modal(
+        client: WebClient, trigger_id: str, context: DraftContext, segment: str, text: str
+    ) -> None:
+        view = build_tweet_modal(
+            context=context,
+            accounts=drafts.accounts_for(segment) or [a.handle for a in segments.config.accounts],
+            segments=segments.names(),
+            segment=segment,
+            text=text[:MAX_COMMAND_TEXT],
+        )
+        client.views_open(trigger_id=trigger_id, view=view)
+
+    @app.command("/tweet")
+    def tweet(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        segment = (
+            segments.for_channel(body["channel_id"]) or segments.config.routing.default_segment
+        )
+        context = DraftContext(channel=body["channel_id"])
+        open_tweet_modal(client, body["trigger_id"], context, segment, body.get("text", ""))
+
+    @app.action(MentionAction.REPLY)
+    def reply(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = click_from_action(body)
+        mention = services.mentions.reply_form(click)
+        context = DraftContext(channel=click.channel, in_reply_to=mention.id)
+        open_tweet_modal(
+            client, body["trigger_id"], context, mention.segment, f"@{mention.author_handle} "
+        )
+
+    @app.view(CREATE_CALLBACK)
+    def submit_draft(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        values = view["state"]["values"]
+        context = DraftContext.load(view.get("private_metadata", ""))
+        request = DraftRequest(
+            account=str(value_of(values, BLOCKS["account"]) or ""),
+            segment=str(value_of(values, BLOCKS["segment"]) or ""),
+            text=str(value_of(values, BLOCKS["text"]) or ""),
+            link=value_of(values, BLOCKS["link"]) or None,
+            schedule_at=value_of(values, BLOCKS["schedule"]),
+            in_reply_to=context.in_reply_to,
+        )
+        try:
+            draft = drafts.create(author=_person(body), request=request)
+        except DraftInvalid as invalid:
+            ack(response_action="errors", errors=_errors(invalid))
+            return
+        ack()
+        channel = segments.channel(draft.segment)
+        tell(client, body, f"Your draft is waiting for approval in <#{channel}>.")
+
+    @app.action(DraftAction.APPROVE)
+    def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        tell(client, body, drafts.approve(card_click(body)))
+
+    @app.action(DraftAction.RELEASE)
+    def release(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        drafts.release(card_click(body))
+
+    @app.action(DraftAction.RETRY)
+    def retry(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        drafts.retry(card_click(body))
+
+    @app.action(DraftAction.REJECT)
+    def open_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = card_click(body)
+        context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
+        client.views_open(trigger_id=body["trigger_id"], view=build_reject_modal(context=context))
+
+    @app.view(REJECT_CALLBACK)
+    def submit_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = str(value_of(view["state"]["values"], "reason") or "")
+        try:
+            drafts.reject(_click_from_view(body, view), reason=reason)
+        except ActionRefused as refused:
+            ack(response_action="errors", errors={"reason": str(refused)})
+            return
+        ack()
+
+    @app.action(DraftAction.EDIT)
+    def open_edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = card_click(body)
+        draft = drafts.edit_form(click)
+        context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
+        client.views_open(
+            trigger_id=body["trigger_id"], view=build_edit_modal(context=context, text=draft.text)
+        )
+
+    @app.view(EDIT_CALLBACK)
+    def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = str(value_of(view["state"]["values"], BLOCKS["text"]) or "")
+        try:
+            drafts.edit(_click_from_view(body, view), text=text)
+        except DraftInvalid as invalid:
+            ack(response_action="errors", errors={BLOCKS["text"]: invalid.issues[0].message})
+            return
+        except ActionRefused as refused:
+            ack(response_action="errors", errors={BLOCKS["text"]: str(refused)})
+            return
+        ack()
+
+
+def _person(body: dict[str, Any]) -> Person:
+    user = body["user"]
+    return Person(user["id"], user.get("username") or user.get("name", ""))
+
+
+def card_click(body: dict[str, Any]) -> CardClick:
+    """Where and by whom, from Slack's signed envelope; the button value is only cross-checked."""
+    container = body.get("container") or {}
+    return CardClick(
+        person=_person(body),
+        channel=container.get("channel_id") or (body.get("channel") or {}).get("id", ""),
+        message_ts=container.get("message_ts", ""),
+        value=body["actions"][0].get("value"),
+    )
+
+
+def _click_from_view(body: dict[str, Any], view: dict[str, Any]) -> CardClick:
+    try:
+        context = DraftContext.load(view.get("private_metadata", ""))
+    except (KeyError, ValueError) as exc:
+        raise ActionRefused("This form is not one of mine.") from exc
+    return CardClick(_person(body), context.channel, context.card_ts or "", context.value)
+
+
+def _errors(invalid: DraftInvalid) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for issue in invalid.issues:
+        block = BLOCKS.get(issue.field, BLOCKS["text"])
+        errors[block] = f"{errors[block]} {issue.message}" if block in errors else issue.message
+    return errors
