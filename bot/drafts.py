@@ -372,9 +372,7 @@ class DraftService:
                 .where(
                     and_(
                         Draft.id == draft.id,
-                        Draft.state.in_(
-                            [DraftState.PENDING, DraftState.APPROVED, DraftState.FAILED]
-                        ),
+                        Draft.state.in_(REJECTABLE),
                     )
                 )  # type: ignore[arg-type,attr-defined]
                 .values(

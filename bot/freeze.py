@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 
 from bot import audit, outbox
 from bot.clock import Clock
@@ -22,7 +22,7 @@ from bot.directory import SlackDirectory
 from bot.drafts import Person
 from bot.errors import ActionRefused
 from bot.models import Draft, DraftState, Freeze
-from bot.publisher import active_freeze
+from bot.publisher import FROZEN, active_freeze
 from bot.segments import SegmentCatalog
 
 _DURATION = re.compile(
@@ -140,7 +140,8 @@ class FreezeService:
     def _hold_backlog(self, session: object, scope: str, now: datetime) -> int:
         """Drafts that came due while frozen wait for a person to release them."""
         still_frozen = {a for a in self.accounts() if active_freeze(session, a, now) is not None}
-        query = select(Draft).where(Draft.state == DraftState.APPROVED, Draft.due_at <= now)  # type: ignore[arg-type, operator]
+        came_due = or_(Draft.due_at <= now, Draft.held_reason.startswith(FROZEN))  # type: ignore[operator, union-attr]
+        query = select(Draft).where(Draft.state == DraftState.APPROVED, came_due)  # type: ignore[arg-type]
         held = 0
         for draft in session.scalars(query):  # type: ignore[attr-defined]
             if (

@@ -30,6 +30,7 @@ from bot.x_gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavai
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
+FROZEN = "frozen"  # held_reason prefix of drafts a freeze is holding
 _URL = re.compile(r"https?://\S+")
 
 
@@ -138,7 +139,9 @@ class Publisher:
                 if draft.held_reason != reason:
                     draft.held_reason = reason
                     outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-                draft.due_at = until or now + timedelta(seconds=5)
+                # Frozen: look again in a few seconds (a lifted freeze holds it for release);
+                # over the hourly limit: wait for the next free slot.
+                draft.due_at = now + timedelta(seconds=5) if reason.startswith(FROZEN) else until
                 session.add(draft)
                 return None
             outcome_unknown = draft.state == DraftState.POSTING  # an earlier attempt never finished
@@ -171,7 +174,7 @@ class Publisher:
     ) -> tuple[str, datetime | None] | None:
         freeze = active_freeze(session, draft.account, now)
         if freeze is not None:
-            return f"frozen by {freeze.frozen_by_name}: {freeze.reason}", freeze.until
+            return f"{FROZEN} by {freeze.frozen_by_name}: {freeze.reason}", freeze.until
         account = self.segments.config.account(draft.account)
         hour_ago = now - timedelta(hours=1)
         recent = session.execute(  # type: ignore[attr-defined]
@@ -215,9 +218,11 @@ class Publisher:
     def _posted(self, draft: Draft, tweet_id: str, *, recovered: bool) -> bool:
         now = self.clock.now()
         with transaction(self.engine) as session:
-            session.execute(
+            recorded = session.execute(
+                # Only while we hold the lease: a worker that took over an expired lease and
+                # found the tweet has recorded the post already (once).
                 update(Draft)
-                .where(Draft.id == draft.id)  # type: ignore[arg-type]
+                .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
                 .values(
                     state=DraftState.POSTED,
                     tweet_id=tweet_id,
@@ -228,7 +233,9 @@ class Publisher:
                     due_at=None,
                     version=Draft.version + 1,
                 )
-            )
+            ).rowcount  # type: ignore[attr-defined]
+            if recorded != 1:
+                return False
             outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
             audit.record(
                 session,

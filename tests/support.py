@@ -9,10 +9,13 @@ poll_seconds: 15
 segments:
   customer_relations:
     channel: C0CUSTOMER
+    approvers: ["S0CARE"]
     first_response_minutes: 15
     follow: {keywords: [outage, refund]}
+    create: {banned_terms: [guarantee], allowed_link_domains: [acme.com]}
   crisis_management:
     channel: C0CRISIS
+    approvers: ["S0CRISIS"]
     responders: ["S0CRISIS"]
     first_response_minutes: 10
     follow: {keywords: [breach]}

@@ -178,9 +178,16 @@ class SlackUser:
                 inputs[block_id, str(block["element"].get("action_id"))] = block
         state: dict[str, JSON] = {}
         for (block_id, action_id), block in inputs.items():
-            kind = block["element"].get("type")
-            empty = {"value": None} if kind == "plain_text_input" else {}
-            state.setdefault(block_id, {})[action_id] = {"type": kind, **empty}
+            element = block["element"]
+            kind = element.get("type")
+            # What the person sees pre-filled is what Slack submits unless they change it.
+            if "initial_option" in element:
+                start: JSON = {"selected_option": element["initial_option"]}
+            elif "initial_value" in element:
+                start = {"value": element["initial_value"]}
+            else:
+                start = {"value": None} if kind == "plain_text_input" else {}
+            state.setdefault(block_id, {})[action_id] = {"type": kind, **start}
         for block_id, actions in values.items():
             for action_id, given in actions.items():
                 block = inputs.get((block_id, action_id))

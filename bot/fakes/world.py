@@ -35,6 +35,7 @@ class FakeWorld:
     clock: Clock = field(default_factory=SystemClock)
     engine: Engine | None = None
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    env: dict[str, str] = field(default_factory=dict)
     slack: FakeSlack = field(init=False)
     x: FakeX = field(init=False)
     runtime: Runtime = field(init=False)
@@ -46,7 +47,17 @@ class FakeWorld:
         self.x = FakeX(bearer_token=X_BEARER)
         self.x.start()
         for account in self.config.accounts:
-            self.x.add_user(account.handle)
+            user_id = self.x.add_user(account.handle)
+            prefix = account.credentials_env
+            creds = self.posting_env(prefix, user_id)
+            self.x.register_account(
+                account.handle,
+                consumer_key=creds[f"{prefix}_X_CONSUMER_KEY"],
+                consumer_secret=creds[f"{prefix}_X_CONSUMER_SECRET"],
+                access_token=creds[f"{prefix}_X_ACCESS_TOKEN"],
+                access_token_secret=creds[f"{prefix}_X_ACCESS_TOKEN_SECRET"],
+            )
+            self.env |= creds
         self.runtime = self.build_runtime()
         self.server = HttpServer(self.runtime.wsgi(), host="127.0.0.1", port=0).start()
         if workers:
@@ -65,7 +76,17 @@ class FakeWorld:
         )
         engine = self.engine or make_engine(self.database_url)
         self.engine = engine
-        return build_runtime(settings, self.config, clock=self.clock, engine=engine)
+        return build_runtime(settings, self.config, clock=self.clock, engine=engine, env=self.env)
+
+    @staticmethod
+    def posting_env(prefix: str, user_id: str) -> dict[str, str]:
+        """Fake OAuth 1.0a credentials for one account (X access tokens start with the user id)."""
+        return {
+            f"{prefix}_X_CONSUMER_KEY": f"ck-{prefix.lower()}",
+            f"{prefix}_X_CONSUMER_SECRET": f"cs-{prefix.lower()}",
+            f"{prefix}_X_ACCESS_TOKEN": f"{user_id}-at-{prefix.lower()}",
+            f"{prefix}_X_ACCESS_TOKEN_SECRET": f"ats-{prefix.lower()}",
+        }
 
     def stop(self) -> None:
         self.runtime.stop()

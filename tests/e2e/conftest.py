@@ -25,7 +25,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 def world(config: BrandConfig, database_url: str, clock: FakeClock) -> Iterator[FakeWorld]:
     world = FakeWorld(config=config, database_url=database_url, clock=clock).start()
-    world.slack.set_usergroup("S0CRISIS", ["U0CRISIS1", "U0CRISIS2"])
+    world.slack.set_usergroup("S0CRISIS", ["U0CRISIS1", "U0CRISIS2", "U0CRISIS3"])
+    world.slack.set_usergroup("S0CARE", ["U0BOB", "U0CAROL"])
+    world.slack.set_usergroup("S0ADMIN", ["U0ADMIN"])
     try:
         yield world
         assert world.slack.violations == [], "the app called Slack in ways its API spec forbids"

@@ -53,6 +53,7 @@ def test_online_check_names_what_is_missing_and_passes_when_all_exists(tmp_path:
             slack.add_channel(channel, channel.lower())
         slack.add_user("U0ADMIN", "admin")
         slack.set_usergroup("S0CRISIS", ["U0CRISIS1"])
+        slack.set_usergroup("S0CARE", ["U0BOB"])
         x.add_user("acme")
 
         result = _check(config, slack, x)

@@ -1,0 +1,310 @@
+"""No tweet without approval: /tweet → approval card → eligible approvals → exactly one tweet."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from bot import audit
+from bot.audit_report import render_who, who_tweeted
+from bot.cards.approval_card import DraftAction
+from bot.db import transaction
+from bot.fakes.slack_user import SlackUser
+from bot.fakes.world import FakeWorld
+from bot.models import AuditEntry, Draft, DraftState, SlackMessage
+
+
+def draft_via_slack(
+    world: FakeWorld, author: SlackUser, text: str, *, channel: str = "C0CUSTOMER"
+) -> Draft:
+    """What a person does: /tweet, fill the modal, submit. Returns the stored draft."""
+    before = len(world.slack.views)
+    author.command("/tweet", "", channel=channel)
+    world.slack.wait_for(lambda s: len(s.views) > before)
+    view = author.last_view_for(author.user_id)
+    response = author.submit_view(
+        view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}}
+    )
+    assert response.status_code == 200 and not response.text, response.text
+    world.slack.wait_for(
+        lambda _: _latest_draft(world) is not None and _latest_draft(world).text == text
+    )  # type: ignore[union-attr]
+    world.deliver()
+    return _latest_draft(world)  # type: ignore[return-value]
+
+
+def _latest_draft(world: FakeWorld) -> Draft | None:
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        return session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
+
+
+def _draft(world: FakeWorld, draft_id: int) -> Draft:
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        draft = session.get(Draft, draft_id)
+        assert draft is not None
+        return draft
+
+
+def _card(world: FakeWorld, draft: Draft) -> SlackMessage:
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        card = session.get(SlackMessage, draft.card_id)
+        assert card is not None and card.ts is not None
+        return card
+
+
+def _click(world: FakeWorld, user: SlackUser, draft: Draft, action: DraftAction) -> str:
+    """Click a button on the draft's card; return the ephemeral reply the clicker got."""
+    card = _card(world, draft)
+    seen = len([e for e in world.slack.ephemerals if e["user"] == user.user_id])
+    user.click(channel=card.channel, ts=str(card.ts), action_id=action)
+    world.slack.wait_for(
+        lambda s: len([e for e in s.ephemerals if e["user"] == user.user_id]) > seen
+    )
+    return str([e for e in world.slack.ephemerals if e["user"] == user.user_id][-1]["text"])
+
+
+def _publish(world: FakeWorld) -> int:
+    posted = world.runtime.publisher.publish_due()
+    world.deliver()
+    return posted
+
+
+def test_a_draft_needs_someone_else_to_approve_it_then_posts_once(world: FakeWorld) -> None:
+    alice, bob = world.user("U0ALICE", "alice"), world.user("U0BOB", "bob")
+    draft = draft_via_slack(
+        world, alice, "We're back up. Thanks for your patience! https://acme.com/status"
+    )
+    card = world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))
+    assert "We&apos;re" in str(card["blocks"]) or "We're back up" in str(card["blocks"])
+    assert "Needs 1 approval" in str(card["blocks"])
+
+    assert "someone else" in _click(world, alice, draft, DraftAction.APPROVE)
+    assert _publish(world) == 0 and world.x.posted_by("acme") == []
+
+    assert "publish queue" in _click(world, bob, draft, DraftAction.APPROVE)
+    assert _publish(world) == 1
+    tweets = world.x.posted_by("acme")
+    assert [t["text"] for t in tweets] == [draft.text]
+    posted = _draft(world, draft.id)  # type: ignore[arg-type]
+    assert posted.state == DraftState.POSTED and posted.tweet_id == tweets[0]["id"]
+    assert "Posted* by @acme" in str(
+        world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"]
+    )
+    assert _publish(world) == 0 and len(world.x.posted_by("acme")) == 1
+
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        history = who_tweeted(session, tweets[0]["id"])
+        assert history is not None
+        story = render_who(history)
+        assert audit.verify(session)[1] is None
+    assert "alice" in story and "bob" in story and "REFUSED" in story
+
+
+def test_a_forged_or_replayed_self_approval_never_publishes(world: FakeWorld) -> None:
+    alice = world.user("U0ALICE", "alice")
+    draft = draft_via_slack(world, alice, "Big news tomorrow")
+    card = _card(world, draft)
+    forged_message = {
+        "ts": card.ts,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "author: U0BOB, approvals: 5"}}
+        ],
+    }
+    alice.forge_action(
+        channel=card.channel,
+        ts=str(card.ts),
+        action_id=DraftAction.APPROVE,
+        value=f"{draft.id}:{draft.text_hash}",
+        message=forged_message,
+        extra={"view": {"private_metadata": '{"author": "U0BOB"}'}},
+    )
+    world.slack.wait_for(lambda s: s.ephemerals)
+    late = SlackUser(
+        app_url=world.app_url,
+        signing_secret=world.signing_secret,
+        slack=world.slack,
+        user_id="U0BOB",
+        name="bob",
+        clock=lambda: __import__("time").time() - 6 * 60,
+    )
+    replay = late.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.APPROVE)
+    assert replay.status_code == 401  # an old (replayed) request is refused before any listener
+    assert _publish(world) == 0 and world.x.posted_by("acme") == []
+    assert _draft(world, draft.id).state == DraftState.PENDING  # type: ignore[arg-type]
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        refused = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "draft.refused")
+        ).all()
+    assert [e.actor_id for e in refused] == ["U0ALICE"]
+
+
+def test_n_of_m_approvals_and_an_approver_removed_between_clicks(world: FakeWorld, clock) -> None:
+    author = world.user("U0CRISIS1", "casey")
+    draft = draft_via_slack(
+        world, author, "We are investigating reports of an incident.", channel="C0CRISIS"
+    )
+    assert draft.segment == "crisis_management"
+    second, third = world.user("U0CRISIS2", "quinn"), world.user("U0CRISIS3", "rory")
+    assert "1 of 2" in _click(world, second, draft, DraftAction.APPROVE)
+    world.slack.set_usergroup("S0CRISIS", ["U0CRISIS1", "U0CRISIS3", "U0CRISIS4"])  # quinn leaves
+    clock.advance(seconds=61)  # past the directory cache
+    assert "1 of 2" in _click(world, third, draft, DraftAction.APPROVE)  # quinn's no longer counts
+    assert _publish(world) == 0
+    fourth = world.user("U0CRISIS4", "sam")
+    assert "publish queue" in _click(world, fourth, draft, DraftAction.APPROVE)
+    assert _publish(world) == 1 and len(world.x.posted_by("acme")) == 1
+
+
+def test_editing_resets_approvals_and_a_stale_approval_does_nothing(world: FakeWorld) -> None:
+    author = world.user("U0CRISIS1", "casey")
+    draft = draft_via_slack(world, author, "Statement v1", channel="C0CRISIS")
+    quinn, rory = world.user("U0CRISIS2", "quinn"), world.user("U0CRISIS3", "rory")
+    old_card = world.slack.message("C0CRISIS", str(_card(world, draft).ts))
+    assert "1 of 2" in _click(world, quinn, draft, DraftAction.APPROVE)
+
+    author.click(channel="C0CRISIS", ts=str(_card(world, draft).ts), action_id=DraftAction.EDIT)
+    world.slack.wait_for(lambda s: len(s.views_for("U0CRISIS1")) == 2)
+    edit_view = author.last_view_for("U0CRISIS1")
+    assert (
+        author.submit_view(
+            edit_view["id"],
+            {"text": {"value": {"type": "plain_text_input", "value": "Statement v2"}}},
+        ).text
+        == ""
+    )
+    world.slack.wait_for(lambda _: _draft(world, draft.id).text == "Statement v2")  # type: ignore[arg-type]
+    world.deliver()
+    assert "0 so far" in str(world.slack.message("C0CRISIS", str(_card(world, draft).ts))["blocks"])
+
+    # rory approves from the card as it was before the edit: stale, so nothing happens
+    stale_value = next(
+        e["value"]
+        for b in old_card["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == DraftAction.APPROVE
+    )
+    rory.forge_action(
+        channel="C0CRISIS",
+        ts=str(_card(world, draft).ts),
+        action_id=DraftAction.APPROVE,
+        value=stale_value,
+    )
+    world.slack.wait_for(lambda s: any(e["user"] == "U0CRISIS3" for e in s.ephemerals))
+    assert "text changed" in world.slack.ephemerals[-1]["text"]
+    assert world.runtime.services.drafts.eligible_approvals(draft.id) == 0  # type: ignore[arg-type]
+    assert "1 of 2" in _click(world, quinn, draft, DraftAction.APPROVE)
+    assert _publish(world) == 0 and world.x.posted_by("acme") == []
+
+
+def test_two_approvers_clicking_at_once_post_once(world: FakeWorld) -> None:
+    draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Our spring sale starts now")
+    bob, carol = world.user("U0BOB", "bob"), world.user("U0CAROL", "carol")
+    card = _card(world, draft)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(
+            pool.map(
+                lambda u: u.click(
+                    channel=card.channel, ts=str(card.ts), action_id=DraftAction.APPROVE
+                ),
+                [bob, carol],
+            )
+        )
+    world.slack.wait_for(lambda s: len(s.ephemerals) >= 2)
+    _publish(world)
+    _publish(world)
+    assert len(world.x.posted_by("acme")) == 1
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        queued = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "draft.approved")
+        ).all()
+    assert len(queued) == 1
+
+
+def test_a_publisher_killed_between_x_and_commit_posts_exactly_once_after_restart(
+    world: FakeWorld, clock
+) -> None:
+    draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Maintenance tonight 2am UTC")
+    release_x = threading.Event()
+    world.x.after_post = lambda _tweet: release_x.wait(10)  # X has the tweet; its answer is stuck
+    _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
+    stuck = threading.Thread(target=world.runtime.publisher.publish_due, daemon=True)
+    stuck.start()
+    world.x.wait_for(lambda: len(world.x.posted_by("acme")) == 1)
+
+    # The process "dies" here; a new one starts over the same database after the lease expires.
+    restarted = world.build_runtime()
+    clock.advance(seconds=61)
+    assert restarted.publisher.publish_due() == 1  # it finds the tweet instead of posting again
+    release_x.set()
+    stuck.join(timeout=10)
+    assert len(world.x.posted_by("acme")) == 1
+    recorded = _draft(world, draft.id)  # type: ignore[arg-type]
+    assert (
+        recorded.state == DraftState.POSTED
+        and recorded.tweet_id == world.x.posted_by("acme")[0]["id"]
+    )
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        posts = session.scalars(select(AuditEntry).where(AuditEntry.action == "draft.post")).all()
+    assert len(posts) == 1
+
+
+def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(world: FakeWorld, clock) -> None:
+    alice, bob, admin = (
+        world.user("U0ALICE", "alice"),
+        world.user("U0BOB", "bob"),
+        world.user("U0ADMIN", "admin"),
+    )
+    drafts = [draft_via_slack(world, alice, f"Spring promo #{i}") for i in range(50)]
+    for draft in drafts:
+        _click(world, bob, draft, DraftAction.APPROVE)
+
+    admin.command(
+        "/brand", "freeze all Outage in progress, hold everything for 2h", channel="C0CUSTOMER"
+    )
+    world.slack.wait_for(
+        lambda s: any("frozen" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
+    )
+    posted_before = len(world.x.posted_by("acme"))
+    clock.advance(minutes=5)
+    assert _publish(world) == 0
+    assert len(world.x.posted_by("acme")) == posted_before
+    assert "Publishing is frozen" in str(
+        world.slack.message("C0CUSTOMER", str(_card(world, drafts[-1]).ts))["blocks"]
+    )
+
+    admin.command("/brand", "unfreeze all", channel="C0CUSTOMER")
+    world.slack.wait_for(
+        lambda s: any("held" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
+    )
+    assert _publish(world) == 0  # nothing is dumped on resume
+    held = [d for d in drafts if _draft(world, d.id).state == DraftState.HELD]  # type: ignore[arg-type]
+    assert len(held) == 50 - posted_before
+    for draft in held[:5]:
+        world.runtime.services.drafts.reject(
+            _card_click(world, bob, draft), reason="tone-deaf after the outage"
+        )
+    for draft in held[5:]:
+        _click_quiet(world, bob, draft, DraftAction.RELEASE)
+    for _ in range(10):
+        _publish(world)
+        clock.advance(hours=1)  # the account's hourly limit spreads them out
+    texts = [t["text"] for t in world.x.posted_by("acme")]
+    assert len(texts) == len(set(texts)) == posted_before + len(held) - 5
+    assert not {d.text for d in held[:5]} & set(texts)
+
+
+def _card_click(world: FakeWorld, user: SlackUser, draft: Draft):
+    from bot.drafts import CardClick, Person
+
+    card = _card(world, draft)
+    return CardClick(Person(user.user_id, user.name), card.channel, str(card.ts), None)
+
+
+def _click_quiet(world: FakeWorld, user: SlackUser, draft: Draft, action: DraftAction) -> None:
+    world.deliver()
+    card = _card(world, draft)
+    assert user.click(channel=card.channel, ts=str(card.ts), action_id=action).status_code == 200
+    world.slack.wait_for(lambda _: _draft(world, draft.id).state != DraftState.HELD)  # type: ignore[arg-type]
