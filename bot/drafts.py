@@ -9,6 +9,7 @@ draft to the publish queue with one conditional UPDATE, so simultaneous approval
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,10 +24,11 @@ from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
 from bot.models import Draft, DraftApproval, DraftEdit, DraftState, SlackMessage
 from bot.segments import SegmentCatalog
+from bot.x_gateway import XGateway, XRejected, XUnavailable
 from policies.lint import LintIssue, lint_draft, text_fingerprint
 
 APPROVAL_CARD = "approval_card"
-REJECTION_DM = "rejection_dm"
+AUTHOR_DM = "author_dm"  # a direct message to a draft's author (rejected, expired)
 REJECTABLE = (DraftState.PENDING, DraftState.APPROVED, DraftState.HELD, DraftState.FAILED)
 
 
@@ -52,6 +54,19 @@ class DraftRequest:
     link: str | None = None
     schedule_at: datetime | None = None
     in_reply_to: str | None = None
+    alternatives: tuple[str, ...] = ()  # up to two more candidate texts, for replies
+
+    def texts(self) -> list[str]:
+        """Every candidate text exactly as it would be posted."""
+        return [full_text(t, self.link) for t in (self.text, *self.alternatives) if t.strip()]
+
+
+MAX_CANDIDATES = 3
+
+
+def candidate_texts(draft: Draft) -> list[str]:
+    """The texts an approver chooses between (just the draft's text when there is one)."""
+    return list(json.loads(draft.candidates)) if draft.candidates else [draft.text]
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,9 @@ class DraftService:
         clock: Clock,
         on_change: Callable[[], None] = lambda: None,
         on_approved: Callable[[], None] = lambda: None,
+        gateway: XGateway | None = None,
     ) -> None:
+        self._gateway = gateway
         self._engine = engine
         self._segments = segments
         self._directory = directory
@@ -98,20 +115,35 @@ class DraftService:
             return [LintIssue("segment", f"There is no segment called {request.segment!r}.")]
         if request.account not in self.accounts_for(request.segment):
             return [LintIssue("account", f"{request.segment} may not post as @{request.account}.")]
-        return lint_draft(
+        segment = config.segments[request.segment]
+        now = self._clock.now()
+        issues = lint_draft(
             text=request.text,
-            segment=config.segments[request.segment],
+            segment=segment,
             link=request.link,
             schedule_at=request.schedule_at,
-            now=self._clock.now(),
+            now=now,
         )
+        alternatives = [t for t in request.alternatives if t.strip()]
+        if alternatives and not request.in_reply_to:
+            issues.append(
+                LintIssue("alternative_2", "Alternatives are for replies: post one text.")
+            )
+        for number, alternative in enumerate(alternatives, start=2):
+            for issue in lint_draft(text=alternative, segment=segment, link=request.link, now=now):
+                if issue.field == "text":
+                    issues.append(LintIssue(f"alternative_{number}", issue.message))
+        if len(set(request.texts())) != len(request.texts()):
+            issues.append(LintIssue("alternative_2", "Two of the candidate texts are the same."))
+        return issues
 
     def create(self, *, author: Person, request: DraftRequest) -> Draft:
         issues = self.check(request)  # the modal checked too; the server decides
         if issues:
             raise DraftInvalid(issues)
         now = self._clock.now()
-        text = full_text(request.text, request.link)
+        texts = request.texts()[:MAX_CANDIDATES]
+        text = texts[0]
         name = self._directory.display_name(author.user_id, author.user_name)
         with transaction(self._engine) as session:
             draft = Draft(
@@ -122,6 +154,7 @@ class DraftService:
                 text=text,
                 text_hash=text_fingerprint(text),
                 in_reply_to=request.in_reply_to,
+                candidates=json.dumps(texts) if len(texts) > 1 else None,
                 schedule_at=request.schedule_at,
                 created_at=now,
                 updated_at=now,
@@ -129,15 +162,16 @@ class DraftService:
             session.add(draft)
             session.flush()
             assert draft.id is not None
-            session.add(
-                DraftEdit(
-                    draft_id=draft.id,
-                    editor_id=author.user_id,
-                    editor_name=name,
-                    text_hash=draft.text_hash,
-                    at=now,
+            for candidate in texts:  # the author may approve none of them
+                session.add(
+                    DraftEdit(
+                        draft_id=draft.id,
+                        editor_id=author.user_id,
+                        editor_name=name,
+                        text_hash=text_fingerprint(candidate),
+                        at=now,
+                    )
                 )
-            )
             cards = outbox.enqueue(
                 session,
                 [
@@ -157,6 +191,7 @@ class DraftService:
                 at=now,
                 after={
                     "text": text,
+                    "candidates": texts if len(texts) > 1 else None,
                     "account": draft.account,
                     "segment": draft.segment,
                     "in_reply_to": draft.in_reply_to,
@@ -206,6 +241,7 @@ class DraftService:
                 .values(
                     text=new_text,
                     text_hash=text_fingerprint(new_text),
+                    candidates=None,  # an edit replaces the candidates with one text
                     version=Draft.version + 1,
                     updated_at=now,
                 )
@@ -241,15 +277,19 @@ class DraftService:
         if draft.state != DraftState.PENDING:
             self._refuse(click, draft, "approve", f"This draft is already {draft.state}.")
         seen_hash = (click.value or "").partition(":")[2]
-        if seen_hash and seen_hash != draft.text_hash:
+        candidates = {text_fingerprint(t): t for t in candidate_texts(draft)}
+        if seen_hash and seen_hash not in candidates:
             self._refuse(
                 click,
                 draft,
                 "approve",
                 "The text changed since you saw it: read the new version on the card and approve again.",
             )
+        if len(candidates) > 1 and not seen_hash:
+            self._refuse(click, draft, "approve", "Pick one of the candidate texts on the card.")
+        target = seen_hash or draft.text_hash  # the exact text this approval is for
         required, approvers = self._approval_rule(draft)
-        reason = self._ineligible(click.person.user_id, draft, approvers)
+        reason = self._ineligible(click.person.user_id, draft, approvers, text_hash=target)
         if reason:
             self._refuse(click, draft, "approve", reason)
         now, actor = self._clock.now(), self._actor(click.person)
@@ -263,7 +303,7 @@ class DraftService:
                         "draft_id": draft.id,
                         "approver_id": actor.id,
                         "approver_name": actor.name,
-                        "text_hash": draft.text_hash,
+                        "text_hash": target,
                         "at": now,
                     }
                 ],
@@ -277,28 +317,30 @@ class DraftService:
                 action="draft.approve",
                 subject=f"draft:{draft.id}",
                 at=now,
-                after={"text_hash": draft.text_hash},
+                after={"text_hash": target, "text": candidates[target]},
             )
         self._on_change()
-        count = self.eligible_approvals(draft.id)  # type: ignore[arg-type]
+        count = self.eligible_approvals(draft.id, text_hash=target)  # type: ignore[arg-type]
         if count < required:
             return f"Approved ({count} of {required}); waiting for {required - count} more."
-        if self._queue_for_publishing(draft, now):
+        if self._queue_for_publishing(draft, now, text=candidates[target]):
             self._on_approved()
             return "Approved: it goes to the publish queue now."
         return "Approved."
 
-    def eligible_approvals(self, draft_id: int) -> int:
-        """Approvals of the current text by people who may approve it right now."""
+    def eligible_approvals(self, draft_id: int, *, text_hash: str | None = None) -> int:
+        """Approvals of one exact text (default: the current one) by people who may approve it
+        right now: removed from the approvers' group since clicking means it no longer counts."""
         with transaction(self._engine) as session:
             draft = session.get(Draft, draft_id)
             assert draft is not None
+            text_hash = text_hash or draft.text_hash
             approvals = session.scalars(
                 select(DraftApproval).where(
-                    DraftApproval.draft_id == draft_id, DraftApproval.text_hash == draft.text_hash
+                    DraftApproval.draft_id == draft_id, DraftApproval.text_hash == text_hash
                 )  # type: ignore[arg-type]
             ).all()
-            editors = self._editors(session, draft)
+            editors = self._editors(session, draft, text_hash)
         _, approvers = self._approval_rule(draft)
         eligible = {
             a.approver_id
@@ -308,6 +350,78 @@ class DraftService:
             and self._directory.includes(a.approver_id, approvers)
         }
         return len(eligible)
+
+    def delete(self, click: CardClick) -> str:
+        """Take a posted tweet down from X. Needs two people — one asks, another approver (or an
+        admin) confirms — or one admin: a compromised account must not erase the record alone."""
+        draft = self._locate(click, "delete")
+        if draft.state != DraftState.POSTED or not draft.tweet_id:
+            self._refuse(
+                click,
+                draft,
+                "delete",
+                f"Only posted tweets can be deleted; this one is {draft.state}.",
+            )
+        user = click.person.user_id
+        _, approvers = self._approval_rule(draft)
+        is_admin = self._directory.includes(user, self._segments.admins)
+        if not (is_admin or self._directory.includes(user, approvers)):
+            self._refuse(
+                click,
+                draft,
+                "delete",
+                "Only this segment's approvers or an admin can delete a tweet.",
+            )
+        now, actor = self._clock.now(), self._actor(click.person)
+        if not is_admin and draft.delete_requested_by in (None, user):
+            with transaction(self._engine) as session:
+                session.execute(
+                    update(Draft).where(Draft.id == draft.id).values(delete_requested_by=user)  # type: ignore[arg-type]
+                )
+                outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="draft.delete_requested",
+                    subject=f"draft:{draft.id}",
+                    at=now,
+                    after={"tweet_id": draft.tweet_id},
+                )
+            self._on_change()
+            return "Deletion requested: another approver (or an admin) must confirm it on the card."
+        if self._gateway is None:
+            raise ActionRefused("Deleting from X is not configured here.")
+        try:
+            self._gateway.delete(draft.account, draft.tweet_id)
+        except (XRejected, XUnavailable) as exc:
+            raise ActionRefused(f"X did not delete it ({exc}). Try again in a moment.") from exc
+        with transaction(self._engine) as session:
+            session.execute(
+                update(Draft)
+                .where(Draft.id == draft.id)  # type: ignore[arg-type]
+                .values(
+                    state=DraftState.DELETED,
+                    deleted_by=user,
+                    deleted_at=now,
+                    delete_requested_by=draft.delete_requested_by or user,
+                    version=Draft.version + 1,
+                )
+            )
+            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            audit.record(
+                session,
+                actor=actor,
+                action="draft.delete",
+                subject=f"draft:{draft.id}",
+                at=now,
+                after={
+                    "tweet_id": draft.tweet_id,
+                    "requested_by": draft.delete_requested_by or user,
+                    "confirmed_by": user,
+                },
+            )
+        self._on_change()
+        return "Deleted from X."
 
     def release(self, click: CardClick) -> None:
         """Post a draft held by a freeze after all (an approver decides it still fits)."""
@@ -390,7 +504,7 @@ class DraftService:
             if actor.id != draft.author_id:
                 outbox.enqueue(
                     session,
-                    [outbox.NewMessage(REJECTION_DM, str(draft.id), draft.author_id)],
+                    [outbox.NewMessage(AUTHOR_DM, str(draft.id), draft.author_id)],
                     now=now,
                 )
             audit.record(
@@ -409,11 +523,13 @@ class DraftService:
         segment = self._segments.config.segments[draft.segment]
         return int(segment.approvals_required or 1), list(segment.approvers)
 
-    def _ineligible(self, user_id: str, draft: Draft, approvers: list[str]) -> str | None:
+    def _ineligible(
+        self, user_id: str, draft: Draft, approvers: list[str], *, text_hash: str | None = None
+    ) -> str | None:
         if user_id == draft.author_id:
             return "You wrote this draft: someone else has to approve it."
         with transaction(self._engine) as session:
-            editors = self._editors(session, draft)
+            editors = self._editors(session, draft, text_hash or draft.text_hash)
         if user_id in editors:
             return "You edited this text: someone else has to approve it."
         try:
@@ -423,15 +539,16 @@ class DraftService:
             return "I couldn't check your approver role with Slack just now. Please try again."
         return None
 
-    def _editors(self, session: Session, draft: Draft) -> set[str]:
+    def _editors(self, session: Session, draft: Draft, text_hash: str) -> set[str]:
         rows = session.scalars(
             select(DraftEdit.editor_id).where(
-                DraftEdit.draft_id == draft.id, DraftEdit.text_hash == draft.text_hash
+                DraftEdit.draft_id == draft.id, DraftEdit.text_hash == text_hash
             )  # type: ignore[arg-type]
         )
         return set(rows)
 
-    def _queue_for_publishing(self, draft: Draft, now: datetime) -> bool:
+    def _queue_for_publishing(self, draft: Draft, now: datetime, *, text: str) -> bool:
+        """The approved text becomes the draft's text; the other candidates are discarded."""
         with transaction(self._engine) as session:
             changed = session.execute(
                 update(Draft)
@@ -439,10 +556,13 @@ class DraftService:
                     and_(
                         Draft.id == draft.id,
                         Draft.state == DraftState.PENDING,
-                        Draft.text_hash == draft.text_hash,
+                        Draft.version == draft.version,  # an edit since voids this approval
                     )
                 )  # type: ignore[arg-type]
                 .values(
+                    text=text,
+                    text_hash=text_fingerprint(text),
+                    candidates=None,
                     state=DraftState.APPROVED,
                     due_at=draft.schedule_at or now,
                     version=Draft.version + 1,
@@ -458,7 +578,11 @@ class DraftService:
                 action="draft.approved",
                 subject=f"draft:{draft.id}",
                 at=now,
-                after={"text_hash": draft.text_hash, "due_at": _iso(draft.schedule_at or now)},
+                after={
+                    "text": text,
+                    "discarded": [t for t in candidate_texts(draft) if t != text],
+                    "due_at": _iso(draft.schedule_at or now),
+                },
             )
         return True
 
@@ -511,10 +635,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:
+    """Every approval of the draft, of whichever text (callers match text_hash)."""
     return list(
         session.scalars(
             select(DraftApproval)
-            .where(DraftApproval.draft_id == draft.id, DraftApproval.text_hash == draft.text_hash)  # type: ignore[arg-type]
+            .where(DraftApproval.draft_id == draft.id)  # type: ignore[arg-type]
             .order_by(DraftApproval.id)
         )
     )

@@ -127,8 +127,9 @@ class DraftState(StrEnum):
     FAILED = "failed"  # X refused it; the card offers Retry
     HELD = "held"  # came due while publishing was frozen: a person releases or rejects it
     REJECTED = "rejected"
-    EXPIRED = "expired"
+    EXPIRED = "expired"  # scheduled, but not approved by its time
     CANCELLED = "cancelled"
+    DELETED = "deleted"  # posted, then taken down from X
 
 
 class Draft(SQLModel, table=True):
@@ -142,6 +143,9 @@ class Draft(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     text_hash: str = Field(max_length=64, description="approvals bind to this exact text")
     in_reply_to: str | None = Field(default=None, max_length=32, description="tweet id")
+    candidates: str | None = Field(
+        default=None, sa_column=Column(Text), description="JSON list of alternative texts (replies)"
+    )
     schedule_at: datetime | None = None
     state: str = Field(default=DraftState.PENDING, index=True, max_length=16)
     version: int = 1
@@ -154,6 +158,9 @@ class Draft(SQLModel, table=True):
     held_reason: str | None = Field(default=None, max_length=200)
     tweet_id: str | None = Field(default=None, index=True, max_length=32)
     posted_at: datetime | None = None
+    delete_requested_by: str | None = Field(default=None, max_length=32)
+    deleted_by: str | None = Field(default=None, max_length=32)
+    deleted_at: datetime | None = None
     rejected_by: str | None = Field(default=None, max_length=32)
     reject_reason: str | None = Field(default=None, sa_column=Column(Text))
     card_id: int | None = None

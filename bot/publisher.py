@@ -23,6 +23,7 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 from bot import audit, outbox
 from bot.clock import Clock
 from bot.db import transaction
+from bot.drafts import AUTHOR_DM
 from bot.models import Draft, DraftState, Freeze
 from bot.segments import SegmentCatalog
 from bot.x_gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
@@ -80,6 +81,7 @@ class Publisher:
 
     def publish_due(self) -> int:
         now = self.clock.now()
+        self._expire_unapproved(now)
         free = or_(Draft.lease_until.is_(None), Draft.lease_until < now)  # type: ignore[union-attr, operator]
         with transaction(self.engine) as session:
             due = session.scalars(
@@ -93,6 +95,34 @@ class Publisher:
                 .limit(50)
             ).all()
         return sum(self._publish(draft_id) for draft_id in due)
+
+    def _expire_unapproved(self, now: datetime) -> None:
+        """A scheduled draft still waiting for approvals at its time expires and tells its author
+        (posting it late could be wrong; the author can draft it again)."""
+        with transaction(self.engine) as session:
+            expired = session.scalars(
+                select(Draft).where(Draft.state == DraftState.PENDING, Draft.schedule_at <= now)  # type: ignore[arg-type, operator]
+            ).all()
+            for draft in expired:
+                draft.state = DraftState.EXPIRED
+                draft.version += 1
+                session.add(draft)
+                outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+                outbox.enqueue(
+                    session, [outbox.NewMessage(AUTHOR_DM, str(draft.id), draft.author_id)], now=now
+                )
+                audit.record(
+                    session,
+                    actor=audit.SYSTEM,
+                    action="draft.expire",
+                    subject=f"draft:{draft.id}",
+                    at=now,
+                    after={
+                        "schedule_at": draft.schedule_at.isoformat() if draft.schedule_at else None
+                    },
+                )
+        if expired:
+            self.on_change()
 
     def _publish(self, draft_id: int) -> bool:
         attempt = self._begin_attempt(draft_id)

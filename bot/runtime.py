@@ -17,13 +17,13 @@ from sqlalchemy import Engine, text
 from bot import migrate
 from bot.cards.rendering import (
     approval_card_renderer,
+    author_dm_renderer,
     mention_card_renderer,
-    rejection_dm_renderer,
 )
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, transaction
 from bot.directory import SlackDirectory
-from bot.drafts import APPROVAL_CARD, REJECTION_DM, DraftService
+from bot.drafts import APPROVAL_CARD, AUTHOR_DM, DraftService
 from bot.freeze import FreezeService
 from bot.ingest import Ingestor
 from bot.mentions import MENTION_CARD, MentionService
@@ -123,7 +123,7 @@ def build_runtime(
         renderers={
             MENTION_CARD: mention_card_renderer(segments),
             APPROVAL_CARD: approval_card_renderer(segments, clock),
-            REJECTION_DM: rejection_dm_renderer,
+            AUTHOR_DM: author_dm_renderer,
         },
         owner=owner,
     )
@@ -155,6 +155,7 @@ def build_runtime(
         clock=clock,
         on_change=outbox.wake,
         on_approved=publisher.wake,
+        gateway=gateway,
     )
     freeze = FreezeService(
         engine=engine, segments=segments, directory=directory, clock=clock, on_change=outbox.wake

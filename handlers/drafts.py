@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -76,6 +77,10 @@ def register(app: App, services: Services) -> None:
             link=value_of(values, BLOCKS["link"]) or None,
             schedule_at=value_of(values, BLOCKS["schedule"]),
             in_reply_to=context.in_reply_to,
+            alternatives=tuple(
+                str(value_of(values, BLOCKS[field]) or "")
+                for field in ("alternative_2", "alternative_3")
+            ),
         )
         try:
             draft = drafts.create(author=_person(body), request=request)
@@ -86,10 +91,16 @@ def register(app: App, services: Services) -> None:
         channel = segments.channel(draft.segment)
         tell(client, body, f"Your draft is waiting for approval in <#{channel}>.")
 
-    @app.action(DraftAction.APPROVE)
+    # One action id per candidate text of a reply ("draft_approve_2"), plain for a single text.
+    @app.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         tell(client, body, drafts.approve(card_click(body)))
+
+    @app.action(DraftAction.DELETE)
+    def delete(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        tell(client, body, drafts.delete(card_click(body)))
 
     @app.action(DraftAction.RELEASE)
     def release(ack: Ack, body: dict[str, Any]) -> None:

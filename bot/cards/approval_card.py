@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
@@ -26,14 +27,22 @@ class DraftAction(StrEnum):
     EDIT = "draft_edit"
     RETRY = "draft_retry"
     RELEASE = "draft_release"
+    DELETE = "draft_delete"
+
+
+def approve_option_action(number: int) -> str:
+    """A distinct action id per candidate text ("draft_approve_2"): Slack wants them unique."""
+    return f"{DraftAction.APPROVE}_{number}"
 
 
 @dataclass(frozen=True)
 class ApprovalView:
     draft: Draft
-    approvers: list[str]  # names of the people whose approvals of this text count so far
+    approvers: list[str]  # names of the people who approved the current text
     required: int
     freeze: Freeze | None
+    candidates: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    # (text, its hash, who approved it) for each candidate of a reply with alternatives
 
 
 def fallback_text(draft: Draft) -> str:
@@ -68,6 +77,8 @@ def build_approval_card(view: ApprovalView) -> list[dict[str, Any]]:
                 )
             )
         )
+    if len(view.candidates) > 1 and draft.state == DraftState.PENDING:
+        return [b.to_dict() for b in blocks + _candidate_blocks(view, reply)]
     blocks += [
         SectionBlock(
             block_id=f"draft:{draft.id}",
@@ -90,6 +101,53 @@ def build_approval_card(view: ApprovalView) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
+def _candidate_blocks(view: ApprovalView, reply: str) -> list[Block]:
+    """A reply with alternatives: each text on its own, approved separately; the first to get
+    enough approvals is posted and the others are discarded."""
+    draft = view.draft
+    header = f"*Reply for @{draft.account}* by <@{draft.author_id}> · {segment_label(draft.segment)}{reply}\nPick one: approving a text discards the others. Needs {view.required} approval(s) from approvers other than the author."
+    blocks: list[Block] = [
+        SectionBlock(block_id=f"draft:{draft.id}", text=MarkdownTextObject(text=header[:3000]))
+    ]
+    for number, (text, digest, approvers) in enumerate(view.candidates, start=1):
+        quoted = "\n".join(f">{line}" for line in escape(text).splitlines() or [""])
+        so_far = ", ".join(approvers) or "nobody yet"
+        blocks += [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"*Option {number}* ({weighted_length(text)}/{MAX_WEIGHTED_LENGTH})\n{quoted}"[
+                        :3000
+                    ]
+                )
+            ),
+            ContextBlock(elements=[MarkdownTextObject(text=f"Approved by {so_far}")]),
+            ActionsBlock(
+                block_id=f"draft_option:{draft.id}:{number}",
+                elements=[
+                    ButtonElement(
+                        text=f"Approve option {number}",
+                        action_id=approve_option_action(number),
+                        value=f"{draft.id}:{digest}",
+                        style="primary",
+                    )
+                ],
+            ),
+        ]
+    value = f"{draft.id}:{draft.text_hash}"
+    blocks.append(
+        ActionsBlock(
+            block_id=f"draft_actions:{draft.id}",
+            elements=[
+                ButtonElement(
+                    text="Reject", action_id=DraftAction.REJECT, value=value, style="danger"
+                ),
+                ButtonElement(text="Edit", action_id=DraftAction.EDIT, value=value),
+            ],
+        )
+    )
+    return blocks
+
+
 def _status(view: ApprovalView) -> str:
     draft = view.draft
     approved_by = ", ".join(view.approvers) or "nobody yet"
@@ -108,7 +166,16 @@ def _status(view: ApprovalView) -> str:
             return f":outbox_tray: *Posting…*{error}"
         case DraftState.POSTED:
             url = f"https://x.com/{draft.account}/status/{draft.tweet_id}"
-            return f":bird: *Posted* by @{draft.account} — <{url}|view on X> · approved by {approved_by}"
+            requested = (
+                f"\n:wastebasket: <@{draft.delete_requested_by}> asks to delete it from X: another approver or an admin must confirm."
+                if draft.delete_requested_by
+                else ""
+            )
+            return f":bird: *Posted* by @{draft.account} — <{url}|view on X> · approved by {approved_by}{requested}"
+        case DraftState.DELETED:
+            return f":wastebasket: *Deleted from X* by <@{draft.deleted_by}> (asked by <@{draft.delete_requested_by}>)"
+        case DraftState.EXPIRED:
+            return ":alarm_clock: *Expired*: it was not approved by its scheduled time, so it was not posted."
         case DraftState.REJECTED:
             return f":no_entry_sign: *Rejected* by <@{draft.rejected_by}>: {escape(draft.reject_reason or '')}"
         case DraftState.FAILED:
@@ -140,5 +207,23 @@ def _actions(draft: Draft) -> list[ButtonElement]:
                     text="Release", action_id=DraftAction.RELEASE, value=value, style="primary"
                 ),
                 reject,
+            ]
+        case DraftState.POSTED:
+            label = "Confirm delete from X" if draft.delete_requested_by else "Delete from X"
+            confirm = ConfirmObject(
+                title="Delete from X?",
+                text="The tweet is removed from X. This cannot be undone.",
+                confirm="Delete",
+                deny="Keep it",
+                style="danger",
+            )
+            return [
+                ButtonElement(
+                    text=label,
+                    action_id=DraftAction.DELETE,
+                    value=value,
+                    style="danger",
+                    confirm=confirm,
+                )
             ]
     return []

@@ -28,6 +28,8 @@ BLOCKS = {
     "account": "account",
     "segment": "segment",
     "text": "text",
+    "alternative_2": "alternative_2",
+    "alternative_3": "alternative_3",
     "link": "link",
     "schedule": "schedule",
 }
@@ -104,6 +106,7 @@ def build_tweet_modal(
                 ),
                 hint="280 characters as X counts them: links count 23, emoji and CJK count 2.",
             ),
+            *(_alternatives() if context.in_reply_to else []),
             InputBlock(
                 block_id=BLOCKS["link"],
                 label="Link",
@@ -120,6 +123,22 @@ def build_tweet_modal(
         ],
     )
     return view.to_dict()
+
+
+def _alternatives() -> list[InputBlock]:
+    """Replies may offer up to two more texts; the approvers pick the one that is posted."""
+    return [
+        InputBlock(
+            block_id=BLOCKS[f"alternative_{number}"],
+            label=f"Alternative {number} (optional)",
+            optional=True,
+            element=PlainTextInputElement(action_id=ACTION, multiline=True, max_length=1000),
+            hint="The approvers choose one text; the others are discarded."
+            if number == 2
+            else None,
+        )
+        for number in (2, 3)
+    ]
 
 
 def build_edit_modal(*, context: DraftContext, text: str) -> dict[str, Any]:

@@ -8,11 +8,12 @@ from bot.cards.approval_card import ApprovalView, build_approval_card
 from bot.cards.approval_card import fallback_text as approval_fallback
 from bot.cards.mention_card import build_mention_card, escape, fallback_text
 from bot.clock import Clock
-from bot.drafts import approvals_of
-from bot.models import Draft, Mention, SlackMessage
+from bot.drafts import approvals_of, candidate_texts
+from bot.models import Draft, DraftState, Mention, SlackMessage
 from bot.outbox import Rendered, Renderer
 from bot.publisher import active_freeze
 from bot.segments import SegmentCatalog
+from policies.lint import text_fingerprint
 
 
 def mention_card_renderer(segments: SegmentCatalog) -> Renderer:
@@ -37,9 +38,15 @@ def approval_card_renderer(segments: SegmentCatalog, clock: Clock) -> Renderer:
         if draft is None:
             return Rendered(text="(draft no longer available)", blocks=[])
         segment = segments.config.segments.get(draft.segment)
+        approvals = approvals_of(session, draft)
         view = ApprovalView(
             draft=draft,
-            approvers=[a.approver_name for a in approvals_of(session, draft)],
+            approvers=[a.approver_name for a in approvals if a.text_hash == draft.text_hash],
+            candidates=[
+                (text, digest, [a.approver_name for a in approvals if a.text_hash == digest])
+                for text in candidate_texts(draft)
+                for digest in [text_fingerprint(text)]
+            ],
             required=int(segment.approvals_required or 1) if segment else 1,
             freeze=active_freeze(session, draft.account, clock.now()),
         )
@@ -48,12 +55,13 @@ def approval_card_renderer(segments: SegmentCatalog, clock: Clock) -> Renderer:
     return render
 
 
-def rejection_dm_renderer(session: Session, message: SlackMessage) -> Rendered:
+def author_dm_renderer(session: Session, message: SlackMessage) -> Rendered:
     draft = session.get(Draft, int(message.subject_id))
     if draft is None:
         return Rendered(text="(draft no longer available)", blocks=[])
-    text = (
-        f"Your draft for @{draft.account} was rejected by <@{draft.rejected_by}>: "
-        f"{escape(draft.reject_reason or '')}\n>{escape(draft.text)}"
-    )
+    if draft.state == DraftState.EXPIRED:
+        what = "expired: it was not approved by its scheduled time, so it was not posted"
+    else:
+        what = f"was rejected by <@{draft.rejected_by}>: {escape(draft.reject_reason or '')}"
+    text = f"Your draft for @{draft.account} {what}\n>{escape(draft.text)}"
     return Rendered(text=text[:3000], blocks=[])

@@ -308,3 +308,107 @@ def _click_quiet(world: FakeWorld, user: SlackUser, draft: Draft, action: DraftA
     card = _card(world, draft)
     assert user.click(channel=card.channel, ts=str(card.ts), action_id=action).status_code == 200
     world.slack.wait_for(lambda _: _draft(world, draft.id).state != DraftState.HELD)  # type: ignore[arg-type]
+
+
+def test_an_unapproved_scheduled_draft_expires_at_its_time_and_tells_its_author(
+    world: FakeWorld, clock
+) -> None:
+    alice = world.user("U0ALICE", "alice")
+    alice.command("/tweet", "", channel="C0CUSTOMER")
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    at = int((clock.now().timestamp() // 60 + 10) * 60)  # ten minutes ahead, on the minute
+    values = {
+        "text": {"value": {"type": "plain_text_input", "value": "Webinar starts in 1 hour"}},
+        "schedule": {"value": {"type": "datetimepicker", "selected_date_time": at}},
+    }
+    assert alice.submit_view(view["id"], values).text == ""
+    world.slack.wait_for(lambda _: _latest_draft(world) is not None)
+    draft = _latest_draft(world)
+    assert draft is not None and draft.schedule_at is not None
+    world.deliver()
+    clock.advance(minutes=11)
+    assert _publish(world) == 0
+    assert _draft(world, draft.id).state == DraftState.EXPIRED  # type: ignore[arg-type]
+    dm = [c for c in world.slack.calls_to("chat.postMessage") if c.args.get("channel") == "U0ALICE"]
+    assert dm and "expired" in dm[0].args["text"]
+    assert "Expired" in str(
+        world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"]
+    )
+    assert world.x.posted_by("acme") == []
+
+
+def test_a_reply_with_candidates_posts_the_one_the_approver_picks(world: FakeWorld) -> None:
+    mention = world.x.add_tweet(author="dana", text="@acme my refund still hasn't arrived")
+    world.poll()
+    world.deliver()
+    card = world.card(mention["id"])
+    alice = world.user("U0ALICE", "alice")
+    alice.click(channel=card.channel, ts=str(card.ts), action_id="mention_reply")
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    assert str(view["blocks"]).count("Alternative") == 2
+    values = {
+        "text": {
+            "value": {"type": "plain_text_input", "value": "@dana Sorry! DM us your order number."}
+        },
+        "alternative_2": {
+            "value": {
+                "type": "plain_text_input",
+                "value": "@dana We're on it: refunds take 5 days.",
+            }
+        },
+    }
+    assert alice.submit_view(view["id"], values).text == ""
+    world.slack.wait_for(lambda _: _latest_draft(world) is not None)
+    world.deliver()
+    draft = _latest_draft(world)
+    assert draft is not None and draft.in_reply_to == mention["id"]
+    shown = str(world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"])
+    assert "Option 1" in shown and "Option 2" in shown
+
+    bob = world.user("U0BOB", "bob")
+    bob.click(channel="C0CUSTOMER", ts=str(_card(world, draft).ts), action_id="draft_approve_2")
+    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)  # type: ignore[arg-type]
+    assert _publish(world) == 1
+    posted = world.x.posted_by("acme")
+    assert [t["text"] for t in posted] == ["@dana We're on it: refunds take 5 days."]
+    assert {"type": "replied_to", "id": mention["id"]} in posted[0]["referenced_tweets"]
+    final = _draft(world, draft.id)  # type: ignore[arg-type]
+    assert final.candidates is None and final.text == posted[0]["text"]
+
+
+def test_deleting_a_posted_tweet_needs_a_second_approver_or_an_admin(world: FakeWorld) -> None:
+    alice, bob, carol = (
+        world.user("U0ALICE", "alice"),
+        world.user("U0BOB", "bob"),
+        world.user("U0CAROL", "carol"),
+    )
+    draft = draft_via_slack(world, alice, "Oops, wrong link")
+    _click(world, bob, draft, DraftAction.APPROVE)
+    assert _publish(world) == 1
+    assert "another approver" in _click(world, bob, draft, DraftAction.DELETE)
+    world.deliver()
+    assert "another approver" in _click(
+        world, bob, draft, DraftAction.DELETE
+    )  # the same person again
+    assert len(world.x.posted_by("acme")) == 1
+    assert "someone" not in _click(
+        world, alice, draft, DraftAction.DELETE
+    )  # not an approver: refused
+    assert len(world.x.posted_by("acme")) == 1
+    assert "Deleted" in _click(world, carol, draft, DraftAction.DELETE)
+    assert world.x.posted_by("acme") == []
+    world.deliver()
+    assert _draft(world, draft.id).state == DraftState.DELETED  # type: ignore[arg-type]
+    assert "Deleted from X" in str(
+        world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"]
+    )
+
+    admin_draft = draft_via_slack(world, alice, "Another mistake")
+    _click(world, bob, admin_draft, DraftAction.APPROVE)
+    _publish(world)
+    assert "Deleted" in _click(
+        world, world.user("U0ADMIN", "admin"), admin_draft, DraftAction.DELETE
+    )
+    assert world.x.posted_by("acme") == []
