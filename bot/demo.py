@@ -17,17 +17,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from bot import audit
+from bot.audit_report import render_who, who_tweeted
+from bot.cards.approval_card import DraftAction
 from bot.cards.mention_card import MentionAction, segment_label
 from bot.db import transaction
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import Mention
+from bot.models import Draft, Mention, SlackMessage
 from policies.config import BrandConfig, parse_config
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example_app.yaml")
 
-PEOPLE = {"U0ALICE": "alice", "U0BOB": "bob", "U0CASEY": "casey", "U0DEV": "dev"}
+PEOPLE = {
+    "U0ALICE": "alice",
+    "U0BOB": "bob",
+    "U0CASEY": "casey",
+    "U0DEV": "dev",
+    "U0ADMIN": "admin",
+}
 SCRIPT = [
     ("dana_k", "@acme your app has been down all morning, outage again? I need this for work"),
     ("sam_events", "@acme which room is the keynote in tomorrow? #AcmeConf"),
@@ -127,6 +137,8 @@ def _play(
     world: FakeWorld, log: Transcript, config: BrandConfig, pause: Callable[[float], None]
 ) -> None:
     world.slack.set_usergroup("S0ADMINS", ["U0ADMIN"])
+    for group in {p for s in config.segments.values() for p in s.approvers if p.startswith("S")}:
+        world.slack.set_usergroup(group, ["U0BOB", "U0CASEY"])
     for group in {p for s in config.segments.values() for p in s.responders if p.startswith("S")}:
         world.slack.set_usergroup(group, ["U0ALICE", "U0BOB", "U0CASEY", "U0DEV"])
     log.say(
@@ -166,7 +178,9 @@ def _play(
     world.slack.wait_for(lambda s: len(s.calls_to("chat.postMessage")) >= len(ids), timeout=30)
     pause(0.5)
 
-    alice, bob, casey, dev = (world.user(uid, name) for uid, name in PEOPLE.items())
+    alice, bob, casey, dev = (
+        world.user(uid, PEOPLE[uid]) for uid in ("U0ALICE", "U0BOB", "U0CASEY", "U0DEV")
+    )
     outage, event, hostile, promo = ids
 
     _click(world, log, alice, outage, MentionAction.CLAIM, "Claim")
@@ -182,8 +196,9 @@ def _play(
         "Reroute → Customer relations",
         option="customer_relations",
     )
-    _click(world, log, alice, outage, MentionAction.RESOLVE, "Resolve")
     _click(world, log, dev, event, MentionAction.RESOLVE, "Resolve")
+    _reply_through_approval(world, log, author=alice, approver=bob, mention_id=outage)
+    _click(world, log, alice, outage, MentionAction.RESOLVE, "Resolve")
     _dismiss(world, log, casey, hostile)
 
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
@@ -193,7 +208,7 @@ def _play(
         "audit",
         f"{checked} entries, hash chain {'BROKEN at ' + str(broken.seq) if broken else 'verified'}",
     )
-    counts = {s: 0 for s in ("open", "claimed", "resolved", "dismissed")}
+    counts = dict.fromkeys(("open", "claimed", "resolved", "dismissed"), 0)
     with transaction(world.engine) as session:  # type: ignore[arg-type]
         for m in session.query(Mention).all():
             counts[m.state] += 1
@@ -230,6 +245,52 @@ def _click(
         ),
         timeout=30,
     )
+
+
+def _reply_through_approval(
+    world: FakeWorld, log: Transcript, *, author: SlackUser, approver: SlackUser, mention_id: str
+) -> None:
+    """Reply → approval card → a refused self-approval → a real approval → posted on X → who."""
+    world.x.on_call = lambda call: (
+        log.say("x", f"@acme posted: {call.json.get('text')}")
+        if call.method == "POST" and call.path == "/2/tweets" and call.status == 201
+        else None
+    )
+    _click(world, log, author, mention_id, MentionAction.REPLY, "Reply")
+    view = author.last_view_for(author.user_id)
+    handle = world.mention(mention_id).author_handle
+    text = f"@{handle} Sorry about that! Service is restored; details at https://acme.com/status"
+    log.say("click", f"{author.name} writes the reply and sends it for approval")
+    author.submit_view(view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}})
+    world.slack.wait_for(lambda _: _approval_card(world) is not None, timeout=30)
+    world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
+    channel, ts = _approval_card(world)  # type: ignore[misc]
+    for person, label in ((author, "Approve (their own draft)"), (approver, "Approve")):
+        log.say("click", f"{person.name} → {label}")
+        before = len(world.slack.calls)
+        person.click(channel=channel, ts=ts, action_id=DraftAction.APPROVE)
+        world.slack.wait_for(
+            lambda s, b=before: any(c.method == "chat.postEphemeral" for c in s.calls[b:]),
+            timeout=30,
+        )
+    world.x.wait_for(lambda: bool(world.x.posted_by("acme")), timeout=30)
+    world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
+    tweet_id = world.x.posted_by("acme")[0]["id"]
+    log.say("audit", f"brandbot audit who {tweet_id}")
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        history = who_tweeted(session, tweet_id)
+        assert history is not None
+        for line in render_who(history).splitlines():
+            log.say("", f"  {line}")
+
+
+def _approval_card(world: FakeWorld) -> tuple[str, str] | None:
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        draft = session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
+        card = session.get(SlackMessage, draft.card_id) if draft else None
+        if draft is None or card is None or card.ts is None:
+            return None
+        return card.channel, card.ts
 
 
 def _dismiss(world: FakeWorld, log: Transcript, user: SlackUser, mention_id: str) -> None:

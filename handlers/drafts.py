@@ -24,7 +24,7 @@ from bot.cards.mention_card import MentionAction
 from bot.drafts import CardClick, DraftInvalid, DraftRequest, Person
 from bot.errors import ActionRefused
 from bot.services import Services
-from handlers.errors import tell
+from handlers.errors import guarded, tell
 from handlers.mention_actions import click_from_action
 
 MAX_COMMAND_TEXT = 1000
@@ -46,6 +46,7 @@ def register(app: App, services: Services) -> None:
         client.views_open(trigger_id=trigger_id, view=view)
 
     @app.command("/tweet")
+    @guarded
     def tweet(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         segment = (
@@ -55,6 +56,7 @@ def register(app: App, services: Services) -> None:
         open_tweet_modal(client, body["trigger_id"], context, segment, body.get("text", ""))
 
     @app.action(MentionAction.REPLY)
+    @guarded
     def reply(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         click = click_from_action(body)
@@ -65,6 +67,7 @@ def register(app: App, services: Services) -> None:
         )
 
     @app.view(CREATE_CALLBACK)
+    @guarded
     def submit_draft(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
@@ -93,26 +96,31 @@ def register(app: App, services: Services) -> None:
 
     # One action id per candidate text of a reply ("draft_approve_2"), plain for a single text.
     @app.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))
+    @guarded
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         tell(client, body, drafts.approve(card_click(body)))
 
     @app.action(DraftAction.DELETE)
+    @guarded
     def delete(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         tell(client, body, drafts.delete(card_click(body)))
 
     @app.action(DraftAction.RELEASE)
+    @guarded
     def release(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         drafts.release(card_click(body))
 
     @app.action(DraftAction.RETRY)
+    @guarded
     def retry(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         drafts.retry(card_click(body))
 
     @app.action(DraftAction.REJECT)
+    @guarded
     def open_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         click = card_click(body)
@@ -120,6 +128,7 @@ def register(app: App, services: Services) -> None:
         client.views_open(trigger_id=body["trigger_id"], view=build_reject_modal(context=context))
 
     @app.view(REJECT_CALLBACK)
+    @guarded
     def submit_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         reason = str(value_of(view["state"]["values"], "reason") or "")
         try:
@@ -130,6 +139,7 @@ def register(app: App, services: Services) -> None:
         ack()
 
     @app.action(DraftAction.EDIT)
+    @guarded
     def open_edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         click = card_click(body)
@@ -140,6 +150,7 @@ def register(app: App, services: Services) -> None:
         )
 
     @app.view(EDIT_CALLBACK)
+    @guarded
     def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         text = str(value_of(view["state"]["values"], BLOCKS["text"]) or "")
         try:

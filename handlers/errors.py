@@ -1,12 +1,20 @@
-"""One error handler: refusals become an ephemeral note; anything else is logged with a reference."""
+"""Errors become a note to the person who acted: refusals say why; anything else is logged with
+a reference the person can quote.
+
+Listeners are wrapped by `guarded` rather than left to Bolt's error handler: when a threaded
+listener raises *after* ack(), Bolt resets the ack it already has, and the request can end as a
+404 "unhandled" after 3 seconds — Slack then shows the person an error for a click that worked.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.errors import ActionRefused
@@ -17,12 +25,34 @@ log = logging.getLogger("brandbot.handlers")
 def register(app: App) -> None:
     @app.error
     def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
-        if isinstance(error, ActionRefused):
-            tell(client, body, str(error))
-            return
-        ref = uuid.uuid4().hex[:8]
-        log.error("unhandled error ref=%s type=%s", ref, body.get("type"), exc_info=error)
-        tell(client, body, f"Something went wrong on my side (ref {ref}). Please try again.")
+        report(error, body, client)
+
+
+def report(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+    if isinstance(error, ActionRefused):
+        tell(client, body, str(error))
+        return
+    ref = uuid.uuid4().hex[:8]
+    log.error("unhandled error ref=%s type=%s", ref, body.get("type"), exc_info=error)
+    tell(client, body, f"Something went wrong on my side (ref {ref}). Please try again.")
+
+
+def guarded(listener: Callable[..., None]) -> Callable[..., None]:
+    """Run a listener; turn what it raises into a note to the person instead of an exception."""
+    wanted = inspect.signature(listener).parameters
+
+    # Bolt injects arguments by these parameter names.
+    def run(
+        ack: Ack, body: dict[str, Any], client: WebClient, view: dict[str, Any] | None = None
+    ) -> None:
+        given = {"ack": ack, "body": body, "client": client, "view": view}
+        try:
+            listener(**{name: value for name, value in given.items() if name in wanted})
+        except Exception as error:
+            report(error, body, client)
+
+    run.__name__ = listener.__name__
+    return run
 
 
 def tell(client: WebClient, body: dict[str, Any], text: str) -> None:

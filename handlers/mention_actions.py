@@ -20,6 +20,7 @@ from bot.cards.mention_card import MentionAction
 from bot.errors import ActionRefused
 from bot.mentions import Click
 from bot.services import Services
+from handlers.errors import guarded
 
 
 def register(app: App, services: Services) -> None:
@@ -31,15 +32,17 @@ def register(app: App, services: Services) -> None:
         MentionAction.REOPEN: mentions.reopen,
     }
     for action_id, service_call in simple.items():
-        app.action(action_id)(_button(service_call))
+        app.action(action_id)(guarded(_button(service_call)))
 
     @app.action(MentionAction.REROUTE)
+    @guarded
     def reroute(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
         mentions.reroute(click_from_action(body), to_segment=selected)
 
     @app.action(MentionAction.DISMISS)
+    @guarded
     def open_dismiss(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         context, mention = mentions.dismiss_form(click_from_action(body))
@@ -51,6 +54,7 @@ def register(app: App, services: Services) -> None:
         )
 
     @app.view(CALLBACK_ID)
+    @guarded
     def submit_dismiss(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         reason, note = parse_dismiss_values(view["state"]["values"])
         errors = dismiss_form_errors(reason, note)

@@ -43,10 +43,12 @@ def test_claim_updates_the_card_in_place_and_a_second_claim_is_told_who_has_it(
     assert "Claimed* by <@U0ALICE>" in _shown(world, mention_id)
     assert world.slack.message(card.channel, card.ts)["ts"] == card.ts  # same message, updated
 
-    # Bob's card still shows Claim if he had it open; the server decides.
-    bob.forge_action(
+    # Bob's card still shows Claim if he had it open; the server decides. A refusal is still a
+    # handled request (200): Slack must not show Bob an error for a click that was answered.
+    refused = bob.forge_action(
         channel=card.channel, ts=card.ts, action_id=MentionAction.CLAIM, value=mention_id
     )
+    assert refused.status_code == 200
     world.slack.wait_for(lambda s: any(e["user"] == "U0BOB" for e in s.ephemerals))
     note = next(e for e in world.slack.ephemerals if e["user"] == "U0BOB")
     assert "Already claimed by <@U0ALICE>" in note["text"]
