@@ -174,6 +174,14 @@ class Publisher:
                 draft.due_at = now + timedelta(seconds=5) if reason.startswith(FROZEN) else until
                 session.add(draft)
                 return None
+            if draft.state == DraftState.APPROVED and (draft.held_reason or "").startswith(FROZEN):
+                # The freeze that held it has ended (its timer ran out): a person decides.
+                draft.state = DraftState.HELD
+                draft.held_reason = "held when the freeze ended: release it or reject it"
+                draft.version += 1
+                session.add(draft)
+                outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+                return None
             outcome_unknown = draft.state == DraftState.POSTING  # an earlier attempt never finished
             leased = session.execute(
                 update(Draft)

@@ -412,3 +412,33 @@ def test_deleting_a_posted_tweet_needs_a_second_approver_or_an_admin(world: Fake
         world, world.user("U0ADMIN", "admin"), admin_draft, DraftAction.DELETE
     )
     assert world.x.posted_by("acme") == []
+
+
+def test_a_timed_freeze_ending_does_not_dump_the_backlog(world: FakeWorld, clock) -> None:
+    alice, bob, admin = (
+        world.user("U0ALICE", "alice"),
+        world.user("U0BOB", "bob"),
+        world.user("U0ADMIN", "admin"),
+    )
+    draft = draft_via_slack(world, alice, "New colours in store")
+    admin.command("/brand", "freeze acme Investigating a data issue for 1h", channel="C0CUSTOMER")
+    world.slack.wait_for(lambda s: any("frozen for acme" in e["text"] for e in s.ephemerals))
+    _click(world, bob, draft, DraftAction.APPROVE)  # approving goes on while frozen
+    assert _publish(world) == 0
+    clock.advance(minutes=61)  # the freeze's timer runs out
+    assert _publish(world) == 0 and world.x.posted_by("acme") == []
+    assert _draft(world, draft.id).state == DraftState.HELD  # type: ignore[arg-type]
+    _click_quiet(world, bob, draft, DraftAction.RELEASE)
+    assert _publish(world) == 1 and len(world.x.posted_by("acme")) == 1
+
+
+def test_only_admins_freeze_and_a_reason_is_required(world: FakeWorld) -> None:
+    bob, admin = world.user("U0BOB", "bob"), world.user("U0ADMIN", "admin")
+    bob.command("/brand", "freeze all because I said so", channel="C0CUSTOMER")
+    world.slack.wait_for(lambda s: any(e["user"] == "U0BOB" for e in s.ephemerals))
+    assert "Only brandbot admins" in world.slack.ephemerals[-1]["text"]
+    admin.command("/brand", "freeze all", channel="C0CUSTOMER")
+    world.slack.wait_for(lambda s: any(e["user"] == "U0ADMIN" for e in s.ephemerals))
+    assert "Say why" in world.slack.ephemerals[-1]["text"]
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "freeze")).all()
