@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, and_, select, update
 from sqlmodel import Session
@@ -22,7 +23,7 @@ from bot.clock import Clock
 from bot.db import insert_ignoring_conflicts, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
-from bot.models import Draft, DraftApproval, DraftEdit, DraftState, SlackMessage
+from bot.models import Draft, DraftApproval, DraftEdit, DraftState
 from bot.segments import SegmentCatalog
 from bot.x_gateway import XGateway, XRejected, XUnavailable
 from policies.lint import LintIssue, lint_draft, text_fingerprint
@@ -77,6 +78,29 @@ class CardClick:
     channel: str
     message_ts: str
     value: str | None = None  # "<draft id>:<text hash the person saw>", only cross-checked
+
+
+def record_draft_change(
+    session: Session,
+    draft: Draft,
+    *,
+    actor: audit.Actor,
+    action: str,
+    at: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """The card shows the change and the audit log keeps it: never one without the other."""
+    outbox.mark_changed(session, draft.card_id, now=at)  # type: ignore[arg-type]
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject=f"draft:{draft.id}",
+        at=at,
+        before=before,
+        after=after,
+    )
 
 
 def full_text(text: str, link: str | None) -> str:
@@ -257,12 +281,11 @@ class DraftService:
                     at=now,
                 )
             )  # type: ignore[arg-type]
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-            audit.record(
+            record_draft_change(
                 session,
+                draft,
                 actor=actor,
                 action="draft.edit",
-                subject=f"draft:{draft.id}",
                 at=now,
                 before={"text": draft.text},
                 after={"text": new_text},
@@ -310,12 +333,11 @@ class DraftService:
             ).first()
             if inserted is None:
                 raise ActionRefused("You have already approved this text.")
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-            audit.record(
+            record_draft_change(
                 session,
+                draft,
                 actor=actor,
                 action="draft.approve",
-                subject=f"draft:{draft.id}",
                 at=now,
                 after={"text_hash": target, "text": candidates[target]},
             )
@@ -378,12 +400,11 @@ class DraftService:
                 session.execute(
                     update(Draft).where(Draft.id == draft.id).values(delete_requested_by=user)  # type: ignore[arg-type]
                 )
-                outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-                audit.record(
+                record_draft_change(
                     session,
+                    draft,
                     actor=actor,
                     action="draft.delete_requested",
-                    subject=f"draft:{draft.id}",
                     at=now,
                     after={"tweet_id": draft.tweet_id},
                 )
@@ -407,12 +428,11 @@ class DraftService:
                     version=Draft.version + 1,
                 )
             )
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-            audit.record(
+            record_draft_change(
                 session,
+                draft,
                 actor=actor,
                 action="draft.delete",
-                subject=f"draft:{draft.id}",
                 at=now,
                 after={
                     "tweet_id": draft.tweet_id,
@@ -455,10 +475,7 @@ class DraftService:
             ).rowcount  # type: ignore[attr-defined]
             if changed != 1:
                 raise _Conflict
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-            audit.record(
-                session, actor=actor, action=f"draft.{action}", subject=f"draft:{draft.id}", at=now
-            )
+            record_draft_change(session, draft, actor=actor, action=f"draft.{action}", at=now)
         self._on_change()
         self._on_approved()
 
@@ -571,12 +588,11 @@ class DraftService:
             ).rowcount  # type: ignore[attr-defined]
             if changed != 1:
                 return False  # another approval got there first
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-            audit.record(
+            record_draft_change(
                 session,
+                draft,
                 actor=audit.SYSTEM,
                 action="draft.approved",
-                subject=f"draft:{draft.id}",
                 at=now,
                 after={
                     "text": text,
@@ -588,13 +604,9 @@ class DraftService:
 
     def _locate(self, click: CardClick, action: str) -> Draft:
         with transaction(self._engine) as session:
-            card = session.execute(
-                select(SlackMessage).where(
-                    SlackMessage.kind == APPROVAL_CARD,
-                    SlackMessage.channel == click.channel,
-                    SlackMessage.ts == click.message_ts,
-                )
-            ).scalar_one_or_none()
+            card = outbox.message_at(
+                session, kind=APPROVAL_CARD, channel=click.channel, ts=click.message_ts
+            )
             draft = session.get(Draft, int(card.subject_id)) if card else None
         if card is None or draft is None:
             self._refuse(click, None, action, "That card isn't one of my drafts.")

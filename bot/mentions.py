@@ -300,13 +300,9 @@ class MentionService:
     def _locate(self, click: Click, action: str) -> Located:
         """Find the card by where the click happened, and the mention it shows."""
         with transaction(self._engine) as session:
-            card = session.execute(
-                select(SlackMessage).where(
-                    SlackMessage.kind == MENTION_CARD,
-                    SlackMessage.channel == click.channel,
-                    SlackMessage.ts == click.message_ts,
-                )
-            ).scalar_one_or_none()
+            card = outbox.message_at(
+                session, kind=MENTION_CARD, channel=click.channel, ts=click.message_ts
+            )
             mention = session.get(Mention, card.subject_id) if card else None
         if card is None or mention is None:
             self._refuse(

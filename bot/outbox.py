@@ -72,6 +72,15 @@ def enqueue(session: Session, messages: list[NewMessage], *, now: datetime) -> d
     return {subject: message_id for subject, message_id in inserted}
 
 
+def message_at(session: Session, *, kind: str, channel: str, ts: str) -> SlackMessage | None:
+    """Our message of this kind at this place in Slack, found by where a click came from."""
+    return session.execute(
+        select(SlackMessage).where(
+            SlackMessage.kind == kind, SlackMessage.channel == channel, SlackMessage.ts == ts
+        )
+    ).scalar_one_or_none()
+
+
 def mark_changed(session: Session, message_id: int, *, now: datetime) -> None:
     """The subject changed: the message must be re-rendered and sent again."""
     session.execute(

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 from bot import audit, outbox
 from bot.clock import Clock
 from bot.db import transaction
-from bot.drafts import AUTHOR_DM
+from bot.drafts import AUTHOR_DM, record_draft_change
 from bot.models import Draft, DraftState, Freeze
 from bot.segments import SegmentCatalog
 from bot.x_gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
@@ -274,12 +274,11 @@ class Publisher:
             ).rowcount  # type: ignore[attr-defined]
             if recorded != 1:
                 return False
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-            audit.record(
+            record_draft_change(
                 session,
+                draft,
                 actor=audit.SYSTEM,
                 action="draft.post",
-                subject=f"draft:{draft.id}",
                 at=now,
                 after={
                     "tweet_id": tweet_id,
@@ -327,12 +326,11 @@ class Publisher:
                     version=Draft.version + 1,
                 )
             )
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-            audit.record(
+            record_draft_change(
                 session,
+                draft,
                 actor=audit.SYSTEM,
                 action=f"draft.{state}",
-                subject=f"draft:{draft.id}",
                 at=now,
                 after={"error": error},
             )
