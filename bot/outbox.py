@@ -10,9 +10,8 @@ so a retry never duplicates a card.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlmodel import Session
 from bot.clock import Clock
 from bot.db import transaction
 from bot.models import SlackMessage
+from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,8 @@ def mark_changed(session: Session, message_id: int, *, now: datetime) -> None:
     )
 
 
-@dataclass
-class Outbox:
+@dataclass(kw_only=True)
+class Outbox(Worker):
     engine: Engine
     client: WebClient
     clock: Clock
@@ -99,22 +99,9 @@ class Outbox:
     owner: str
     lease_seconds: int = 60
     batch_size: int = 20
-    _wake: threading.Event = field(default_factory=threading.Event)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                sent = self.deliver_due()
-            except Exception:  # keep the worker alive; the rows stay pending
-                log.exception("outbox pass failed")
-                sent = 0
-            if sent == 0:
-                # Idle: sleep until woken by a change (or stop), re-checking due rows twice a second.
-                self._wake.wait(0.5)
-            self._wake.clear()
+    def work(self) -> int:
+        return self.deliver_due()
 
     def deliver_due(self) -> int:
         """Send every due message once; return how many were sent successfully."""

@@ -13,9 +13,8 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, func, or_, select, update
@@ -26,6 +25,7 @@ from bot.db import transaction
 from bot.drafts import AUTHOR_DM, record_draft_change
 from bot.models import Draft, DraftState, Freeze
 from bot.segments import SegmentCatalog
+from bot.worker import Worker
 from bot.x_gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,8 @@ def active_freeze(session: object, account: str, now: datetime) -> Freeze | None
     ).first()
 
 
-@dataclass
-class Publisher:
+@dataclass(kw_only=True)
+class Publisher(Worker):
     engine: Engine
     gateway: XGateway
     segments: SegmentCatalog
@@ -63,21 +63,9 @@ class Publisher:
     owner: str
     on_change: Callable[[], None] = lambda: None
     lease_seconds: int = 60
-    _wake: threading.Event = field(default_factory=threading.Event)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                posted = self.publish_due()
-            except Exception:
-                log.exception("publish pass failed")
-                posted = 0
-            if posted == 0:
-                self._wake.wait(0.5)
-            self._wake.clear()
+    def work(self) -> int:
+        return self.publish_due()
 
     def publish_due(self) -> int:
         now = self.clock.now()

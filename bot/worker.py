@@ -1,0 +1,34 @@
+"""The loop the background workers share: work, and when idle sleep until woken or due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class Worker:
+    idle_seconds: float = 0.5  # how often an idle worker looks for newly due work
+    _wake: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+
+    def work(self) -> int:
+        """Do what is due now; return how much was done."""
+        raise NotImplementedError
+
+    def wake(self) -> None:
+        """New work was committed: look now rather than at the next idle check."""
+        self._wake.set()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = self.work()
+            except Exception:  # keep the worker alive; the work stays in the database
+                log.exception("%s pass failed", type(self).__name__)
+                done = 0
+            if done == 0:
+                self._wake.wait(self.idle_seconds)
+            self._wake.clear()
