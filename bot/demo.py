@@ -26,7 +26,7 @@ from bot.cards.mention_card import MentionAction, segment_label
 from bot.db import transaction
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import Draft, Mention, SlackMessage
+from bot.models import Draft, DraftState, Mention, SlackMessage
 from policies.config import BrandConfig, parse_config
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example_app.yaml")
@@ -274,6 +274,7 @@ def _reply_through_approval(
             timeout=30,
         )
     world.x.wait_for(lambda: bool(world.x.posted_by("acme")), timeout=30)
+    world.slack.wait_for(lambda _: _posted_draft(world), timeout=30)  # recorded on our side too
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
     tweet_id = world.x.posted_by("acme")[0]["id"]
     log.say("audit", f"brandbot audit who {tweet_id}")
@@ -282,6 +283,12 @@ def _reply_through_approval(
         assert history is not None
         for line in render_who(history).splitlines():
             log.say("", f"  {line}")
+
+
+def _posted_draft(world: FakeWorld) -> bool:
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        draft = session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
+        return draft is not None and draft.state == DraftState.POSTED
 
 
 def _approval_card(world: FakeWorld) -> tuple[str, str] | None:

@@ -1,0 +1,22 @@
+"""`brandbot demo` tells the whole story, through the real code paths."""
+
+from __future__ import annotations
+
+from bot.demo import run_demo
+
+
+def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
+    lines: list[str] = []
+    assert run_demo(speed=100, out=lines.append) == 0
+    transcript = "\n".join(lines)
+    for expected in (
+        '→ Crisis management — rule 1: keyword "hacked"',  # routing, with its reason
+        "only bob sees: Already claimed by @alice.",  # the claim race, lost politely
+        "only alice sees: You wrote this draft",  # no self-approval
+        "@acme posted: @dana_k Sorry about that!",  # on the fake X, once
+        "Approved by bob (U0BOB)",  # audit who names the approver
+        "hash chain verified",
+        "0 Slack API violations",
+    ):
+        assert expected in transcript, f"missing from the demo: {expected!r}"
+    assert transcript.count("@acme posted:") == 1
