@@ -210,7 +210,7 @@ def _play(
     )
     counts = dict.fromkeys(("open", "claimed", "resolved", "dismissed"), 0)
     with transaction(world.engine) as session:  # type: ignore[arg-type]
-        for m in session.query(Mention).all():
+        for m in session.scalars(select(Mention)):
             counts[m.state] += 1
     log.say(
         "done",
