@@ -12,11 +12,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlmodel import Session
 
+from bot.db import transaction
+from bot.errors import ActionRefused
 from bot.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
@@ -97,6 +99,30 @@ def _append_pending_entries(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending_entries(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+def refuse(
+    engine: Engine,
+    *,
+    actor: Actor,
+    action: str,
+    subject: str,
+    at: datetime,
+    attempted: str,
+    channel: str,
+    reason: str,
+) -> NoReturn:
+    """Record a refused attempt (who tried what, where, and why not), then refuse it."""
+    with transaction(engine) as session:
+        record(
+            session,
+            actor=actor,
+            action=action,
+            subject=subject,
+            at=at,
+            after={"attempted": attempted, "channel": channel, "reason": reason},
+        )
+    raise ActionRefused(reason)
 
 
 @dataclass(frozen=True)

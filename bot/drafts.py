@@ -619,17 +619,16 @@ class DraftService:
         return draft
 
     def _refuse(self, click: CardClick, draft: Draft | None, action: str, reason: str) -> None:
-        actor = self._actor(click.person)  # may ask Slack: never inside a write transaction
-        with transaction(self._engine) as session:
-            audit.record(
-                session,
-                actor=actor,
-                action="draft.refused",
-                subject=f"draft:{draft.id if draft else 'unknown'}",
-                at=self._clock.now(),
-                after={"attempted": action, "channel": click.channel, "reason": reason},
-            )
-        raise ActionRefused(reason)
+        audit.refuse(
+            self._engine,
+            actor=self._actor(click.person),  # may ask Slack: so before the transaction
+            action="draft.refused",
+            subject=f"draft:{draft.id if draft else 'unknown'}",
+            at=self._clock.now(),
+            attempted=action,
+            channel=click.channel,
+            reason=reason,
+        )
 
     def _actor(self, person: Person) -> audit.Actor:
         return audit.Actor(

@@ -324,17 +324,16 @@ class MentionService:
         return Located(mention, card)
 
     def _refuse(self, click: Click, action: str, mention_id: str, reason: str) -> None:
-        actor = self._actor(click)  # may ask Slack: never while holding a write transaction
-        with transaction(self._engine) as session:
-            audit.record(
-                session,
-                actor=actor,
-                action="mention.refused",
-                subject=f"mention:{mention_id}",
-                at=self._clock.now(),
-                after={"attempted": action, "channel": click.channel, "reason": reason},
-            )
-        raise ActionRefused(reason)
+        audit.refuse(
+            self._engine,
+            actor=self._actor(click),  # may ask Slack: so before the transaction
+            action="mention.refused",
+            subject=f"mention:{mention_id}",
+            at=self._clock.now(),
+            attempted=action,
+            channel=click.channel,
+            reason=reason,
+        )
 
     def _conflict_message(self, action: str, mention_id: str) -> str:
         with transaction(self._engine) as session:
