@@ -22,7 +22,11 @@ BOT_SCOPES = [
 
 COMMANDS = [
     ("/tweet", "Draft a tweet for approval", "[text]"),
-    ("/brand", "Admin: freeze or unfreeze publishing", "freeze [account|all] <reason> [for 2h]"),
+    (
+        "/brand",
+        "Freeze or unfreeze publishing (admins); who tweeted a tweet",
+        "freeze | unfreeze | who <tweet URL>",
+    ),
 ]
 
 

@@ -18,13 +18,14 @@ from bot import migrate
 from bot.cards.rendering import (
     approval_card_renderer,
     author_dm_renderer,
+    held_queue_renderer,
     mention_card_renderer,
 )
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, transaction
 from bot.directory import SlackDirectory
 from bot.drafts import APPROVAL_CARD, AUTHOR_DM, DraftService
-from bot.freeze import FreezeService
+from bot.freeze import HELD_QUEUE, FreezeService
 from bot.ingest import Ingestor
 from bot.mentions import MENTION_CARD, MentionService
 from bot.outbox import Outbox
@@ -124,6 +125,7 @@ def build_runtime(
             MENTION_CARD: mention_card_renderer(segments),
             APPROVAL_CARD: approval_card_renderer(segments, clock),
             AUTHOR_DM: author_dm_renderer,
+            HELD_QUEUE: held_queue_renderer,
         },
         owner=owner,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import brand_command, drafts, errors, mention_actions
+from handlers import brand_command, drafts, errors, held_queue, mention_actions
 
 
 def register(app: App, services: Services) -> None:
@@ -13,3 +13,4 @@ def register(app: App, services: Services) -> None:
     mention_actions.register(app, services)
     drafts.register(app, services)
     brand_command.register(app, services)
+    held_queue.register(app, services)

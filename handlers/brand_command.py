@@ -1,4 +1,4 @@
-"""/brand: the admin's command (freeze and unfreeze publishing today)."""
+"""/brand: freeze and unfreeze publishing (admins), and who tweeted what (anyone)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,29 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.cards.mention_card import escape
 from bot.drafts import Person
 from bot.errors import ActionRefused
 from bot.services import Services
-from handlers.errors import tell
+from handlers.errors import guarded, tell
 
-USAGE = (
-    "`/brand freeze [account|all] <reason> [for 2h]` stops all publishing at once · "
-    "`/brand unfreeze [account|all]` lifts it (held posts wait for an approver to release them)"
+USAGE = "\n".join(
+    [
+        "*/brand* commands:",
+        "• `/brand freeze [account|all] <reason> [for 2h]` — stop all publishing at once (admins)",
+        "• `/brand unfreeze [account|all]` — lift it; held posts wait for an approver to release them (admins)",
+        "• `/brand who <tweet URL or id>` — who drafted, edited, approved and posted a tweet",
+        "• `/brand help` — this list",
+    ]
 )
+WHO_USAGE = "Usage: `/brand who <tweet URL or id>`, e.g. `/brand who https://x.com/acme/status/1790000000000000000`"
 MAX_TEXT = 500
+MAX_WHO_CHARS = 3500  # an ephemeral stays readable; `brandbot audit who` prints everything
 
 
 def register(app: App, services: Services) -> None:
     @app.command("/brand")
+    @guarded
     def brand(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         text = str(body.get("text", "")).strip()
@@ -40,11 +49,41 @@ def register(app: App, services: Services) -> None:
                     f":octagonal_sign: Publishing is frozen for {freeze.scope}{until}. Drafting and approving go on.",
                 )
             case "unfreeze":
-                held = services.freeze.unfreeze(person=person, text=rest)
-                tell(
-                    client,
-                    body,
-                    f"Publishing resumed. {held} post(s) that came due while frozen are held: release or reject each on its card.",
+                result = services.freeze.unfreeze(
+                    person=person, text=rest, channel=body.get("channel_id")
                 )
+                tell(client, body, _unfrozen_note(result.held, result.listed))
+            case "who":
+                tell(client, body, _who(services, rest))
             case _:
                 tell(client, body, USAGE)
+
+
+def _unfrozen_note(held: int, listed: int) -> str:
+    if not held:
+        return "Publishing resumed. Nothing came due while it was frozen, so nothing is held."
+    where = "the held queue I'm posting here"
+    if listed < held:
+        where += f" (it lists {listed}; the other {held - listed} are on their cards)"
+    return (
+        f"Publishing resumed. {held} post(s) that came due while frozen are held: an approver "
+        f"releases or cancels each in {where}."
+    )
+
+
+def _who(services: Services, rest: str) -> str:
+    ref = rest.strip()
+    if ref.startswith("<") and ref.endswith(">"):  # Slack's own link markup: <url|label>
+        ref = ref[1:-1].partition("|")[0]
+    if not ref or len(ref.split()) > 1:
+        return WHO_USAGE
+    try:
+        story = services.freeze.who(ref)
+    except ValueError as bad:
+        return f"{escape(str(bad))}\n{WHO_USAGE}"
+    if story is None:
+        return "brandbot did not post that tweet."
+    story = story.rstrip("\n")
+    if len(story) > MAX_WHO_CHARS:
+        story = story[:MAX_WHO_CHARS] + "\n… (cut short: `brandbot audit who` prints it all)"
+    return f"```\n{escape(story)}\n```"

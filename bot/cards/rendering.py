@@ -6,9 +6,12 @@ from sqlmodel import Session
 
 from bot.cards.approval_card import ApprovalView, build_approval_card
 from bot.cards.approval_card import fallback_text as approval_fallback
+from bot.cards.held_queue import build_held_queue
+from bot.cards.held_queue import fallback_text as held_queue_fallback
 from bot.cards.mention_card import build_mention_card, escape, fallback_text
 from bot.clock import Clock
 from bot.drafts import approvals_of, candidate_texts
+from bot.freeze import load_held_queue
 from bot.models import Draft, DraftState, Mention, SlackMessage
 from bot.outbox import Rendered, Renderer
 from bot.publisher import active_freeze
@@ -65,3 +68,11 @@ def author_dm_renderer(session: Session, message: SlackMessage) -> Rendered:
         what = f"was rejected by <@{draft.rejected_by}>: {escape(draft.reject_reason or '')}"
     text = f"Your draft for @{draft.account} {what}\n>{escape(draft.text)}"
     return Rendered(text=text[:3000], blocks=[])
+
+
+def held_queue_renderer(session: Session, message: SlackMessage) -> Rendered:
+    """The one message an unfreeze posts: its held posts as they stand now."""
+    view = load_held_queue(session, message.subject_id)
+    if view is None:
+        return Rendered(text="(held queue no longer available)", blocks=[])
+    return Rendered(text=held_queue_fallback(view), blocks=build_held_queue(view))

@@ -529,6 +529,14 @@ class FakeSlack:
             return False
         if channel in self.channels:
             return True
+        if isinstance(channel, str) and channel[:1] in "UW" and channel in self.users:
+            # chat.postMessage to a user id posts in the app's DM with them (kept under the id)
+            self.channels[channel] = {
+                "id": channel,
+                "name": f"dm-{channel.lower()}",
+                "members": None,
+            }
+            return True
         if self.strict_channels or not isinstance(channel, str) or channel[:1] not in "CGD":
             return False
         self.channels[channel] = {"id": channel, "name": channel.lower(), "members": None}

@@ -330,8 +330,9 @@ def test_an_unapproved_scheduled_draft_expires_at_its_time_and_tells_its_author(
     clock.advance(minutes=11)
     assert _publish(world) == 0
     assert _draft(world, draft.id).state == DraftState.EXPIRED  # type: ignore[arg-type]
-    dm = [c for c in world.slack.calls_to("chat.postMessage") if c.args.get("channel") == "U0ALICE"]
-    assert dm and "expired" in dm[0].args["text"]
+    world.deliver()
+    dm = world.slack.messages.get("U0ALICE", [])
+    assert len(dm) == 1 and "expired" in dm[0]["text"]  # delivered to her DM, once
     assert "Expired" in str(
         world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"]
     )
