@@ -102,7 +102,7 @@ class FreezeService:
     def accounts(self) -> list[str]:
         return [a.handle.lower() for a in self._segments.config.accounts]
 
-    def freeze(self, *, person: Person, text: str) -> Freeze:
+    def freeze(self, *, person: Person, text: str, channel: str | None = None) -> Freeze:
         actor = self._admin(person)
         scope, reason, duration = parse_freeze_args(text, self.accounts())
         now = self._clock.now()
@@ -114,6 +114,7 @@ class FreezeService:
                 frozen_by_name=actor.name,
                 frozen_at=now,
                 until=now + duration if duration else None,
+                channel=channel,
             )
             session.add(freeze)
             self._touch_cards(session, scope, now)
@@ -139,14 +140,44 @@ class FreezeService:
         scope = (text.strip().split() or ["all"])[0].lower().lstrip("@")
         if scope != "all" and scope not in self.accounts():
             raise ActionRefused(f"No account @{scope}. Use `/brand unfreeze [account|all]`.")
+        scopes = ["all", *self.accounts()] if scope == "all" else [scope]
+        unfrozen = self._lift(
+            and_(Freeze.scope.in_(scopes), Freeze.lifted_at.is_(None)),  # type: ignore[attr-defined,union-attr]
+            scope=scope,
+            actor=actor,
+            channel=channel,
+        )
+        if unfrozen is None:
+            raise ActionRefused("Nothing is frozen there.")
+        return unfrozen
+
+    def lapse_expired(self) -> int:
+        """Freezes whose `for 2h` ran out end like an unfreeze: what came due is held, and the
+        held queue is posted where the freeze was ordered."""
+        now = self._clock.now()
+        with transaction(self._engine) as session:
+            expired = session.scalars(
+                select(Freeze).where(Freeze.lifted_at.is_(None), Freeze.until <= now)  # type: ignore[union-attr, operator]
+            ).all()
+        for freeze in expired:
+            self._lift(
+                and_(Freeze.id == freeze.id, Freeze.lifted_at.is_(None)),  # type: ignore[arg-type, union-attr]
+                scope=freeze.scope,
+                actor=audit.SYSTEM,
+                channel=freeze.channel,
+            )
+        return len(expired)
+
+    def _lift(
+        self, which: Any, *, scope: str, actor: audit.Actor, channel: str | None
+    ) -> Unfrozen | None:
         now = self._clock.now()
         queue_id = None
         with transaction(self._engine) as session:
-            scopes = ["all", *self.accounts()] if scope == "all" else [scope]
             lifted = (
                 session.execute(
                     update(Freeze)
-                    .where(and_(Freeze.scope.in_(scopes), Freeze.lifted_at.is_(None)))  # type: ignore[attr-defined,union-attr]
+                    .where(which)
                     .values(lifted_at=now, lifted_by=actor.id)
                     .returning(Freeze.id)
                 )
@@ -154,7 +185,7 @@ class FreezeService:
                 .all()
             )
             if not lifted:
-                raise ActionRefused("Nothing is frozen there.")
+                return None
             self._hold_backlog(session, scope, now)
             held = self._held_in_scope(session, scope, now)
             listed = [d.id for d in held[:MAX_LISTED]]

@@ -205,5 +205,6 @@ class Freeze(SQLModel, table=True):
     frozen_by_name: str = Field(max_length=200)
     frozen_at: datetime
     until: datetime | None = None
+    channel: str | None = Field(default=None, max_length=32, description="where it was ordered")
     lifted_at: datetime | None = None
     lifted_by: str | None = Field(default=None, max_length=32)

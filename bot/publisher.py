@@ -14,7 +14,7 @@ import html
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, func, or_, select, update
@@ -62,6 +62,7 @@ class Publisher(Worker):
     clock: Clock
     owner: str
     on_change: Callable[[], None] = lambda: None
+    timers: list[Callable[[], object]] = field(default_factory=list)  # e.g. freezes running out
     lease_seconds: int = 60
 
     def work(self) -> int:
@@ -69,6 +70,8 @@ class Publisher(Worker):
 
     def publish_due(self) -> int:
         now = self.clock.now()
+        for timer in self.timers:
+            timer()
         self._expire_unapproved(now)
         free = or_(Draft.lease_until.is_(None), Draft.lease_until < now)  # type: ignore[union-attr, operator]
         with transaction(self.engine) as session:

@@ -162,6 +162,7 @@ def build_runtime(
     freeze = FreezeService(
         engine=engine, segments=segments, directory=directory, clock=clock, on_change=outbox.wake
     )
+    publisher.timers.append(freeze.lapse_expired)
     ingestor = Ingestor(
         engine=engine,
         gateway=gateway,

@@ -39,7 +39,9 @@ def register(app: App, services: Services) -> None:
         person = Person(body["user_id"], body.get("user_name", ""))
         match subcommand.lower():
             case "freeze":
-                freeze = services.freeze.freeze(person=person, text=rest)
+                freeze = services.freeze.freeze(
+                    person=person, text=rest, channel=body.get("channel_id")
+                )
                 until = (
                     f" until {freeze.until:%Y-%m-%d %H:%M} UTC" if freeze.until else " until lifted"
                 )

@@ -17,16 +17,24 @@ from bot.models import AuditEntry, Draft, DraftState, SlackMessage
 
 
 def draft_via_slack(
-    world: FakeWorld, author: SlackUser, text: str, *, channel: str = "C0CUSTOMER"
+    world: FakeWorld,
+    author: SlackUser,
+    text: str,
+    *,
+    channel: str = "C0CUSTOMER",
+    schedule: int | None = None,  # epoch seconds, as Slack's date-time picker sends it
 ) -> Draft:
     """What a person does: /tweet, fill the modal, submit. Returns the stored draft."""
     before = len(world.slack.views)
     author.command("/tweet", "", channel=channel)
     world.slack.wait_for(lambda s: len(s.views) > before)
     view = author.last_view_for(author.user_id)
-    response = author.submit_view(
-        view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}}
-    )
+    values: dict[str, dict[str, object]] = {
+        "text": {"value": {"type": "plain_text_input", "value": text}}
+    }
+    if schedule is not None:
+        values["schedule"] = {"value": {"type": "datetimepicker", "selected_date_time": schedule}}
+    response = author.submit_view(view["id"], values)
     assert response.status_code == 200 and not response.text, response.text
     world.slack.wait_for(
         lambda _: _latest_draft(world) is not None and _latest_draft(world).text == text
@@ -257,9 +265,11 @@ def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(world: FakeWorld
         world.user("U0BOB", "bob"),
         world.user("U0ADMIN", "admin"),
     )
-    drafts = [draft_via_slack(world, alice, f"Spring promo #{i}") for i in range(50)]
+    at = int((clock.now().timestamp() // 60 + 5) * 60)  # all scheduled five minutes ahead
+    drafts = [draft_via_slack(world, alice, f"Spring promo #{i}", schedule=at) for i in range(50)]
     for draft in drafts:
         _click(world, bob, draft, DraftAction.APPROVE)
+    assert _publish(world) == 0  # not due yet
 
     admin.command(
         "/brand", "freeze all Outage in progress, hold everything for 2h", channel="C0CUSTOMER"
@@ -429,6 +439,11 @@ def test_a_timed_freeze_ending_does_not_dump_the_backlog(world: FakeWorld, clock
     clock.advance(minutes=61)  # the freeze's timer runs out
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
     assert _draft(world, draft.id).state == DraftState.HELD  # type: ignore[arg-type]
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        queue = session.scalars(select(SlackMessage).where(SlackMessage.kind == "held_queue")).one()
+    assert queue.channel == "C0CUSTOMER"  # where the freeze was ordered
+    world.deliver()
+    assert "Release all" in str(world.slack.message("C0CUSTOMER", str(queue.ts))["blocks"])
     _click_quiet(world, bob, draft, DraftAction.RELEASE)
     assert _publish(world) == 1 and len(world.x.posted_by("acme")) == 1
 
