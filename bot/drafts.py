@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, delete, select, update
 from sqlmodel import Session
 
 from bot import audit, outbox
@@ -272,6 +272,8 @@ class DraftService:
             ).rowcount  # type: ignore[attr-defined]
             if changed != 1:
                 raise _Conflict
+            # Editing resets every approval, even of a text the draft had before (A → B → A).
+            session.execute(delete(DraftApproval).where(DraftApproval.draft_id == draft.id))  # type: ignore[arg-type]
             session.add(
                 DraftEdit(
                     draft_id=draft.id,
@@ -465,7 +467,8 @@ class DraftService:
                 update(Draft)
                 .where(and_(Draft.id == draft.id, Draft.state == from_state))  # type: ignore[arg-type]
                 .values(
-                    state=DraftState.APPROVED,
+                    # An earlier attempt may have reached X: then the publisher searches first.
+                    state=DraftState.POSTING if draft.attempt_at else DraftState.APPROVED,
                     due_at=now,
                     held_reason=None,
                     last_error=None,

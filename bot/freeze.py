@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlmodel import Session
 
 from bot import audit, outbox
@@ -42,6 +43,7 @@ from bot.segments import SegmentCatalog
 HELD_QUEUE = "held_queue"  # outbox kind: the one message an unfreeze posts about what it held
 HELD_QUEUE_ENTRY = "freeze.held_queue"  # the audit entry that fixes which drafts are in a queue
 
+IN_FLIGHT_WAIT = 12.0  # seconds: longer than the X gateway's request timeout
 _DURATION = re.compile(
     r"\s+for\s+(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?)\s*$", re.IGNORECASE
 )
@@ -131,6 +133,29 @@ class FreezeService:
             )
         self._on_change()
         return freeze
+
+    def wait_for_posts_in_flight(self, freeze: Freeze, *, timeout: float = IN_FLIGHT_WAIT) -> int:
+        """Posts handed to X before the freeze took effect cannot be recalled. Wait (bounded by
+        the X call timeout) until they have finished, so the command returns after the last one;
+        return how many are still unfinished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with transaction(self._engine) as session:
+                query = (
+                    select(func.count())
+                    .select_from(Draft)
+                    .where(
+                        Draft.state == DraftState.POSTING,  # type: ignore[arg-type]
+                        Draft.lease_owner.is_not(None),  # type: ignore[union-attr]
+                        Draft.attempt_at <= freeze.frozen_at,  # type: ignore[operator, arg-type]
+                    )
+                )
+                if freeze.scope != "all":
+                    query = query.where(func.lower(Draft.account) == freeze.scope)
+                in_flight = int(session.execute(query).scalar_one())
+            if in_flight == 0 or time.monotonic() >= deadline:
+                return in_flight
+            time.sleep(0.05)  # polling other processes' rows; bounded by the deadline
 
     def unfreeze(self, *, person: Person, text: str, channel: str | None = None) -> Unfrozen:
         """Lift freezes for the scope. Drafts that came due while frozen (and any still held from
@@ -246,7 +271,10 @@ class FreezeService:
         """Drafts that came due while frozen wait for a person to release them."""
         still_frozen = self._still_frozen(session, now)
         came_due = or_(Draft.due_at <= now, Draft.held_reason.startswith(FROZEN))  # type: ignore[operator, union-attr]
-        query = select(Draft).where(Draft.state == DraftState.APPROVED, came_due)  # type: ignore[arg-type]
+        waiting = and_(Draft.state == DraftState.APPROVED, came_due)  # type: ignore[arg-type]
+        # a "maybe posted" draft the freeze held: held too (releasing it searches X first)
+        maybe_posted = and_(Draft.state == DraftState.POSTING, Draft.held_reason.startswith(FROZEN))  # type: ignore[arg-type, union-attr]
+        query = select(Draft).where(or_(waiting, maybe_posted))
         held = 0
         for draft in session.scalars(query):
             if (

@@ -123,7 +123,9 @@ class Publisher(Worker):
         try:
             if outcome_unknown and (found := self._find_posted(draft)) is not None:
                 return self._posted(draft, found, recovered=True)
-            if self._frozen_now(draft):  # the last check before X: a freeze wins every race
+            if self._frozen_now(
+                draft, outcome_unknown=outcome_unknown
+            ):  # the last check before X: a freeze wins every race
                 return False
             tweet_id = self.gateway.post(draft.account, draft.text, in_reply_to=draft.in_reply_to)
         except XDuplicate:
@@ -165,7 +167,7 @@ class Publisher(Worker):
                 draft.due_at = now + timedelta(seconds=5) if reason.startswith(FROZEN) else until
                 session.add(draft)
                 return None
-            if draft.state == DraftState.APPROVED and (draft.held_reason or "").startswith(FROZEN):
+            if (draft.held_reason or "").startswith(FROZEN):
                 # The freeze that held it has ended (its timer ran out): a person decides.
                 draft.state = DraftState.HELD
                 draft.held_reason = "held when the freeze ended: release it or reject it"
@@ -221,16 +223,22 @@ class Publisher(Worker):
             )
         return None
 
-    def _frozen_now(self, draft: Draft) -> bool:
+    def _frozen_now(self, draft: Draft, *, outcome_unknown: bool) -> bool:
         now = self.clock.now()
         with transaction(self.engine) as session:
             if active_freeze(session, draft.account, now) is None:
                 return False
-            # Nothing was sent: back to the queue, where the freeze holds it.
+            # Nothing was sent now: back to the queue, where the freeze holds it. An earlier
+            # attempt may still have reached X, so such a draft stays "maybe posted" (POSTING).
             session.execute(
                 update(Draft)
                 .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
-                .values(state=DraftState.APPROVED, lease_owner=None, lease_until=None, due_at=now)
+                .values(
+                    state=DraftState.POSTING if outcome_unknown else DraftState.APPROVED,
+                    lease_owner=None,
+                    lease_until=None,
+                    due_at=now,
+                )
             )
         return True
 
@@ -307,7 +315,8 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             session.execute(
                 update(Draft)
-                .where(Draft.id == draft.id)  # type: ignore[arg-type]
+                # only while we hold the lease: a worker that took over may have posted it
+                .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
                 .values(
                     state=state,
                     last_error=error,

@@ -45,6 +45,13 @@ def register(app: App, services: Services) -> None:
                 until = (
                     f" until {freeze.until:%Y-%m-%d %H:%M} UTC" if freeze.until else " until lifted"
                 )
+                unfinished = services.freeze.wait_for_posts_in_flight(freeze)
+                if unfinished:
+                    tell(
+                        client,
+                        body,
+                        f":warning: {unfinished} post(s) were already being sent to X when you froze; check their cards.",
+                    )
                 tell(
                     client,
                     body,

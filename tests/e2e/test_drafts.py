@@ -458,3 +458,37 @@ def test_only_admins_freeze_and_a_reason_is_required(world: FakeWorld) -> None:
     assert "Say why" in world.slack.ephemerals[-1]["text"]
     with transaction(world.engine) as session:  # type: ignore[arg-type]
         assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "freeze")).all()
+
+
+def test_a_maybe_posted_draft_held_by_a_freeze_is_held_for_release_and_searched_first(
+    world: FakeWorld, clock
+) -> None:
+    alice, bob, admin = (
+        world.user("U0ALICE", "alice"),
+        world.user("U0BOB", "bob"),
+        world.user("U0ADMIN", "admin"),
+    )
+    draft = draft_via_slack(world, alice, "Flash sale ends at midnight")
+    _click(world, bob, draft, DraftAction.APPROVE)
+    world.x.fail("POST /2/tweets", status=503)  # X's answer is an error: did it post? unknown
+    assert _publish(world) == 0
+    assert _draft(world, draft.id).state == DraftState.POSTING  # type: ignore[arg-type]
+
+    admin.command("/brand", "freeze all Crisis call in progress", channel="C0CUSTOMER")
+    world.slack.wait_for(
+        lambda s: any("frozen" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
+    )
+    clock.advance(minutes=5)
+    assert _publish(world) == 0
+    admin.command("/brand", "unfreeze all", channel="C0CUSTOMER")
+    world.slack.wait_for(
+        lambda s: any("resumed" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
+    )
+    assert _publish(world) == 0 and world.x.posted_by("acme") == []  # not dumped on resume
+    assert _draft(world, draft.id).state == DraftState.HELD  # type: ignore[arg-type]
+
+    _click_quiet(world, bob, draft, DraftAction.RELEASE)
+    searched = len(world.x.calls_to("GET /2/users/"))
+    assert _publish(world) == 1
+    assert len(world.x.calls_to("GET /2/users/")) > searched  # looked for it on X before posting
+    assert len(world.x.posted_by("acme")) == 1
