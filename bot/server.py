@@ -39,6 +39,7 @@ class HttpServer:
     ):
         self._server = create_server(app, host=host, port=port, threads=threads, ident="brandbot")
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -49,7 +50,11 @@ class HttpServer:
         return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:
+            if not self._stopping.is_set():  # closing the listening socket ends the loop this way
+                raise
 
     def start(self) -> HttpServer:
         self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
@@ -57,6 +62,7 @@ class HttpServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.close()
         if self._thread:
             self._thread.join(timeout=5)

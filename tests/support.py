@@ -1,4 +1,21 @@
-"""Shared test data (tests/ is on pytest's pythonpath)."""
+"""Shared test data and helpers (tests/ is on pytest's pythonpath)."""
+
+from sqlalchemy import select
+
+from bot.db import make_engine, transaction
+from bot.models import SlackMessage
+
+
+def card_recorded(database_url: str, ts: str) -> bool:
+    """Has the app recorded the Slack message with this ts (it learns the ts just after Slack)?"""
+    engine = make_engine(database_url)
+    try:
+        with transaction(engine) as session:
+            found = session.scalars(select(SlackMessage).where(SlackMessage.ts == ts)).first()
+            return found is not None
+    finally:
+        engine.dispose()
+
 
 TEST_CONFIG = """
 brand: Acme

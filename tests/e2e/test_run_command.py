@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import requests
-from support import TEST_CONFIG
+from support import TEST_CONFIG, card_recorded
 
 from bot.cards.mention_card import MentionAction
 from bot.fakes.slack_api import FakeSlack
@@ -83,6 +83,11 @@ def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_ur
                 _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
                 slack.wait_for(lambda s: s.calls_to("chat.postMessage"), timeout=30)
                 posted = slack.calls_to("chat.postMessage")[0]
+                # A person sees the card once Slack has it; the app learns its ts a moment
+                # later. Click once the app has recorded it, as any human click would be.
+                slack.wait_for(
+                    lambda _: card_recorded(database_url, posted.response["ts"]), timeout=30
+                )
                 assert tweet["text"] in str(posted.args["blocks"])
                 slack.add_user("U0ALICE", "alice")
                 alice = SlackUser(

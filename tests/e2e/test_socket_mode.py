@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from support import TEST_CONFIG
+from support import TEST_CONFIG, card_recorded
 
 from bot.cards.mention_card import MentionAction
 from bot.fakes.slack_api import FakeSlack
@@ -234,6 +234,9 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
                 assert opened and all(c.ok for c in opened)
                 slack.wait_for(lambda s: s.calls_to("chat.postMessage"), timeout=30)
                 posted = slack.calls_to("chat.postMessage")[0]
+                slack.wait_for(
+                    lambda _: card_recorded(database_url, posted.response["ts"]), timeout=30
+                )
                 assert tweet["text"] in str(posted.args["blocks"])
                 slack.add_user("U0ALICE", "alice")
                 alice = SlackUser(slack=slack, user_id="U0ALICE", name="alice", socket=socket_mode)
