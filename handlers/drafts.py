@@ -24,7 +24,7 @@ from bot.cards.mention_card import MentionAction
 from bot.drafts import CardClick, DraftInvalid, DraftRequest, Person
 from bot.errors import ActionRefused
 from bot.services import Services
-from handlers.errors import guarded, tell
+from handlers.errors import answering, guarded, tell
 from handlers.mention_actions import click_from_action
 
 MAX_COMMAND_TEXT = 1000
@@ -95,17 +95,10 @@ def register(app: App, services: Services) -> None:
         tell(client, body, f"Your draft is waiting for approval in <#{channel}>.")
 
     # One action id per candidate text of a reply ("draft_approve_2"), plain for a single text.
-    @app.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))
-    @guarded
-    def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        tell(client, body, drafts.approve(card_click(body)))
-
-    @app.action(DraftAction.DELETE)
-    @guarded
-    def delete(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        tell(client, body, drafts.delete(card_click(body)))
+    app.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))(
+        answering(lambda body: drafts.approve(card_click(body)))
+    )
+    app.action(DraftAction.DELETE)(answering(lambda body: drafts.delete(card_click(body))))
 
     @app.action(DraftAction.RELEASE)
     @guarded

@@ -55,6 +55,16 @@ def guarded(listener: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+def answering(call: Callable[[dict[str, Any]], str]) -> Callable[..., None]:
+    """A button whose service call returns the note for the person who clicked it."""
+
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        tell(client, body, call(body))
+
+    return guarded(listener)
+
+
 def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
     """Say something only the person who acted can see, where they acted."""
     user = (body.get("user") or {}).get("id") or body.get("user_id")

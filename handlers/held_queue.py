@@ -3,44 +3,28 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from bot.cards.held_queue import HeldAction
 from bot.drafts import Person
 from bot.freeze import QueueClick
 from bot.services import Services
-from handlers.errors import guarded, tell
+from handlers.errors import answering
 
 
 def register(app: App, services: Services) -> None:
     queue = services.freeze.held_queue(services.drafts)
-
-    @app.action(re.compile(rf"^{HeldAction.RELEASE}:\d+$"))
-    @guarded
-    def release(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        tell(client, body, queue.release(queue_click(body)))
-
-    @app.action(re.compile(rf"^{HeldAction.CANCEL}:\d+$"))
-    @guarded
-    def cancel(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        tell(client, body, queue.cancel(queue_click(body)))
-
-    @app.action(HeldAction.RELEASE_ALL)
-    @guarded
-    def release_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        tell(client, body, queue.release_all(queue_click(body)))
-
-    @app.action(HeldAction.CANCEL_ALL)
-    @guarded
-    def cancel_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        tell(client, body, queue.cancel_all(queue_click(body)))
+    buttons: dict[Any, Callable[[QueueClick], str]] = {
+        re.compile(rf"^{HeldAction.RELEASE}:\d+$"): queue.release,
+        re.compile(rf"^{HeldAction.CANCEL}:\d+$"): queue.cancel,
+        HeldAction.RELEASE_ALL: queue.release_all,
+        HeldAction.CANCEL_ALL: queue.cancel_all,
+    }
+    for action_id, service_call in buttons.items():
+        app.action(action_id)(answering(lambda body, call=service_call: call(queue_click(body))))
 
 
 def queue_click(body: dict[str, Any]) -> QueueClick:
