@@ -116,6 +116,11 @@ class AuditEntry(SQLModel, table=True):
     after: str | None = Field(default=None, sa_column=Column(Text))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    scheme: int = Field(
+        default=1,
+        sa_column_kwargs={"server_default": "1"},
+        description="1: plain SHA-256 chain (before keys); 2: HMAC-SHA256 with BRANDBOT_AUDIT_KEY",
+    )
 
 
 class DraftState(StrEnum):
@@ -123,6 +128,7 @@ class DraftState(StrEnum):
     APPROVED = "approved"  # in the publish queue (waits for its schedule, the rate limit, a freeze)
     POSTING = "posting"  # an attempt to post was recorded; X may or may not have it
     POSTED = "posted"
+    DELETING = "deleting"  # one person's confirmed take-down is being sent to X
     NEEDS_CHECK = "needs_check"  # X's answer was ambiguous: a person must look before any retry
     FAILED = "failed"  # X refused it; the card offers Retry
     HELD = "held"  # came due while publishing was frozen: a person releases or rejects it
@@ -156,7 +162,9 @@ class Draft(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     held_reason: str | None = Field(default=None, max_length=200)
-    tweet_id: str | None = Field(default=None, index=True, max_length=32)
+    tweet_id: str | None = Field(
+        default=None, unique=True, index=True, max_length=32, description="never shared by two drafts"
+    )
     posted_at: datetime | None = None
     delete_requested_by: str | None = Field(default=None, max_length=32)
     deleted_by: str | None = Field(default=None, max_length=32)
@@ -208,3 +216,13 @@ class Freeze(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=32, description="where it was ordered")
     lifted_at: datetime | None = None
     lifted_by: str | None = Field(default=None, max_length=32)
+
+
+class SeenRequest(SQLModel, table=True):
+    """A signed Slack request already handled: a replay of it (within Slack's 5-minute window)
+    does nothing. Rows older than the window are pruned."""
+
+    __tablename__ = "seen_request"
+
+    digest: str = Field(primary_key=True, max_length=64, description="SHA-256 of timestamp+body")
+    seen_at: datetime = Field(index=True)
