@@ -163,7 +163,11 @@ class Draft(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     held_reason: str | None = Field(default=None, max_length=200)
     tweet_id: str | None = Field(
-        default=None, unique=True, index=True, max_length=32, description="never shared by two drafts"
+        default=None,
+        unique=True,
+        index=True,
+        max_length=32,
+        description="never shared by two drafts",
     )
     posted_at: datetime | None = None
     delete_requested_by: str | None = Field(default=None, max_length=32)

@@ -140,7 +140,10 @@ def build_runtime(
         if (creds := PostingCredentials.from_env(a.credentials_env, env)) is not None
     }
     gateway = XGateway(
-        bearer_token=settings.x_bearer_token, api_url=settings.x_api_url, credentials=credentials
+        bearer_token=settings.x_bearer_token,
+        api_url=settings.x_api_url,
+        credentials=credentials,
+        timeout=settings.x_timeout_seconds,
     )
     publisher = Publisher(
         engine=engine,

@@ -34,6 +34,7 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     x_api_url: str | None = None
     x_bearer_token: Secret = field(default=Secret(""))
+    x_timeout_seconds: float = 10.0  # each X request; a freeze waits a little longer for posts
     database_url: str = field(default="sqlite:///brandbot.db", repr=False)  # may hold a password
     config_path: Path = Path("app.yaml")
 

@@ -36,6 +36,7 @@ class FakeWorld:
     engine: Engine | None = None
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     env: dict[str, str] = field(default_factory=dict)
+    x_timeout_seconds: float = 10.0  # the X gateway's per-request timeout (small in tests)
     slack: FakeSlack = field(init=False)
     x: FakeX = field(init=False)
     runtime: Runtime = field(init=False)
@@ -72,6 +73,7 @@ class FakeWorld:
             slack_api_url=self.slack.url,
             x_api_url=self.x.url,
             x_bearer_token=Secret(X_BEARER),
+            x_timeout_seconds=self.x_timeout_seconds,
             database_url=self.database_url,
         )
         engine = self.engine or make_engine(self.database_url)
