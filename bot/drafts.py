@@ -10,27 +10,39 @@ draft to the publish queue with one conditional UPDATE, so simultaneous approval
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlmodel import Session
 
-from bot import audit, outbox
+from bot import audit, draft_machine, outbox
+from bot.cards.mention_card import segment_label
 from bot.clock import Clock
 from bot.db import insert_ignoring_conflicts, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
-from bot.models import Draft, DraftApproval, DraftEdit, DraftState
+from bot.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
 from bot.segments import SegmentCatalog
-from bot.x_gateway import XGateway, XRejected, XUnavailable
+from bot.x_gateway import XGateway, XNotFound, XRejected, XUnavailable
+from policies.approvals import (
+    ApprovalRule,
+    RuleProgress,
+    all_met,
+    approval_progress,
+    approval_rules,
+    is_member,
+    may_post_as,
+    principals_of,
+)
 from policies.lint import LintIssue, lint_draft, text_fingerprint
 
 APPROVAL_CARD = "approval_card"
 AUTHOR_DM = "author_dm"  # a direct message to a draft's author (rejected, expired)
-REJECTABLE = (DraftState.PENDING, DraftState.APPROVED, DraftState.HELD, DraftState.FAILED)
+REJECTABLE = draft_machine.TRANSITIONS["reject"][0]
+DELETE_TIMEOUT = timedelta(minutes=2)  # a take-down X never answered may be confirmed again
 
 
 class DraftInvalid(Exception):
@@ -137,8 +149,19 @@ class DraftService:
         config = self._segments.config
         if request.segment not in config.segments:
             return [LintIssue("segment", f"There is no segment called {request.segment!r}.")]
-        if request.account not in self.accounts_for(request.segment):
-            return [LintIssue("account", f"{request.segment} may not post as @{request.account}.")]
+        if not may_post_as(config, segment=request.segment, account=request.account):
+            guards = config.guards_of(request.account)
+            why = (
+                f" (@{request.account} is guarded by {', '.join(map(segment_label, guards))})"
+                if guards and request.segment not in guards
+                else ""
+            )
+            return [
+                LintIssue(
+                    "account",
+                    f"{segment_label(request.segment)} may not post as @{request.account}{why}.",
+                )
+            ]
         segment = config.segments[request.segment]
         now = self._clock.now()
         issues = lint_draft(
@@ -161,7 +184,20 @@ class DraftService:
             issues.append(LintIssue("alternative_2", "Two of the candidate texts are the same."))
         return issues
 
+    def reply_segment(self, mention_id: str) -> str | None:
+        """A reply belongs to its mention's segment, whatever a form says (None: no mention)."""
+        with transaction(self._engine) as session:
+            mention = session.get(Mention, mention_id)
+            return mention.segment if mention is not None else None
+
     def create(self, *, author: Person, request: DraftRequest) -> Draft:
+        if request.in_reply_to:
+            segment = self.reply_segment(request.in_reply_to)
+            if segment is None:
+                raise DraftInvalid(
+                    [LintIssue("text", "That tweet isn't one of my mentions: reply from its card.")]
+                )
+            request = replace(request, segment=segment)
         issues = self.check(request)  # the modal checked too; the server decides
         if issues:
             raise DraftInvalid(issues)
@@ -253,51 +289,44 @@ class DraftService:
         new_text = full_text(text, link)
         now, actor = self._clock.now(), self._actor(click.person)
         with transaction(self._engine) as session:
-            changed = session.execute(
-                update(Draft)
-                .where(
-                    and_(
-                        Draft.id == draft.id,
-                        Draft.version == draft.version,
-                        Draft.state == DraftState.PENDING,
-                    )
-                )  # type: ignore[arg-type]
-                .values(
-                    text=new_text,
-                    text_hash=text_fingerprint(new_text),
-                    candidates=None,  # an edit replaces the candidates with one text
-                    version=Draft.version + 1,
-                    updated_at=now,
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if changed != 1:
+            moved = draft_machine.move(
+                session,
+                draft,
+                "edit",
+                actor=actor,
+                at=now,
+                values={
+                    "text": new_text,
+                    "text_hash": text_fingerprint(new_text),
+                    "candidates": None,  # an edit replaces the candidates with one text
+                },
+                before={"text": draft.text},
+                after={"text": new_text},
+            )
+            if not moved:
                 raise _Conflict
             # Editing resets every approval, even of a text the draft had before (A → B → A).
             session.execute(delete(DraftApproval).where(DraftApproval.draft_id == draft.id))  # type: ignore[arg-type]
             session.add(
                 DraftEdit(
-                    draft_id=draft.id,
+                    draft_id=draft.id,  # type: ignore[arg-type]
                     editor_id=actor.id,
                     editor_name=actor.name,
                     text_hash=text_fingerprint(new_text),
                     at=now,
                 )
-            )  # type: ignore[arg-type]
-            record_draft_change(
-                session,
-                draft,
-                actor=actor,
-                action="draft.edit",
-                at=now,
-                before={"text": draft.text},
-                after={"text": new_text},
             )
         self._on_change()
 
     # -- approving --------------------------------------------------------------------------
 
     def approve(self, click: CardClick) -> str:
-        """Record an approval; return what happened, for the person who clicked."""
+        """Record an approval; return what happened, for the person who clicked.
+
+        Who counts is resolved from Slack *before* anything is written, so recording the
+        approval, counting every rule and queueing the draft are one transaction: a Slack
+        failure refuses the click cleanly, and nothing is ever left approved but not queued.
+        """
         draft = self._locate(click, "approve")
         if draft.state != DraftState.PENDING:
             self._refuse(click, draft, "approve", f"This draft is already {draft.state}.")
@@ -313,16 +342,20 @@ class DraftService:
         if len(candidates) > 1 and not seen_hash:
             self._refuse(click, draft, "approve", "Pick one of the candidate texts on the card.")
         target = seen_hash or draft.text_hash  # the exact text this approval is for
-        required, approvers = self._approval_rule(draft)
-        reason = self._ineligible(click.person.user_id, draft, approvers, text_hash=target)
+        rules = self.rules(draft)
+        members = self._members(click, draft, "approve", rules)
+        reason = self._ineligible(click.person.user_id, draft, rules, members, text_hash=target)
         if reason:
             self._refuse(click, draft, "approve", reason)
         now, actor = self._clock.now(), self._actor(click.person)
         with transaction(self._engine) as session:
+            current = _locked(session, draft)
+            if current.state != DraftState.PENDING or current.version != draft.version:
+                raise _Conflict
             inserted = session.execute(
-                insert_ignoring_conflicts(self._engine, DraftApproval.__table__).returning(
+                insert_ignoring_conflicts(self._engine, DraftApproval.__table__).returning(  # type: ignore[attr-defined]
                     DraftApproval.id
-                ),  # type: ignore[attr-defined]
+                ),
                 [
                     {
                         "draft_id": draft.id,
@@ -333,53 +366,62 @@ class DraftService:
                     }
                 ],
             ).first()
-            if inserted is None:
-                raise ActionRefused("You have already approved this text.")
-            record_draft_change(
-                session,
-                draft,
-                actor=actor,
-                action="draft.approve",
-                at=now,
-                after={"text_hash": target, "text": candidates[target]},
-            )
+            if inserted is not None:
+                record_draft_change(
+                    session,
+                    draft,
+                    actor=actor,
+                    action="draft.approve",
+                    at=now,
+                    after={"text_hash": target, "text": candidates[target]},
+                )
+            progress = self._progress(session, current, rules, members, text_hash=target)
+            queued = all_met(progress) and self._queue(session, current, now, candidates[target])
         self._on_change()
-        count = self.eligible_approvals(draft.id, text_hash=target)  # type: ignore[arg-type]
-        if count < required:
-            return f"Approved ({count} of {required}); waiting for {required - count} more."
-        if self._queue_for_publishing(draft, now, text=candidates[target]):
+        if queued:
             self._on_approved()
             return "Approved: it goes to the publish queue now."
-        return "Approved."
+        so_far = _progress_note(progress)
+        if inserted is None:
+            return f"You have already approved this text ({so_far})."
+        if all_met(progress):
+            return "Approved."
+        return f"Approved ({so_far}); waiting for {sum(p.missing for p in progress)} more."
+
+    def rules(self, draft: Draft) -> list[ApprovalRule]:
+        """Every approval rule that applies to the draft now (see policies.approvals)."""
+        mention_segment = self.reply_segment(draft.in_reply_to) if draft.in_reply_to else None
+        return approval_rules(
+            self._segments.config,
+            segment=draft.segment,
+            account=draft.account,
+            mention_segment=mention_segment,
+        )
 
     def eligible_approvals(self, draft_id: int, *, text_hash: str | None = None) -> int:
-        """Approvals of one exact text (default: the current one) by people who may approve it
-        right now: removed from the approvers' group since clicking means it no longer counts."""
+        """How many people's approvals of one exact text (default: the current one) count right
+        now, under any rule: removed from the approvers' group since clicking means no longer."""
         with transaction(self._engine) as session:
             draft = session.get(Draft, draft_id)
             assert draft is not None
-            text_hash = text_hash or draft.text_hash
-            approvals = session.scalars(
-                select(DraftApproval).where(
-                    DraftApproval.draft_id == draft_id, DraftApproval.text_hash == text_hash
-                )  # type: ignore[arg-type]
-            ).all()
-            editors = self._editors(session, draft, text_hash)
-        _, approvers = self._approval_rule(draft)
-        eligible = {
-            a.approver_id
-            for a in approvals
-            if a.approver_id != draft.author_id
-            and a.approver_id not in editors
-            and self._directory.includes(a.approver_id, approvers)
-        }
-        return len(eligible)
+        rules = self.rules(draft)
+        members = self._resolve(principals_of(rules))
+        with transaction(self._engine) as session:
+            progress = self._progress(session, draft, rules, members, text_hash=text_hash)
+        return len({a for p in progress for a in p.approved_by})
 
     def delete(self, click: CardClick) -> str:
         """Take a posted tweet down from X. Needs two people — one asks, another approver (or an
-        admin) confirms — or one admin: a compromised account must not erase the record alone."""
+        admin) confirms — or one admin: a compromised account must not erase the record alone.
+        The confirmation claims the take-down first, so X is called once however many click."""
         draft = self._locate(click, "delete")
-        if draft.state != DraftState.POSTED or not draft.tweet_id:
+        now = self._clock.now()
+        stale = draft.state == DraftState.DELETING and draft.updated_at < now - DELETE_TIMEOUT
+        if draft.state == DraftState.DELETED:
+            return f"Already deleted from X by <@{draft.deleted_by}>."
+        if draft.state == DraftState.DELETING and not stale:
+            return f"<@{draft.deleted_by}> is deleting it from X right now."
+        if draft.state not in (DraftState.POSTED, DraftState.DELETING) or not draft.tweet_id:
             self._refuse(
                 click,
                 draft,
@@ -387,16 +429,17 @@ class DraftService:
                 f"Only posted tweets can be deleted; this one is {draft.state}.",
             )
         user = click.person.user_id
-        _, approvers = self._approval_rule(draft)
-        is_admin = self._directory.includes(user, self._segments.admins)
-        if not (is_admin or self._directory.includes(user, approvers)):
+        rules = self.rules(draft)
+        members = self._members(click, draft, "delete", rules, with_admins=True)
+        is_admin = is_member(user, self._segments.admins, members)
+        if not (is_admin or any(is_member(user, r.approvers, members) for r in rules)):
             self._refuse(
                 click,
                 draft,
                 "delete",
                 "Only this segment's approvers or an admin can delete a tweet.",
             )
-        now, actor = self._clock.now(), self._actor(click.person)
+        actor = self._actor(click.person)
         if not is_admin and draft.delete_requested_by in (None, user):
             with transaction(self._engine) as session:
                 session.execute(
@@ -414,36 +457,68 @@ class DraftService:
             return "Deletion requested: another approver (or an admin) must confirm it on the card."
         if self._gateway is None:
             raise ActionRefused("Deleting from X is not configured here.")
-        try:
-            self._gateway.delete(draft.account, draft.tweet_id)
-        except (XRejected, XUnavailable) as exc:
-            raise ActionRefused(f"X did not delete it ({exc}). Try again in a moment.") from exc
+        requested_by = draft.delete_requested_by or user
         with transaction(self._engine) as session:
-            session.execute(
-                update(Draft)
-                .where(Draft.id == draft.id)  # type: ignore[arg-type]
-                .values(
-                    state=DraftState.DELETED,
-                    deleted_by=user,
-                    deleted_at=now,
-                    delete_requested_by=draft.delete_requested_by or user,
-                    version=Draft.version + 1,
-                )
-            )
-            record_draft_change(
+            claimed = draft_machine.move(
                 session,
                 draft,
+                "delete_confirmed",
                 actor=actor,
-                action="draft.delete",
                 at=now,
+                values={"deleted_by": user, "delete_requested_by": requested_by},
+                after={"tweet_id": draft.tweet_id, "requested_by": requested_by},
+            )
+        self._on_change()
+        if not claimed:
+            return self._delete_outcome(draft.id)  # type: ignore[arg-type]
+        with transaction(self._engine) as session:
+            deleting = session.get(Draft, draft.id)
+            assert deleting is not None
+        note = ""
+        try:
+            self._gateway.delete(draft.account, draft.tweet_id)  # type: ignore[arg-type]
+        except XNotFound:
+            note = " (X no longer had it)"
+        except (XRejected, XUnavailable) as exc:
+            with transaction(self._engine) as session:
+                draft_machine.move(
+                    session,
+                    deleting,
+                    "delete_failed",
+                    actor=actor,
+                    at=self._clock.now(),
+                    values={"deleted_by": None},
+                    after={"tweet_id": draft.tweet_id, "error": str(exc)},
+                )
+            self._on_change()
+            raise ActionRefused(f"X did not delete it ({exc}). Try again in a moment.") from exc
+        with transaction(self._engine) as session:
+            draft_machine.move(
+                session,
+                deleting,
+                "delete",
+                actor=actor,
+                at=self._clock.now(),
+                values={"deleted_at": self._clock.now()},
                 after={
                     "tweet_id": draft.tweet_id,
-                    "requested_by": draft.delete_requested_by or user,
+                    "requested_by": requested_by,
                     "confirmed_by": user,
+                    "already_gone": bool(note),
                 },
             )
         self._on_change()
-        return "Deleted from X."
+        return f"Deleted from X{note}."
+
+    def _delete_outcome(self, draft_id: int) -> str:
+        """What a confirm click that lost the race to another one is told."""
+        with transaction(self._engine) as session:
+            now = session.get(Draft, draft_id)
+        if now is not None and now.state == DraftState.DELETED:
+            return f"Already deleted from X by <@{now.deleted_by}>."
+        if now is not None and now.state == DraftState.DELETING:
+            return f"<@{now.deleted_by}> is deleting it from X right now."
+        raise _Conflict
 
     def release(self, click: CardClick) -> None:
         """Post a draft held by a freeze after all (an approver decides it still fits)."""
@@ -457,28 +532,25 @@ class DraftService:
         draft = self._locate(click, action)
         if draft.state != from_state:
             self._refuse(click, draft, action, f"This draft is {draft.state}.")
-        _, approvers = self._approval_rule(draft)
-        reason = self._ineligible(click.person.user_id, draft, approvers)
+        rules = self.rules(draft)
+        members = self._members(click, draft, action, rules)
+        reason = self._ineligible(click.person.user_id, draft, rules, members)
         if reason:
             self._refuse(click, draft, action, reason)
         now, actor = self._clock.now(), self._actor(click.person)
         with transaction(self._engine) as session:
-            changed = session.execute(
-                update(Draft)
-                .where(and_(Draft.id == draft.id, Draft.state == from_state))  # type: ignore[arg-type]
-                .values(
-                    # An earlier attempt may have reached X: then the publisher searches first.
-                    state=DraftState.POSTING if draft.attempt_at else DraftState.APPROVED,
-                    due_at=now,
-                    held_reason=None,
-                    last_error=None,
-                    version=Draft.version + 1,
-                    updated_at=now,
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if changed != 1:
+            moved = draft_machine.move(
+                session,
+                draft,
+                action,
+                actor=actor,
+                at=now,
+                # An earlier attempt may have reached X: then the publisher searches first.
+                to=DraftState.POSTING if draft.attempt_at else DraftState.APPROVED,
+                values={"due_at": now, "held_reason": None, "last_error": None},
+            )
+            if not moved:
                 raise _Conflict
-            record_draft_change(session, draft, actor=actor, action=f"draft.{action}", at=now)
         self._on_change()
         self._on_approved()
 
@@ -489,62 +561,76 @@ class DraftService:
         draft = self._locate(click, "reject")
         if draft.state not in REJECTABLE:
             self._refuse(click, draft, "reject", f"This draft is already {draft.state}.")
-        _, approvers = self._approval_rule(draft)
-        if click.person.user_id != draft.author_id and not self._directory.includes(
-            click.person.user_id, approvers
-        ):
-            self._refuse(
-                click,
-                draft,
-                "reject",
-                "Only this segment's approvers (or the author, to withdraw it) can reject a draft.",
-            )
+        if click.person.user_id != draft.author_id:
+            rules = self.rules(draft)
+            members = self._members(click, draft, "reject", rules)
+            if not any(is_member(click.person.user_id, r.approvers, members) for r in rules):
+                self._refuse(
+                    click,
+                    draft,
+                    "reject",
+                    "Only this segment's approvers (or the author, to withdraw it) can reject a draft.",
+                )
         now, actor = self._clock.now(), self._actor(click.person)
         with transaction(self._engine) as session:
-            changed = session.execute(
-                update(Draft)
-                .where(
-                    and_(
-                        Draft.id == draft.id,
-                        Draft.state.in_(REJECTABLE),
-                    )
-                )  # type: ignore[arg-type,attr-defined]
-                .values(
-                    state=DraftState.REJECTED,
-                    rejected_by=actor.id,
-                    reject_reason=reason,
-                    version=Draft.version + 1,
-                    updated_at=now,
-                    due_at=None,
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if changed != 1:
+            moved = draft_machine.move(
+                session,
+                draft,
+                "reject",
+                actor=actor,
+                at=now,
+                values={"rejected_by": actor.id, "reject_reason": reason, "due_at": None},
+                after={"reason": reason},
+            )
+            if not moved:
                 raise _Conflict
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
             if actor.id != draft.author_id:
                 outbox.enqueue(
                     session,
                     [outbox.NewMessage(AUTHOR_DM, str(draft.id), draft.author_id)],
                     now=now,
                 )
-            audit.record(
-                session,
-                actor=actor,
-                action="draft.reject",
-                subject=f"draft:{draft.id}",
-                at=now,
-                after={"reason": reason},
-            )
         self._on_change()
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _approval_rule(self, draft: Draft) -> tuple[int, list[str]]:
-        segment = self._segments.config.segments[draft.segment]
-        return int(segment.approvals_required or 1), list(segment.approvers)
+    def _resolve(self, principals: Iterable[str]) -> dict[str, frozenset[str]]:
+        """Each user group's members (a user ID stands for itself). Raises DirectoryUnavailable."""
+        return {
+            p: self._directory.group_members(p) if p.startswith("S") else frozenset({p})
+            for p in sorted(set(principals))
+        }
+
+    def _members(
+        self,
+        click: CardClick,
+        draft: Draft,
+        action: str,
+        rules: list[ApprovalRule],
+        *,
+        with_admins: bool = False,
+    ) -> dict[str, frozenset[str]]:
+        """The facts a permission needs, from Slack; if Slack can't say, refuse (fail closed)."""
+        wanted = principals_of(rules) | (set(self._segments.admins) if with_admins else set())
+        try:
+            return self._resolve(wanted)
+        except DirectoryUnavailable:
+            self._refuse(
+                click,
+                draft,
+                action,
+                "I couldn't check your role with Slack just now, so nothing was changed. Please try again.",
+            )
+            raise  # unreachable: _refuse raises
 
     def _ineligible(
-        self, user_id: str, draft: Draft, approvers: list[str], *, text_hash: str | None = None
+        self,
+        user_id: str,
+        draft: Draft,
+        rules: list[ApprovalRule],
+        members: dict[str, frozenset[str]],
+        *,
+        text_hash: str | None = None,
     ) -> str | None:
         if user_id == draft.author_id:
             return "You wrote this draft: someone else has to approve it."
@@ -552,12 +638,32 @@ class DraftService:
             editors = self._editors(session, draft, text_hash or draft.text_hash)
         if user_id in editors:
             return "You edited this text: someone else has to approve it."
-        try:
-            if not self._directory.includes(user_id, approvers):
-                return "You are not an approver for this segment."
-        except DirectoryUnavailable:
-            return "I couldn't check your approver role with Slack just now. Please try again."
+        if not any(is_member(user_id, rule.approvers, members) for rule in rules):
+            return "You are not an approver for this segment."
         return None
+
+    def _progress(
+        self,
+        session: Session,
+        draft: Draft,
+        rules: list[ApprovalRule],
+        members: dict[str, frozenset[str]],
+        *,
+        text_hash: str | None = None,
+    ) -> list[RuleProgress]:
+        text_hash = text_hash or draft.text_hash
+        approvals = session.scalars(
+            select(DraftApproval.approver_id)
+            .where(DraftApproval.draft_id == draft.id, DraftApproval.text_hash == text_hash)  # type: ignore[arg-type]
+            .order_by(DraftApproval.id)  # type: ignore[arg-type]
+        ).all()
+        return approval_progress(
+            rules,
+            approvals=list(approvals),
+            author=draft.author_id,
+            editors=self._editors(session, draft, text_hash),
+            members=members,
+        )
 
     def _editors(self, session: Session, draft: Draft, text_hash: str) -> set[str]:
         rows = session.scalars(
@@ -567,43 +673,26 @@ class DraftService:
         )
         return set(rows)
 
-    def _queue_for_publishing(self, draft: Draft, now: datetime, *, text: str) -> bool:
+    def _queue(self, session: Session, draft: Draft, now: datetime, text: str) -> bool:
         """The approved text becomes the draft's text; the other candidates are discarded."""
-        with transaction(self._engine) as session:
-            changed = session.execute(
-                update(Draft)
-                .where(
-                    and_(
-                        Draft.id == draft.id,
-                        Draft.state == DraftState.PENDING,
-                        Draft.version == draft.version,  # an edit since voids this approval
-                    )
-                )  # type: ignore[arg-type]
-                .values(
-                    text=text,
-                    text_hash=text_fingerprint(text),
-                    candidates=None,
-                    state=DraftState.APPROVED,
-                    due_at=draft.schedule_at or now,
-                    version=Draft.version + 1,
-                    updated_at=now,
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if changed != 1:
-                return False  # another approval got there first
-            record_draft_change(
-                session,
-                draft,
-                actor=audit.SYSTEM,
-                action="draft.approved",
-                at=now,
-                after={
-                    "text": text,
-                    "discarded": [t for t in candidate_texts(draft) if t != text],
-                    "due_at": _iso(draft.schedule_at or now),
-                },
-            )
-        return True
+        return draft_machine.move(
+            session,
+            draft,
+            "approved",
+            actor=audit.SYSTEM,
+            at=now,
+            values={
+                "text": text,
+                "text_hash": text_fingerprint(text),
+                "candidates": None,
+                "due_at": draft.schedule_at or now,
+            },
+            after={
+                "text": text,
+                "discarded": [t for t in candidate_texts(draft) if t != text],
+                "due_at": _iso(draft.schedule_at or now),
+            },
+        )
 
     def _locate(self, click: CardClick, action: str) -> Draft:
         with transaction(self._engine) as session:
@@ -637,6 +726,22 @@ class DraftService:
         return audit.Actor(
             person.user_id, self._directory.display_name(person.user_id, person.user_name)
         )
+
+
+def _locked(session: Session, draft: Draft) -> Draft:
+    """The draft's row, locked until commit on PostgreSQL (SQLite's writer lock already is)."""
+    return session.scalars(
+        select(Draft).where(Draft.id == draft.id).with_for_update()  # type: ignore[arg-type]
+    ).one()
+
+
+def _progress_note(progress: list[RuleProgress]) -> str:
+    if len(progress) == 1:
+        return f"{len(progress[0].approved_by)} of {progress[0].rule.required}"
+    return ", ".join(
+        f"{segment_label(p.rule.segment)} {len(p.approved_by)} of {p.rule.required}"
+        for p in progress
+    )
 
 
 class _Conflict(ActionRefused):

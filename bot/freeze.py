@@ -28,44 +28,52 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlmodel import Session
 
-from bot import audit, outbox
+from bot import audit, draft_machine, outbox
 from bot.audit_report import parse_tweet_ref, render_who, who_tweeted
 from bot.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldPost, HeldQueueView
 from bot.clock import Clock
 from bot.db import transaction
-from bot.directory import SlackDirectory
+from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.drafts import CardClick, DraftService, Person, approvals_of
 from bot.errors import ActionRefused
 from bot.models import AuditEntry, Draft, DraftState, Freeze, SlackMessage
-from bot.publisher import FROZEN, active_freeze
+from bot.publisher import FROZEN, active_freeze, publish_gate
 from bot.segments import SegmentCatalog
+from policies import permissions
+
+SLACK_UNAVAILABLE = (
+    "I couldn't check your role with Slack just now, so nothing was changed. Please try again."
+)
 
 HELD_QUEUE = "held_queue"  # outbox kind: the one message an unfreeze posts about what it held
 HELD_QUEUE_ENTRY = "freeze.held_queue"  # the audit entry that fixes which drafts are in a queue
 
-IN_FLIGHT_WAIT = 12.0  # seconds: longer than the X gateway's request timeout
+IN_FLIGHT_WAIT = 12.0  # seconds: longer than the X gateway's default request timeout
+MAX_FREEZE = timedelta(days=30)
 _DURATION = re.compile(
-    r"\s+for\s+(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?)\s*$", re.IGNORECASE
+    r"\s+for\s+(\d+)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*$", re.IGNORECASE
 )
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
 
 
 def parse_freeze_args(text: str, accounts: list[str]) -> tuple[str, str, timedelta | None]:
     """`[account|all] <reason> [for 2h]` → (scope, reason, duration). Raises ActionRefused."""
-    words = text.strip().split(maxsplit=1)
+    rest = text.strip()
     scope = "all"
-    if words and (words[0].lower().lstrip("@") in accounts or words[0].lower() == "all"):
-        scope = words[0].lower().lstrip("@")
-        words = words[1:]
-    rest = words[0] if words else ""
+    first, _, after = rest.partition(" ")
+    if first.lower().lstrip("@") in accounts or first.lower() == "all":
+        scope, rest = first.lower().lstrip("@"), after.strip()
     duration = None
     match = _DURATION.search(rest)
     if match:
-        amount, unit = int(match[1]), match[2][0].lower()
-        duration = {
-            "m": timedelta(minutes=amount),
-            "h": timedelta(hours=amount),
-            "d": timedelta(days=amount),
-        }[unit]
+        minutes = int(match[1]) * _UNIT_MINUTES[match[2][0].lower()]
+        if minutes < 1 or minutes > MAX_FREEZE.total_seconds() // 60:
+            raise ActionRefused(
+                f"A timed freeze lasts from 1 minute to {MAX_FREEZE.days} days "
+                "(e.g. `for 90m`, `for 2h`, `for 3d`); leave `for …` out to freeze until "
+                "`/brand unfreeze`."
+            )
+        duration = timedelta(minutes=minutes)
         rest = rest[: match.start()]
     reason = rest.strip()
     if not reason:
@@ -73,6 +81,17 @@ def parse_freeze_args(text: str, accounts: list[str]) -> tuple[str, str, timedel
             "Say why: `/brand freeze [account|all] <reason> [for 2h]` — the reason is shown on every held draft."
         )
     return scope, reason, duration
+
+
+@dataclass(frozen=True)
+class OnTheirWay:
+    """Posts that had passed the publish gate when a freeze committed (they cannot be recalled).
+
+    `unknown`: still without an outcome when the confirmation is sent (in flight, or X's answer
+    never came) — each will show on its card. `posted`: reached X while the freeze was set."""
+
+    unknown: list[Draft]
+    posted: list[Draft]
 
 
 @dataclass(frozen=True)
@@ -94,21 +113,25 @@ class FreezeService:
         directory: SlackDirectory,
         clock: Clock,
         on_change: Callable[[], None] = lambda: None,
+        in_flight_wait: float = IN_FLIGHT_WAIT,
     ) -> None:
         self._engine = engine
         self._segments = segments
         self._directory = directory
         self._clock = clock
         self._on_change = on_change
+        self._in_flight_wait = in_flight_wait
 
     def accounts(self) -> list[str]:
         return [a.handle.lower() for a in self._segments.config.accounts]
 
     def freeze(self, *, person: Person, text: str, channel: str | None = None) -> Freeze:
-        actor = self._admin(person)
+        actor = self._admin(person, "freeze", channel)
         scope, reason, duration = parse_freeze_args(text, self.accounts())
-        now = self._clock.now()
         with transaction(self._engine) as session:
+            # Exclusive: no post attempt is between its last check and X while this commits.
+            publish_gate(session, exclusive=True)
+            now = self._clock.now()
             freeze = Freeze(
                 scope=scope,
                 reason=reason,
@@ -134,34 +157,38 @@ class FreezeService:
         self._on_change()
         return freeze
 
-    def wait_for_posts_in_flight(self, freeze: Freeze, *, timeout: float = IN_FLIGHT_WAIT) -> int:
-        """Posts handed to X before the freeze took effect cannot be recalled. Wait (bounded by
-        the X call timeout) until they have finished, so the command returns after the last one;
-        return how many are still unfinished."""
-        deadline = time.monotonic() + timeout
+    def posts_on_their_way(self, freeze: Freeze, *, timeout: float | None = None) -> OnTheirWay:
+        """Posts that passed the publish gate before the freeze committed cannot be recalled.
+        Wait (a little longer than an X request may take) for those in flight to finish, then
+        name every post of the scope whose outcome is still unknown."""
+        deadline = time.monotonic() + (self._in_flight_wait if timeout is None else timeout)
+        seen: set[int] = set()
         while True:
-            with transaction(self._engine) as session:
-                query = (
-                    select(func.count())
-                    .select_from(Draft)
-                    .where(
-                        Draft.state == DraftState.POSTING,  # type: ignore[arg-type]
-                        Draft.lease_owner.is_not(None),  # type: ignore[union-attr]
-                        Draft.attempt_at <= freeze.frozen_at,  # type: ignore[operator, arg-type]
-                    )
-                )
-                if freeze.scope != "all":
-                    query = query.where(func.lower(Draft.account) == freeze.scope)
-                in_flight = int(session.execute(query).scalar_one())
-            if in_flight == 0 or time.monotonic() >= deadline:
-                return in_flight
-            time.sleep(0.05)  # polling other processes' rows; bounded by the deadline
+            posting = self._posting(freeze.scope)
+            now = self._clock.now()
+            seen |= {d.id for d in posting if d.id is not None}
+            in_flight = [d for d in posting if d.lease_until is not None and d.lease_until > now]
+            if not in_flight or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)  # other processes' rows; bounded by the deadline
+        with transaction(self._engine) as session:
+            finished = session.scalars(
+                select(Draft).where(Draft.id.in_(seen), Draft.state == DraftState.POSTED)  # type: ignore[union-attr, arg-type]
+            ).all()
+        return OnTheirWay(unknown=posting, posted=list(finished))
+
+    def _posting(self, scope: str) -> list[Draft]:
+        with transaction(self._engine) as session:
+            query = select(Draft).where(Draft.state == DraftState.POSTING).order_by(Draft.id)  # type: ignore[arg-type]
+            if scope != "all":
+                query = query.where(func.lower(Draft.account) == scope)
+            return list(session.scalars(query))
 
     def unfreeze(self, *, person: Person, text: str, channel: str | None = None) -> Unfrozen:
         """Lift freezes for the scope. Drafts that came due while frozen (and any still held from
         an earlier freeze) wait for release; with `channel`, one held-queue message lists them
         there."""
-        actor = self._admin(person)
+        actor = self._admin(person, "unfreeze", channel)
         scope = (text.strip().split() or ["all"])[0].lower().lstrip("@")
         if scope != "all" and scope not in self.accounts():
             raise ActionRefused(f"No account @{scope}. Use `/brand unfreeze [account|all]`.")
@@ -211,7 +238,7 @@ class FreezeService:
             )
             if not lifted:
                 return None
-            self._hold_backlog(session, scope, now)
+            self._hold_backlog(session, scope, now, actor)
             held = self._held_in_scope(session, scope, now)
             listed = [d.id for d in held[:MAX_LISTED]]
             self._touch_cards(session, scope, now)
@@ -267,24 +294,31 @@ class FreezeService:
             history = who_tweeted(session, tweet_id)
             return render_who(history) if history is not None else None
 
-    def _hold_backlog(self, session: Any, scope: str, now: datetime) -> int:
+    def _hold_backlog(self, session: Any, scope: str, now: datetime, actor: audit.Actor) -> int:
         """Drafts that came due while frozen wait for a person to release them."""
         still_frozen = self._still_frozen(session, now)
         came_due = or_(Draft.due_at <= now, Draft.held_reason.startswith(FROZEN))  # type: ignore[operator, union-attr]
         waiting = and_(Draft.state == DraftState.APPROVED, came_due)  # type: ignore[arg-type]
         # a "maybe posted" draft the freeze held: held too (releasing it searches X first)
         maybe_posted = and_(Draft.state == DraftState.POSTING, Draft.held_reason.startswith(FROZEN))  # type: ignore[arg-type, union-attr]
-        query = select(Draft).where(or_(waiting, maybe_posted))
         held = 0
-        for draft in session.scalars(query):
-            if (
-                scope in ("all", draft.account.lower())
-            ) and draft.account.lower() not in still_frozen:
-                draft.state = DraftState.HELD
-                draft.held_reason = "held when the freeze was lifted: release it or reject it"
-                draft.version += 1
-                held += 1
-        session.flush()
+        for draft in session.scalars(select(Draft).where(or_(waiting, maybe_posted))).all():
+            account = draft.account.lower()
+            if scope not in ("all", account) or account in still_frozen:
+                continue
+            held += draft_machine.move(
+                session,
+                draft,
+                "hold",
+                actor=actor,
+                at=now,
+                values={
+                    "held_reason": "held when the freeze was lifted: release it or reject it",
+                    "lease_owner": None,
+                    "lease_until": None,
+                },
+                after={"why": f"freeze on {scope} ended", "came_due": _iso(draft.due_at)},
+            )
         return held
 
     def _held_in_scope(self, session: Any, scope: str, now: datetime) -> list[Draft]:
@@ -313,12 +347,37 @@ class FreezeService:
             if card_id is not None and scope in ("all", account.lower()):
                 outbox.mark_changed(session, card_id, now=now)
 
-    def _admin(self, person: Person) -> audit.Actor:
-        if not self._directory.includes(person.user_id, self._segments.admins):
-            raise ActionRefused("Only brandbot admins can freeze or unfreeze publishing.")
-        return audit.Actor(
+    def _admin(self, person: Person, action: str, channel: str | None) -> audit.Actor:
+        actor = audit.Actor(
             person.user_id, self._directory.display_name(person.user_id, person.user_name)
         )
+        try:
+            decision = permissions.may_administer(
+                is_admin=self._directory.includes(person.user_id, self._segments.admins)
+            )
+        except DirectoryUnavailable:
+            decision = permissions.Decision(False, SLACK_UNAVAILABLE)
+        if not decision.allowed:
+            reason = (
+                decision.reason
+                if decision.reason == SLACK_UNAVAILABLE
+                else "Only brandbot admins can freeze or unfreeze publishing."
+            )
+            audit.refuse(
+                self._engine,
+                actor=actor,
+                action="freeze.refused",
+                subject="account:all",
+                at=self._clock.now(),
+                attempted=action,
+                channel=channel or "",
+                reason=reason,
+            )
+        return actor
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 # -- the held queue ---------------------------------------------------------------------------

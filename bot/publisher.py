@@ -1,57 +1,87 @@
-"""The publish queue: approved drafts reach X exactly once.
+"""The publish queue: approved drafts reach X exactly once, and never past a freeze.
 
-Each post is recorded as an attempt (state POSTING, attempt_at) in the database *before* X is
-called. X has no idempotency key, so when an attempt's outcome is unknown (timeout, 5xx, a crash
-between X's answer and our commit) the next attempt first looks for the text among the
-account's own recent tweets. A 403 "duplicate content" after an unknown outcome means "maybe
-posted": found → recorded as posted; not found → a person must check (never a blind retry).
-Freezes and the per-account hourly limit hold drafts in the queue; nothing is dropped.
+A post goes through one **gate** right before X is called: a short transaction that checks the
+freezes and the hourly limit and records the attempt (state POSTING, `attempt_at`) under the
+publish-gate lock that `/brand freeze` takes exclusively. So a freeze either commits first (the
+gate sees it and nothing is sent) or waits for the gate to commit (the freeze then sees the post
+on its way and names it in its confirmation). Nothing else can slip between the two.
+
+X has no idempotency key, so when an attempt's outcome is unknown (timeout, 5xx, a crash between
+X's answer and our commit) the next attempt first looks for the post among the account's own
+recent tweets, comparing the whole text — links by their expanded URLs — and the reply target
+(`policies.tweet_match`). Found → recorded as posted; not surely ours → a person checks; surely
+absent → posted again (X's duplicate-content 403 is the backstop). Every move of a draft is a
+`bot.draft_machine` transition, so each lands in the audit log.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from bot import audit, outbox
+from bot import audit, draft_machine, outbox
 from bot.clock import Clock
 from bot.db import transaction
-from bot.drafts import AUTHOR_DM, record_draft_change
+from bot.drafts import AUTHOR_DM
 from bot.models import Draft, DraftState, Freeze
 from bot.segments import SegmentCatalog
 from bot.worker import Worker
 from bot.x_gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
+from policies.tweet_match import Match, same_post
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
 FROZEN = "frozen"  # held_reason prefix of drafts a freeze is holding
-_URL = re.compile(r"https?://\S+")
+FROZEN_RECHECK = timedelta(seconds=5)
+_GATE_LOCK_KEY = 0x6272616E67  # PostgreSQL advisory lock ordering freezes and post attempts
 
 
-def comparable(text: str) -> str:
-    """Text as X may give it back: links rewritten to t.co, entities escaped, spaces trimmed."""
-    return _URL.sub("<url>", html.unescape(text)).strip()
+def publish_gate(session: Session, *, exclusive: bool) -> None:
+    """Take the publish gate for this transaction: shared for a post attempt, exclusive for a
+    freeze. SQLite needs nothing: BEGIN IMMEDIATE already makes every write transaction
+    exclusive."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        session.execute(text(f"SELECT {lock}(:key)"), {"key": _GATE_LOCK_KEY})
 
 
-def active_freeze(session: object, account: str, now: datetime) -> Freeze | None:
+def _scope(account: str) -> object:
+    return Freeze.scope.in_(["all", account.lower()])  # type: ignore[attr-defined]
+
+
+def active_freeze(session: Session, account: str, now: datetime) -> Freeze | None:
     """The freeze in force for this account (or all accounts), if any."""
-    return session.scalars(  # type: ignore[attr-defined, no-any-return]
+    return freeze_at(session, account, now)
+
+
+def freeze_at(session: Session, account: str, moment: datetime) -> Freeze | None:
+    """The freeze that covered this account at `moment` (lifted or run out since, or not)."""
+    return session.scalars(
         select(Freeze)
         .where(
-            Freeze.scope.in_(["all", account.lower()]),  # type: ignore[attr-defined]
-            Freeze.lifted_at.is_(None),  # type: ignore[union-attr]
-            or_(Freeze.until.is_(None), Freeze.until > now),  # type: ignore[union-attr, operator]
+            _scope(account),  # type: ignore[arg-type]
+            Freeze.frozen_at <= moment,  # type: ignore[arg-type, operator]
+            or_(Freeze.lifted_at.is_(None), Freeze.lifted_at > moment),  # type: ignore[union-attr, operator]
+            or_(Freeze.until.is_(None), Freeze.until > moment),  # type: ignore[union-attr, operator]
         )
         .order_by(Freeze.id.desc())  # type: ignore[union-attr]
         .limit(1)
     ).first()
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a search of the account's own tweets says about a post of unknown outcome."""
+
+    match: Match
+    tweet_id: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -73,19 +103,21 @@ class Publisher(Worker):
         for timer in self.timers:
             timer()
         self._expire_unapproved(now)
-        free = or_(Draft.lease_until.is_(None), Draft.lease_until < now)  # type: ignore[union-attr, operator]
         with transaction(self.engine) as session:
             due = session.scalars(
                 select(Draft.id)
                 .where(
                     Draft.state.in_([DraftState.APPROVED, DraftState.POSTING]),  # type: ignore[attr-defined]
                     Draft.due_at <= now,  # type: ignore[operator, arg-type]
-                    free,
+                    self._lease_free(now),
                 )
                 .order_by(Draft.due_at, Draft.id)
                 .limit(50)
             ).all()
         return sum(self._publish(draft_id) for draft_id in due)
+
+    def _lease_free(self, now: datetime) -> object:
+        return or_(Draft.lease_until.is_(None), Draft.lease_until < now)  # type: ignore[union-attr, operator]
 
     def _expire_unapproved(self, now: datetime) -> None:
         """A scheduled draft still waiting for approvals at its time expires and tells its author
@@ -95,243 +127,339 @@ class Publisher(Worker):
                 select(Draft).where(Draft.state == DraftState.PENDING, Draft.schedule_at <= now)  # type: ignore[arg-type, operator]
             ).all()
             for draft in expired:
-                draft.state = DraftState.EXPIRED
-                draft.version += 1
-                session.add(draft)
-                outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-                outbox.enqueue(
-                    session, [outbox.NewMessage(AUTHOR_DM, str(draft.id), draft.author_id)], now=now
-                )
-                audit.record(
+                moved = draft_machine.move(
                     session,
+                    draft,
+                    "expire",
                     actor=audit.SYSTEM,
-                    action="draft.expire",
-                    subject=f"draft:{draft.id}",
                     at=now,
-                    after={
-                        "schedule_at": draft.schedule_at.isoformat() if draft.schedule_at else None
-                    },
+                    after={"schedule_at": _iso(draft.schedule_at)},
                 )
+                if moved:
+                    outbox.enqueue(
+                        session,
+                        [outbox.NewMessage(AUTHOR_DM, str(draft.id), draft.author_id)],
+                        now=now,
+                    )
         if expired:
             self.on_change()
 
+    # -- one post ---------------------------------------------------------------------------
+
     def _publish(self, draft_id: int) -> bool:
-        attempt = self._begin_attempt(draft_id)
+        draft = self._lease(draft_id)
+        if draft is None:
+            return False
+        outcome_unknown = draft.state == DraftState.POSTING  # an earlier attempt never finished
+        if outcome_unknown:
+            try:
+                found = self._find_posted(draft)
+            except XUnavailable as exc:
+                self._unlease(draft, due=self._backoff(draft), error=str(exc))
+                return False
+            if found.match == Match.SAME and found.tweet_id:
+                return self._posted(draft, found.tweet_id, recovered=True)
+            if found.match == Match.UNSURE:
+                return self._stop(draft, "needs_check", _UNSURE)
+        attempt = self._pass_gate(draft, outcome_unknown=outcome_unknown)
         if attempt is None:
             return False
-        draft, outcome_unknown = attempt
         try:
-            if outcome_unknown and (found := self._find_posted(draft)) is not None:
-                return self._posted(draft, found, recovered=True)
-            if self._frozen_now(
-                draft, outcome_unknown=outcome_unknown
-            ):  # the last check before X: a freeze wins every race
-                return False
-            tweet_id = self.gateway.post(draft.account, draft.text, in_reply_to=draft.in_reply_to)
-        except XDuplicate:
-            found = self._find_posted(draft)
-            if found is not None:
-                return self._posted(draft, found, recovered=True)
-            self._stop(
-                draft,
-                DraftState.NEEDS_CHECK,
-                "X says this account already posted this text, and I can't find it among its recent tweets: check the account before retrying.",
+            tweet_id = self.gateway.post(
+                attempt.account, attempt.text, in_reply_to=attempt.in_reply_to
             )
-            return False
+        except XDuplicate:
+            return self._after_duplicate(attempt)
         except XRateLimited as exc:
-            self._retry_later(draft, at=exc.retry_at, error=str(exc), known_not_posted=True)
+            # X refused before creating anything; only an earlier attempt may still be on X.
+            event = "post_unknown" if outcome_unknown else "post_deferred"
+            self._attempt_ended(attempt, event, due=exc.retry_at, error=str(exc))
             return False
         except XUnavailable as exc:
-            self._retry_later(draft, at=None, error=str(exc), known_not_posted=False)
+            self._attempt_ended(attempt, "post_unknown", due=None, error=str(exc))
             return False
         except XRejected as exc:
-            self._stop(draft, DraftState.FAILED, str(exc))
-            return False
-        return self._posted(draft, tweet_id, recovered=False)
+            return self._stop(attempt, "failed", str(exc))
+        return self._posted(attempt, tweet_id, recovered=False)
 
-    def _begin_attempt(self, draft_id: int) -> tuple[Draft, bool] | None:
-        """Lease the draft and record the attempt before X is called; None if it must wait."""
+    def _lease(self, draft_id: int) -> Draft | None:
+        """Take the draft for this worker (no state change: the gate records the attempt)."""
         now = self.clock.now()
         with transaction(self.engine) as session:
-            draft = session.get(Draft, draft_id)
-            if draft is None or draft.state not in (DraftState.APPROVED, DraftState.POSTING):
-                return None
-            hold = self._hold_reason(session, draft, now)
-            if hold is not None:
-                reason, until = hold
-                if draft.held_reason != reason:
-                    draft.held_reason = reason
-                    outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-                # Frozen: look again in a few seconds (a lifted freeze holds it for release);
-                # over the hourly limit: wait for the next free slot.
-                draft.due_at = now + timedelta(seconds=5) if reason.startswith(FROZEN) else until
-                session.add(draft)
-                return None
-            if (draft.held_reason or "").startswith(FROZEN):
-                # The freeze that held it has ended (its timer ran out): a person decides.
-                draft.state = DraftState.HELD
-                draft.held_reason = "held when the freeze ended: release it or reject it"
-                draft.version += 1
-                session.add(draft)
-                outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
-                return None
-            outcome_unknown = draft.state == DraftState.POSTING  # an earlier attempt never finished
             leased = session.execute(
                 update(Draft)
                 .where(
                     and_(
                         Draft.id == draft_id,  # type: ignore[arg-type]
-                        Draft.version == draft.version,  # type: ignore[arg-type]
-                        or_(Draft.lease_until.is_(None), Draft.lease_until < now),  # type: ignore[union-attr, operator]
+                        Draft.state.in_([DraftState.APPROVED, DraftState.POSTING]),  # type: ignore[attr-defined]
+                        self._lease_free(now),  # type: ignore[arg-type]
                     )
                 )
                 .values(
-                    state=DraftState.POSTING,
-                    attempt_at=draft.attempt_at if outcome_unknown else now,
-                    attempts=Draft.attempts + 1,
-                    lease_owner=self.owner,
-                    lease_until=now + timedelta(seconds=self.lease_seconds),
-                    held_reason=None,
-                    version=Draft.version + 1,
+                    lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
                 )
             ).rowcount  # type: ignore[attr-defined]
-            if leased != 1:
-                return None
-            session.refresh(draft)
-            return draft, outcome_unknown
+            return session.get(Draft, draft_id) if leased == 1 else None
 
-    def _hold_reason(
-        self, session: object, draft: Draft, now: datetime
-    ) -> tuple[str, datetime | None] | None:
-        freeze = active_freeze(session, draft.account, now)
-        if freeze is not None:
-            return f"{FROZEN} by {freeze.frozen_by_name}: {freeze.reason}", freeze.until
+    def _pass_gate(self, draft: Draft, *, outcome_unknown: bool) -> Draft | None:
+        """The last check before X, under the publish gate: not frozen now, not due during a
+        freeze that has ended since, within the hourly limit. Records the attempt, or returns
+        None having put the draft back to wait (or held it for a person)."""
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            publish_gate(session, exclusive=False)
+            current = session.get(Draft, draft.id, populate_existing=True)
+            mine = current is not None and current.lease_owner == self.owner
+            if not mine or current.state not in (DraftState.APPROVED, DraftState.POSTING):  # type: ignore[union-attr]
+                return None
+            assert current is not None
+            freeze = active_freeze(session, current.account, now)
+            if freeze is not None:
+                reason = f"{FROZEN} by {freeze.frozen_by_name}: {freeze.reason}"
+                self._wait(session, current, now, reason=reason, due=now + FROZEN_RECHECK)
+                return None
+            ended = self._came_due_while_frozen(session, current)
+            if ended is not None:
+                draft_machine.move(
+                    session,
+                    current,
+                    "hold",
+                    actor=audit.SYSTEM,
+                    at=now,
+                    values={
+                        "held_reason": "held when the freeze ended: release it or reject it",
+                        "lease_owner": None,
+                        "lease_until": None,
+                    },
+                    after={"why": ended, "came_due": _iso(current.due_at)},
+                )
+                self.on_change()
+                return None
+            limit = self._hourly_limit(session, current, now)
+            if limit is not None:
+                self._wait(session, current, now, reason=limit[0], due=limit[1])
+                return None
+            attempt = current.attempts + 1
+            moved = draft_machine.move(
+                session,
+                current,
+                "attempt",
+                actor=audit.SYSTEM,
+                at=now,
+                where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                values={
+                    "attempt_at": current.attempt_at if outcome_unknown else now,
+                    "attempts": attempt,
+                    "held_reason": None,
+                },
+                after={"attempt": attempt, "account": current.account},
+            )
+            if not moved:
+                return None
+            return session.get(Draft, draft.id, populate_existing=True)
+
+    def _came_due_while_frozen(self, session: Session, draft: Draft) -> str | None:
+        """A draft that came due during a freeze that has ended since waits for a person, however
+        late the publisher looks at it (a busy loop may first see it after a timer ran out)."""
+        if (draft.held_reason or "").startswith(FROZEN):
+            return "held by a freeze"
+        past = freeze_at(session, draft.account, draft.due_at) if draft.due_at else None
+        return f"freeze {past.id}" if past is not None else None
+
+    def _hourly_limit(
+        self, session: Session, draft: Draft, now: datetime
+    ) -> tuple[str, datetime] | None:
         account = self.segments.config.account(draft.account)
         hour_ago = now - timedelta(hours=1)
-        recent = session.execute(  # type: ignore[attr-defined]
+        recent = session.execute(
             select(func.count(), func.min(Draft.posted_at)).where(
                 Draft.account == draft.account,
                 Draft.state == DraftState.POSTED,
                 Draft.posted_at > hour_ago,  # type: ignore[arg-type, operator]
             )
         ).one()
-        if recent[0] >= account.max_posts_per_hour:
-            next_slot = recent[1] + timedelta(hours=1)
-            return (
-                f"@{draft.account} posted {recent[0]} tweets in the last hour (limit {account.max_posts_per_hour}); next slot {next_slot:%H:%M} UTC",
-                next_slot,
-            )
-        return None
+        if recent[0] < account.max_posts_per_hour:
+            return None
+        next_slot = recent[1] + timedelta(hours=1)
+        return (
+            f"@{draft.account} posted {recent[0]} tweets in the last hour (limit {account.max_posts_per_hour}); next slot {next_slot:%H:%M} UTC",
+            next_slot,
+        )
 
-    def _frozen_now(self, draft: Draft, *, outcome_unknown: bool) -> bool:
-        now = self.clock.now()
-        with transaction(self.engine) as session:
-            if active_freeze(session, draft.account, now) is None:
-                return False
-            # Nothing was sent now: back to the queue, where the freeze holds it. An earlier
-            # attempt may still have reached X, so such a draft stays "maybe posted" (POSTING).
-            session.execute(
-                update(Draft)
-                .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
-                .values(
-                    state=DraftState.POSTING if outcome_unknown else DraftState.APPROVED,
-                    lease_owner=None,
-                    lease_until=None,
-                    due_at=now,
-                )
-            )
-        return True
+    def _wait(
+        self, session: Session, draft: Draft, now: datetime, *, reason: str, due: datetime | None
+    ) -> None:
+        """Back to the queue until `due`, the card saying why (not a state change)."""
+        session.execute(
+            update(Draft)
+            .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
+            .values(held_reason=reason, due_at=due, lease_owner=None, lease_until=None)
+        )
+        if draft.held_reason != reason:
+            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            self.on_change()
 
-    def _find_posted(self, draft: Draft) -> str | None:
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _find_posted(self, draft: Draft) -> Found:
+        """Look for the draft's post among the account's own tweets since its attempt."""
         since = (draft.attempt_at or draft.created_at) - timedelta(minutes=2)
         try:
             tweets = self.gateway.recent_posts(draft.account, since=since)
         except (XUnavailable, XRejected) as exc:
             raise XUnavailable(f"could not check recent tweets: {exc}") from exc
-        wanted = comparable(draft.text)
-        matches = [t.id for t in tweets if comparable(t.text) == wanted]
-        return min(matches, key=int) if matches else None
+        verdicts = {
+            t.id: same_post(
+                draft_text=draft.text,
+                draft_reply_to=draft.in_reply_to,
+                tweet_text=t.text,
+                tweet_links=t.links,
+                tweet_reply_to=t.replied_to,
+            )
+            for t in tweets
+        }
+        candidates = [i for i, v in verdicts.items() if v != Match.DIFFERENT]
+        with transaction(self.engine) as session:
+            taken = set(
+                session.scalars(
+                    select(Draft.tweet_id).where(
+                        Draft.tweet_id.in_(candidates),  # type: ignore[union-attr]
+                        Draft.id != draft.id,  # type: ignore[arg-type]
+                    )
+                )
+            )
+        same = [i for i in candidates if verdicts[i] == Match.SAME and i not in taken]
+        if same:
+            return Found(Match.SAME, min(same, key=int))
+        if any(verdicts[i] == Match.UNSURE for i in candidates if i not in taken):
+            return Found(Match.UNSURE)
+        return Found(Match.DIFFERENT)
+
+    def _after_duplicate(self, attempt: Draft) -> bool:
+        """X says the account already has this text: ours from an earlier attempt, or not."""
+        try:
+            found = self._find_posted(attempt)
+        except XUnavailable as exc:
+            self._attempt_ended(attempt, "post_unknown", due=None, error=str(exc))
+            return False
+        if found.match == Match.SAME and found.tweet_id:
+            return self._posted(attempt, found.tweet_id, recovered=True)
+        return self._stop(
+            attempt,
+            "needs_check",
+            "X says this account already posted this text, and I can't find it among its recent tweets: check the account before retrying.",
+        )
 
     def _posted(self, draft: Draft, tweet_id: str, *, recovered: bool) -> bool:
         now = self.clock.now()
-        with transaction(self.engine) as session:
-            recorded = session.execute(
-                # Only while we hold the lease: a worker that took over an expired lease and
-                # found the tweet has recorded the post already (once).
-                update(Draft)
-                .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
-                .values(
-                    state=DraftState.POSTED,
-                    tweet_id=tweet_id,
-                    posted_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                    due_at=None,
-                    version=Draft.version + 1,
+        try:
+            with transaction(self.engine) as session:
+                current = session.get(Draft, draft.id, populate_existing=True)
+                recorded = current is not None and draft_machine.move(
+                    session,
+                    current,
+                    "post",
+                    actor=audit.SYSTEM,
+                    at=now,
+                    # Only while we hold the lease: a worker that took over an expired lease and
+                    # found the tweet has recorded the post already (once).
+                    where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                    values={
+                        "tweet_id": tweet_id,
+                        "posted_at": now,
+                        "lease_owner": None,
+                        "lease_until": None,
+                        "last_error": None,
+                        "due_at": None,
+                    },
+                    after={
+                        "tweet_id": tweet_id,
+                        "url": f"https://x.com/{draft.account}/status/{tweet_id}",
+                        "account": draft.account,
+                        "recovered": recovered,
+                    },
                 )
-            ).rowcount  # type: ignore[attr-defined]
-            if recorded != 1:
-                return False
-            record_draft_change(
-                session,
+        except IntegrityError:  # another draft already has this tweet: never share it
+            return self._stop(
                 draft,
-                actor=audit.SYSTEM,
-                action="draft.post",
-                at=now,
-                after={
-                    "tweet_id": tweet_id,
-                    "url": f"https://x.com/{draft.account}/status/{tweet_id}",
-                    "account": draft.account,
-                    "recovered": recovered,
-                },
+                "needs_check",
+                f"X's tweet {tweet_id} is already recorded for another draft: check the account before retrying.",
             )
-        self.on_change()
-        return True
+        if recorded:
+            self.on_change()
+        return recorded
 
-    def _retry_later(
-        self, draft: Draft, *, at: datetime | None, error: str, known_not_posted: bool
+    def _attempt_ended(
+        self, attempt: Draft, event: str, *, due: datetime | None, error: str
     ) -> None:
+        """The attempt got no tweet id: back to the queue (POSTING means "maybe on X", so the
+        next attempt searches first)."""
         now = self.clock.now()
-        delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(draft.attempts, 10)))
+        with transaction(self.engine) as session:
+            current = session.get(Draft, attempt.id, populate_existing=True)
+            if current is not None:
+                draft_machine.move(
+                    session,
+                    current,
+                    event,
+                    actor=audit.SYSTEM,
+                    at=now,
+                    where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                    values={
+                        "due_at": due or self._backoff(current),
+                        "lease_owner": None,
+                        "lease_until": None,
+                        "last_error": error,
+                    },
+                    after={"error": error, "attempt": current.attempts},
+                )
+        self.on_change()
+        log.warning("draft %s not posted yet: %s", attempt.id, error)
+
+    def _unlease(self, draft: Draft, *, due: datetime, error: str) -> None:
+        """Nothing was sent (e.g. the search before a re-post failed): look again later."""
         with transaction(self.engine) as session:
             session.execute(
                 update(Draft)
                 .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
-                .values(
-                    # POSTING means "maybe on X": the next attempt searches before posting.
-                    state=DraftState.APPROVED if known_not_posted else DraftState.POSTING,
-                    due_at=at or now + delay,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=error,
-                )
+                .values(due_at=due, lease_owner=None, lease_until=None, last_error=error)
             )
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            outbox.mark_changed(session, draft.card_id, now=self.clock.now())  # type: ignore[arg-type]
         log.warning("draft %s not posted yet: %s", draft.id, error)
 
-    def _stop(self, draft: Draft, state: DraftState, error: str) -> None:
+    def _backoff(self, draft: Draft) -> datetime:
+        return self.clock.now() + min(MAX_BACKOFF, timedelta(seconds=2 ** min(draft.attempts, 10)))
+
+    def _stop(self, draft: Draft, event: str, error: str) -> bool:
         now = self.clock.now()
         with transaction(self.engine) as session:
-            session.execute(
-                update(Draft)
-                # only while we hold the lease: a worker that took over may have posted it
-                .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
-                .values(
-                    state=state,
-                    last_error=error,
-                    lease_owner=None,
-                    lease_until=None,
-                    due_at=None,
-                    version=Draft.version + 1,
+            current = session.get(Draft, draft.id, populate_existing=True)
+            if current is not None:
+                draft_machine.move(
+                    session,
+                    current,
+                    event,
+                    actor=audit.SYSTEM,
+                    at=now,
+                    # only while we hold the lease: a worker that took over may have posted it
+                    where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                    values={
+                        "last_error": error,
+                        "lease_owner": None,
+                        "lease_until": None,
+                        "due_at": None,
+                    },
+                    after={"error": error},
                 )
-            )
-            record_draft_change(
-                session,
-                draft,
-                actor=audit.SYSTEM,
-                action=f"draft.{state}",
-                at=now,
-                after={"error": error},
-            )
         self.on_change()
+        return False
+
+
+_UNSURE = (
+    "A tweet on the account looks like this draft, but X did not say where its links go, so I "
+    "can't tell whether it is this post: check the account before retrying."
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

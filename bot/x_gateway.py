@@ -26,6 +26,8 @@ TWEET_FIELDS = [
     "lang",
     "in_reply_to_user_id",
     "note_tweet",
+    "entities",  # t.co links with their expanded URLs: recovery compares whole texts
+    "referenced_tweets",  # which tweet a reply answers
 ]
 USER_FIELDS = ["username", "name"]
 
@@ -44,6 +46,10 @@ class XRateLimited(XUnavailable):
 
 class XRejected(Exception):
     """X refused the request (4xx other than 429): retrying will not help."""
+
+
+class XNotFound(XRejected):
+    """404: X has no such tweet (e.g. it was already deleted)."""
 
 
 class XDuplicate(XRejected):
@@ -81,6 +87,8 @@ class Tweet:
     created_at: datetime
     conversation_id: str
     lang: str | None
+    links: tuple[tuple[str, str], ...] = ()  # (t.co link as in `text`, expanded URL)
+    replied_to: str | None = None  # the tweet this one replies to
 
     @property
     def url(self) -> str:
@@ -256,6 +264,8 @@ class XGateway:
             raise XRateLimited("X rate limit reached", retry_at=retry_at) from exc
         except tweepy.TwitterServerError as exc:
             raise XUnavailable(f"X server error {exc.response.status_code}") from exc
+        except tweepy.NotFound as exc:
+            raise XNotFound(f"X has no such tweet: {exc}") from exc
         except tweepy.HTTPException as exc:
             raise XRejected(f"X refused the request: {exc}") from exc
         except (requests.RequestException, tweepy.TweepyException) as exc:
@@ -279,4 +289,17 @@ def _tweet(raw: dict[str, Any], users: dict[str, dict[str, Any]]) -> Tweet:
         ),
         conversation_id=raw.get("conversation_id") or raw["id"],
         lang=raw.get("lang"),
+        links=tuple(
+            (str(u["url"]), str(u.get("expanded_url") or u["url"]))
+            for u in (raw.get("entities") or {}).get("urls") or []
+            if isinstance(u, dict) and u.get("url")
+        ),
+        replied_to=next(
+            (
+                str(r["id"])
+                for r in raw.get("referenced_tweets") or []
+                if isinstance(r, dict) and r.get("type") == "replied_to" and r.get("id")
+            ),
+            None,
+        ),
     )

@@ -10,6 +10,8 @@ from slack_sdk import WebClient
 from bot.cards.mention_card import escape
 from bot.drafts import Person
 from bot.errors import ActionRefused
+from bot.freeze import OnTheirWay
+from bot.models import Freeze
 from bot.services import Services
 from handlers.errors import guarded, tell
 
@@ -42,21 +44,8 @@ def register(app: App, services: Services) -> None:
                 freeze = services.freeze.freeze(
                     person=person, text=rest, channel=body.get("channel_id")
                 )
-                until = (
-                    f" until {freeze.until:%Y-%m-%d %H:%M} UTC" if freeze.until else " until lifted"
-                )
-                unfinished = services.freeze.wait_for_posts_in_flight(freeze)
-                if unfinished:
-                    tell(
-                        client,
-                        body,
-                        f":warning: {unfinished} post(s) were already being sent to X when you froze; check their cards.",
-                    )
-                tell(
-                    client,
-                    body,
-                    f":octagonal_sign: Publishing is frozen for {freeze.scope}{until}. Drafting and approving go on.",
-                )
+                on_their_way = services.freeze.posts_on_their_way(freeze)
+                tell(client, body, frozen_note(freeze, on_their_way))
             case "unfreeze":
                 result = services.freeze.unfreeze(
                     person=person, text=rest, channel=body.get("channel_id")
@@ -66,6 +55,36 @@ def register(app: App, services: Services) -> None:
                 tell(client, body, _who(services, rest))
             case _:
                 tell(client, body, USAGE)
+
+
+def frozen_note(freeze: Freeze, on_their_way: OnTheirWay) -> str:
+    """The confirmation: frozen from now on, and every post that was already past the last
+    check (it cannot be recalled) named, so the admin knows what may still appear on X."""
+    until = f" until {freeze.until:%Y-%m-%d %H:%M} UTC" if freeze.until else " until lifted"
+    lines = [
+        f":octagonal_sign: Publishing is frozen for {freeze.scope}{until}. "
+        "Nothing more goes to X from now on; drafting and approving go on."
+    ]
+    if on_their_way.posted:
+        ids = ", ".join(f"#{d.id}" for d in on_their_way.posted)
+        lines.append(f"Already posted while the freeze was being set: {ids}.")
+    unknown = on_their_way.unknown
+    if unknown:
+        were = "post was" if len(unknown) == 1 else "posts were"
+        its = "it" if len(unknown) == 1 else "each"
+        lines.append(
+            f":warning: {len(unknown)} {were} already on {'its' if len(unknown) == 1 else 'their'} "
+            f"way to X, or X never answered; {its} will show on its card:"
+        )
+        lines += [f"• #{d.id} @{d.account}: “{escape(_first_line(d.text))}”" for d in unknown[:20]]
+        if len(unknown) > 20:
+            lines.append(f"• … and {len(unknown) - 20} more")
+    return "\n".join(lines)
+
+
+def _first_line(text: str, limit: int = 80) -> str:
+    line = (text.splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _unfrozen_note(held: int, listed: int) -> str:

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 
 from bot.cards.mention_card import escape, segment_label, slack_date
 from bot.models import Draft, DraftState, Freeze
+from policies.approvals import ApprovalRule
 from policies.text import MAX_WEIGHTED_LENGTH, weighted_length
 
 
@@ -42,6 +43,7 @@ class ApprovalView:
     required: int
     freeze: Freeze | None
     candidates: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    rules: list[ApprovalRule] = field(default_factory=list)  # more than one: every one must be met
     # (text, its hash, who approved it) for each candidate of a reply with alternatives
 
 
@@ -105,7 +107,7 @@ def _candidate_blocks(view: ApprovalView, reply: str) -> list[Block]:
     """A reply with alternatives: each text on its own, approved separately; the first to get
     enough approvals is posted and the others are discarded."""
     draft = view.draft
-    header = f"*Reply for @{draft.account}* by <@{draft.author_id}> · {segment_label(draft.segment)}{reply}\nPick one: approving a text discards the others. Needs {view.required} approval(s) from approvers other than the author."
+    header = f"*Reply for @{draft.account}* by <@{draft.author_id}> · {segment_label(draft.segment)}{reply}\nPick one: approving a text discards the others. Needs {_needs(view)} from approvers other than the author."
     blocks: list[Block] = [
         SectionBlock(block_id=f"draft:{draft.id}", text=MarkdownTextObject(text=header[:3000]))
     ]
@@ -153,7 +155,7 @@ def _status(view: ApprovalView) -> str:
     approved_by = ", ".join(view.approvers) or "nobody yet"
     match draft.state:
         case DraftState.PENDING:
-            return f":hourglass_flowing_sand: *Needs {view.required} approval(s)* from approvers other than the author — {len(view.approvers)} so far: {approved_by}"
+            return f":hourglass_flowing_sand: *Needs {_needs(view)}* from approvers other than the author — {len(view.approvers)} so far: {approved_by}"
         case DraftState.APPROVED:
             held = (
                 f"\n:pause_button: Held: {escape(draft.held_reason)}" if draft.held_reason else ""
@@ -172,6 +174,8 @@ def _status(view: ApprovalView) -> str:
                 else ""
             )
             return f":bird: *Posted* by @{draft.account} — <{url}|view on X> · approved by {approved_by}{requested}"
+        case DraftState.DELETING:
+            return f":wastebasket: *Deleting from X…* confirmed by <@{draft.deleted_by}>"
         case DraftState.DELETED:
             return f":wastebasket: *Deleted from X* by <@{draft.deleted_by}> (asked by <@{draft.delete_requested_by}>)"
         case DraftState.EXPIRED:
@@ -183,6 +187,16 @@ def _status(view: ApprovalView) -> str:
         case DraftState.NEEDS_CHECK:
             return f":rotating_light: *Needs a person*: {escape(draft.last_error or '')}"
     return f"*{draft.state}*"
+
+
+def _needs(view: ApprovalView) -> str:
+    """`2 approval(s)`, or each rule when several apply (a guarded account, a moved mention)."""
+    if len(view.rules) <= 1:
+        return f"{view.required} approval(s)"
+    return " and ".join(
+        f"{rule.required} approval(s) from {segment_label(rule.segment)} ({rule.reason})"
+        for rule in view.rules
+    )
 
 
 def _actions(draft: Draft) -> list[ButtonElement]:
@@ -208,7 +222,7 @@ def _actions(draft: Draft) -> list[ButtonElement]:
                 ),
                 reject,
             ]
-        case DraftState.POSTED:
+        case DraftState.POSTED | DraftState.DELETING:
             label = "Confirm delete from X" if draft.delete_requested_by else "Delete from X"
             confirm = ConfirmObject(
                 title="Delete from X?",

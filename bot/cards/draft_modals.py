@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ContextBlock,
     DateTimePickerElement,
     InputBlock,
+    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     StaticSelectElement,
@@ -89,7 +91,18 @@ def build_tweet_modal(
                     action_id=ACTION, options=account_options, initial_option=account_options[0]
                 ),
             ),
-            InputBlock(
+            # A reply belongs to its mention's segment (the server decides it from the mention);
+            # offering a choice would only invite skipping that segment's approvals.
+            ContextBlock(
+                block_id=BLOCKS["segment"],
+                elements=[
+                    MarkdownTextObject(
+                        text=f"In *{segment_label(segment)}*, like the tweet it answers: its approvers decide."
+                    )
+                ],
+            )
+            if context.in_reply_to
+            else InputBlock(
                 block_id=BLOCKS["segment"],
                 label="Segment (its approvers decide)",
                 element=StaticSelectElement(

@@ -16,6 +16,7 @@ from bot.models import Draft, DraftState, Mention, SlackMessage
 from bot.outbox import Rendered, Renderer
 from bot.publisher import active_freeze
 from bot.segments import SegmentCatalog
+from policies.approvals import approval_rules
 from policies.lint import text_fingerprint
 
 
@@ -40,7 +41,13 @@ def approval_card_renderer(segments: SegmentCatalog, clock: Clock) -> Renderer:
         draft = session.get(Draft, int(message.subject_id))
         if draft is None:
             return Rendered(text="(draft no longer available)", blocks=[])
-        segment = segments.config.segments.get(draft.segment)
+        mention = session.get(Mention, draft.in_reply_to) if draft.in_reply_to else None
+        rules = approval_rules(
+            segments.config,
+            segment=draft.segment,
+            account=draft.account,
+            mention_segment=mention.segment if mention else None,
+        )
         approvals = approvals_of(session, draft)
         view = ApprovalView(
             draft=draft,
@@ -50,7 +57,8 @@ def approval_card_renderer(segments: SegmentCatalog, clock: Clock) -> Renderer:
                 for text in candidate_texts(draft)
                 for digest in [text_fingerprint(text)]
             ],
-            required=int(segment.approvals_required or 1) if segment else 1,
+            required=rules[0].required if rules else 1,
+            rules=rules,
             freeze=active_freeze(session, draft.account, clock.now()),
         )
         return Rendered(text=approval_fallback(draft), blocks=build_approval_card(view))

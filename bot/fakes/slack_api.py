@@ -112,6 +112,7 @@ class _Failure:
     retry_after: int | None
     count: int
     apply: bool
+    skip: int = 0  # let this many matching calls through first
 
 
 def _truthy(value: Any) -> bool:
@@ -291,11 +292,13 @@ class FakeSlack:
         retry_after: int | None = 1,
         count: int = 1,
         apply: bool = False,
+        skip: int = 0,
     ) -> None:
-        """Fail the next ``count`` calls (of ``method``, or any). ``apply``: do it, then fail
-        (the response is lost: Slack changed state but the app sees an error)."""
+        """Fail the next ``count`` calls (of ``method``, or any), after letting ``skip`` of them
+        through. ``apply``: do it, then fail (the response is lost: Slack changed state but the
+        app sees an error)."""
         with self._lock:
-            self._failures.append(_Failure(method, status, retry_after, count, apply))
+            self._failures.append(_Failure(method, status, retry_after, count, apply, skip))
 
     def fail_randomly(
         self,
@@ -455,6 +458,9 @@ class FakeSlack:
     def _take_failure(self, method: str) -> _Failure | None:
         for failure in self._failures:
             if failure.method in (None, method):
+                if failure.skip > 0:
+                    failure.skip -= 1
+                    return None
                 failure.count -= 1
                 if failure.count <= 0:
                     self._failures.remove(failure)
