@@ -51,7 +51,7 @@ HELD_QUEUE_ENTRY = "freeze.held_queue"  # the audit entry that fixes which draft
 IN_FLIGHT_WAIT = 12.0  # seconds: longer than the X gateway's default request timeout
 MAX_FREEZE = timedelta(days=30)
 _DURATION = re.compile(
-    r"\s+for\s+(\d+)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*$", re.IGNORECASE
+    r"(?:^|\s+)for\s+(\d+)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*$", re.IGNORECASE
 )
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
 
