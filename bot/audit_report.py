@@ -300,6 +300,23 @@ def _step(row: AuditEntry) -> Step:
                 detail += " (found on X after an interrupted attempt)"
         elif verb == "delete":
             summary = f"Deleted by {who}"
+        elif verb == "attempt":
+            summary = f"Sent to X (attempt {after.get('attempt', '?')})"
+        elif verb == "post_unknown":
+            summary = (
+                "X did not confirm the post (it may be on X); it is looked for before any retry"
+            )
+            detail = f"— {reason}" if reason else ""
+        elif verb == "post_deferred":
+            summary = "X refused it for now; it waits in the queue"
+            detail = f"— {reason}" if reason else ""
+        elif verb == "hold":
+            summary = f"Held for release by {who}: it came due while publishing was frozen"
+        elif verb == "delete_confirmed":
+            summary = f"Deletion confirmed by {who}"
+        elif verb == "delete_failed":
+            summary, outcome = f"X did not delete it (confirmed by {who})", "refused"
+            detail = f"— {reason}" if reason else ""
         else:
             summary = f"Draft {verb.replace('_', ' ')} ({who})"
             detail = f"— {reason}" if reason else ""

@@ -8,11 +8,15 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.settings import Settings, SettingsError, load_config
 from policies.config import BrandConfig, ConfigError
+
+if TYPE_CHECKING:
+    from bot.audit import VerifyReport
 
 log = logging.getLogger("brandbot")
 
@@ -156,19 +160,129 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
-@audit.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first bad entry."""
+def _audit_key() -> bytes:
+    try:
+        return Settings.from_env().audit_key_bytes()
+    except SettingsError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def _verified(anchor_text: str | None) -> VerifyReport:
+    """Verify the chain, and that it reaches the anchor if one is given."""
     from bot import audit as audit_log
     from bot.db import make_engine, transaction
 
+    try:
+        anchor = audit_log.Anchor.parse(anchor_text) if anchor_text is not None else None
+    except ValueError as exc:
+        raise BadInput(f"--anchor: {exc}") from exc
+    key = _audit_key()
     engine = make_engine(Settings.from_env().database_url)
     with transaction(engine) as session:
-        checked, broken = audit_log.verify(session)
-    if broken:
+        report = audit_log.verify_all(session, key=key, anchor=anchor)
+    return report
+
+
+def _legacy_note(report: VerifyReport) -> str:
+    if not report.legacy:
+        return ""
+    return (
+        f" ({report.legacy} legacy unkeyed entr{'y' if report.legacy == 1 else 'ies'} from "
+        "before BRANDBOT_AUDIT_KEY: protected by the keyed entry after them or by an anchor)"
+    )
+
+
+def _echo_breaks(report: VerifyReport) -> None:
+    first, *rest = report.breaks
+    click.echo(f"audit chain BROKEN at entry {first.seq}: {first.reason}", err=True)
+    for broken in rest:
         click.echo(f"audit chain BROKEN at entry {broken.seq}: {broken.reason}", err=True)
+    click.echo(
+        f"{len(report.breaks)} break(s) in {report.entries} entries; "
+        f"{report.intact} verified before the first{_legacy_note(report)}",
+        err=True,
+    )
+
+
+@audit.command("verify")
+@click.option(
+    "--anchor",
+    "anchor_text",
+    metavar="HASH:COUNT",
+    help="An anchor from `brandbot audit anchor`: also detect deleted or rewritten history.",
+)
+def audit_verify(anchor_text: str | None) -> None:
+    """Recompute the keyed hash chain; exit 1 listing every bad entry.
+
+    Needs BRANDBOT_AUDIT_KEY. Without --anchor, deleting the newest entries is not detectable.
+    """
+    report = _verified(anchor_text)
+    if not report.ok:
+        _echo_breaks(report)
         sys.exit(1)
-    click.echo(f"audit chain ok: {checked} entries verified")
+    anchored = f", reaching anchor {report.anchor.count}" if report.anchor else ""
+    click.echo(f"audit chain ok: {report.entries} entries verified{anchored}{_legacy_note(report)}")
+
+
+@audit.command("anchor")
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+@click.option(
+    "--allow-broken",
+    is_flag=True,
+    help="Anchor even though the chain has breaks (they are printed; exit 1 after anchoring).",
+)
+def audit_anchor(config_path: Path | None, allow_broken: bool) -> None:
+    """Print the chain's head as HASH:COUNT (and post it to app.yaml's audit.anchor_channel).
+
+    Keep it outside the database; `brandbot audit verify --anchor HASH:COUNT` then detects
+    entries up to COUNT being deleted or rewritten. Needs BRANDBOT_AUDIT_KEY.
+    """
+    config = _config(config_path)
+    report = _verified(None)
+    if not report.ok:
+        _echo_breaks(report)
+        if not allow_broken:
+            # An anchor vouches for the chain it fixes; never hand one out for a broken chain
+            # unless asked (a known old break must not stop anchoring forever).
+            click.echo("not anchored (use --allow-broken to anchor anyway)", err=True)
+            sys.exit(1)
+    anchor = str(report.head)
+    click.echo(anchor)  # alone on stdout, so `brandbot audit anchor > somewhere` keeps it
+    channel = config.audit.anchor_channel
+    if channel:
+        _post_anchor(channel, anchor)
+        click.echo(f"posted the anchor to {channel}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _post_anchor(channel: str, anchor: str) -> None:
+    from slack_sdk.errors import SlackApiError, SlackRequestError
+
+    from bot.clock import utcnow
+    from bot.slack_client import interactive_client
+
+    settings = Settings.from_env()
+    if not settings.slack_bot_token:
+        raise BadInput("SLACK_BOT_TOKEN is required to post the anchor to audit.anchor_channel")
+    client = interactive_client(token=settings.slack_bot_token, base_url=settings.slack_api_base())
+    taken = utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        client.chat_postMessage(
+            channel=channel,
+            text=f"brandbot audit anchor {anchor} (taken {taken}); check with "
+            f"`brandbot audit verify --anchor {anchor}`",
+        )
+    except SlackApiError as exc:
+        raise click.ClickException(
+            f"Slack refused the anchor post to {channel}: {exc.response.get('error')} "
+            "(the anchor above is still valid: keep it)"
+        ) from None
+    except (SlackRequestError, OSError) as exc:
+        raise click.ClickException(
+            f"could not reach Slack to post the anchor ({type(exc).__name__}); "
+            "the anchor above is still valid: keep it"
+        ) from None
 
 
 @audit.command("who")

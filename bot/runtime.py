@@ -14,7 +14,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bot import migrate
+from bot import audit, migrate
 from bot.cards.rendering import (
     approval_card_renderer,
     author_dm_renderer,
@@ -90,7 +90,12 @@ class Runtime:
             return False
 
     def wsgi(self):  # type: ignore[no-untyped-def]
-        return wsgi_app(self.bolt, healthy=self.healthy)
+        return wsgi_app(
+            self.bolt,
+            healthy=self.healthy,
+            signing_secret=str(self.settings.slack_signing_secret),
+            engine=self.engine,
+        )
 
 
 def build_runtime(
@@ -109,8 +114,12 @@ def build_runtime(
     if not socket_mode and not settings.slack_signing_secret:
         # Without it no request could be verified: refuse to serve rather than trust any.
         raise SettingsError("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
+    # Every action appends a keyed audit entry: without the key, refuse to start rather than
+    # fail at the first click (or, worse, write entries anyone could recompute).
+    audit_key = settings.audit_key_bytes()
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
+    audit.use_key(engine, audit_key)
     if upgrade_db:
         migrate.upgrade(engine)
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -163,7 +172,13 @@ def build_runtime(
         gateway=gateway,
     )
     freeze = FreezeService(
-        engine=engine, segments=segments, directory=directory, clock=clock, on_change=outbox.wake
+        engine=engine,
+        segments=segments,
+        directory=directory,
+        clock=clock,
+        on_change=outbox.wake,
+        # a post handed to X just before a freeze may take this long to be answered
+        in_flight_wait=settings.x_timeout_seconds + 2,
     )
     publisher.timers.append(freeze.lapse_expired)
     ingestor = Ingestor(

@@ -1,4 +1,5 @@
-"""HTTP serving: Bolt behind its WSGI adapter on waitress (threaded, production-grade)."""
+"""HTTP serving: Bolt behind its WSGI adapter, behind our front door, on waitress (threaded,
+production-grade)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,23 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine
 from waitress.server import create_server
+
+from bot.slack_gate import ReplayGuard, SlackGate
 
 EVENTS_PATH = "/slack/events"
 
 
-def wsgi_app(bolt_app: App, *, healthy: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
-    slack = SlackRequestHandler(bolt_app, path=EVENTS_PATH)
+def wsgi_app(
+    bolt_app: App, *, healthy: Callable[[], bool], signing_secret: str, engine: Engine
+) -> Callable[..., Iterable[bytes]]:
+    slack = SlackGate(
+        SlackRequestHandler(bolt_app, path=EVENTS_PATH),
+        signing_secret=signing_secret,
+        replays=ReplayGuard(engine),
+        path=EVENTS_PATH,
+    )
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":

@@ -72,7 +72,11 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         values = view["state"]["values"]
-        context = DraftContext.load(view.get("private_metadata", ""))
+        try:
+            context = DraftContext.load(view.get("private_metadata", ""))
+        except (KeyError, ValueError, TypeError):
+            ack(response_action="errors", errors={BLOCKS["text"]: "This form is not one of mine."})
+            return
         request = DraftRequest(
             account=str(value_of(values, BLOCKS["account"]) or ""),
             segment=str(value_of(values, BLOCKS["segment"]) or ""),

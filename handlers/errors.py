@@ -16,13 +16,17 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.errors import ActionRefused
+from bot.slack_payload import RefuseMalformed
 
 log = logging.getLogger("brandbot.handlers")
 
 
 def register(app: App) -> None:
+    app.use(RefuseMalformed())  # before any listener, HTTP and Socket Mode alike
+
     @app.error
     def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
         report(error, body, client)
@@ -31,6 +35,11 @@ def register(app: App) -> None:
 def report(error: Exception, body: dict[str, Any], client: WebClient) -> None:
     if isinstance(error, ActionRefused):
         tell(client, body, str(error))
+        return
+    if isinstance(error, SlackApiError):  # e.g. views.open with a trigger that expired
+        code = error.response.get("error") if error.response is not None else None
+        log.warning("Slack refused a call for %s: %s", body.get("type"), code)
+        tell(client, body, "Slack didn't accept that just now; please try again.")
         return
     ref = uuid.uuid4().hex[:8]
     log.error("unhandled error ref=%s type=%s", ref, body.get("type"), exc_info=error)

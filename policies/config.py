@@ -356,6 +356,12 @@ class Routing(_Model):
     rules: Annotated[list[RoutingRule], BeforeValidator(_none_to_list)] = []
 
 
+class AuditSettings(_Model):
+    """`audit:` — where `brandbot audit anchor` also posts the chain's head, if anywhere."""
+
+    anchor_channel: ChannelId | None = None
+
+
 _SKIP_CROSS_CHECKS = "brandbot.cross_checks_done"
 
 
@@ -368,6 +374,9 @@ class BrandConfig(_Model):
     poll_seconds: Annotated[int, Field(ge=5, le=3600)] = 15
     segments: Annotated[dict[SegmentName, Segment], Field(min_length=1)]
     routing: Routing
+    audit: Annotated[AuditSettings, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=AuditSettings
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -406,11 +415,22 @@ class BrandConfig(_Model):
         raise KeyError(f"no account @{wanted} in the config")
 
     def accounts_for(self, segment: str) -> list[Account]:
-        """The accounts `segment` may post as (all of them when it names none)."""
+        """The accounts `segment` may post as: those it lists, or when it lists none, every
+        account that no segment guards (listing an account guards it: naming none never
+        bypasses another segment's guard)."""
         allowed = self.segments[segment].accounts
         if allowed is None:
-            return list(self.accounts)
+            return [a for a in self.accounts if not self.guards_of(a.handle)]
         return [a for a in self.accounts if a.handle.lower() in allowed]
+
+    def guards_of(self, handle: str) -> list[str]:
+        """The segments that list this account under `accounts:` (file order)."""
+        wanted = handle.removeprefix("@").lower()
+        return [
+            name
+            for name, segment in self.segments.items()
+            if segment.accounts is not None and wanted in segment.accounts
+        ]
 
 
 def default_approvals(segment_name: str) -> int:

@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlmodel import SQLModel
 
-from bot import migrate
+from bot import audit, migrate
 from bot.db import make_engine, normalise_url
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+# The audit key the `engine` fixture's chain is written and verified with (a test value only).
+TEST_AUDIT_KEY = b"test-audit-key-0123456789abcdef-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -119,6 +121,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     migrate.upgrade(engine)
+    audit.use_key(engine, TEST_AUDIT_KEY)  # as build_runtime does with BRANDBOT_AUDIT_KEY
     yield engine
     engine.dispose()
 

@@ -76,6 +76,8 @@ class SlackUser:
         self.clock = clock
         # Socket Mode needs no signing secret; SignatureVerifier refuses an empty one.
         self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        # (body, timestamp) of the last HTTP request, exactly as signed: send_raw replays it.
+        self.last_sent: tuple[bytes, int] | None = None
 
     # -- what a person does ------------------------------------------------------------------
 
@@ -232,6 +234,7 @@ class SlackUser:
             raise ValueError(f"{self.name} has no signing_secret to sign an HTTP request with")
         raw = body.encode() if isinstance(body, str) else body
         stamp = str(int(self.clock()) if timestamp is None else timestamp)
+        self.last_sent = (raw, int(stamp))
         headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": stamp,

@@ -35,8 +35,11 @@ class FakeWorld:
     clock: Clock = field(default_factory=SystemClock)
     engine: Engine | None = None
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    # Each world keys its own audit chain, as each deployment does with BRANDBOT_AUDIT_KEY.
+    audit_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     env: dict[str, str] = field(default_factory=dict)
     x_timeout_seconds: float = 10.0  # the X gateway's per-request timeout (small in tests)
+    shorten_links: bool = False  # the fake X rewrites links to t.co, as X does
     slack: FakeSlack = field(init=False)
     x: FakeX = field(init=False)
     runtime: Runtime = field(init=False)
@@ -45,7 +48,7 @@ class FakeWorld:
     def start(self, *, workers: bool = False) -> FakeWorld:
         self.slack = FakeSlack(bot_token=BOT_TOKEN)
         self.slack.start()
-        self.x = FakeX(bearer_token=X_BEARER)
+        self.x = FakeX(bearer_token=X_BEARER, shorten_links=self.shorten_links)
         self.x.start()
         for account in self.config.accounts:
             user_id = self.x.add_user(account.handle)
@@ -73,6 +76,7 @@ class FakeWorld:
             slack_api_url=self.slack.url,
             x_api_url=self.x.url,
             x_bearer_token=Secret(X_BEARER),
+            audit_key=Secret(self.audit_key),
             x_timeout_seconds=self.x_timeout_seconds,
             database_url=self.database_url,
         )

@@ -2,14 +2,16 @@
 
 It serves the paths tweepy calls (tweepy hard-codes ``https://api.twitter.com``; the X gateway
 rewrites that host to ``X_API_URL``) with X's JSON shapes and error bodies, so tweepy raises the
-same exceptions it would against X. Tests can inject rate limits, 5xx errors and lost responses.
-stdlib only, because ``brandbot demo`` ships it.
+same exceptions it would against X. Tests can inject rate limits, 5xx errors, lost responses and
+slow posts, and can have links rewritten to t.co as X does. stdlib only, because ``brandbot demo``
+ships it.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -65,6 +67,15 @@ _PAGED |= {"media.fields", "place.fields", "poll.fields"}
 _MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,15})")
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w*[^\W\d]\w*)")
 _URL_RE = re.compile(r"https?://\S+[^\s.,!?:;)\]'\"]")
+# With shorten_links, as twitter-text does: also bare domains ("acme.com/x") with a known TLD.
+_TLDS = "com net org edu gov info biz io co dev app ai me ly gg tv xyz shop blog news online site"
+_LINK_RE = re.compile(
+    r"(?<![\w@./-])(?:https?://\S+[^\s.,!?:;)\]'\"]"
+    r"|(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:" + "|".join(_TLDS.split()) + r"|[a-z]{2})"
+    r"(?![\w-])(?::\d+)?(?:/(?:\S*[^\s.,!?:;)\]'\"])?)?)",
+    re.IGNORECASE,
+)
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _WORD_RE = re.compile(r"\w+")
 _QUERY_RE = re.compile(
     r'\s*(?:(?P<neg>-)(?=\S)|(?P<lp>\()|(?P<rp>\))|(?P<q>"[^"]*")|(?P<w>[^\s()"]+))'
@@ -84,10 +95,35 @@ class XCall:
     user: str | None  # handle of the OAuth 1.0a account; None for bearer or no auth
 
 
+@dataclass(frozen=True)
+class PostRecord:
+    """One ``POST /2/tweets`` as X saw it (``time.time()`` values), answered or not.
+
+    ``created`` is when the tweet was stored (None: refused); ``answered`` when the answer was
+    sent (None: still working, or hung up); ``status`` the HTTP status (0: hung up, None: still
+    working). ``user`` is the posting account's handle (None if authentication failed)."""
+
+    arrived: float
+    created: float | None
+    answered: float | None
+    tweet_id: str | None
+    text: str
+    user: str | None
+    status: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """X has finished with it: answered, refused or hung up."""
+        return self.status is not None
+
+
+Delay = Callable[[], float] | float
+
+
 @dataclass
 class _Tweet:
     id: int
-    data: JSON  # the full X v2 tweet object
+    data: JSON  # the full X v2 tweet object (its text as stored: links rewritten to t.co)
     author: str  # lower-case handle
     created: datetime
     words: frozenset[str]
@@ -96,6 +132,7 @@ class _Tweet:
     hashtags: frozenset[str]
     is_retweet: bool
     via_api: bool
+    original: str  # the text as its author sent it (what the duplicate check compares)
 
 
 @dataclass
@@ -116,6 +153,7 @@ class _Req:
     params: dict[str, str]
     body: Any
     user: str | None  # user id for OAuth 1.0a, None for the app bearer token
+    post: int | None = None  # index into FakeX._posts for POST /2/tweets
 
 
 class _ApiError(Exception):
@@ -148,10 +186,11 @@ def _not_found(param: str, value: str) -> JSON:
     return {"errors": [{**error, "resource_type": "user", "parameter": param}]}
 
 
-def weighted_length(text: str) -> int:
+def weighted_length(text: str, *, bare_domains: bool = False) -> int:
     """Approximate twitter-text v3 length: URLs 23, light code points 1, others 2."""
-    total = 23 * len(_URL_RE.findall(text))
-    for ch in _URL_RE.sub("", text):
+    links = _LINK_RE if bare_domains else _URL_RE
+    total = 23 * len(links.findall(text))
+    for ch in links.sub("", text):
         cp = ord(ch)
         if 0xFE00 <= cp <= 0xFE0F:  # variation selectors ride along with their emoji
             continue
@@ -284,13 +323,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         raw = json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (timeout)
+            self.close_connection = True
 
     do_GET = do_POST = do_DELETE = do_PUT = _serve
 
@@ -299,10 +341,15 @@ class FakeX:
     """The fake X API server, its data, failure injection and a record of every call."""
 
     def __init__(
-        self, *, bearer_token: str = "fake-bearer", on_call: Callable[[XCall], None] | None = None
+        self,
+        *,
+        bearer_token: str = "fake-bearer",
+        on_call: Callable[[XCall], None] | None = None,
+        shorten_links: bool = False,
     ) -> None:
         self.bearer_token = bearer_token
         self.on_call = on_call
+        self.shorten_links = shorten_links  # store and return every link as https://t.co/…
         self.after_post: Callable[[JSON], None] | None = None
         self.url = ""
         self._cond = threading.Condition(threading.RLock())
@@ -318,6 +365,9 @@ class FakeX:
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self._faults: list[_Fault] = []
         self._drops = 0
+        self._posts: list[PostRecord] = []
+        self._delay_create: Callable[[], float] = lambda: 0.0
+        self._delay_answer: Callable[[], float] = lambda: 0.0
         self._last_id = 0
         self._loopback: LoopbackServer | None = None
 
@@ -451,6 +501,10 @@ class FakeX:
         created = created_at or datetime.now(UTC)
         created = created if created.tzinfo else created.replace(tzinfo=UTC)
         stamp = created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ"
+        original = text
+        urls: list[JSON] = []
+        if self.shorten_links:
+            text, urls = _shorten(text)
         data: JSON = {"id": str(tid), "text": text, "edit_history_tweet_ids": [str(tid)]}
         data.update(
             author_id=author_id, lang=lang, created_at=stamp % (created.microsecond // 1000)
@@ -468,9 +522,11 @@ class FakeX:
         for m in _HASHTAG_RE.finditer(text):
             hashtag = {"start": m.start(), "end": m.end(), "tag": m.group(1)}
             entities.setdefault("hashtags", []).append(hashtag)
-        for m in _URL_RE.finditer(text):
+        for m in () if self.shorten_links else _URL_RE.finditer(text):
             url = {"start": m.start(), "end": m.end(), "url": m[0], "expanded_url": m[0]}
             entities.setdefault("urls", []).append({**url, "display_url": m[0].split("//")[1]})
+        if urls:
+            entities["urls"] = urls
         if entities:
             data["entities"] = entities
         refs: list[JSON] = []
@@ -478,20 +534,30 @@ class FakeX:
             data["in_reply_to_user_id"] = parent.data["author_id"]
             refs.append({"type": "replied_to", "id": parent.data["id"]})
             parent.data["public_metrics"]["reply_count"] += 1
-        retweeted = re.match(r"RT @(\w+): (.*)", text, re.S) if is_retweet else None
+        retweeted = re.match(r"RT @(\w+): (.*)", original, re.S) if is_retweet else None
         if retweeted:  # point at the original when we have it
             original_author = self._by_handle.get(retweeted[1].lower(), "")
-            original = self._by_text.get((original_author, retweeted[2]))
-            refs += [{"type": "retweeted", "id": str(original)}] if original else []
+            source = self._by_text.get((original_author, retweeted[2]))
+            refs += [{"type": "retweeted", "id": str(source)}] if source else []
         if refs:
             data["referenced_tweets"] = refs
-        words = _WORD_RE.findall(text.lower())
+        words = _WORD_RE.findall(original.lower())  # search matches links by what they expand to
         mentioned = frozenset(e["username"].lower() for e in entities.get("mentions", []))
         tags = frozenset(e["tag"].lower() for e in entities.get("hashtags", []))
         handle = self._users[author_id]["username"].lower()
         line = f" {' '.join(words)} "
         tweet = _Tweet(
-            tid, data, handle, created, frozenset(words), line, mentioned, tags, is_retweet, False
+            tid,
+            data,
+            handle,
+            created,
+            frozenset(words),
+            line,
+            mentioned,
+            tags,
+            is_retweet,
+            False,
+            original,
         )
         self._tweets[tid] = tweet
         for index in (self._order, self._authored.setdefault(author_id, [])):
@@ -499,7 +565,7 @@ class FakeX:
         for mentioned_id in dict.fromkeys(e["id"] for e in entities.get("mentions", [])):
             _insort(self._mentions.setdefault(mentioned_id, []), tid)
         if not is_retweet:
-            self._by_text[(author_id, text)] = tid
+            self._by_text[(author_id, original)] = tid
         self._cond.notify_all()
         return tweet
 
@@ -524,6 +590,17 @@ class FakeX:
         with self._cond:
             ids = self._authored.get(self._by_handle.get(handle.lstrip("@").lower(), ""), [])
             return [dict(self._tweets[i].data) for i in ids if self._tweets[i].via_api]
+
+    def original_text(self, tweet_id: str) -> str:
+        """The text of a live tweet as its author sent it (before links became t.co links)."""
+        with self._cond:
+            return self._tweets[int(tweet_id)].original
+
+    @property
+    def post_records(self) -> list[PostRecord]:
+        """Every ``POST /2/tweets`` that arrived, in order of arrival (refused and lost ones too)."""
+        with self._cond:
+            return list(self._posts)
 
     def mentions_of(self, handle: str) -> list[JSON]:
         """Every live tweet mentioning @handle (no 800 cap), newest first."""
@@ -563,6 +640,15 @@ class FakeX:
         with self._cond:
             self._faults.append(fault)
 
+    def post_delays(self, before_create: Delay = 0, before_answer: Delay = 0) -> None:
+        """Make ``POST /2/tweets`` slow: wait ``before_create`` seconds after the request arrives
+        before creating the tweet, then ``before_answer`` seconds before answering. Either may be
+        a function, called (under the fake's lock, in order of arrival) once per post. Waiting
+        holds no lock: other requests are served meanwhile."""
+        with self._cond:
+            self._delay_create = _delay(before_create)
+            self._delay_answer = _delay(before_answer)
+
     def drop_response_after_post(self, count: int = 1) -> None:
         """The next ``count`` accepted ``POST /2/tweets`` create the tweet, then hang up."""
         with self._cond:
@@ -572,6 +658,7 @@ class FakeX:
         with self._cond:
             self._faults.clear()
             self._drops = 0
+            self._delay_create = self._delay_answer = lambda: 0.0
 
     def _take_fault(self, method: str, path: str) -> _ApiError | None:
         for fault in self._faults:
@@ -606,6 +693,7 @@ class FakeX:
         payload: Any = None
         extra: dict[str, str] = {}
         user: str | None = None
+        post = self._arrived(body) if method == "POST" and split.path == "/2/tweets" else None
         try:
             payload = _json_body(body)
             for route in _ROUTES:
@@ -625,7 +713,7 @@ class FakeX:
                 raise _invalid(
                     name, params[name], f"The query parameter [{name}] is not one of [{known}]"
                 )
-            status, out = getattr(self, handler)(_Req(match.groups(), params, payload, user))
+            status, out = getattr(self, handler)(_Req(match.groups(), params, payload, user, post))
         except _ApiError as error:
             status, out = error.status, error.body
             extra.update(error.headers)
@@ -638,10 +726,32 @@ class FakeX:
             handle = self._users[user]["username"] if user in self._users else None
             call = XCall(method, split.path, params, payload, status, time.time(), handle)
             self._calls.append(call)
+            if post is not None:
+                answered = None if status == 0 else call.at
+                self._update_post(post, answered=answered, status=status, user=handle)
             self._cond.notify_all()
         if self.on_call is not None:
             self.on_call(call)
         return status, out, extra
+
+    def _arrived(self, body: bytes) -> int:
+        try:
+            sent = json.loads(body) if body else None
+        except ValueError:
+            sent = None
+        text = sent.get("text") if isinstance(sent, dict) else None
+        record = PostRecord(
+            time.time(), None, None, None, text if isinstance(text, str) else "", None
+        )
+        with self._cond:
+            self._posts.append(record)
+            self._cond.notify_all()
+            return len(self._posts) - 1
+
+    def _update_post(self, index: int, **changes: Any) -> None:
+        with self._cond:
+            self._posts[index] = dataclasses.replace(self._posts[index], **changes)
+            self._cond.notify_all()
 
     def _authenticate(
         self, headers: Message, method: str, split: SplitResult, user_only: bool
@@ -741,8 +851,14 @@ class FakeX:
         parent = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
         if reply is not None and not isinstance(parent, str):
             raise _invalid("reply", str(reply), "$.reply.in_reply_to_tweet_id: is missing")
-        if weighted_length(text) > 280:
+        if weighted_length(text, bare_domains=self.shorten_links) > 280:
             raise _problem(400, "Bad Request", TOO_LONG)
+        with self._cond:
+            wait_create, wait_answer = self._delay_create(), self._delay_answer()
+            if req.post is not None:
+                self._update_post(req.post, user=self._users[user]["username"])
+        if wait_create > 0:
+            time.sleep(wait_create)  # X is slow to store it; the lock is free meanwhile
         with self._cond:
             if parent is not None and (not parent.isdigit() or int(parent) not in self._tweets):
                 raise _problem(403, "Forbidden", REPLY_GONE)
@@ -752,8 +868,12 @@ class FakeX:
             tweet = self._insert(handle, text, None, None, parent, "en", None, False)
             tweet.via_api = True
             created = dict(tweet.data)
+            if req.post is not None:
+                self._update_post(req.post, created=time.time(), tweet_id=created["id"])
         if self.after_post is not None:
             self.after_post(created)
+        if wait_answer > 0:
+            time.sleep(wait_answer)  # stored, but the answer is slow to come back
         with self._cond:
             if self._drops > 0:
                 self._drops -= 1
@@ -775,8 +895,8 @@ class FakeX:
                 index.remove(tid)
             for uid in dict.fromkeys(mentioned):
                 self._mentions[uid].remove(tid)
-            if self._by_text.get((author, tweet.data["text"])) == tid:
-                del self._by_text[(author, tweet.data["text"])]
+            if self._by_text.get((author, tweet.original)) == tid:
+                del self._by_text[(author, tweet.original)]
             self._cond.notify_all()
         return 200, {"data": {"deleted": True}}
 
@@ -852,6 +972,41 @@ def _tweet_out(tweet: _Tweet, fields: set[str]) -> JSON:
     # X's v2 API HTML-escapes &, < and > in tweet text; so does the fake.
     out["text"] = out["text"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return out
+
+
+def _delay(value: Delay) -> Callable[[], float]:
+    return value if callable(value) else (lambda: float(value))
+
+
+def _tco(url: str) -> str:
+    """X's short link for a URL: ``https://t.co/`` and 10 letters or digits (stable per URL)."""
+    number = int.from_bytes(hashlib.sha256(url.encode()).digest()[:10], "big")
+    code = ""
+    for _ in range(10):
+        number, digit = divmod(number, 62)
+        code += _BASE62[digit]
+    return f"https://t.co/{code}"
+
+
+def _shorten(text: str) -> tuple[str, list[JSON]]:
+    """Rewrite each link to its t.co link, as X stores a tweet; return the text and the
+    ``entities.urls`` describing each link (positions in the rewritten text)."""
+    out, urls, last = "", [], 0
+    for m in _LINK_RE.finditer(text):
+        link = m[0]
+        expanded = link if re.match(r"https?://", link, re.IGNORECASE) else f"http://{link}"
+        short = _tco(expanded)
+        out += text[last : m.start()]
+        display = re.sub(r"^https?://(www\.)?", "", expanded, flags=re.IGNORECASE)
+        display = display if len(display) <= 26 else display[:25] + "\u2026"
+        start = len(out)
+        out += short
+        urls.append(
+            {"start": start, "end": len(out), "url": short, "expanded_url": expanded}
+            | {"display_url": display}
+        )
+        last = m.end()
+    return out + text[last:], urls
 
 
 def _signature_ok(

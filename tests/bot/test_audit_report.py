@@ -35,6 +35,7 @@ BOB = audit.Actor("U0BOB", "Bob")
 CAROL = audit.Actor("U0CAROL", "Carol")
 DAVE = audit.Actor("U0DAVE", "Dave")
 START = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
+CLI_AUDIT_KEY = b"audit-report-test-key-0123456789abcdef"  # the audited_db fixture's chain key
 
 
 def _record(
@@ -324,13 +325,13 @@ def _export(
     return count, out.getvalue()
 
 
-def _assert_self_verifying(rows: list[dict[str, Any]]) -> None:
+def _assert_self_verifying(rows: list[dict[str, Any]], key: bytes) -> None:
     """The exported columns are exactly what each hash covers, and each links to the last."""
     for row, previous in zip(rows[1:], rows, strict=False):
         assert row["prev_hash"] == previous["hash"]
     for row in rows:
         material = {**row, "at": datetime.fromisoformat(row["at"])}
-        assert audit.entry_hash(material, row["prev_hash"]) == row["hash"]
+        assert audit.entry_hash(material, row["prev_hash"], key=key) == row["hash"]
 
 
 @pytest.mark.parametrize("batch", [1000, 3])
@@ -346,7 +347,7 @@ def test_export_jsonl_round_trips_every_entry_with_its_hashes(engine: Engine, ba
     post = rows[11]
     assert post["action"] == "draft.post" and json.loads(post["after"])["tweet_id"] == TWEET
     assert rows[1]["before"] is None
-    _assert_self_verifying(rows)
+    _assert_self_verifying(rows, audit.key_for(engine))
 
 
 def test_export_csv_round_trips_with_a_header(engine: Engine) -> None:
@@ -361,7 +362,7 @@ def test_export_csv_round_trips_with_a_header(engine: Engine) -> None:
     assert count == len(rows) == 14
     assert rows[2]["actor_name"] == "Alice" and rows[2]["action"] == "draft.create"
     assert json.loads(rows[2]["after"])["text"] == "Sorry about that! We're on it."
-    _assert_self_verifying(rows)
+    _assert_self_verifying(rows, audit.key_for(engine))
 
 
 def test_export_since_filters_by_time_and_accepts_a_session(engine: Engine) -> None:
@@ -403,6 +404,7 @@ def audited_db(tmp_path: Path) -> Path:
     path = tmp_path / "audit.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
+    audit.use_key(engine, CLI_AUDIT_KEY)
     write_history(engine)
     engine.dispose()
     return path
@@ -440,7 +442,7 @@ def test_cli_export_to_stdout_and_to_a_file(audited_db: Path, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 14
-    _assert_self_verifying(rows)
+    _assert_self_verifying(rows, CLI_AUDIT_KEY)
 
     target = tmp_path / "audit.csv"
     result = brandbot(

@@ -3,6 +3,7 @@ in it however late the publisher looks (review items 2 and 7)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +17,27 @@ from bot.clock import FakeClock
 from bot.db import transaction
 from bot.fakes.world import FakeWorld
 from bot.models import AuditEntry, Draft, DraftState
-from policies.config import parse_config
+from policies.config import BrandConfig, parse_config
+
+
+@pytest.fixture(params=[False, True], ids=["links as sent", "links as t.co"])
+def linking_world(
+    request: pytest.FixtureRequest, config: BrandConfig, database_url: str, clock: FakeClock
+) -> Iterator[FakeWorld]:
+    world = FakeWorld(
+        config=config, database_url=database_url, clock=clock, shorten_links=request.param
+    ).start()
+    world.slack.set_usergroup("S0CARE", ["U0BOB", "U0CAROL"])
+    try:
+        yield world
+    finally:
+        world.stop()
 
 
 def test_recovery_never_takes_another_drafts_tweet_and_delete_removes_only_its_own(
-    world: FakeWorld, clock: FakeClock
+    linking_world: FakeWorld, clock: FakeClock
 ) -> None:
+    world = linking_world
     alice, bob = world.user("U0ALICE", "alice"), world.user("U0BOB", "bob")
     shoes = draft_via_slack(world, alice, "Flash sale today only https://acme.com/shoes")
     _click(world, bob, shoes, DraftAction.APPROVE)
@@ -38,9 +54,10 @@ def test_recovery_never_takes_another_drafts_tweet_and_delete_removes_only_its_o
     clock.advance(minutes=1)
     assert _publish(world) == 1  # searched, found nothing of its own, posted it
     recorded = _draft(world, jackets.id)  # type: ignore[arg-type]
-    texts = {t["id"]: t["text"] for t in world.x.posted_by("acme")}
     assert recorded.state == DraftState.POSTED and recorded.tweet_id != shoes_tweet["id"]
-    assert texts[str(recorded.tweet_id)].endswith("/jackets")
+    ours = next(t for t in world.x.posted_by("acme") if t["id"] == recorded.tweet_id)
+    expanded = [u["expanded_url"] for u in ours.get("entities", {}).get("urls", [])]
+    assert ours["text"].endswith("/jackets") or expanded == ["https://acme.com/jackets"]
 
     world.deliver()
     assert "another approver" in _click(world, bob, jackets, DraftAction.DELETE)

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-run-test-token-7f3a"
 SIGNING_SECRET = "run-test-signing-secret-91c2"
 X_BEARER = "run-test-bearer-55d1"
+AUDIT_KEY = "run-test-audit-key-0c4f9a2e7b1d6c3f8e5a0b9d"
 
 
 def _free_port() -> int:
@@ -57,6 +58,7 @@ def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_ur
             "SLACK_API_URL": slack.url,
             "X_API_URL": x.url,
             "X_BEARER_TOKEN": X_BEARER,
+            "BRANDBOT_AUDIT_KEY": AUDIT_KEY,
             "DATABASE_URL": database_url,
             "BRANDBOT_CONFIG": str(config),
         }
@@ -113,6 +115,17 @@ def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_ur
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=30) == 0
         output = log.read_text()
-        for secret in (BOT_TOKEN, SIGNING_SECRET, X_BEARER):
+        for secret in (BOT_TOKEN, SIGNING_SECRET, X_BEARER, AUDIT_KEY):
             assert secret not in output, "a secret reached the logs"
         assert slack.violations == []
+        # What the process audited (the ingest, the claim) verifies under its key.
+        verified = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "audit", "verify"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert verified.returncode == 0, verified.stderr
+        assert "audit chain ok" in verified.stdout and AUDIT_KEY not in verified.stdout

@@ -36,6 +36,7 @@ from bot.fakes.x_api import FakeX
 BOT_TOKEN = "xoxb-socket-test-token-3c9e"
 APP_TOKEN = "xapp-1-A0BRANDBOT-socket-test-8d21"
 X_BEARER = "socket-test-bearer-e4a7"
+AUDIT_KEY = "socket-test-audit-key-8b2e5d1a9c4f7e0b3d6a"
 
 
 # -- the fake Socket Mode server, driven by slack_sdk's own client ----------------------------
@@ -216,6 +217,7 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
             "SLACK_API_URL": slack.url,
             "X_API_URL": x.url,
             "X_BEARER_TOKEN": X_BEARER,
+            "BRANDBOT_AUDIT_KEY": AUDIT_KEY,
             "DATABASE_URL": database_url,
             "BRANDBOT_CONFIG": str(config),
         }  # and no SLACK_SIGNING_SECRET: Socket Mode needs none
@@ -267,7 +269,7 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
                     ) from None
             assert code == 0, log.read_text()[-3000:]
         output = log.read_text()
-        for secret in (BOT_TOKEN, APP_TOKEN, X_BEARER):
+        for secret in (BOT_TOKEN, APP_TOKEN, X_BEARER, AUDIT_KEY):
             assert secret not in output, "a secret reached the logs"
         assert "Socket Mode" in output
         assert slack.violations == []
@@ -291,6 +293,7 @@ def test_run_socket_mode_with_a_refused_app_token_exits_2_with_a_message(
             "SLACK_API_URL": fake.url,
             "X_API_URL": x.url,
             "X_BEARER_TOKEN": X_BEARER,
+            "BRANDBOT_AUDIT_KEY": AUDIT_KEY,
             "DATABASE_URL": database_url,
             "BRANDBOT_CONFIG": str(config),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -253,3 +254,131 @@ def test_dropped_response_after_post_and_hooks(fake: FakeX, client: tweepy.Clien
     worker.join()
     with pytest.raises(TimeoutError):
         fake.wait_for(lambda: False, timeout=0.05)
+
+
+# -- slow posts and their records --------------------------------------------------------------
+
+
+def test_slow_posts_keep_a_record_and_leave_other_requests_alone(
+    fake: FakeX, client: tweepy.Client
+) -> None:
+    fake.post_delays(before_create=0.6, before_answer=0.3)
+    result: dict[str, Any] = {}
+
+    def post() -> None:
+        result["id"] = client.create_tweet(text="Slow but sure").data["id"]
+
+    worker = threading.Thread(target=post)
+    worker.start()
+    fake.wait_for(lambda: len(fake.post_records) == 1, timeout=5)
+    assert client.get_user(username="acme").data.username == "acme"  # served while it waits
+    (waiting,) = fake.post_records
+    assert waiting.created is None and waiting.answered is None and not waiting.done
+    assert waiting.text == "Slow but sure" and waiting.user == "acme"
+    fake.wait_for(lambda: fake.post_records[0].created is not None, timeout=5)
+    assert fake.post_records[0].answered is None  # stored, not answered yet
+    assert [t["text"] for t in fake.posted_by("acme")] == ["Slow but sure"]
+    worker.join(timeout=5)
+
+    (record,) = fake.post_records
+    assert record.tweet_id == result["id"] and record.status == 201 and record.done
+    assert record.created is not None and record.answered is not None
+    assert record.created - record.arrived >= 0.55
+    assert record.answered - record.created >= 0.25
+
+    delays = iter([0.0, 0.2])  # a function is asked once per post
+    fake.post_delays(before_create=lambda: next(delays))
+    with pytest.raises(tweepy.Forbidden):
+        client.create_tweet(text="Slow but sure")  # refused: recorded, nothing created
+    fake.drop_response_after_post()
+    with pytest.raises(requests.ConnectionError):
+        client.create_tweet(text="Lost answer")
+    fake.stop_failing()
+    fake.fail("POST /2/tweets", status=503)
+    with pytest.raises(tweepy.TwitterServerError):
+        client.create_tweet(text="Never stored")
+    duplicate, dropped, failed = fake.post_records[1:]
+    assert (duplicate.status, duplicate.created, duplicate.tweet_id) == (403, None, None)
+    assert duplicate.answered is not None
+    assert dropped.status == 0 and dropped.answered is None and dropped.created is not None
+    assert dropped.created - dropped.arrived >= 0.15
+    assert dropped.tweet_id == fake.posted_by("acme")[-1]["id"]
+    assert (failed.status, failed.created, failed.text) == (503, None, "Never stored")
+    records = fake.post_records
+    records.clear()  # a copy
+    assert len(fake.post_records) == 4
+
+
+# -- t.co links ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shortening() -> Iterator[FakeX]:
+    with FakeX(shorten_links=True) as server:
+        server.add_user("acme", name="Acme Corp")
+        server.register_account("acme", **KEYS)
+        yield server
+
+
+TCO = r"https://t\.co/[A-Za-z0-9]{10}"
+
+
+def test_links_are_stored_and_returned_as_tco_links(shortening: FakeX) -> None:
+    fake = shortening
+    client = make_client(fake, **KEYS)
+    sent = "New docs at acme.com/docs and https://example.org/a?b=1. Mail help@acme.com"
+    created = client.create_tweet(text=sent).data
+    pattern = rf"New docs at ({TCO}) and ({TCO})\. Mail help@acme\.com"
+    match = re.fullmatch(pattern, created["text"])
+    assert match is not None, created["text"]
+    assert match[1] != match[2]
+    (stored,) = fake.posted_by("acme")
+    assert stored["text"] == created["text"] and fake.original_text(created["id"]) == sent
+    urls = stored["entities"]["urls"]
+    assert [u["expanded_url"] for u in urls] == [
+        "http://acme.com/docs",
+        "https://example.org/a?b=1",
+    ]
+    assert [u["display_url"] for u in urls] == ["acme.com/docs", "example.org/a?b=1"]
+    assert [u["url"] for u in urls] == [match[1], match[2]]
+    assert [stored["text"][u["start"] : u["end"]] for u in urls] == [match[1], match[2]]
+
+    with pytest.raises(tweepy.Forbidden) as caught:  # the duplicate check reads what was sent
+        client.create_tweet(text=sent)
+    assert caught.value.api_messages == [DUPLICATE]
+    again = client.create_tweet(text="Docs: acme.com/docs").data["text"]
+    assert again == f"Docs: {match[1]}"  # the same link gets the same t.co link
+
+    seeded = fake.add_tweet(author="bob", text="@acme see https://bob.example.com/x")
+    assert re.fullmatch(rf"@acme see {TCO}", seeded["text"])
+    assert seeded["entities"]["urls"][0]["expanded_url"] == "https://bob.example.com/x"
+    assert seeded["entities"]["mentions"][0]["username"] == "acme"
+    assert client.delete_tweet(created["id"]).data == {"deleted": True}
+    assert client.create_tweet(text=sent).data["id"]  # allowed again once deleted
+
+
+def test_users_own_tweets_carry_entities_and_references_when_asked(shortening: FakeX) -> None:
+    fake = shortening
+    client = make_client(fake, **KEYS)
+    mention = fake.add_tweet(author="bob", text="@acme where are the docs?")
+    reply = client.create_tweet(
+        text="@bob right here: acme.com/docs", in_reply_to_tweet_id=mention["id"]
+    ).data
+    fields = ["entities", "referenced_tweets", "in_reply_to_user_id", "author_id"]
+    mine = client.get_users_tweets(acme_id(fake), max_results=5, tweet_fields=fields)
+    (tweet,) = [t.data for t in mine.data]
+    assert tweet["id"] == reply["id"] and tweet["text"] == reply["text"]
+    assert tweet["referenced_tweets"] == [{"type": "replied_to", "id": mention["id"]}]
+    assert tweet["in_reply_to_user_id"] == mention["author_id"]
+    assert tweet["entities"]["urls"][0]["expanded_url"] == "http://acme.com/docs"
+    assert tweet["entities"]["mentions"][0]["username"] == "bob"
+    plain = client.get_users_tweets(acme_id(fake), max_results=5).data[0].data
+    assert set(plain) == {"id", "text", "edit_history_tweet_ids"}  # only what was asked for
+
+
+def test_links_are_left_alone_unless_asked(fake: FakeX, client: tweepy.Client) -> None:
+    text = "Read https://acme.com/x now"
+    created = client.create_tweet(text=text).data
+    assert created["text"] == text and fake.original_text(created["id"]) == text
+    (url,) = fake.posted_by("acme")[0]["entities"]["urls"]
+    assert url["url"] == url["expanded_url"] == "https://acme.com/x"

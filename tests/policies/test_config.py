@@ -114,6 +114,33 @@ def test_follow_values_are_normalised(follow_yaml: str, field: str, expected: li
     assert getattr(follow, field) == expected
 
 
+@pytest.mark.parametrize(
+    ("audit_yaml", "expected"),
+    [
+        pytest.param("", None, id="no-section-no-channel"),
+        pytest.param("audit:\n", None, id="empty-section"),
+        pytest.param("audit:\n  anchor_channel: C0AUDITLOG\n", "C0AUDITLOG", id="channel-id"),
+    ],
+)
+def test_the_audit_anchor_channel_is_optional(audit_yaml: str, expected: str | None) -> None:
+    assert parse_config(MINIMAL + audit_yaml).audit.anchor_channel == expected
+
+
+@pytest.mark.parametrize(
+    ("audit_yaml", "key", "fragment"),
+    [
+        pytest.param("audit:\n  anchor_channel: '#audit'\n", "audit.anchor_channel",
+                     "must be a Slack channel ID like C0123ABCD", id="channel-as-name"),
+        pytest.param("audit:\n  anchor_chanel: C0AUDITLOG\n", "audit.anchor_chanel",
+                     "did you mean 'anchor_channel'?", id="misspelt-key"),
+    ],
+)  # fmt: skip
+def test_a_bad_audit_section_names_line_and_key(audit_yaml: str, key: str, fragment: str) -> None:
+    issues = issues_of(MINIMAL + audit_yaml)
+    assert [(i.line, i.key) for i in issues] == [(MINIMAL.count("\n") + 2, key)]
+    assert fragment in issues[0].message
+
+
 def test_custom_segment_names_are_allowed() -> None:
     text = edit("  crisis_management:", "  partner_support:")
     text = edit("segment: crisis_management", "segment: partner_support", text)
