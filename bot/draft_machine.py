@@ -19,7 +19,7 @@ from bot import audit, outbox
 from bot.models import Draft, DraftState
 
 S = DraftState
-_OPEN_TO_REJECT = frozenset({S.PENDING, S.APPROVED, S.HELD, S.FAILED})
+_OPEN_TO_REJECT = frozenset({S.PENDING, S.APPROVED, S.HELD, S.FAILED, S.NEEDS_CHECK})
 
 # event -> (states it may start from, states it may end in). The event name is also the audit
 # action (`draft.<event>`); names kept from before the table existed stay as they were.
@@ -38,7 +38,11 @@ TRANSITIONS: dict[str, tuple[frozenset[DraftState], frozenset[DraftState]]] = {
     # Released or retried: an earlier attempt may have reached X, then it goes back to POSTING
     # so the publisher searches X before any new attempt.
     "release": (frozenset({S.HELD}), frozenset({S.APPROVED, S.POSTING})),
-    "retry": (frozenset({S.FAILED}), frozenset({S.APPROVED, S.POSTING})),
+    "retry": (frozenset({S.FAILED, S.NEEDS_CHECK}), frozenset({S.APPROVED, S.POSTING})),
+    # A queued draft no longer has every approval it needs (its mention moved to a stricter
+    # segment, an approver left the group, a segment began guarding its account): back to
+    # approval. Only when X surely has nothing of it (a maybe-posted one is searched first).
+    "approvals_lost": (frozenset({S.APPROVED, S.POSTING}), frozenset({S.PENDING})),
     "delete_confirmed": (frozenset({S.POSTED, S.DELETING}), frozenset({S.DELETING})),
     "delete": (frozenset({S.DELETING}), frozenset({S.DELETED})),
     "delete_failed": (frozenset({S.DELETING}), frozenset({S.POSTED})),

@@ -390,13 +390,17 @@ class DraftService:
 
     def rules(self, draft: Draft) -> list[ApprovalRule]:
         """Every approval rule that applies to the draft now (see policies.approvals)."""
-        mention_segment = self.reply_segment(draft.in_reply_to) if draft.in_reply_to else None
-        return approval_rules(
-            self._segments.config,
-            segment=draft.segment,
-            account=draft.account,
-            mention_segment=mention_segment,
-        )
+        with transaction(self._engine) as session:
+            return rules_for(session, self._segments, draft)
+
+    def approval_standing(self, draft: Draft) -> tuple[list[ApprovalRule], list[RuleProgress]]:
+        """The rules that apply to the draft now and how far its text meets each, with who is in
+        the approvers' groups now. The publisher asks right before posting. Raises
+        DirectoryUnavailable when Slack can't say (then nothing is posted yet)."""
+        rules = self.rules(draft)
+        members = self._resolve(principals_of(rules))
+        with transaction(self._engine) as session:
+            return rules, self._progress(session, draft, rules, members)
 
     def eligible_approvals(self, draft_id: int, *, text_hash: str | None = None) -> int:
         """How many people's approvals of one exact text (default: the current one) count right
@@ -525,12 +529,13 @@ class DraftService:
         self._requeue(click, "release", DraftState.HELD)
 
     def retry(self, click: CardClick) -> None:
-        """Try again after X refused the post (e.g. a suspended link was fixed on X's side)."""
-        self._requeue(click, "retry", DraftState.FAILED)
+        """Try again after X refused the post (e.g. a suspended link was fixed on X's side), or
+        after a person checked the account for a post whose outcome X left unclear."""
+        self._requeue(click, "retry", DraftState.FAILED, DraftState.NEEDS_CHECK)
 
-    def _requeue(self, click: CardClick, action: str, from_state: DraftState) -> None:
+    def _requeue(self, click: CardClick, action: str, *from_states: DraftState) -> None:
         draft = self._locate(click, action)
-        if draft.state != from_state:
+        if draft.state not in from_states:
             self._refuse(click, draft, action, f"This draft is {draft.state}.")
         rules = self.rules(draft)
         members = self._members(click, draft, action, rules)
@@ -545,8 +550,11 @@ class DraftService:
                 action,
                 actor=actor,
                 at=now,
-                # An earlier attempt may have reached X: then the publisher searches first.
-                to=DraftState.POSTING if draft.attempt_at else DraftState.APPROVED,
+                # An earlier attempt may have reached X: then the publisher searches first —
+                # unless a person has just checked the account (needs check).
+                to=DraftState.POSTING
+                if draft.attempt_at and draft.state != DraftState.NEEDS_CHECK
+                else DraftState.APPROVED,
                 values={"due_at": now, "held_reason": None, "last_error": None},
             )
             if not moved:
@@ -726,6 +734,17 @@ class DraftService:
         return audit.Actor(
             person.user_id, self._directory.display_name(person.user_id, person.user_name)
         )
+
+
+def rules_for(session: Session, segments: SegmentCatalog, draft: Draft) -> list[ApprovalRule]:
+    """The approval rules of a draft as the database stands in this transaction."""
+    mention = session.get(Mention, draft.in_reply_to) if draft.in_reply_to else None
+    return approval_rules(
+        segments.config,
+        segment=draft.segment,
+        account=draft.account,
+        mention_segment=mention.segment if mention is not None else None,
+    )
 
 
 def _locked(session: Session, draft: Draft) -> Draft:

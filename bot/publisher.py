@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -28,11 +29,13 @@ from sqlmodel import Session
 from bot import audit, draft_machine, outbox
 from bot.clock import Clock
 from bot.db import transaction
-from bot.drafts import AUTHOR_DM
+from bot.directory import DirectoryUnavailable
+from bot.drafts import AUTHOR_DM, rules_for
 from bot.models import Draft, DraftState, Freeze
 from bot.segments import SegmentCatalog
 from bot.worker import Worker
 from bot.x_gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
+from policies.approvals import ApprovalRule, RuleProgress, all_met
 from policies.tweet_match import Match, same_post
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,19 @@ def _scope(account: str) -> object:
 
 
 def active_freeze(session: Session, account: str, now: datetime) -> Freeze | None:
-    """The freeze in force for this account (or all accounts), if any."""
-    return freeze_at(session, account, now)
+    """The freeze in force for this account (or all accounts), if any: every freeze not lifted
+    and not run out — never compared with when it began, so a freeze committed after this
+    worker read its clock (or set by a replica whose clock is ahead) is in force at once."""
+    return session.scalars(
+        select(Freeze)
+        .where(
+            _scope(account),  # type: ignore[arg-type]
+            Freeze.lifted_at.is_(None),  # type: ignore[union-attr]
+            or_(Freeze.until.is_(None), Freeze.until > now),  # type: ignore[union-attr, operator]
+        )
+        .order_by(Freeze.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    ).first()
 
 
 def freeze_at(session: Session, account: str, moment: datetime) -> Freeze | None:
@@ -93,7 +107,19 @@ class Publisher(Worker):
     owner: str
     on_change: Callable[[], None] = lambda: None
     timers: list[Callable[[], object]] = field(default_factory=list)  # e.g. freezes running out
+    # The rules that apply to a draft now and how far it meets them (DraftService): checked right
+    # before posting, so a reply whose mention moved to a stricter segment, or an approval by
+    # someone since removed from the approvers, never posts on approvals it no longer has.
+    approvals: Callable[[Draft], tuple[list[ApprovalRule], list[RuleProgress]]]
     lease_seconds: int = 60
+    x_timeout: float = 10.0  # the gateway's request timeout
+
+    @property
+    def repost_grace(self) -> timedelta:
+        """How long after a worker's attempt another worker waits before posting it again when
+        it took the draft over (an expired lease) and found nothing on X: the first request may
+        still be on its way."""
+        return timedelta(seconds=self.lease_seconds + 2 * self.x_timeout)
 
     def work(self) -> int:
         return self.publish_due()
@@ -147,9 +173,10 @@ class Publisher(Worker):
     # -- one post ---------------------------------------------------------------------------
 
     def _publish(self, draft_id: int) -> bool:
-        draft = self._lease(draft_id)
-        if draft is None:
+        leased = self._lease(draft_id)
+        if leased is None:
             return False
+        draft, took_over = leased
         outcome_unknown = draft.state == DraftState.POSTING  # an earlier attempt never finished
         if outcome_unknown:
             try:
@@ -161,7 +188,18 @@ class Publisher(Worker):
                 return self._posted(draft, found.tweet_id, recovered=True)
             if found.match == Match.UNSURE:
                 return self._stop(draft, "needs_check", _UNSURE)
-        attempt = self._pass_gate(draft, outcome_unknown=outcome_unknown)
+            patient_until = (draft.attempt_at or draft.created_at) + self.repost_grace
+            if took_over and self.clock.now() < patient_until:
+                self._unlease(draft, due=patient_until, error=_STRAGGLER)
+                return False
+        try:
+            rules, progress = self.approvals(draft)
+        except DirectoryUnavailable:
+            self._unlease(draft, due=self._backoff(draft), error=_NO_DIRECTORY)
+            return False
+        if not all_met(progress):
+            return self._approvals_lost(draft, progress)
+        attempt = self._pass_gate(draft, outcome_unknown=outcome_unknown, rules=rules)
         if attempt is None:
             return False
         try:
@@ -182,10 +220,13 @@ class Publisher(Worker):
             return self._stop(attempt, "failed", str(exc))
         return self._posted(attempt, tweet_id, recovered=False)
 
-    def _lease(self, draft_id: int) -> Draft | None:
-        """Take the draft for this worker (no state change: the gate records the attempt)."""
+    def _lease(self, draft_id: int) -> tuple[Draft, bool] | None:
+        """Take the draft for this worker (no state change: the gate records the attempt); also
+        say whether it was taken over from another worker whose lease ran out."""
         now = self.clock.now()
         with transaction(self.engine) as session:
+            before = session.get(Draft, draft_id)
+            previous = before.lease_owner if before is not None else None
             leased = session.execute(
                 update(Draft)
                 .where(
@@ -199,9 +240,29 @@ class Publisher(Worker):
                     lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
                 )
             ).rowcount  # type: ignore[attr-defined]
-            return session.get(Draft, draft_id) if leased == 1 else None
+            if leased != 1:
+                return None
+            draft = session.get(Draft, draft_id, populate_existing=True)
+            assert draft is not None
+            return draft, previous not in (None, self.owner)
 
-    def _pass_gate(self, draft: Draft, *, outcome_unknown: bool) -> Draft | None:
+    def _approvals_lost(self, draft: Draft, progress: list[RuleProgress]) -> bool:
+        missing = [
+            f"{p.missing} more from {p.rule.segment} ({p.rule.reason})"
+            for p in progress
+            if not p.met
+        ]
+        self._end(
+            draft,
+            "approvals_lost",
+            values={"due_at": None},
+            after={"missing": missing or ["no approval rule applies any more"]},
+        )
+        return False
+
+    def _pass_gate(
+        self, draft: Draft, *, outcome_unknown: bool, rules: list[ApprovalRule]
+    ) -> Draft | None:
         """The last check before X, under the publish gate: not frozen now, not due during a
         freeze that has ended since, within the hourly limit. Records the attempt, or returns
         None having put the draft back to wait (or held it for a person)."""
@@ -213,6 +274,9 @@ class Publisher(Worker):
             if not mine or current.state not in (DraftState.APPROVED, DraftState.POSTING):  # type: ignore[union-attr]
                 return None
             assert current is not None
+            if rules_for(session, self.segments, current) != rules:  # changed since we counted
+                self._wait(session, current, now, reason=_RULES_CHANGED, due=now)
+                return None
             freeze = active_freeze(session, current.account, now)
             if freeze is not None:
                 reason = f"{FROZEN} by {freeze.frozen_by_name}: {freeze.reason}"
@@ -354,16 +418,15 @@ class Publisher(Worker):
         now = self.clock.now()
         try:
             with transaction(self.engine) as session:
-                current = session.get(Draft, draft.id, populate_existing=True)
-                recorded = current is not None and draft_machine.move(
+                # Guarded by the draft's version as this worker last moved it: X gave us the
+                # tweet, so we record it even if our lease ran out meanwhile — unless another
+                # worker has moved the draft since (it then records or finds the tweet itself).
+                recorded = draft_machine.move(
                     session,
-                    current,
+                    draft,
                     "post",
                     actor=audit.SYSTEM,
                     at=now,
-                    # Only while we hold the lease: a worker that took over an expired lease and
-                    # found the tweet has recorded the post already (once).
-                    where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
                     values={
                         "tweet_id": tweet_id,
                         "posted_at": now,
@@ -394,26 +457,12 @@ class Publisher(Worker):
     ) -> None:
         """The attempt got no tweet id: back to the queue (POSTING means "maybe on X", so the
         next attempt searches first)."""
-        now = self.clock.now()
-        with transaction(self.engine) as session:
-            current = session.get(Draft, attempt.id, populate_existing=True)
-            if current is not None:
-                draft_machine.move(
-                    session,
-                    current,
-                    event,
-                    actor=audit.SYSTEM,
-                    at=now,
-                    where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
-                    values={
-                        "due_at": due or self._backoff(current),
-                        "lease_owner": None,
-                        "lease_until": None,
-                        "last_error": error,
-                    },
-                    after={"error": error, "attempt": current.attempts},
-                )
-        self.on_change()
+        self._end(
+            attempt,
+            event,
+            values={"due_at": due or self._backoff(attempt), "last_error": error},
+            after={"error": error, "attempt": attempt.attempts},
+        )
         log.warning("draft %s not posted yet: %s", attempt.id, error)
 
     def _unlease(self, draft: Draft, *, due: datetime, error: str) -> None:
@@ -431,7 +480,16 @@ class Publisher(Worker):
         return self.clock.now() + min(MAX_BACKOFF, timedelta(seconds=2 ** min(draft.attempts, 10)))
 
     def _stop(self, draft: Draft, event: str, error: str) -> bool:
-        now = self.clock.now()
+        self._end(
+            draft, event, values={"last_error": error, "due_at": None}, after={"error": error}
+        )
+        return False
+
+    def _end(
+        self, draft: Draft, event: str, *, values: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        """Move a draft this worker holds, and let the lease go. Only while we hold it: a worker
+        that took over an expired lease may have moved it already."""
         with transaction(self.engine) as session:
             current = session.get(Draft, draft.id, populate_existing=True)
             if current is not None:
@@ -440,21 +498,19 @@ class Publisher(Worker):
                     current,
                     event,
                     actor=audit.SYSTEM,
-                    at=now,
-                    # only while we hold the lease: a worker that took over may have posted it
+                    at=self.clock.now(),
                     where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
-                    values={
-                        "last_error": error,
-                        "lease_owner": None,
-                        "lease_until": None,
-                        "due_at": None,
-                    },
-                    after={"error": error},
+                    values={"lease_owner": None, "lease_until": None, **values},
+                    after=after,
                 )
         self.on_change()
-        return False
 
 
+_STRAGGLER = (
+    "An earlier attempt by another worker may still reach X: I'll look for it again before posting."
+)
+_NO_DIRECTORY = "I couldn't check its approvers with Slack just now; trying again shortly."
+_RULES_CHANGED = "Its approval rules changed just now; checking again."
 _UNSURE = (
     "A tweet on the account looks like this draft, but X did not say where its links go, so I "
     "can't tell whether it is this post: check the account before retrying."

@@ -154,6 +154,15 @@ def build_runtime(
         credentials=credentials,
         timeout=settings.x_timeout_seconds,
     )
+    drafts = DraftService(
+        engine=engine,
+        segments=segments,
+        directory=directory,
+        clock=clock,
+        on_change=outbox.wake,
+        on_approved=lambda: publisher.wake(),
+        gateway=gateway,
+    )
     publisher = Publisher(
         engine=engine,
         gateway=gateway,
@@ -161,15 +170,8 @@ def build_runtime(
         clock=clock,
         owner=owner,
         on_change=outbox.wake,
-    )
-    drafts = DraftService(
-        engine=engine,
-        segments=segments,
-        directory=directory,
-        clock=clock,
-        on_change=outbox.wake,
-        on_approved=publisher.wake,
-        gateway=gateway,
+        approvals=drafts.approval_standing,
+        x_timeout=settings.x_timeout_seconds,
     )
     freeze = FreezeService(
         engine=engine,

@@ -185,7 +185,7 @@ def _status(view: ApprovalView) -> str:
         case DraftState.FAILED:
             return f":warning: *X refused it*: {escape(draft.last_error or '')}"
         case DraftState.NEEDS_CHECK:
-            return f":rotating_light: *Needs a person*: {escape(draft.last_error or '')}"
+            return f":rotating_light: *Needs a person*: {escape(draft.last_error or '')}\nIf it is not on X, *Not on X: post it*; if it is (or should not be), *Reject*."
     return f"*{draft.state}*"
 
 
@@ -215,6 +215,11 @@ def _actions(draft: Draft) -> list[ButtonElement]:
             return [reject]
         case DraftState.FAILED:
             return [ButtonElement(text="Retry", action_id=DraftAction.RETRY, value=value), reject]
+        case DraftState.NEEDS_CHECK:  # a person looked at the account: post it, or drop it
+            return [
+                ButtonElement(text="Not on X: post it", action_id=DraftAction.RETRY, value=value),
+                reject,
+            ]
         case DraftState.HELD:
             return [
                 ButtonElement(

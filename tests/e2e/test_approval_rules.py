@@ -15,6 +15,7 @@ from support import TEST_CONFIG
 from test_drafts import _card, _click, _draft, _publish, draft_via_slack
 
 from bot.cards.approval_card import DraftAction
+from bot.cards.mention_card import MentionAction
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.fakes.world import FakeWorld
@@ -238,3 +239,60 @@ def _latest(world: FakeWorld) -> Any:
     from test_drafts import _latest_draft
 
     return _latest_draft(world)
+
+
+def _reply_draft(world: FakeWorld, mention_id: str) -> Any:
+    view = _reply_form(world, mention_id, "U0ALICE", "alice")
+    author = world.user("U0ALICE", "alice")
+    response = author.submit_view(view["id"], {"text": {"value": "@dana Sorry, fixing it now."}})
+    assert response.status_code == 200 and not response.text, response.text
+    world.slack.wait_for(lambda _: _latest(world) is not None)
+    world.deliver()
+    return _latest(world)
+
+
+def test_a_queued_reply_whose_mention_moves_to_crisis_needs_crisis_approvals(
+    world: FakeWorld, clock: FakeClock
+) -> None:
+    mention = world.x.add_tweet(author="dana", text="@acme outage in Leeds")
+    world.poll()
+    world.deliver()
+    draft = _reply_draft(world, mention["id"])
+    assert draft.segment == "customer_relations"
+    world.x.fail("POST /2/tweets", status=429, count=1)  # the approved reply waits in the queue
+    assert "publish queue" in _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
+    assert _publish(world) == 0
+
+    card = world.card(mention["id"])
+    world.user("U0CRISIS1", "casey").click(
+        channel=card.channel,
+        ts=str(card.ts),
+        action_id=MentionAction.REROUTE,
+        option="crisis_management",
+    )
+    world.slack.wait_for(lambda _: world.mention(mention["id"]).segment == "crisis_management")
+    clock.advance(minutes=20)
+    assert _publish(world) == 0 and world.x.posted_by("acme") == []
+    assert _draft(world, draft.id).state == DraftState.PENDING  # type: ignore[arg-type]
+    shown = str(world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"])
+    assert "2 approval(s) from Crisis management (its mention is there now)" in shown
+    for crisis in ("U0CRISIS2", "U0CRISIS3"):
+        _click(world, world.user(crisis, crisis.lower()), draft, DraftAction.APPROVE)
+    assert _publish(world) == 1 and len(world.x.posted_by("acme")) == 1
+
+
+def test_an_approver_removed_before_the_post_goes_out_no_longer_counts(
+    world: FakeWorld, clock: FakeClock
+) -> None:
+    at = int(clock.now().timestamp()) + 600
+    draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Webinar at noon", schedule=at)
+    assert "publish queue" in _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
+    world.slack.set_usergroup("S0CARE", ["U0CAROL"])  # bob leaves the approvers
+    clock.advance(minutes=11)  # due, and past the directory cache
+    assert _publish(world) == 0 and world.x.posted_by("acme") == []
+    assert _draft(world, draft.id).state == DraftState.PENDING  # type: ignore[arg-type]
+    with transaction(world.engine) as session:  # type: ignore[arg-type]
+        lost = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "draft.approvals_lost")
+        ).all()
+    assert len(lost) == 1 and "customer_relations" in str(lost[0].after)

@@ -3,18 +3,21 @@ in it however late the publisher looks (review items 2 and 7)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from support import TEST_CONFIG
-from test_drafts import _click, _draft, _publish, draft_via_slack
+from test_drafts import _card, _click, _draft, _publish, draft_via_slack
 
 from bot.cards.approval_card import DraftAction
 from bot.clock import FakeClock
 from bot.db import transaction
+from bot.drafts import CardClick, Person
 from bot.fakes.world import FakeWorld
 from bot.models import AuditEntry, Draft, DraftState
 from policies.config import BrandConfig, parse_config
@@ -155,3 +158,49 @@ def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
                 )
             ).all()
         assert len(holds) == 1
+
+
+def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
+    world: FakeWorld, clock: FakeClock
+) -> None:
+    text = "We're back up. Thanks for your patience!"
+    world.x.add_tweet(author="acme", text=text, created_at=clock.now() - timedelta(days=1))
+    draft = draft_via_slack(world, world.user("U0ALICE", "alice"), text)
+    _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
+    _publish(world)  # X: duplicate content; the day-old tweet is outside the search window
+    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK  # type: ignore[arg-type]
+    card = _card(world, draft)
+    shown = world.slack.message(card.channel, str(card.ts))
+    buttons = [
+        e["action_id"] for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert buttons == [DraftAction.RETRY, DraftAction.REJECT]
+    carol = world.user("U0CAROL", "carol")
+    carol.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.RETRY)
+    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)  # type: ignore[arg-type]
+    _publish(world)  # X refuses the duplicate again: back to a person
+    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK  # type: ignore[arg-type]
+    world.runtime.services.drafts.reject(
+        CardClick(Person("U0CAROL", "carol"), card.channel, str(card.ts)), reason="on X already"
+    )
+    assert _draft(world, draft.id).state == DraftState.REJECTED  # type: ignore[arg-type]
+
+
+def test_a_worker_taking_over_an_expired_lease_does_not_post_again_while_the_first_is_in_flight(
+    world: FakeWorld, clock: FakeClock
+) -> None:
+    draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Spring sale starts now")
+    _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
+    slow = iter([2.0])
+    world.x.post_delays(before_create=lambda: next(slow, 0.0))
+    replica = world.build_runtime()
+    first = threading.Thread(target=world.runtime.publisher.publish_due)
+    first.start()
+    world.x.wait_for(lambda: len(world.x.post_records) == 1)
+    clock.advance(seconds=61)  # the first worker's lease runs out while X is slow
+    replica.publisher.publish_due()
+    first.join(10)
+    assert len(world.x.post_records) == 1  # one POST /2/tweets, not two
+    assert _draft(world, draft.id).state == DraftState.POSTED  # type: ignore[arg-type]
+    clock.advance(minutes=5)
+    assert replica.publisher.publish_due() == 0 and len(world.x.post_records) == 1
