@@ -98,6 +98,8 @@ def postgres_url() -> str:
     """A fresh, migrated PostgreSQL database URL (skips when none is reachable)."""
     server, reason = _postgres_server_url()
     if server is None:
+        if os.environ.get("BRANDBOT_TEST_DATABASE_URL"):
+            pytest.fail(reason)  # asked to test on PostgreSQL: never pass by skipping
         pytest.skip(reason)
     database = _run_database(server)
     database.empty_tables()

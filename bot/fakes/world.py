@@ -99,6 +99,10 @@ class FakeWorld:
         self.server.stop()
         self.slack.stop()
         self.x.stop()
+        if self.engine is not None:
+            # Pooled connections would outlive the world: on PostgreSQL a test run would run
+            # out of server connections.
+            self.engine.dispose()
 
     def __enter__(self) -> FakeWorld:
         return self.start()
