@@ -397,10 +397,15 @@ class DraftService:
         """The rules that apply to the draft now and how far its text meets each, with who is in
         the approvers' groups now. The publisher asks right before posting. Raises
         DirectoryUnavailable when Slack can't say (then nothing is posted yet)."""
-        rules = self.rules(draft)
+        with transaction(self._engine) as session:  # one read; Slack is asked outside it
+            rules = rules_for(session, self._segments, draft)
+            approvals = self._approvals_of_text(session, draft, draft.text_hash)
+            editors = self._editors(session, draft, draft.text_hash)
         members = self._resolve(principals_of(rules))
-        with transaction(self._engine) as session:
-            return rules, self._progress(session, draft, rules, members)
+        progress = approval_progress(
+            rules, approvals=approvals, author=draft.author_id, editors=editors, members=members
+        )
+        return rules, progress
 
     def eligible_approvals(self, draft_id: int, *, text_hash: str | None = None) -> int:
         """How many people's approvals of one exact text (default: the current one) count right
@@ -660,17 +665,22 @@ class DraftService:
         text_hash: str | None = None,
     ) -> list[RuleProgress]:
         text_hash = text_hash or draft.text_hash
-        approvals = session.scalars(
-            select(DraftApproval.approver_id)
-            .where(DraftApproval.draft_id == draft.id, DraftApproval.text_hash == text_hash)  # type: ignore[arg-type]
-            .order_by(DraftApproval.id)  # type: ignore[arg-type]
-        ).all()
         return approval_progress(
             rules,
-            approvals=list(approvals),
+            approvals=self._approvals_of_text(session, draft, text_hash),
             author=draft.author_id,
             editors=self._editors(session, draft, text_hash),
             members=members,
+        )
+
+    def _approvals_of_text(self, session: Session, draft: Draft, text_hash: str) -> list[str]:
+        """Who approved this exact text of the draft, in the order they did."""
+        return list(
+            session.scalars(
+                select(DraftApproval.approver_id)
+                .where(DraftApproval.draft_id == draft.id, DraftApproval.text_hash == text_hash)  # type: ignore[arg-type]
+                .order_by(DraftApproval.id)  # type: ignore[arg-type]
+            )
         )
 
     def _editors(self, session: Session, draft: Draft, text_hash: str) -> set[str]:
