@@ -36,6 +36,7 @@ EXPORT_COLUMNS = (
     "after",
     "prev_hash",
     "hash",
+    "scheme",  # 1: plain SHA-256 (before keys), 2: HMAC-SHA256 — what recomputing a hash needs
 )
 
 _TWEET_ID = re.compile(r"\d{1,20}")

@@ -69,6 +69,8 @@ def check_online(
 def _channels(config: BrandConfig) -> Iterator[tuple[Path_, str]]:
     for segment_name, segment in config.segments.items():
         yield ("segments", segment_name, "channel"), segment.channel
+    if config.audit.anchor_channel:
+        yield ("audit", "anchor_channel"), config.audit.anchor_channel
 
 
 def _principals(config: BrandConfig) -> Iterator[tuple[Path_, str]]:

@@ -79,3 +79,30 @@ def test_online_check_names_what_is_missing_and_passes_when_all_exists(tmp_path:
         assert result.returncode == 0, result.stderr
         assert "all found in Slack and X" in result.stdout
         assert slack.violations == []
+
+
+def test_online_check_asks_slack_for_the_audit_anchor_channel(tmp_path: Path) -> None:
+    config = tmp_path / "app.yaml"
+    config.write_text(TEST_CONFIG + "audit:\n  anchor_channel: C0AUDIT\n")
+    with (
+        FakeSlack(bot_token=BOT_TOKEN, strict_channels=True) as slack,
+        FakeX(bearer_token="bearer") as x,
+    ):
+        for channel in ("C0CUSTOMER", "C0CRISIS", "C0REPUTATION", "C0EVENTS", "C0PROMO"):
+            slack.add_channel(channel, channel.lower())
+        slack.add_channel("C0ADVOCACY", "advocacy")
+        slack.add_user("U0ADMIN", "admin")
+        slack.set_usergroup("S0CRISIS", ["U0CRISIS1"])
+        slack.set_usergroup("S0CARE", ["U0BOB"])
+        x.add_user("acme")
+        creds = {
+            f"ACME_X_{part}": "x"
+            for part in ("CONSUMER_KEY", "CONSUMER_SECRET", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRET")
+        }
+        result = _check(config, slack, x, **creds)
+        line = len(TEST_CONFIG.splitlines()) + 2
+        assert result.returncode == 2
+        assert (
+            f"{config}:{line}: audit.anchor_channel: Slack channel C0AUDIT: channel_not_found"
+            in result.stderr
+        ), result.stderr
