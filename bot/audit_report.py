@@ -18,7 +18,7 @@ from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.db import transaction
 from bot.models import AuditEntry
@@ -214,8 +214,10 @@ def _find_post(session: Session, tweet_id: str) -> AuditEntry | None:
     pattern = "%" + tweet_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     candidates = session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.action == "draft.post", AuditEntry.after.like(pattern, escape="\\"))  # type: ignore[union-attr]
-        .order_by(AuditEntry.seq)  # type: ignore[arg-type]
+        .where(
+            col(AuditEntry.action) == "draft.post", col(AuditEntry.after).like(pattern, escape="\\")
+        )
+        .order_by(col(AuditEntry.seq))
     )
     for row in candidates:
         if str(_json(row.after).get("tweet_id")) == tweet_id:
@@ -226,7 +228,9 @@ def _find_post(session: Session, tweet_id: str) -> AuditEntry | None:
 def _entries_for(session: Session, subject: str) -> list[AuditEntry]:
     return list(
         session.scalars(
-            select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)  # type: ignore[arg-type]
+            select(AuditEntry)
+            .where(col(AuditEntry.subject) == subject)
+            .order_by(col(AuditEntry.seq))
         )
     )
 
@@ -346,7 +350,7 @@ def _step(row: AuditEntry) -> Step:
         subject=row.subject,
         summary=summary,
         detail=detail,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
     )
 
 
@@ -421,10 +425,10 @@ def _export_rows(
     columns = [getattr(AuditEntry, name) for name in EXPORT_COLUMNS]
     after_seq = 0
     while True:
-        query = select(*columns).where(AuditEntry.seq > after_seq)
+        query = select(*columns).where(col(AuditEntry.seq) > after_seq)
         if since is not None:
-            query = query.where(AuditEntry.at >= since)  # type: ignore[operator]
-        query = query.order_by(AuditEntry.seq).limit(batch)  # type: ignore[arg-type]
+            query = query.where(col(AuditEntry.at) >= since)
+        query = query.order_by(col(AuditEntry.seq)).limit(batch)
         if isinstance(source, Engine):
             with transaction(source) as session:
                 rows = session.execute(query).all()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
 from bot.cards.mention_card import segment_label
@@ -103,7 +103,7 @@ def record_draft_change(
     after: dict[str, Any] | None = None,
 ) -> None:
     """The card shows the change and the audit log keeps it: never one without the other."""
-    outbox.mark_changed(session, draft.card_id, now=at)  # type: ignore[arg-type]
+    outbox.mark_changed(session, draft.card_id, now=at)
     audit.record(
         session,
         actor=actor,
@@ -306,10 +306,10 @@ class DraftService:
             if not moved:
                 raise _Conflict
             # Editing resets every approval, even of a text the draft had before (A → B → A).
-            session.execute(delete(DraftApproval).where(DraftApproval.draft_id == draft.id))  # type: ignore[arg-type]
+            session.execute(delete(DraftApproval).where(col(DraftApproval.draft_id) == draft.id))
             session.add(
                 DraftEdit(
-                    draft_id=draft.id,  # type: ignore[arg-type]
+                    draft_id=draft.id,
                     editor_id=actor.id,
                     editor_name=actor.name,
                     text_hash=text_fingerprint(new_text),
@@ -353,8 +353,8 @@ class DraftService:
             if current.state != DraftState.PENDING or current.version != draft.version:
                 raise _Conflict
             inserted = session.execute(
-                insert_ignoring_conflicts(self._engine, DraftApproval.__table__).returning(  # type: ignore[attr-defined]
-                    DraftApproval.id
+                insert_ignoring_conflicts(self._engine, DraftApproval.__table__).returning(
+                    col(DraftApproval.id)
                 ),
                 [
                     {
@@ -452,7 +452,7 @@ class DraftService:
         if not is_admin and draft.delete_requested_by in (None, user):
             with transaction(self._engine) as session:
                 session.execute(
-                    update(Draft).where(Draft.id == draft.id).values(delete_requested_by=user)  # type: ignore[arg-type]
+                    update(Draft).where(col(Draft.id) == draft.id).values(delete_requested_by=user)
                 )
                 record_draft_change(
                     session,
@@ -479,13 +479,13 @@ class DraftService:
             )
         self._on_change()
         if not claimed:
-            return self._delete_outcome(draft.id)  # type: ignore[arg-type]
+            return self._delete_outcome(draft.id)
         with transaction(self._engine) as session:
             deleting = session.get(Draft, draft.id)
             assert deleting is not None
         note = ""
         try:
-            self._gateway.delete(draft.account, draft.tweet_id)  # type: ignore[arg-type]
+            self._gateway.delete(draft.account, draft.tweet_id)
         except XNotFound:
             note = " (X no longer had it)"
         except (XRejected, XUnavailable) as exc:
@@ -677,17 +677,20 @@ class DraftService:
         """Who approved this exact text of the draft, in the order they did."""
         return list(
             session.scalars(
-                select(DraftApproval.approver_id)
-                .where(DraftApproval.draft_id == draft.id, DraftApproval.text_hash == text_hash)  # type: ignore[arg-type]
-                .order_by(DraftApproval.id)  # type: ignore[arg-type]
+                select(col(DraftApproval.approver_id))
+                .where(
+                    col(DraftApproval.draft_id) == draft.id,
+                    col(DraftApproval.text_hash) == text_hash,
+                )
+                .order_by(col(DraftApproval.id))
             )
         )
 
     def _editors(self, session: Session, draft: Draft, text_hash: str) -> set[str]:
         rows = session.scalars(
-            select(DraftEdit.editor_id).where(
-                DraftEdit.draft_id == draft.id, DraftEdit.text_hash == text_hash
-            )  # type: ignore[arg-type]
+            select(col(DraftEdit.editor_id)).where(
+                col(DraftEdit.draft_id) == draft.id, col(DraftEdit.text_hash) == text_hash
+            )
         )
         return set(rows)
 
@@ -759,9 +762,7 @@ def rules_for(session: Session, segments: SegmentCatalog, draft: Draft) -> list[
 
 def _locked(session: Session, draft: Draft) -> Draft:
     """The draft's row, locked until commit on PostgreSQL (SQLite's writer lock already is)."""
-    return session.scalars(
-        select(Draft).where(Draft.id == draft.id).with_for_update()  # type: ignore[arg-type]
-    ).one()
+    return session.scalars(select(Draft).where(col(Draft.id) == draft.id).with_for_update()).one()
 
 
 def _progress_note(progress: list[RuleProgress]) -> str:
@@ -787,7 +788,7 @@ def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:
     return list(
         session.scalars(
             select(DraftApproval)
-            .where(DraftApproval.draft_id == draft.id)  # type: ignore[arg-type]
-            .order_by(DraftApproval.id)
+            .where(col(DraftApproval.draft_id) == draft.id)
+            .order_by(col(DraftApproval.id))
         )
     )

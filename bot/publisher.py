@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
 from bot.clock import Clock
@@ -56,7 +56,7 @@ def publish_gate(session: Session, *, exclusive: bool) -> None:
 
 
 def _scope(account: str) -> object:
-    return Freeze.scope.in_(["all", account.lower()])  # type: ignore[attr-defined]
+    return col(Freeze.scope).in_(["all", account.lower()])
 
 
 def active_freeze(session: Session, account: str, now: datetime) -> Freeze | None:
@@ -66,11 +66,11 @@ def active_freeze(session: Session, account: str, now: datetime) -> Freeze | Non
     return session.scalars(
         select(Freeze)
         .where(
-            _scope(account),  # type: ignore[arg-type]
-            Freeze.lifted_at.is_(None),  # type: ignore[union-attr]
-            or_(Freeze.until.is_(None), Freeze.until > now),  # type: ignore[union-attr, operator]
+            _scope(account),
+            col(Freeze.lifted_at).is_(None),
+            or_(col(Freeze.until).is_(None), col(Freeze.until) > now),
         )
-        .order_by(Freeze.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Freeze.id).desc())
         .limit(1)
     ).first()
 
@@ -80,12 +80,12 @@ def freeze_at(session: Session, account: str, moment: datetime) -> Freeze | None
     return session.scalars(
         select(Freeze)
         .where(
-            _scope(account),  # type: ignore[arg-type]
-            Freeze.frozen_at <= moment,  # type: ignore[arg-type, operator]
-            or_(Freeze.lifted_at.is_(None), Freeze.lifted_at > moment),  # type: ignore[union-attr, operator]
-            or_(Freeze.until.is_(None), Freeze.until > moment),  # type: ignore[union-attr, operator]
+            _scope(account),
+            col(Freeze.frozen_at) <= moment,
+            or_(col(Freeze.lifted_at).is_(None), col(Freeze.lifted_at) > moment),
+            or_(col(Freeze.until).is_(None), col(Freeze.until) > moment),
         )
-        .order_by(Freeze.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Freeze.id).desc())
         .limit(1)
     ).first()
 
@@ -131,26 +131,28 @@ class Publisher(Worker):
         self._expire_unapproved(now)
         with transaction(self.engine) as session:
             due = session.scalars(
-                select(Draft.id)
+                select(col(Draft.id))
                 .where(
-                    Draft.state.in_([DraftState.APPROVED, DraftState.POSTING]),  # type: ignore[attr-defined]
-                    Draft.due_at <= now,  # type: ignore[operator, arg-type]
+                    col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                    col(Draft.due_at) <= now,
                     self._lease_free(now),
                 )
-                .order_by(Draft.due_at, Draft.id)
+                .order_by(col(Draft.due_at), col(Draft.id))
                 .limit(50)
             ).all()
         return sum(self._publish(draft_id) for draft_id in due)
 
     def _lease_free(self, now: datetime) -> object:
-        return or_(Draft.lease_until.is_(None), Draft.lease_until < now)  # type: ignore[union-attr, operator]
+        return or_(col(Draft.lease_until).is_(None), col(Draft.lease_until) < now)
 
     def _expire_unapproved(self, now: datetime) -> None:
         """A scheduled draft still waiting for approvals at its time expires and tells its author
         (posting it late could be wrong; the author can draft it again)."""
         with transaction(self.engine) as session:
             expired = session.scalars(
-                select(Draft).where(Draft.state == DraftState.PENDING, Draft.schedule_at <= now)  # type: ignore[arg-type, operator]
+                select(Draft).where(
+                    col(Draft.state) == DraftState.PENDING, col(Draft.schedule_at) <= now
+                )
             ).all()
             for draft in expired:
                 moved = draft_machine.move(
@@ -231,15 +233,15 @@ class Publisher(Worker):
                 update(Draft)
                 .where(
                     and_(
-                        Draft.id == draft_id,  # type: ignore[arg-type]
-                        Draft.state.in_([DraftState.APPROVED, DraftState.POSTING]),  # type: ignore[attr-defined]
-                        self._lease_free(now),  # type: ignore[arg-type]
+                        col(Draft.id) == draft_id,
+                        col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                        self._lease_free(now),
                     )
                 )
                 .values(
                     lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
                 )
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
             if leased != 1:
                 return None
             draft = session.get(Draft, draft_id, populate_existing=True)
@@ -271,7 +273,7 @@ class Publisher(Worker):
             publish_gate(session, exclusive=False)
             current = session.get(Draft, draft.id, populate_existing=True)
             mine = current is not None and current.lease_owner == self.owner
-            if not mine or current.state not in (DraftState.APPROVED, DraftState.POSTING):  # type: ignore[union-attr]
+            if not mine or current.state not in (DraftState.APPROVED, DraftState.POSTING):
                 return None
             assert current is not None
             if rules_for(session, self.segments, current) != rules:  # changed since we counted
@@ -310,7 +312,7 @@ class Publisher(Worker):
                 "attempt",
                 actor=audit.SYSTEM,
                 at=now,
-                where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                where=col(Draft.lease_owner) == self.owner,
                 values={
                     "attempt_at": current.attempt_at if outcome_unknown else now,
                     "attempts": attempt,
@@ -336,10 +338,10 @@ class Publisher(Worker):
         account = self.segments.config.account(draft.account)
         hour_ago = now - timedelta(hours=1)
         recent = session.execute(
-            select(func.count(), func.min(Draft.posted_at)).where(
-                Draft.account == draft.account,
-                Draft.state == DraftState.POSTED,
-                Draft.posted_at > hour_ago,  # type: ignore[arg-type, operator]
+            select(func.count(), func.min(col(Draft.posted_at))).where(
+                col(Draft.account) == draft.account,
+                col(Draft.state) == DraftState.POSTED,
+                col(Draft.posted_at) > hour_ago,
             )
         ).one()
         if recent[0] < account.max_posts_per_hour:
@@ -356,11 +358,11 @@ class Publisher(Worker):
         """Back to the queue until `due`, the card saying why (not a state change)."""
         session.execute(
             update(Draft)
-            .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
+            .where(col(Draft.id) == draft.id, col(Draft.lease_owner) == self.owner)
             .values(held_reason=reason, due_at=due, lease_owner=None, lease_until=None)
         )
         if draft.held_reason != reason:
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            outbox.mark_changed(session, draft.card_id, now=now)
             self.on_change()
 
     # -- outcomes ---------------------------------------------------------------------------
@@ -386,9 +388,9 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             taken = set(
                 session.scalars(
-                    select(Draft.tweet_id).where(
-                        Draft.tweet_id.in_(candidates),  # type: ignore[union-attr]
-                        Draft.id != draft.id,  # type: ignore[arg-type]
+                    select(col(Draft.tweet_id)).where(
+                        col(Draft.tweet_id).in_(candidates),
+                        col(Draft.id) != draft.id,
                     )
                 )
             )
@@ -470,10 +472,10 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             session.execute(
                 update(Draft)
-                .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
+                .where(col(Draft.id) == draft.id, col(Draft.lease_owner) == self.owner)
                 .values(due_at=due, lease_owner=None, lease_until=None, last_error=error)
             )
-            outbox.mark_changed(session, draft.card_id, now=self.clock.now())  # type: ignore[arg-type]
+            outbox.mark_changed(session, draft.card_id, now=self.clock.now())
         log.warning("draft %s not posted yet: %s", draft.id, error)
 
     def _backoff(self, draft: Draft) -> datetime:
@@ -499,7 +501,7 @@ class Publisher(Worker):
                     event,
                     actor=audit.SYSTEM,
                     at=self.clock.now(),
-                    where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                    where=col(Draft.lease_owner) == self.owner,
                     values={"lease_owner": None, "lease_until": None, **values},
                     after=after,
                 )

@@ -69,7 +69,7 @@ class Runtime:
             self._spawn("publisher", self.publisher.run)
 
     def _spawn(self, name: str, target: object) -> None:
-        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)  # type: ignore[arg-type]
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -89,7 +89,7 @@ class Runtime:
         except Exception:
             return False
 
-    def wsgi(self):  # type: ignore[no-untyped-def]
+    def wsgi(self):
         return wsgi_app(
             self.bolt,
             healthy=self.healthy,

@@ -28,6 +28,7 @@ from typing import Any
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, delete
+from sqlmodel import col
 
 from bot.clock import utcnow
 from bot.db import insert_ignoring_conflicts, transaction
@@ -60,7 +61,7 @@ class ReplayGuard:
     def first_time(self, timestamp: str, body: bytes) -> bool:
         digest = hashlib.sha256(timestamp.encode() + b":" + body).hexdigest()
         now = self._now()
-        table = SeenRequest.__table__  # type: ignore[attr-defined]
+        table = SeenRequest.__table__
         insert = insert_ignoring_conflicts(self._engine, table).values(digest=digest, seen_at=now)
         with transaction(self._engine) as session:
             # RETURNING, not rowcount: a driver may report -1 for an INSERT it did perform.
@@ -74,9 +75,9 @@ class ReplayGuard:
         return fresh
 
     def prune(self, now: datetime) -> int:
-        old = delete(SeenRequest).where(SeenRequest.seen_at < now - REPLAY_WINDOW)  # type: ignore[arg-type]
+        old = delete(SeenRequest).where(col(SeenRequest.seen_at) < now - REPLAY_WINDOW)
         with transaction(self._engine) as session:
-            return int(session.execute(old).rowcount)  # type: ignore[attr-defined]
+            return int(session.execute(old).rowcount)
 
 
 class SlackGate:

@@ -257,7 +257,7 @@ class XGateway:
 
     def _call(self, method: Any, **params: Any) -> dict[str, Any]:
         try:
-            return method(**params)  # type: ignore[no-any-return]
+            return method(**params)
         except tweepy.TooManyRequests as exc:
             reset = exc.response.headers.get("x-rate-limit-reset")
             retry_at = datetime.fromtimestamp(int(reset), UTC) if reset else None

@@ -18,7 +18,7 @@ class LoopbackServer:
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])  # type: ignore[index]
+        return int(self._server.server_address[1])
 
     def stop(self) -> None:
         self._server.shutdown()
