@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlmodel import Session, col
 
-from bot.db import transaction
+from bot.db import table_of, transaction
 from bot.errors import ActionRefused
 from bot.models import AuditEntry
 
@@ -177,7 +177,7 @@ def _append_pending_entries(session: Session) -> None:
         digest = entry_hash(entry, prev_hash, key=key)
         rows.append({**entry, "prev_hash": prev_hash, "hash": digest, "scheme": KEYED_SCHEME})
         prev_hash = digest
-    session.execute(AuditEntry.__table__.insert(), rows)
+    session.execute(table_of(AuditEntry).insert(), rows)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, update
 from sqlmodel import Session, col
 
 from bot import audit, outbox
+from bot.db import rowcount
 from bot.models import Draft, DraftState
 
 S = DraftState
@@ -92,12 +93,16 @@ def move(
     )
     if where is not None:
         condition = and_(condition, where)
-    changed = session.execute(
-        update(Draft)
-        .where(condition)
-        .values(state=target, version=col(Draft.version) + 1, updated_at=at, **dict(values or {}))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = rowcount(
+        session.execute(
+            update(Draft)
+            .where(condition)
+            .values(
+                state=target, version=col(Draft.version) + 1, updated_at=at, **dict(values or {})
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
     if changed != 1:
         return False
     outbox.mark_changed(session, draft.card_id, now=at)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 from bot import audit, draft_machine, outbox
 from bot.cards.mention_card import segment_label
 from bot.clock import Clock
-from bot.db import insert_ignoring_conflicts, transaction
+from bot.db import insert_ignoring_conflicts, table_of, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
 from bot.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
@@ -353,7 +353,7 @@ class DraftService:
             if current.state != DraftState.PENDING or current.version != draft.version:
                 raise _Conflict
             inserted = session.execute(
-                insert_ignoring_conflicts(self._engine, DraftApproval.__table__).returning(
+                insert_ignoring_conflicts(self._engine, table_of(DraftApproval)).returning(
                     col(DraftApproval.id)
                 ),
                 [

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from bot import audit, sentiment
 from bot.clock import Clock
-from bot.db import insert_ignoring_conflicts, transaction
+from bot.db import insert_ignoring_conflicts, rowcount, table_of, transaction
 from bot.mentions import CardRequest, create_cards
 from bot.models import Mention, PollCursor
 from bot.segments import SegmentCatalog
@@ -163,7 +163,7 @@ class Ingestor:
         now = self._clock.now()
         rows = [self._mention_row(t, source, now) for t in sorted(tweets, key=lambda t: int(t.id))]
         with transaction(self._engine) as session:
-            stmt = insert_ignoring_conflicts(self._engine, Mention.__table__).returning(
+            stmt = insert_ignoring_conflicts(self._engine, table_of(Mention)).returning(
                 col(Mention.id)
             )
             new_ids = set(session.execute(stmt, rows).scalars()) if rows else set()
@@ -238,7 +238,7 @@ class Ingestor:
     def _lease_source(self, source: Source) -> bool:
         now = self._clock.now()
         with transaction(self._engine) as session:
-            stmt = insert_ignoring_conflicts(self._engine, PollCursor.__table__)
+            stmt = insert_ignoring_conflicts(self._engine, table_of(PollCursor))
             session.execute(
                 stmt, [{"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}]
             )
@@ -252,7 +252,7 @@ class Ingestor:
                 )
                 .values(lease_owner=self._owner, lease_until=now + self._lease)
             )
-            return result.rowcount == 1
+            return rowcount(result) == 1
 
     def _finish(
         self,

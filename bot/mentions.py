@@ -20,7 +20,7 @@ from bot import audit, outbox
 from bot.cards.dismiss_modal import REASONS, DismissContext, dismiss_form_errors
 from bot.cards.mention_card import segment_label
 from bot.clock import Clock
-from bot.db import transaction
+from bot.db import rowcount, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
 from bot.models import Mention, MentionState, SlackMessage
@@ -233,7 +233,7 @@ class MentionService:
                 )
                 .values(**values, version=col(Mention.version) + 1)
             )
-            if result.rowcount != 1:
+            if rowcount(result) != 1:
                 raise _Conflict
             current = session.get(Mention, mention.id)
             assert current is not None

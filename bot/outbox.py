@@ -21,7 +21,7 @@ from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlmodel import Session, col
 
 from bot.clock import Clock
-from bot.db import transaction
+from bot.db import rowcount, transaction
 from bot.models import SlackMessage
 from bot.worker import Worker
 
@@ -155,7 +155,7 @@ class Outbox(Worker):
                     lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
                 )
             )
-            return result.rowcount == 1
+            return rowcount(result) == 1
 
     def _deliver(self, message_id: int) -> bool:
         with transaction(self.engine) as session:

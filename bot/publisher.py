@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
 from bot.clock import Clock
-from bot.db import transaction
+from bot.db import rowcount, transaction
 from bot.directory import DirectoryUnavailable
 from bot.drafts import AUTHOR_DM, rules_for
 from bot.models import Draft, DraftState, Freeze
@@ -229,19 +229,22 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             before = session.get(Draft, draft_id)
             previous = before.lease_owner if before is not None else None
-            leased = session.execute(
-                update(Draft)
-                .where(
-                    and_(
-                        col(Draft.id) == draft_id,
-                        col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
-                        self._lease_free(now),
+            leased = rowcount(
+                session.execute(
+                    update(Draft)
+                    .where(
+                        and_(
+                            col(Draft.id) == draft_id,
+                            col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                            self._lease_free(now),
+                        )
+                    )
+                    .values(
+                        lease_owner=self.owner,
+                        lease_until=now + timedelta(seconds=self.lease_seconds),
                     )
                 )
-                .values(
-                    lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
-                )
-            ).rowcount
+            )
             if leased != 1:
                 return None
             draft = session.get(Draft, draft_id, populate_existing=True)

@@ -31,7 +31,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col
 
 from bot.clock import utcnow
-from bot.db import insert_ignoring_conflicts, transaction
+from bot.db import insert_ignoring_conflicts, rowcount, table_of, transaction
 from bot.models import SeenRequest
 from bot.slack_payload import payload_problem
 
@@ -61,7 +61,7 @@ class ReplayGuard:
     def first_time(self, timestamp: str, body: bytes) -> bool:
         digest = hashlib.sha256(timestamp.encode() + b":" + body).hexdigest()
         now = self._now()
-        table = SeenRequest.__table__
+        table = table_of(SeenRequest)
         insert = insert_ignoring_conflicts(self._engine, table).values(digest=digest, seen_at=now)
         with transaction(self._engine) as session:
             # RETURNING, not rowcount: a driver may report -1 for an INSERT it did perform.
@@ -77,7 +77,7 @@ class ReplayGuard:
     def prune(self, now: datetime) -> int:
         old = delete(SeenRequest).where(col(SeenRequest.seen_at) < now - REPLAY_WINDOW)
         with transaction(self._engine) as session:
-            return int(session.execute(old).rowcount)
+            return int(rowcount(session.execute(old)))
 
 
 class SlackGate:
