@@ -138,6 +138,9 @@ def parse_since(value: str, now: datetime) -> datetime:
 # --- who tweeted it ----------------------------------------------------------------------------
 
 
+Outcome = Literal["ok", "refused", "rejected"]
+
+
 @dataclass(frozen=True)
 class Step:
     """One audit entry in a tweet's history, with a short human summary.
@@ -155,7 +158,7 @@ class Step:
     subject: str
     summary: str
     detail: str = ""
-    outcome: Literal["ok", "refused", "rejected"] = "ok"
+    outcome: Outcome = "ok"
 
     @property
     def marked(self) -> bool:
@@ -262,7 +265,8 @@ def _step(row: AuditEntry) -> Step:
     after, before = _json(row.after), _json(row.before)
     who = _who(row.actor_id, row.actor_name)
     kind, _, verb = row.action.partition(".")
-    summary, detail, outcome = f"{row.action} by {who}", "", "ok"
+    summary, detail = f"{row.action} by {who}", ""
+    outcome: Outcome = "ok"
     reason = after.get("reason") or after.get("error")
     if kind == "draft":
         if verb == "create":

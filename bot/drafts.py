@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine, delete, select, update
 from sqlmodel import Session, col
@@ -307,6 +307,7 @@ class DraftService:
                 raise _Conflict
             # Editing resets every approval, even of a text the draft had before (A → B → A).
             session.execute(delete(DraftApproval).where(col(DraftApproval.draft_id) == draft.id))
+            assert draft.id is not None  # a stored draft
             session.add(
                 DraftEdit(
                     draft_id=draft.id,
@@ -478,6 +479,7 @@ class DraftService:
                 after={"tweet_id": draft.tweet_id, "requested_by": requested_by},
             )
         self._on_change()
+        assert draft.id is not None  # a stored draft
         if not claimed:
             return self._delete_outcome(draft.id)
         with transaction(self._engine) as session:
@@ -731,7 +733,7 @@ class DraftService:
             )
         return draft
 
-    def _refuse(self, click: CardClick, draft: Draft | None, action: str, reason: str) -> None:
+    def _refuse(self, click: CardClick, draft: Draft | None, action: str, reason: str) -> NoReturn:
         audit.refuse(
             self._engine,
             actor=self._actor(click.person),  # may ask Slack: so before the transaction

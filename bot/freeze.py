@@ -465,6 +465,7 @@ class HeldQueueService:
         skipped: dict[str, list[int]] = {}
         with self._refreshing(queue):
             for draft in held:
+                assert draft.id is not None  # a stored draft
                 try:
                     self._act(click.person, draft, verb)
                 except ActionRefused as refused:

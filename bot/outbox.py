@@ -83,8 +83,9 @@ def message_at(session: Session, *, kind: str, channel: str, ts: str) -> SlackMe
     ).scalar_one_or_none()
 
 
-def mark_changed(session: Session, message_id: int, *, now: datetime) -> None:
-    """The subject changed: the message must be re-rendered and sent again."""
+def mark_changed(session: Session, message_id: int | None, *, now: datetime) -> None:
+    """The subject changed: the message must be re-rendered and sent again. (A subject with no
+    message yet, None, matches no row.)"""
     session.execute(
         update(SlackMessage)
         .where(col(SlackMessage.id) == message_id)
@@ -256,7 +257,8 @@ class Outbox(Worker):
                 page = self.client.conversations_replies(ts=thread_ts, **params)
             else:
                 page = self.client.conversations_history(**params)
-            for item in page.get("messages", []):
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for item in messages:
                 meta = item.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") == METADATA_EVENT and payload.get("id") == message_id:

@@ -17,12 +17,12 @@ absent → posted again (X's duplicate-content 403 is the backstop). Every move 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -55,7 +55,7 @@ def publish_gate(session: Session, *, exclusive: bool) -> None:
         session.execute(text(f"SELECT {lock}(:key)"), {"key": _GATE_LOCK_KEY})
 
 
-def _scope(account: str) -> object:
+def _scope(account: str) -> ColumnElement[bool]:
     return col(Freeze.scope).in_(["all", account.lower()])
 
 
@@ -130,19 +130,23 @@ class Publisher(Worker):
             timer()
         self._expire_unapproved(now)
         with transaction(self.engine) as session:
-            due = session.scalars(
-                select(col(Draft.id))
-                .where(
-                    col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
-                    col(Draft.due_at) <= now,
-                    self._lease_free(now),
-                )
-                .order_by(col(Draft.due_at), col(Draft.id))
-                .limit(50)
-            ).all()
+            # ids of stored rows: the column is Optional only until a row is inserted
+            due = cast(
+                Sequence[int],
+                session.scalars(
+                    select(col(Draft.id))
+                    .where(
+                        col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                        col(Draft.due_at) <= now,
+                        self._lease_free(now),
+                    )
+                    .order_by(col(Draft.due_at), col(Draft.id))
+                    .limit(50)
+                ).all(),
+            )
         return sum(self._publish(draft_id) for draft_id in due)
 
-    def _lease_free(self, now: datetime) -> object:
+    def _lease_free(self, now: datetime) -> ColumnElement[bool]:
         return or_(col(Draft.lease_until).is_(None), col(Draft.lease_until) < now)
 
     def _expire_unapproved(self, now: datetime) -> None:
@@ -275,10 +279,12 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             publish_gate(session, exclusive=False)
             current = session.get(Draft, draft.id, populate_existing=True)
-            mine = current is not None and current.lease_owner == self.owner
-            if not mine or current.state not in (DraftState.APPROVED, DraftState.POSTING):
+            if (
+                current is None
+                or current.lease_owner != self.owner
+                or current.state not in (DraftState.APPROVED, DraftState.POSTING)
+            ):
                 return None
-            assert current is not None
             if rules_for(session, self.segments, current) != rules:  # changed since we counted
                 self._wait(session, current, now, reason=_RULES_CHANGED, due=now)
                 return None

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from slack_bolt import App
@@ -68,7 +68,7 @@ class Runtime:
         if publish:
             self._spawn("publisher", self.publisher.run)
 
-    def _spawn(self, name: str, target: object) -> None:
+    def _spawn(self, name: str, target: Callable[[threading.Event], object]) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -89,7 +89,7 @@ class Runtime:
         except Exception:
             return False
 
-    def wsgi(self):
+    def wsgi(self) -> Callable[..., Iterable[bytes]]:
         return wsgi_app(
             self.bolt,
             healthy=self.healthy,

@@ -21,7 +21,7 @@ import hmac
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -171,9 +171,9 @@ def _utf8(raw: bytes) -> str | None:
         return None
 
 
-def _headers(environ: dict[str, Any]) -> dict[str, str]:
+def _headers(environ: dict[str, Any]) -> dict[str, str | Sequence[str]]:
     """The request headers as Bolt's WSGI adapter collects them."""
-    headers = {
+    headers: dict[str, str | Sequence[str]] = {
         k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")
     }
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):

@@ -105,6 +105,12 @@ class FakeWorld:
             # out of server connections.
             self.engine.dispose()
 
+    @property
+    def db(self) -> Engine:
+        """The engine, once start() has made it."""
+        assert self.engine is not None, "the world has not started"
+        return self.engine
+
     def __enter__(self) -> FakeWorld:
         return self.start()
 
@@ -140,7 +146,7 @@ class FakeWorld:
 
     def card(self, mention_id: str) -> SlackMessage:
         """The live card of a mention."""
-        with transaction(self.engine) as session:
+        with transaction(self.db) as session:
             mention = session.get(Mention, mention_id)
             assert mention is not None, f"no mention {mention_id}"
             card = session.get(SlackMessage, mention.card_id)
@@ -148,13 +154,13 @@ class FakeWorld:
             return card
 
     def mention(self, mention_id: str) -> Mention:
-        with transaction(self.engine) as session:
+        with transaction(self.db) as session:
             mention = session.get(Mention, mention_id)
             assert mention is not None, f"no mention {mention_id}"
             return mention
 
     def cards(self) -> list[SlackMessage]:
-        with transaction(self.engine) as session:
+        with transaction(self.db) as session:
             return list(
                 session.scalars(
                     select(SlackMessage)
