@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Engine, event, func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from bot.db import transaction
+from bot.db import table_of, transaction
 from bot.errors import ActionRefused
 from bot.models import AuditEntry
 
@@ -165,7 +165,9 @@ def _append_pending_entries(session: Session) -> None:
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
     last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        select(col(AuditEntry.seq), col(AuditEntry.hash))
+        .order_by(col(AuditEntry.seq).desc())
+        .limit(1)
     ).first()
     seq, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
     rows = []
@@ -175,7 +177,7 @@ def _append_pending_entries(session: Session) -> None:
         digest = entry_hash(entry, prev_hash, key=key)
         rows.append({**entry, "prev_hash": prev_hash, "hash": digest, "scheme": KEYED_SCHEME})
         prev_hash = digest
-    session.execute(AuditEntry.__table__.insert(), rows)
+    session.execute(table_of(AuditEntry).insert(), rows)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -371,7 +373,9 @@ def verify_all(
 def head(session: Session) -> Anchor:
     """The newest entry as an anchor (HASH:COUNT), or the genesis anchor of an empty log."""
     last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        select(col(AuditEntry.seq), col(AuditEntry.hash))
+        .order_by(col(AuditEntry.seq).desc())
+        .limit(1)
     ).first()
     return Anchor(last[1], last[0]) if last else Anchor(GENESIS_HASH, 0)
 
@@ -380,7 +384,10 @@ def _entries_in_order(session: Session, batch: int = 1000) -> Iterator[AuditEntr
     after = 0
     while True:
         rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
+            select(AuditEntry)
+            .where(col(AuditEntry.seq) > after)
+            .order_by(col(AuditEntry.seq))
+            .limit(batch)
         ).all()
         if not rows:
             return

@@ -18,7 +18,7 @@ from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.db import transaction
 from bot.models import AuditEntry
@@ -139,6 +139,9 @@ def parse_since(value: str, now: datetime) -> datetime:
 # --- who tweeted it ----------------------------------------------------------------------------
 
 
+Outcome = Literal["ok", "refused", "rejected"]
+
+
 @dataclass(frozen=True)
 class Step:
     """One audit entry in a tweet's history, with a short human summary.
@@ -156,7 +159,7 @@ class Step:
     subject: str
     summary: str
     detail: str = ""
-    outcome: Literal["ok", "refused", "rejected"] = "ok"
+    outcome: Outcome = "ok"
 
     @property
     def marked(self) -> bool:
@@ -215,8 +218,10 @@ def _find_post(session: Session, tweet_id: str) -> AuditEntry | None:
     pattern = "%" + tweet_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     candidates = session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.action == "draft.post", AuditEntry.after.like(pattern, escape="\\"))  # type: ignore[union-attr]
-        .order_by(AuditEntry.seq)  # type: ignore[arg-type]
+        .where(
+            col(AuditEntry.action) == "draft.post", col(AuditEntry.after).like(pattern, escape="\\")
+        )
+        .order_by(col(AuditEntry.seq))
     )
     for row in candidates:
         if str(_json(row.after).get("tweet_id")) == tweet_id:
@@ -227,7 +232,9 @@ def _find_post(session: Session, tweet_id: str) -> AuditEntry | None:
 def _entries_for(session: Session, subject: str) -> list[AuditEntry]:
     return list(
         session.scalars(
-            select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)  # type: ignore[arg-type]
+            select(AuditEntry)
+            .where(col(AuditEntry.subject) == subject)
+            .order_by(col(AuditEntry.seq))
         )
     )
 
@@ -259,7 +266,8 @@ def _step(row: AuditEntry) -> Step:
     after, before = _json(row.after), _json(row.before)
     who = _who(row.actor_id, row.actor_name)
     kind, _, verb = row.action.partition(".")
-    summary, detail, outcome = f"{row.action} by {who}", "", "ok"
+    summary, detail = f"{row.action} by {who}", ""
+    outcome: Outcome = "ok"
     reason = after.get("reason") or after.get("error")
     if kind == "draft":
         if verb == "create":
@@ -347,7 +355,7 @@ def _step(row: AuditEntry) -> Step:
         subject=row.subject,
         summary=summary,
         detail=detail,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
     )
 
 
@@ -422,10 +430,10 @@ def _export_rows(
     columns = [getattr(AuditEntry, name) for name in EXPORT_COLUMNS]
     after_seq = 0
     while True:
-        query = select(*columns).where(AuditEntry.seq > after_seq)
+        query = select(*columns).where(col(AuditEntry.seq) > after_seq)
         if since is not None:
-            query = query.where(AuditEntry.at >= since)  # type: ignore[operator]
-        query = query.order_by(AuditEntry.seq).limit(batch)  # type: ignore[arg-type]
+            query = query.where(col(AuditEntry.at) >= since)
+        query = query.order_by(col(AuditEntry.seq)).limit(batch)
         if isinstance(source, Engine):
             with transaction(source) as session:
                 rows = session.execute(query).all()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy import CursorResult, Engine, Insert, Result, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
@@ -56,7 +56,19 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def insert_ignoring_conflicts(engine: Engine, table: Any) -> Insert:
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table=True model, for statements built on the table itself."""
+    # SQLModel's metaclass sets __table__ on every table model but does not declare it.
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE matched. Session.execute() returns a CursorResult for these, but its
+    signature only promises a Result, which has no rowcount."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def insert_ignoring_conflicts(engine: Engine, table: Table) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING for the engine's dialect."""
     dialect = postgresql if is_postgres(engine) else sqlite
     return dialect.insert(table).on_conflict_do_nothing()

@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot import audit
 from bot.audit_report import render_who, who_tweeted
 from bot.cards.approval_card import DraftAction
 from bot.cards.mention_card import MentionAction, segment_label
 from bot.db import transaction
+from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.models import Draft, DraftState, Mention, SlackMessage
@@ -165,7 +167,7 @@ def _play(
                 f"{result.source}: {result.fetched} fetched, {result.stored} new"
                 + (f" ({result.error})" if result.error else ""),
             )
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         for tweet_id in ids:
             m = session.get(Mention, tweet_id)
             assert m is not None
@@ -202,14 +204,14 @@ def _play(
     _dismiss(world, log, casey, hostile)
 
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         checked, broken = audit.verify(session)
     log.say(
         "audit",
         f"{checked} entries, hash chain {'BROKEN at ' + str(broken.seq) if broken else 'verified'}",
     )
     counts = dict.fromkeys(("open", "claimed", "resolved", "dismissed"), 0)
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         for m in session.scalars(select(Mention)):
             counts[m.state] += 1
     log.say(
@@ -264,13 +266,15 @@ def _reply_through_approval(
     author.submit_view(view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}})
     world.slack.wait_for(lambda _: _approval_card(world) is not None, timeout=30)
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
-    channel, ts = _approval_card(world)  # type: ignore[misc]
+    card = _approval_card(world)
+    assert card is not None  # waited for above
+    channel, ts = card
     for person, label in ((author, "Approve (their own draft)"), (approver, "Approve")):
         log.say("click", f"{person.name} → {label}")
         before = len(world.slack.calls)
         person.click(channel=channel, ts=ts, action_id=DraftAction.APPROVE)
         world.slack.wait_for(
-            lambda s, b=before: any(c.method == "chat.postEphemeral" for c in s.calls[b:]),
+            _ephemeral_since(before),
             timeout=30,
         )
     world.x.wait_for(lambda: bool(world.x.posted_by("acme")), timeout=30)
@@ -278,22 +282,27 @@ def _reply_through_approval(
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
     tweet_id = world.x.posted_by("acme")[0]["id"]
     log.say("audit", f"brandbot audit who {tweet_id}")
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         history = who_tweeted(session, tweet_id)
         assert history is not None
         for line in render_who(history).splitlines():
             log.say("", f"  {line}")
 
 
+def _ephemeral_since(before: int) -> Callable[[FakeSlack], bool]:
+    """An ephemeral reply has been posted since the fake's call number `before`."""
+    return lambda s: any(c.method == "chat.postEphemeral" for c in s.calls[before:])
+
+
 def _posted_draft(world: FakeWorld) -> bool:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        draft = session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
+    with transaction(world.db) as session:
+        draft = session.scalars(select(Draft).order_by(col(Draft.id).desc())).first()
         return draft is not None and draft.state == DraftState.POSTED
 
 
 def _approval_card(world: FakeWorld) -> tuple[str, str] | None:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        draft = session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
+    with transaction(world.db) as session:
+        draft = session.scalars(select(Draft).order_by(col(Draft.id).desc())).first()
         card = session.get(SlackMessage, draft.card_id) if draft else None
         if draft is None or card is None or card.ts is None:
             return None

@@ -48,7 +48,7 @@ class SlackDirectory:
             ) from exc
         except Exception as exc:
             raise DirectoryUnavailable(f"user group {group_id}: {type(exc).__name__}") from exc
-        members = frozenset(response.get("users", []))
+        members: frozenset[str] = frozenset(response.get("users", []))
         with self._lock:
             self._groups[group_id] = (now + self._ttl, members)
         return members

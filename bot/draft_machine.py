@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, outbox
+from bot.db import rowcount
 from bot.models import Draft, DraftState
 
 S = DraftState
@@ -86,21 +87,25 @@ def move(
     if draft.state not in sources:
         return False
     condition = and_(
-        Draft.id == draft.id,  # type: ignore[arg-type]
-        Draft.version == draft.version,  # type: ignore[arg-type]
-        Draft.state == draft.state,  # type: ignore[arg-type]
+        col(Draft.id) == draft.id,
+        col(Draft.version) == draft.version,
+        col(Draft.state) == draft.state,
     )
     if where is not None:
         condition = and_(condition, where)
-    changed = session.execute(
-        update(Draft)
-        .where(condition)
-        .values(state=target, version=Draft.version + 1, updated_at=at, **dict(values or {}))
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    changed = rowcount(
+        session.execute(
+            update(Draft)
+            .where(condition)
+            .values(
+                state=target, version=col(Draft.version) + 1, updated_at=at, **dict(values or {})
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
     if changed != 1:
         return False
-    outbox.mark_changed(session, draft.card_id, now=at)  # type: ignore[arg-type]
+    outbox.mark_changed(session, draft.card_id, now=at)
     audit.record(
         session,
         actor=actor,

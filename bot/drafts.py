@@ -13,15 +13,15 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine, delete, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
 from bot.cards.mention_card import segment_label
 from bot.clock import Clock
-from bot.db import insert_ignoring_conflicts, transaction
+from bot.db import insert_ignoring_conflicts, table_of, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
 from bot.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
@@ -103,7 +103,7 @@ def record_draft_change(
     after: dict[str, Any] | None = None,
 ) -> None:
     """The card shows the change and the audit log keeps it: never one without the other."""
-    outbox.mark_changed(session, draft.card_id, now=at)  # type: ignore[arg-type]
+    outbox.mark_changed(session, draft.card_id, now=at)
     audit.record(
         session,
         actor=actor,
@@ -306,10 +306,11 @@ class DraftService:
             if not moved:
                 raise _Conflict
             # Editing resets every approval, even of a text the draft had before (A → B → A).
-            session.execute(delete(DraftApproval).where(DraftApproval.draft_id == draft.id))  # type: ignore[arg-type]
+            session.execute(delete(DraftApproval).where(col(DraftApproval.draft_id) == draft.id))
+            assert draft.id is not None  # a stored draft
             session.add(
                 DraftEdit(
-                    draft_id=draft.id,  # type: ignore[arg-type]
+                    draft_id=draft.id,
                     editor_id=actor.id,
                     editor_name=actor.name,
                     text_hash=text_fingerprint(new_text),
@@ -353,8 +354,8 @@ class DraftService:
             if current.state != DraftState.PENDING or current.version != draft.version:
                 raise _Conflict
             inserted = session.execute(
-                insert_ignoring_conflicts(self._engine, DraftApproval.__table__).returning(  # type: ignore[attr-defined]
-                    DraftApproval.id
+                insert_ignoring_conflicts(self._engine, table_of(DraftApproval)).returning(
+                    col(DraftApproval.id)
                 ),
                 [
                     {
@@ -452,7 +453,7 @@ class DraftService:
         if not is_admin and draft.delete_requested_by in (None, user):
             with transaction(self._engine) as session:
                 session.execute(
-                    update(Draft).where(Draft.id == draft.id).values(delete_requested_by=user)  # type: ignore[arg-type]
+                    update(Draft).where(col(Draft.id) == draft.id).values(delete_requested_by=user)
                 )
                 record_draft_change(
                     session,
@@ -478,14 +479,15 @@ class DraftService:
                 after={"tweet_id": draft.tweet_id, "requested_by": requested_by},
             )
         self._on_change()
+        assert draft.id is not None  # a stored draft
         if not claimed:
-            return self._delete_outcome(draft.id)  # type: ignore[arg-type]
+            return self._delete_outcome(draft.id)
         with transaction(self._engine) as session:
             deleting = session.get(Draft, draft.id)
             assert deleting is not None
         note = ""
         try:
-            self._gateway.delete(draft.account, draft.tweet_id)  # type: ignore[arg-type]
+            self._gateway.delete(draft.account, draft.tweet_id)
         except XNotFound:
             note = " (X no longer had it)"
         except (XRejected, XUnavailable) as exc:
@@ -677,17 +679,20 @@ class DraftService:
         """Who approved this exact text of the draft, in the order they did."""
         return list(
             session.scalars(
-                select(DraftApproval.approver_id)
-                .where(DraftApproval.draft_id == draft.id, DraftApproval.text_hash == text_hash)  # type: ignore[arg-type]
-                .order_by(DraftApproval.id)  # type: ignore[arg-type]
+                select(col(DraftApproval.approver_id))
+                .where(
+                    col(DraftApproval.draft_id) == draft.id,
+                    col(DraftApproval.text_hash) == text_hash,
+                )
+                .order_by(col(DraftApproval.id))
             )
         )
 
     def _editors(self, session: Session, draft: Draft, text_hash: str) -> set[str]:
         rows = session.scalars(
-            select(DraftEdit.editor_id).where(
-                DraftEdit.draft_id == draft.id, DraftEdit.text_hash == text_hash
-            )  # type: ignore[arg-type]
+            select(col(DraftEdit.editor_id)).where(
+                col(DraftEdit.draft_id) == draft.id, col(DraftEdit.text_hash) == text_hash
+            )
         )
         return set(rows)
 
@@ -728,7 +733,7 @@ class DraftService:
             )
         return draft
 
-    def _refuse(self, click: CardClick, draft: Draft | None, action: str, reason: str) -> None:
+    def _refuse(self, click: CardClick, draft: Draft | None, action: str, reason: str) -> NoReturn:
         audit.refuse(
             self._engine,
             actor=self._actor(click.person),  # may ask Slack: so before the transaction
@@ -759,9 +764,7 @@ def rules_for(session: Session, segments: SegmentCatalog, draft: Draft) -> list[
 
 def _locked(session: Session, draft: Draft) -> Draft:
     """The draft's row, locked until commit on PostgreSQL (SQLite's writer lock already is)."""
-    return session.scalars(
-        select(Draft).where(Draft.id == draft.id).with_for_update()  # type: ignore[arg-type]
-    ).one()
+    return session.scalars(select(Draft).where(col(Draft.id) == draft.id).with_for_update()).one()
 
 
 def _progress_note(progress: list[RuleProgress]) -> str:
@@ -787,7 +790,7 @@ def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:
     return list(
         session.scalars(
             select(DraftApproval)
-            .where(DraftApproval.draft_id == draft.id)  # type: ignore[arg-type]
-            .order_by(DraftApproval.id)
+            .where(col(DraftApproval.draft_id) == draft.id)
+            .order_by(col(DraftApproval.id))
         )
     )

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
 from bot.audit_report import parse_tweet_ref, render_who, who_tweeted
@@ -173,15 +173,17 @@ class FreezeService:
             time.sleep(0.05)  # other processes' rows; bounded by the deadline
         with transaction(self._engine) as session:
             finished = session.scalars(
-                select(Draft).where(Draft.id.in_(seen), Draft.state == DraftState.POSTED)  # type: ignore[union-attr, arg-type]
+                select(Draft).where(col(Draft.id).in_(seen), col(Draft.state) == DraftState.POSTED)
             ).all()
         return OnTheirWay(unknown=posting, posted=list(finished))
 
     def _posting(self, scope: str) -> list[Draft]:
         with transaction(self._engine) as session:
-            query = select(Draft).where(Draft.state == DraftState.POSTING).order_by(Draft.id)  # type: ignore[arg-type]
+            query = (
+                select(Draft).where(col(Draft.state) == DraftState.POSTING).order_by(col(Draft.id))
+            )
             if scope != "all":
-                query = query.where(func.lower(Draft.account) == scope)
+                query = query.where(func.lower(col(Draft.account)) == scope)
             return list(session.scalars(query))
 
     def unfreeze(self, *, person: Person, text: str, channel: str | None = None) -> Unfrozen:
@@ -194,7 +196,7 @@ class FreezeService:
             raise ActionRefused(f"No account @{scope}. Use `/brand unfreeze [account|all]`.")
         scopes = ["all", *self.accounts()] if scope == "all" else [scope]
         unfrozen = self._lift(
-            and_(Freeze.scope.in_(scopes), Freeze.lifted_at.is_(None)),  # type: ignore[attr-defined,union-attr]
+            and_(col(Freeze.scope).in_(scopes), col(Freeze.lifted_at).is_(None)),
             scope=scope,
             actor=actor,
             channel=channel,
@@ -209,11 +211,11 @@ class FreezeService:
         now = self._clock.now()
         with transaction(self._engine) as session:
             expired = session.scalars(
-                select(Freeze).where(Freeze.lifted_at.is_(None), Freeze.until <= now)  # type: ignore[union-attr, operator]
+                select(Freeze).where(col(Freeze.lifted_at).is_(None), col(Freeze.until) <= now)
             ).all()
         for freeze in expired:
             self._lift(
-                and_(Freeze.id == freeze.id, Freeze.lifted_at.is_(None)),  # type: ignore[arg-type, union-attr]
+                and_(col(Freeze.id) == freeze.id, col(Freeze.lifted_at).is_(None)),
                 scope=freeze.scope,
                 actor=audit.SYSTEM,
                 channel=freeze.channel,
@@ -231,7 +233,7 @@ class FreezeService:
                     update(Freeze)
                     .where(which)
                     .values(lifted_at=now, lifted_by=actor.id)
-                    .returning(Freeze.id)
+                    .returning(col(Freeze.id))
                 )
                 .scalars()
                 .all()
@@ -297,10 +299,12 @@ class FreezeService:
     def _hold_backlog(self, session: Any, scope: str, now: datetime, actor: audit.Actor) -> int:
         """Drafts that came due while frozen wait for a person to release them."""
         still_frozen = self._still_frozen(session, now)
-        came_due = or_(Draft.due_at <= now, Draft.held_reason.startswith(FROZEN))  # type: ignore[operator, union-attr]
-        waiting = and_(Draft.state == DraftState.APPROVED, came_due)  # type: ignore[arg-type]
+        came_due = or_(col(Draft.due_at) <= now, col(Draft.held_reason).startswith(FROZEN))
+        waiting = and_(col(Draft.state) == DraftState.APPROVED, came_due)
         # a "maybe posted" draft the freeze held: held too (releasing it searches X first)
-        maybe_posted = and_(Draft.state == DraftState.POSTING, Draft.held_reason.startswith(FROZEN))  # type: ignore[arg-type, union-attr]
+        maybe_posted = and_(
+            col(Draft.state) == DraftState.POSTING, col(Draft.held_reason).startswith(FROZEN)
+        )
         held = 0
         for draft in session.scalars(select(Draft).where(or_(waiting, maybe_posted))).all():
             account = draft.account.lower()
@@ -327,8 +331,8 @@ class FreezeService:
         still_frozen = self._still_frozen(session, now)
         query = (
             select(Draft)
-            .where(Draft.state == DraftState.HELD)  # type: ignore[arg-type]
-            .order_by(Draft.due_at, Draft.id)  # type: ignore[arg-type]
+            .where(col(Draft.state) == DraftState.HELD)
+            .order_by(col(Draft.due_at), col(Draft.id))
         )
         return [
             d
@@ -342,7 +346,9 @@ class FreezeService:
     def _touch_cards(self, session: Any, scope: str, now: datetime) -> None:
         """Every open draft's card shows (or drops) the freeze banner."""
         open_states = [DraftState.PENDING, DraftState.APPROVED, DraftState.HELD]
-        query = select(Draft.card_id, Draft.account).where(Draft.state.in_(open_states))  # type: ignore[attr-defined]
+        query = select(col(Draft.card_id), col(Draft.account)).where(
+            col(Draft.state).in_(open_states)
+        )
         for card_id, account in session.execute(query):
             if card_id is not None and scope in ("all", account.lower()):
                 outbox.mark_changed(session, card_id, now=now)
@@ -459,12 +465,13 @@ class HeldQueueService:
         skipped: dict[str, list[int]] = {}
         with self._refreshing(queue):
             for draft in held:
+                assert draft.id is not None  # a stored draft
                 try:
                     self._act(click.person, draft, verb)
                 except ActionRefused as refused:
-                    skipped.setdefault(str(refused), []).append(draft.id)  # type: ignore[arg-type]
+                    skipped.setdefault(str(refused), []).append(draft.id)
                 else:
-                    done.append(draft.id)  # type: ignore[arg-type]
+                    done.append(draft.id)
         past = "Released" if verb == "release" else "Cancelled"
         lines = [f"{past} {len(done)} of {len(held)} held post(s){_ids(done, ': ')}."]
         if skipped:
@@ -524,7 +531,7 @@ class HeldQueueService:
     def _drafts_of(self, ids: Iterable[int]) -> list[Draft]:
         ids = list(ids)
         with transaction(self._engine) as session:
-            found = {d.id: d for d in session.scalars(select(Draft).where(Draft.id.in_(ids)))}  # type: ignore[union-attr]
+            found = {d.id: d for d in session.scalars(select(Draft).where(col(Draft.id).in_(ids)))}
         return [found[i] for i in ids if i in found]
 
     @contextmanager
@@ -564,16 +571,16 @@ def load_held_queue(session: Session, queue_id: str) -> HeldQueueView | None:
         return None
     after = _json(entry.after)
     ids = [int(i) for i in after.get("drafts", [])]
-    drafts = {d.id: d for d in session.scalars(select(Draft).where(Draft.id.in_(ids)))}  # type: ignore[union-attr]
+    drafts = {d.id: d for d in session.scalars(select(Draft).where(col(Draft.id).in_(ids)))}
     released = {
         subject: actor
         for subject, actor in session.execute(
-            select(AuditEntry.subject, AuditEntry.actor_id)
+            select(col(AuditEntry.subject), col(AuditEntry.actor_id))
             .where(
-                AuditEntry.action == "draft.release",
-                AuditEntry.subject.in_([f"draft:{i}" for i in ids]),  # type: ignore[attr-defined]
+                col(AuditEntry.action) == "draft.release",
+                col(AuditEntry.subject).in_([f"draft:{i}" for i in ids]),
             )
-            .order_by(AuditEntry.seq)  # type: ignore[arg-type]
+            .order_by(col(AuditEntry.seq))
         )
     }  # the latest release of each draft wins
     posts = []
@@ -599,9 +606,10 @@ def _queue_entry(session: Session, queue_id: str) -> AuditEntry | None:
     return session.scalars(
         select(AuditEntry)
         .where(
-            AuditEntry.action == HELD_QUEUE_ENTRY, AuditEntry.subject == f"held_queue:{queue_id}"
+            col(AuditEntry.action) == HELD_QUEUE_ENTRY,
+            col(AuditEntry.subject) == f"held_queue:{queue_id}",
         )
-        .order_by(AuditEntry.seq)  # type: ignore[arg-type]
+        .order_by(col(AuditEntry.seq))
         .limit(1)
     ).first()
 

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, sentiment
 from bot.clock import Clock
-from bot.db import insert_ignoring_conflicts, transaction
+from bot.db import insert_ignoring_conflicts, rowcount, table_of, transaction
 from bot.mentions import CardRequest, create_cards
 from bot.models import Mention, PollCursor
 from bot.segments import SegmentCatalog
@@ -152,7 +152,7 @@ class Ingestor:
         with transaction(self._engine) as session:
             session.execute(
                 update(PollCursor)
-                .where(PollCursor.key == key)  # type: ignore[arg-type]
+                .where(col(PollCursor.key) == key)
                 .values(resume_token=token, pending_newest_id=newest)
             )
 
@@ -163,7 +163,9 @@ class Ingestor:
         now = self._clock.now()
         rows = [self._mention_row(t, source, now) for t in sorted(tweets, key=lambda t: int(t.id))]
         with transaction(self._engine) as session:
-            stmt = insert_ignoring_conflicts(self._engine, Mention.__table__).returning(Mention.id)  # type: ignore[attr-defined]
+            stmt = insert_ignoring_conflicts(self._engine, table_of(Mention)).returning(
+                col(Mention.id)
+            )
             new_ids = set(session.execute(stmt, rows).scalars()) if rows else set()
             self._queue_cards(session, [r for r in rows if r["id"] in new_ids], now)
         if new_ids:
@@ -236,17 +238,21 @@ class Ingestor:
     def _lease_source(self, source: Source) -> bool:
         now = self._clock.now()
         with transaction(self._engine) as session:
-            stmt = insert_ignoring_conflicts(self._engine, PollCursor.__table__)  # type: ignore[attr-defined]
+            stmt = insert_ignoring_conflicts(self._engine, table_of(PollCursor))
             session.execute(
                 stmt, [{"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}]
             )
-            free = or_(PollCursor.lease_until.is_(None), PollCursor.lease_until < now)  # type: ignore[union-attr, operator]
+            free = or_(col(PollCursor.lease_until).is_(None), col(PollCursor.lease_until) < now)
             result = session.execute(
                 update(PollCursor)
-                .where(and_(PollCursor.key == source.key, PollCursor.next_poll_at <= now, free))  # type: ignore[arg-type]
+                .where(
+                    and_(
+                        col(PollCursor.key) == source.key, col(PollCursor.next_poll_at) <= now, free
+                    )
+                )
                 .values(lease_owner=self._owner, lease_until=now + self._lease)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def _finish(
         self,

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, outbox
 from bot.cards.dismiss_modal import REASONS, DismissContext, dismiss_form_errors
 from bot.cards.mention_card import segment_label
 from bot.clock import Clock
-from bot.db import transaction
+from bot.db import rowcount, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
 from bot.models import Mention, MentionState, SlackMessage
@@ -85,13 +85,15 @@ def create_cards(session: Session, requests: list[CardRequest], *, now: datetime
     card_ids |= _insert_cards(session, replies, now=now, roots=roots)
     # One statement, not one UPDATE per mention: each mention's live card is its newest card.
     newest_card = (
-        select(func.max(SlackMessage.id))
-        .where(SlackMessage.kind == MENTION_CARD, SlackMessage.subject_id == Mention.id)
+        select(func.max(col(SlackMessage.id)))
+        .where(
+            col(SlackMessage.kind) == MENTION_CARD, col(SlackMessage.subject_id) == col(Mention.id)
+        )
         .scalar_subquery()
     )
     session.execute(
         update(Mention)
-        .where(Mention.id.in_(list(card_ids)))  # type: ignore[attr-defined]
+        .where(col(Mention.id).in_(list(card_ids)))
         .values(card_id=newest_card)
         .execution_options(synchronize_session=False)
     )
@@ -103,13 +105,17 @@ def _existing_roots(
 ) -> dict[tuple[str, str], int | None]:
     conversations = {r.conversation_id for r in requests}
     rows = session.execute(
-        select(SlackMessage.conversation_key, SlackMessage.channel, func.min(SlackMessage.id))
-        .where(
-            SlackMessage.kind == MENTION_CARD,
-            SlackMessage.thread_root_id.is_(None),  # type: ignore[union-attr]
-            SlackMessage.conversation_key.in_(conversations),  # type: ignore[union-attr]
+        select(
+            col(SlackMessage.conversation_key),
+            col(SlackMessage.channel),
+            func.min(col(SlackMessage.id)),
         )
-        .group_by(SlackMessage.conversation_key, SlackMessage.channel)
+        .where(
+            col(SlackMessage.kind) == MENTION_CARD,
+            col(SlackMessage.thread_root_id).is_(None),
+            col(SlackMessage.conversation_key).in_(conversations),
+        )
+        .group_by(col(SlackMessage.conversation_key), col(SlackMessage.channel))
     )
     return {(conversation, channel): root for conversation, channel, root in rows}
 
@@ -220,18 +226,18 @@ class MentionService:
                 update(Mention)
                 .where(
                     and_(
-                        Mention.id == mention.id,  # type: ignore[arg-type]
-                        Mention.version == mention.version,  # type: ignore[arg-type]
-                        Mention.state.in_(sources),  # type: ignore[attr-defined]
+                        col(Mention.id) == mention.id,
+                        col(Mention.version) == mention.version,
+                        col(Mention.state).in_(sources),
                     )
                 )
-                .values(**values, version=Mention.version + 1)
+                .values(**values, version=col(Mention.version) + 1)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(result) != 1:
                 raise _Conflict
             current = session.get(Mention, mention.id)
             assert current is not None
-            outbox.mark_changed(session, located.card.id, now=now)  # type: ignore[arg-type]
+            outbox.mark_changed(session, located.card.id, now=now)
             if action == "reroute":
                 channel = self._segments.channel(current.segment)
                 request = CardRequest(current.id, current.conversation_id, channel)

@@ -18,10 +18,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine, and_, insert, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.clock import Clock
-from bot.db import transaction
+from bot.db import rowcount, transaction
 from bot.models import SlackMessage
 from bot.worker import Worker
 
@@ -67,7 +67,7 @@ def enqueue(session: Session, messages: list[NewMessage], *, now: datetime) -> d
         for m in messages
     ]
     inserted = session.execute(
-        insert(SlackMessage).returning(SlackMessage.subject_id, SlackMessage.id), rows
+        insert(SlackMessage).returning(col(SlackMessage.subject_id), col(SlackMessage.id)), rows
     )
     return {subject: message_id for subject, message_id in inserted}
 
@@ -76,17 +76,20 @@ def message_at(session: Session, *, kind: str, channel: str, ts: str) -> SlackMe
     """Our message of this kind at this place in Slack, found by where a click came from."""
     return session.execute(
         select(SlackMessage).where(
-            SlackMessage.kind == kind, SlackMessage.channel == channel, SlackMessage.ts == ts
+            col(SlackMessage.kind) == kind,
+            col(SlackMessage.channel) == channel,
+            col(SlackMessage.ts) == ts,
         )
     ).scalar_one_or_none()
 
 
-def mark_changed(session: Session, message_id: int, *, now: datetime) -> None:
-    """The subject changed: the message must be re-rendered and sent again."""
+def mark_changed(session: Session, message_id: int | None, *, now: datetime) -> None:
+    """The subject changed: the message must be re-rendered and sent again. (A subject with no
+    message yet, None, matches no row.)"""
     session.execute(
         update(SlackMessage)
-        .where(SlackMessage.id == message_id)  # type: ignore[arg-type]
-        .values(revision=SlackMessage.revision + 1, pending=True, due_at=now)
+        .where(col(SlackMessage.id) == message_id)
+        .values(revision=col(SlackMessage.revision) + 1, pending=True, due_at=now)
     )
 
 
@@ -118,20 +121,22 @@ class Outbox(Worker):
 
     def pending_count(self) -> int:
         with transaction(self.engine) as session:
-            return len(session.execute(select(SlackMessage.id).where(SlackMessage.pending)).all())
+            return len(
+                session.execute(select(col(SlackMessage.id)).where(col(SlackMessage.pending))).all()
+            )
 
     def _free(self, now: datetime) -> Any:
-        return or_(SlackMessage.lease_until.is_(None), SlackMessage.lease_until < now)  # type: ignore[union-attr, operator]
+        return or_(col(SlackMessage.lease_until).is_(None), col(SlackMessage.lease_until) < now)
 
     def _due_ids(self, now: datetime) -> list[int]:
-        due = and_(SlackMessage.pending, SlackMessage.due_at <= now, self._free(now))  # type: ignore[arg-type]
+        due = and_(col(SlackMessage.pending), col(SlackMessage.due_at) <= now, self._free(now))
         with transaction(self.engine) as session:
             return list(
                 session.execute(
-                    select(SlackMessage.id)
+                    select(col(SlackMessage.id))
                     .where(due)
-                    .order_by(SlackMessage.id)
-                    .limit(self.batch_size)  # type: ignore[arg-type]
+                    .order_by(col(SlackMessage.id))
+                    .limit(self.batch_size)
                 ).scalars()
             )
 
@@ -142,16 +147,16 @@ class Outbox(Worker):
             result = session.execute(
                 update(SlackMessage)
                 .where(
-                    SlackMessage.id == message_id,  # type: ignore[arg-type]
-                    SlackMessage.pending,  # type: ignore[arg-type]
-                    SlackMessage.due_at <= now,  # type: ignore[arg-type]
+                    col(SlackMessage.id) == message_id,
+                    col(SlackMessage.pending),
+                    col(SlackMessage.due_at) <= now,
                     self._free(now),
                 )
                 .values(
                     lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
                 )
             )
-            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+            return rowcount(result) == 1
 
     def _deliver(self, message_id: int) -> bool:
         with transaction(self.engine) as session:
@@ -194,11 +199,13 @@ class Outbox(Worker):
         with transaction(self.engine) as session:
             session.execute(
                 update(SlackMessage)
-                .where(SlackMessage.id == message_id, SlackMessage.lease_owner == self.owner)  # type: ignore[arg-type]
+                .where(
+                    col(SlackMessage.id) == message_id, col(SlackMessage.lease_owner) == self.owner
+                )
                 .values(
                     ts=ts,
                     synced_revision=revision,
-                    pending=SlackMessage.revision > revision,
+                    pending=col(SlackMessage.revision) > revision,
                     attempts=0,
                     outcome_unknown=False,
                     lease_owner=None,
@@ -250,7 +257,8 @@ class Outbox(Worker):
                 page = self.client.conversations_replies(ts=thread_ts, **params)
             else:
                 page = self.client.conversations_history(**params)
-            for item in page.get("messages", []):
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for item in messages:
                 meta = item.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") == METADATA_EVENT and payload.get("id") == message_id:
@@ -285,9 +293,9 @@ class Outbox(Worker):
                 session.execute(
                     update(SlackMessage)
                     .where(
-                        SlackMessage.channel == channel,  # type: ignore[arg-type]
-                        SlackMessage.pending,  # type: ignore[arg-type]
-                        SlackMessage.due_at < now + retry_after,  # type: ignore[arg-type]
+                        col(SlackMessage.channel) == channel,
+                        col(SlackMessage.pending),
+                        col(SlackMessage.due_at) < now + retry_after,
                     )
                     .values(due_at=now + retry_after)
                 )

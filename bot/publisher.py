@@ -17,18 +17,18 @@ absent → posted again (X's duplicate-content 403 is the backstop). Every move 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
 from bot.clock import Clock
-from bot.db import transaction
+from bot.db import rowcount, transaction
 from bot.directory import DirectoryUnavailable
 from bot.drafts import AUTHOR_DM, rules_for
 from bot.models import Draft, DraftState, Freeze
@@ -55,8 +55,8 @@ def publish_gate(session: Session, *, exclusive: bool) -> None:
         session.execute(text(f"SELECT {lock}(:key)"), {"key": _GATE_LOCK_KEY})
 
 
-def _scope(account: str) -> object:
-    return Freeze.scope.in_(["all", account.lower()])  # type: ignore[attr-defined]
+def _scope(account: str) -> ColumnElement[bool]:
+    return col(Freeze.scope).in_(["all", account.lower()])
 
 
 def active_freeze(session: Session, account: str, now: datetime) -> Freeze | None:
@@ -66,11 +66,11 @@ def active_freeze(session: Session, account: str, now: datetime) -> Freeze | Non
     return session.scalars(
         select(Freeze)
         .where(
-            _scope(account),  # type: ignore[arg-type]
-            Freeze.lifted_at.is_(None),  # type: ignore[union-attr]
-            or_(Freeze.until.is_(None), Freeze.until > now),  # type: ignore[union-attr, operator]
+            _scope(account),
+            col(Freeze.lifted_at).is_(None),
+            or_(col(Freeze.until).is_(None), col(Freeze.until) > now),
         )
-        .order_by(Freeze.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Freeze.id).desc())
         .limit(1)
     ).first()
 
@@ -80,12 +80,12 @@ def freeze_at(session: Session, account: str, moment: datetime) -> Freeze | None
     return session.scalars(
         select(Freeze)
         .where(
-            _scope(account),  # type: ignore[arg-type]
-            Freeze.frozen_at <= moment,  # type: ignore[arg-type, operator]
-            or_(Freeze.lifted_at.is_(None), Freeze.lifted_at > moment),  # type: ignore[union-attr, operator]
-            or_(Freeze.until.is_(None), Freeze.until > moment),  # type: ignore[union-attr, operator]
+            _scope(account),
+            col(Freeze.frozen_at) <= moment,
+            or_(col(Freeze.lifted_at).is_(None), col(Freeze.lifted_at) > moment),
+            or_(col(Freeze.until).is_(None), col(Freeze.until) > moment),
         )
-        .order_by(Freeze.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Freeze.id).desc())
         .limit(1)
     ).first()
 
@@ -130,27 +130,33 @@ class Publisher(Worker):
             timer()
         self._expire_unapproved(now)
         with transaction(self.engine) as session:
-            due = session.scalars(
-                select(Draft.id)
-                .where(
-                    Draft.state.in_([DraftState.APPROVED, DraftState.POSTING]),  # type: ignore[attr-defined]
-                    Draft.due_at <= now,  # type: ignore[operator, arg-type]
-                    self._lease_free(now),
-                )
-                .order_by(Draft.due_at, Draft.id)
-                .limit(50)
-            ).all()
+            # ids of stored rows: the column is Optional only until a row is inserted
+            due = cast(
+                Sequence[int],
+                session.scalars(
+                    select(col(Draft.id))
+                    .where(
+                        col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                        col(Draft.due_at) <= now,
+                        self._lease_free(now),
+                    )
+                    .order_by(col(Draft.due_at), col(Draft.id))
+                    .limit(50)
+                ).all(),
+            )
         return sum(self._publish(draft_id) for draft_id in due)
 
-    def _lease_free(self, now: datetime) -> object:
-        return or_(Draft.lease_until.is_(None), Draft.lease_until < now)  # type: ignore[union-attr, operator]
+    def _lease_free(self, now: datetime) -> ColumnElement[bool]:
+        return or_(col(Draft.lease_until).is_(None), col(Draft.lease_until) < now)
 
     def _expire_unapproved(self, now: datetime) -> None:
         """A scheduled draft still waiting for approvals at its time expires and tells its author
         (posting it late could be wrong; the author can draft it again)."""
         with transaction(self.engine) as session:
             expired = session.scalars(
-                select(Draft).where(Draft.state == DraftState.PENDING, Draft.schedule_at <= now)  # type: ignore[arg-type, operator]
+                select(Draft).where(
+                    col(Draft.state) == DraftState.PENDING, col(Draft.schedule_at) <= now
+                )
             ).all()
             for draft in expired:
                 moved = draft_machine.move(
@@ -227,19 +233,22 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             before = session.get(Draft, draft_id)
             previous = before.lease_owner if before is not None else None
-            leased = session.execute(
-                update(Draft)
-                .where(
-                    and_(
-                        Draft.id == draft_id,  # type: ignore[arg-type]
-                        Draft.state.in_([DraftState.APPROVED, DraftState.POSTING]),  # type: ignore[attr-defined]
-                        self._lease_free(now),  # type: ignore[arg-type]
+            leased = rowcount(
+                session.execute(
+                    update(Draft)
+                    .where(
+                        and_(
+                            col(Draft.id) == draft_id,
+                            col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                            self._lease_free(now),
+                        )
+                    )
+                    .values(
+                        lease_owner=self.owner,
+                        lease_until=now + timedelta(seconds=self.lease_seconds),
                     )
                 )
-                .values(
-                    lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
-                )
-            ).rowcount  # type: ignore[attr-defined]
+            )
             if leased != 1:
                 return None
             draft = session.get(Draft, draft_id, populate_existing=True)
@@ -270,10 +279,12 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             publish_gate(session, exclusive=False)
             current = session.get(Draft, draft.id, populate_existing=True)
-            mine = current is not None and current.lease_owner == self.owner
-            if not mine or current.state not in (DraftState.APPROVED, DraftState.POSTING):  # type: ignore[union-attr]
+            if (
+                current is None
+                or current.lease_owner != self.owner
+                or current.state not in (DraftState.APPROVED, DraftState.POSTING)
+            ):
                 return None
-            assert current is not None
             if rules_for(session, self.segments, current) != rules:  # changed since we counted
                 self._wait(session, current, now, reason=_RULES_CHANGED, due=now)
                 return None
@@ -310,7 +321,7 @@ class Publisher(Worker):
                 "attempt",
                 actor=audit.SYSTEM,
                 at=now,
-                where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                where=col(Draft.lease_owner) == self.owner,
                 values={
                     "attempt_at": current.attempt_at if outcome_unknown else now,
                     "attempts": attempt,
@@ -336,10 +347,10 @@ class Publisher(Worker):
         account = self.segments.config.account(draft.account)
         hour_ago = now - timedelta(hours=1)
         recent = session.execute(
-            select(func.count(), func.min(Draft.posted_at)).where(
-                Draft.account == draft.account,
-                Draft.state == DraftState.POSTED,
-                Draft.posted_at > hour_ago,  # type: ignore[arg-type, operator]
+            select(func.count(), func.min(col(Draft.posted_at))).where(
+                col(Draft.account) == draft.account,
+                col(Draft.state) == DraftState.POSTED,
+                col(Draft.posted_at) > hour_ago,
             )
         ).one()
         if recent[0] < account.max_posts_per_hour:
@@ -356,11 +367,11 @@ class Publisher(Worker):
         """Back to the queue until `due`, the card saying why (not a state change)."""
         session.execute(
             update(Draft)
-            .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
+            .where(col(Draft.id) == draft.id, col(Draft.lease_owner) == self.owner)
             .values(held_reason=reason, due_at=due, lease_owner=None, lease_until=None)
         )
         if draft.held_reason != reason:
-            outbox.mark_changed(session, draft.card_id, now=now)  # type: ignore[arg-type]
+            outbox.mark_changed(session, draft.card_id, now=now)
             self.on_change()
 
     # -- outcomes ---------------------------------------------------------------------------
@@ -386,9 +397,9 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             taken = set(
                 session.scalars(
-                    select(Draft.tweet_id).where(
-                        Draft.tweet_id.in_(candidates),  # type: ignore[union-attr]
-                        Draft.id != draft.id,  # type: ignore[arg-type]
+                    select(col(Draft.tweet_id)).where(
+                        col(Draft.tweet_id).in_(candidates),
+                        col(Draft.id) != draft.id,
                     )
                 )
             )
@@ -470,10 +481,10 @@ class Publisher(Worker):
         with transaction(self.engine) as session:
             session.execute(
                 update(Draft)
-                .where(Draft.id == draft.id, Draft.lease_owner == self.owner)  # type: ignore[arg-type]
+                .where(col(Draft.id) == draft.id, col(Draft.lease_owner) == self.owner)
                 .values(due_at=due, lease_owner=None, lease_until=None, last_error=error)
             )
-            outbox.mark_changed(session, draft.card_id, now=self.clock.now())  # type: ignore[arg-type]
+            outbox.mark_changed(session, draft.card_id, now=self.clock.now())
         log.warning("draft %s not posted yet: %s", draft.id, error)
 
     def _backoff(self, draft: Draft) -> datetime:
@@ -499,7 +510,7 @@ class Publisher(Worker):
                     event,
                     actor=audit.SYSTEM,
                     at=self.clock.now(),
-                    where=Draft.lease_owner == self.owner,  # type: ignore[arg-type]
+                    where=col(Draft.lease_owner) == self.owner,
                     values={"lease_owner": None, "lease_until": None, **values},
                     after=after,
                 )

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from slack_bolt import App
@@ -68,8 +68,8 @@ class Runtime:
         if publish:
             self._spawn("publisher", self.publisher.run)
 
-    def _spawn(self, name: str, target: object) -> None:
-        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, name: str, target: Callable[[threading.Event], object]) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -89,7 +89,7 @@ class Runtime:
         except Exception:
             return False
 
-    def wsgi(self):  # type: ignore[no-untyped-def]
+    def wsgi(self) -> Callable[..., Iterable[bytes]]:
         return wsgi_app(
             self.bolt,
             healthy=self.healthy,

@@ -54,7 +54,7 @@ class HttpServer:
 
     @property
     def port(self) -> int:
-        return int(self._server.effective_port)  # type: ignore[union-attr]
+        return int(self._server.effective_port)
 
     @property
     def url(self) -> str:

@@ -21,16 +21,17 @@ import hmac
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, delete
+from sqlmodel import col
 
 from bot.clock import utcnow
-from bot.db import insert_ignoring_conflicts, transaction
+from bot.db import insert_ignoring_conflicts, rowcount, table_of, transaction
 from bot.models import SeenRequest
 from bot.slack_payload import payload_problem
 
@@ -60,7 +61,7 @@ class ReplayGuard:
     def first_time(self, timestamp: str, body: bytes) -> bool:
         digest = hashlib.sha256(timestamp.encode() + b":" + body).hexdigest()
         now = self._now()
-        table = SeenRequest.__table__  # type: ignore[attr-defined]
+        table = table_of(SeenRequest)
         insert = insert_ignoring_conflicts(self._engine, table).values(digest=digest, seen_at=now)
         with transaction(self._engine) as session:
             # RETURNING, not rowcount: a driver may report -1 for an INSERT it did perform.
@@ -74,9 +75,9 @@ class ReplayGuard:
         return fresh
 
     def prune(self, now: datetime) -> int:
-        old = delete(SeenRequest).where(SeenRequest.seen_at < now - REPLAY_WINDOW)  # type: ignore[arg-type]
+        old = delete(SeenRequest).where(col(SeenRequest.seen_at) < now - REPLAY_WINDOW)
         with transaction(self._engine) as session:
-            return int(session.execute(old).rowcount)  # type: ignore[attr-defined]
+            return int(rowcount(session.execute(old)))
 
 
 class SlackGate:
@@ -170,9 +171,9 @@ def _utf8(raw: bytes) -> str | None:
         return None
 
 
-def _headers(environ: dict[str, Any]) -> dict[str, str]:
+def _headers(environ: dict[str, Any]) -> dict[str, str | Sequence[str]]:
     """The request headers as Bolt's WSGI adapter collects them."""
-    headers = {
+    headers: dict[str, str | Sequence[str]] = {
         k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")
     }
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):

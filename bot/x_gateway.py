@@ -185,7 +185,7 @@ class XGateway:
         if poster is None:
             raise XRejected(f"no posting credentials for @{handle}")
         self._call(poster.delete_tweet, id=tweet_id, user_auth=True)
-        self._user_ids: dict[str, str] = {}
+        self._user_ids = {}
 
     def user_id(self, handle: str) -> str:
         key = handle.lower()
@@ -257,7 +257,7 @@ class XGateway:
 
     def _call(self, method: Any, **params: Any) -> dict[str, Any]:
         try:
-            return method(**params)  # type: ignore[no-any-return]
+            return method(**params)
         except tweepy.TooManyRequests as exc:
             reset = exc.response.headers.get("x-rate-limit-reset")
             retry_at = datetime.fromtimestamp(int(reset), UTC) if reset else None

@@ -24,7 +24,7 @@ def register(app: App, services: Services) -> None:
         HeldAction.CANCEL_ALL: queue.cancel_all,
     }
     for action_id, service_call in buttons.items():
-        app.action(action_id)(answering(lambda body, call=service_call: call(queue_click(body))))
+        app.action(action_id)(answering(_by_click(service_call)))
 
 
 def queue_click(body: dict[str, Any]) -> QueueClick:
@@ -39,3 +39,8 @@ def queue_click(body: dict[str, Any]) -> QueueClick:
         action_id=str(action.get("action_id", "")),
         value=action.get("value"),
     )
+
+
+def _by_click(call: Callable[[QueueClick], str]) -> Callable[[dict[str, Any]], str]:
+    """A button's body, read as a queue click, for the service call."""
+    return lambda body: call(queue_click(body))

@@ -9,7 +9,7 @@ import threading
 class LoopbackServer:
     """Serves `server` (bound to 127.0.0.1, port 0) until `stop`."""
 
-    def __init__(self, server: socketserver.BaseServer, *, name: str) -> None:
+    def __init__(self, server: socketserver.TCPServer, *, name: str) -> None:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, args=(0.05,), name=name, daemon=True
@@ -18,7 +18,7 @@ class LoopbackServer:
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])  # type: ignore[index]
+        return int(self._server.server_address[1])
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -385,7 +386,7 @@ class FakeSlack:
     # -- HTTP --------------------------------------------------------------------------------
 
     def handle_http(
-        self, verb: str, path: str, query: str, headers: Mapping[str, str], raw: bytes
+        self, verb: str, path: str, query: str, headers: Mapping[str, str] | Message, raw: bytes
     ) -> tuple[int, dict[str, str], JSON]:
         if path.startswith("/response_url/"):
             return self._response_url(path.rsplit("/", 1)[1], raw)
@@ -434,7 +435,7 @@ class FakeSlack:
     def _answer(self, method: str, args: JSON, token: Any) -> tuple[int, dict[str, str], JSON]:
         wanted = self.app_token if method in APP_TOKEN_METHODS else self.bot_token
         if not token or token != wanted:
-            error = "not_authed" if not token else "invalid_auth"
+            error: str | None = "not_authed" if not token else "invalid_auth"
             if token and token in (self.bot_token, self.app_token):
                 error = "not_allowed_token_type"
             self.violations.append(f"{method}: {error} (token {str(token)[:9]!r}...)")
@@ -574,7 +575,7 @@ class FakeSlack:
         return message
 
     def _public(self, message: JSON, *, metadata: bool = True) -> JSON:
-        out = {"type": "message", "team": TEAM_ID}
+        out: JSON = {"type": "message", "team": TEAM_ID}
         out |= {k: message[k] for k in ("user", "bot_id", "text", "ts") if message[k] is not None}
         if message["blocks"] is not None:
             out["blocks"] = message["blocks"]
@@ -655,7 +656,7 @@ class FakeSlack:
     def _api_chat_postMessage(self, a: JSON) -> JSON:
         if not self._known_channel(a["channel"]):
             return {"ok": False, "error": "channel_not_found"}
-        fields = {k: a.get(k) for k in ("text", "blocks", "thread_ts", "metadata")}
+        fields: JSON = {k: a.get(k) for k in ("text", "blocks", "thread_ts", "metadata")}
         message = self._store(a["channel"], **fields)
         return {"ok": True, "channel": a["channel"], "ts": message["ts"]} | {
             "message": self._public(message)

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, transaction
@@ -104,6 +105,12 @@ class FakeWorld:
             # out of server connections.
             self.engine.dispose()
 
+    @property
+    def db(self) -> Engine:
+        """The engine, once start() has made it."""
+        assert self.engine is not None, "the world has not started"
+        return self.engine
+
     def __enter__(self) -> FakeWorld:
         return self.start()
 
@@ -139,7 +146,7 @@ class FakeWorld:
 
     def card(self, mention_id: str) -> SlackMessage:
         """The live card of a mention."""
-        with transaction(self.engine) as session:  # type: ignore[arg-type]
+        with transaction(self.db) as session:
             mention = session.get(Mention, mention_id)
             assert mention is not None, f"no mention {mention_id}"
             card = session.get(SlackMessage, mention.card_id)
@@ -147,17 +154,17 @@ class FakeWorld:
             return card
 
     def mention(self, mention_id: str) -> Mention:
-        with transaction(self.engine) as session:  # type: ignore[arg-type]
+        with transaction(self.db) as session:
             mention = session.get(Mention, mention_id)
             assert mention is not None, f"no mention {mention_id}"
             return mention
 
     def cards(self) -> list[SlackMessage]:
-        with transaction(self.engine) as session:  # type: ignore[arg-type]
+        with transaction(self.db) as session:
             return list(
                 session.scalars(
                     select(SlackMessage)
-                    .where(SlackMessage.kind == MENTION_CARD)
-                    .order_by(SlackMessage.id)
+                    .where(col(SlackMessage.kind) == MENTION_CARD)
+                    .order_by(col(SlackMessage.id))
                 )
             )
