@@ -185,7 +185,6 @@ class XGateway:
         if poster is None:
             raise XRejected(f"no posting credentials for @{handle}")
         self._call(poster.delete_tweet, id=tweet_id, user_auth=True)
-        self._user_ids = {}
 
     def user_id(self, handle: str) -> str:
         key = handle.lower()
