@@ -27,6 +27,7 @@ from bot.errors import ActionRefused
 from bot.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
 from bot.segments import SegmentCatalog
 from bot.x_gateway import XGateway, XNotFound, XRejected, XUnavailable
+from policies import permissions
 from policies.approvals import (
     ApprovalRule,
     RuleProgress,
@@ -264,17 +265,11 @@ class DraftService:
     def edit_form(self, click: CardClick) -> Draft:
         """The draft to edit, if this person may edit it (only its author, only while pending)."""
         draft = self._locate(click, "edit")
-        if click.person.user_id != draft.author_id:
-            self._refuse(
-                click,
-                draft,
-                "edit",
-                "Only the author can edit a draft; suggest changes in the thread.",
-            )
-        if draft.state != DraftState.PENDING:
-            self._refuse(
-                click, draft, "edit", f"This draft is {draft.state}; it can no longer be edited."
-            )
+        decision = permissions.may_edit(
+            user_id=click.person.user_id, author_id=draft.author_id, state=str(draft.state)
+        )
+        if not decision.allowed:
+            self._refuse(click, draft, "edit", decision.reason)
         return draft
 
     def edit(self, click: CardClick, *, text: str, link: str | None = None) -> None:
@@ -442,15 +437,15 @@ class DraftService:
         rules = self.rules(draft)
         members = self._members(click, draft, "delete", rules, with_admins=True)
         is_admin = is_member(user, self._segments.admins, members)
-        if not (is_admin or any(is_member(user, r.approvers, members) for r in rules)):
-            self._refuse(
-                click,
-                draft,
-                "delete",
-                "Only this segment's approvers or an admin can delete a tweet.",
-            )
+        is_approver = any(is_member(user, r.approvers, members) for r in rules)
+        decision = permissions.may_delete(is_admin=is_admin, is_approver=is_approver)
+        if not decision.allowed:
+            self._refuse(click, draft, "delete", decision.reason)
         actor = self._actor(click.person)
-        if not is_admin and draft.delete_requested_by in (None, user):
+        confirm = permissions.may_confirm_delete(
+            user_id=user, requested_by=draft.delete_requested_by, is_admin=is_admin
+        )
+        if not confirm.allowed:
             with transaction(self._engine) as session:
                 session.execute(
                     update(Draft).where(col(Draft.id) == draft.id).values(delete_requested_by=user)
@@ -576,16 +571,17 @@ class DraftService:
         draft = self._locate(click, "reject")
         if draft.state not in REJECTABLE:
             self._refuse(click, draft, "reject", f"This draft is already {draft.state}.")
-        if click.person.user_id != draft.author_id:
+        user = click.person.user_id
+        if user != draft.author_id:  # the author withdraws without asking Slack anything
             rules = self.rules(draft)
             members = self._members(click, draft, "reject", rules)
-            if not any(is_member(click.person.user_id, r.approvers, members) for r in rules):
-                self._refuse(
-                    click,
-                    draft,
-                    "reject",
-                    "Only this segment's approvers (or the author, to withdraw it) can reject a draft.",
-                )
+            decision = permissions.may_reject(
+                user_id=user,
+                author_id=draft.author_id,
+                is_approver=any(is_member(user, r.approvers, members) for r in rules),
+            )
+            if not decision.allowed:
+                self._refuse(click, draft, "reject", decision.reason)
         now, actor = self._clock.now(), self._actor(click.person)
         with transaction(self._engine) as session:
             moved = draft_machine.move(
@@ -647,15 +643,16 @@ class DraftService:
         *,
         text_hash: str | None = None,
     ) -> str | None:
-        if user_id == draft.author_id:
-            return "You wrote this draft: someone else has to approve it."
+        """Why this person may not approve (or release, or retry) the draft, if they may not."""
         with transaction(self._engine) as session:
             editors = self._editors(session, draft, text_hash or draft.text_hash)
-        if user_id in editors:
-            return "You edited this text: someone else has to approve it."
-        if not any(is_member(user_id, rule.approvers, members) for rule in rules):
-            return "You are not an approver for this segment."
-        return None
+        decision = permissions.may_approve(
+            user_id=user_id,
+            author_id=draft.author_id,
+            editors=frozenset(editors),
+            is_approver=any(is_member(user_id, rule.approvers, members) for rule in rules),
+        )
+        return None if decision.allowed else decision.reason
 
     def _progress(
         self,

@@ -358,17 +358,12 @@ class FreezeService:
             person.user_id, self._directory.display_name(person.user_id, person.user_name)
         )
         try:
-            decision = permissions.may_administer(
+            decision = permissions.may_freeze(
                 is_admin=self._directory.includes(person.user_id, self._segments.admins)
             )
         except DirectoryUnavailable:
             decision = permissions.Decision(False, SLACK_UNAVAILABLE)
         if not decision.allowed:
-            reason = (
-                decision.reason
-                if decision.reason == SLACK_UNAVAILABLE
-                else "Only brandbot admins can freeze or unfreeze publishing."
-            )
             audit.refuse(
                 self._engine,
                 actor=actor,
@@ -377,7 +372,7 @@ class FreezeService:
                 at=self._clock.now(),
                 attempted=action,
                 channel=channel or "",
-                reason=reason,
+                reason=decision.reason,
             )
         return actor
 

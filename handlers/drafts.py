@@ -106,13 +106,13 @@ def register(app: App, services: Services) -> None:
 
     @app.action(DraftAction.RELEASE)
     @guarded
-    def release(ack: Ack, body: dict[str, Any]) -> None:
+    def release(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         drafts.release(card_click(body))
 
     @app.action(DraftAction.RETRY)
     @guarded
-    def retry(ack: Ack, body: dict[str, Any]) -> None:
+    def retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         drafts.retry(card_click(body))
 
@@ -126,7 +126,9 @@ def register(app: App, services: Services) -> None:
 
     @app.view(REJECT_CALLBACK)
     @guarded
-    def submit_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit_reject(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         reason = str(value_of(view["state"]["values"], "reason") or "")
         try:
             drafts.reject(_click_from_view(body, view), reason=reason)
@@ -148,7 +150,9 @@ def register(app: App, services: Services) -> None:
 
     @app.view(EDIT_CALLBACK)
     @guarded
-    def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit_edit(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         text = str(value_of(view["state"]["values"], BLOCKS["text"]) or "")
         try:
             drafts.edit(_click_from_view(body, view), text=text)

@@ -8,6 +8,7 @@ listener raises *after* ack(), Bolt resets the ack it already has, and the reque
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import uuid
@@ -47,20 +48,22 @@ def report(error: Exception, body: dict[str, Any], client: WebClient) -> None:
 
 
 def guarded(listener: Callable[..., None]) -> Callable[..., None]:
-    """Run a listener; turn what it raises into a note to the person instead of an exception."""
-    wanted = inspect.signature(listener).parameters
+    """Run a listener; turn what it raises into a note to the person instead of an exception.
 
-    # Bolt injects arguments by these parameter names.
-    def run(
-        ack: Ack, body: dict[str, Any], client: WebClient, view: dict[str, Any] | None = None
-    ) -> None:
-        given = {"ack": ack, "body": body, "client": client, "view": view}
+    Bolt injects arguments by the names the listener declares, looking through `functools.wraps`
+    to the listener itself; so every guarded listener takes `body` and `client` (to say what went
+    wrong, where) — checked here, when it is registered, not when it first fails."""
+    missing = {"body", "client"} - set(inspect.signature(listener).parameters)
+    if missing:
+        raise TypeError(f"{listener.__name__} must take {sorted(missing)} to report its errors")
+
+    @functools.wraps(listener)
+    def run(**kwargs: Any) -> None:
         try:
-            listener(**{name: value for name, value in given.items() if name in wanted})
+            listener(**kwargs)
         except Exception as error:
-            report(error, body, client)
+            report(error, kwargs["body"], kwargs["client"])
 
-    run.__name__ = listener.__name__
     return run
 
 

@@ -36,7 +36,7 @@ def register(app: App, services: Services) -> None:
 
     @app.action(MentionAction.REROUTE)
     @guarded
-    def reroute(ack: Ack, body: dict[str, Any]) -> None:
+    def reroute(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
         mentions.reroute(click_from_action(body), to_segment=selected)
@@ -55,7 +55,9 @@ def register(app: App, services: Services) -> None:
 
     @app.view(CALLBACK_ID)
     @guarded
-    def submit_dismiss(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit_dismiss(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         reason, note = parse_dismiss_values(view["state"]["values"])
         errors = dismiss_form_errors(reason, note)
         if errors:
@@ -83,7 +85,7 @@ def register(app: App, services: Services) -> None:
 
 
 def _button(service_call: Callable[[Click], None]) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any]) -> None:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         service_call(click_from_action(body))
 

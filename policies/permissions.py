@@ -57,3 +57,75 @@ def may_act_on_mention(action: str, *, actor: Actor, claimed_by: str | None) -> 
 
 def may_administer(*, is_admin: bool) -> Decision:
     return ALLOW if is_admin else Decision(False, "Only brandbot admins can do that.")
+
+
+# -- drafts ------------------------------------------------------------------------------------
+# The caller resolves the facts (is this person an approver of any rule that applies to the
+# draft, an admin) from its own records and Slack's directory; these rules only decide.
+
+
+def may_approve(
+    *, user_id: str, author_id: str, editors: frozenset[str], is_approver: bool
+) -> Decision:
+    """Approve a text (also: release a held post, retry a failed one — approval decisions): an
+    approver of the draft who neither wrote it nor edited that text. Admins are not approvers by
+    being admins: nobody bypasses four eyes."""
+    if user_id == author_id:
+        return Decision(False, "You wrote this draft: someone else has to approve it.")
+    if user_id in editors:
+        return Decision(False, "You edited this text: someone else has to approve it.")
+    if not is_approver:
+        return Decision(False, "You are not an approver for this segment.")
+    return ALLOW
+
+
+def may_release_held(
+    *, user_id: str, author_id: str, editors: frozenset[str], is_approver: bool
+) -> Decision:
+    """Release a post a freeze held (or retry one X refused): it goes to X on this click, so the
+    same rule as approving it."""
+    return may_approve(
+        user_id=user_id, author_id=author_id, editors=editors, is_approver=is_approver
+    )
+
+
+def may_reject(*, user_id: str, author_id: str, is_approver: bool) -> Decision:
+    """Reject: an approver, or the author withdrawing their own draft."""
+    if user_id == author_id or is_approver:
+        return ALLOW
+    return Decision(
+        False, "Only this segment's approvers (or the author, to withdraw it) can reject a draft."
+    )
+
+
+def may_edit(*, user_id: str, author_id: str, state: str) -> Decision:
+    """Edit: only the author, only while it waits for approval (an edit resets approvals)."""
+    if user_id != author_id:
+        return Decision(False, "Only the author can edit a draft; suggest changes in the thread.")
+    if state != "pending":
+        return Decision(False, f"This draft is {state}; it can no longer be edited.")
+    return ALLOW
+
+
+def may_delete(*, is_admin: bool, is_approver: bool) -> Decision:
+    """Ask for (or confirm) a take-down from X: an approver of the draft, or an admin."""
+    if is_admin or is_approver:
+        return ALLOW
+    return Decision(False, "Only this segment's approvers or an admin can delete a tweet.")
+
+
+def may_confirm_delete(*, user_id: str, requested_by: str | None, is_admin: bool) -> Decision:
+    """Two people take a tweet down: one asks, another confirms — or one admin does it alone (a
+    compromised account must not erase the record alone). Refused means: record the request."""
+    if is_admin or (requested_by is not None and requested_by != user_id):
+        return ALLOW
+    return Decision(False, "another approver (or an admin) must confirm it")
+
+
+def may_freeze(*, is_admin: bool) -> Decision:
+    """Freeze or unfreeze publishing: admins only."""
+    return (
+        ALLOW
+        if is_admin
+        else Decision(False, "Only brandbot admins can freeze or unfreeze publishing.")
+    )

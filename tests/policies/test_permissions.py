@@ -2,7 +2,17 @@
 
 import pytest
 
-from policies.permissions import Actor, may_act_on_mention
+from policies.permissions import (
+    Actor,
+    may_act_on_mention,
+    may_approve,
+    may_confirm_delete,
+    may_delete,
+    may_edit,
+    may_freeze,
+    may_reject,
+    may_release_held,
+)
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 responder = Actor(ALICE, is_admin=False, is_responder=True)
@@ -46,3 +56,73 @@ def test_mention_permissions(
     decision = may_act_on_mention(action, actor=actor, claimed_by=claimed_by)
     assert decision.allowed is allowed
     assert bool(decision.reason) is not allowed  # every refusal says why
+
+
+# -- drafts ------------------------------------------------------------------------------------
+
+AUTHOR, EDITOR, CAROL = "U0AUTHOR", "U0EDITOR", "U0CAROL"
+APPROVE_CASES = [
+    # who, is an approver, allowed, why not
+    (CAROL, True, True, ""),
+    (CAROL, False, False, "not an approver"),
+    (AUTHOR, True, False, "You wrote this draft"),
+    (EDITOR, True, False, "You edited this text"),
+]
+
+
+@pytest.mark.parametrize("rule", [may_approve, may_release_held])
+@pytest.mark.parametrize(("who", "is_approver", "allowed", "why"), APPROVE_CASES)
+def test_approving_and_releasing_need_an_approver_who_did_not_write_it(
+    rule: object, who: str, is_approver: bool, allowed: bool, why: str
+) -> None:
+    decision = rule(  # type: ignore[operator]
+        user_id=who, author_id=AUTHOR, editors=frozenset({EDITOR}), is_approver=is_approver
+    )
+    assert decision.allowed is allowed and why in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("who", "is_approver", "allowed"),
+    [(CAROL, True, True), (AUTHOR, False, True), (CAROL, False, False)],
+    ids=["approver", "author withdraws", "outsider"],
+)
+def test_rejecting(who: str, is_approver: bool, allowed: bool) -> None:
+    decision = may_reject(user_id=who, author_id=AUTHOR, is_approver=is_approver)
+    assert decision.allowed is allowed and bool(decision.reason) is not allowed
+
+
+@pytest.mark.parametrize(
+    ("who", "state", "allowed"),
+    [(AUTHOR, "pending", True), (CAROL, "pending", False), (AUTHOR, "approved", False)],
+)
+def test_editing_is_the_authors_while_pending(who: str, state: str, allowed: bool) -> None:
+    assert may_edit(user_id=who, author_id=AUTHOR, state=state).allowed is allowed
+
+
+DELETE_CASES = [
+    # is admin, is approver, requested by, who clicks, may act, confirms now
+    (False, True, None, CAROL, True, False),  # the first approver asks
+    (False, True, CAROL, CAROL, True, False),  # asking again is still asking
+    (False, True, "U0BOB", CAROL, True, True),  # another approver confirms
+    (True, False, None, CAROL, True, True),  # an admin alone
+    (False, False, "U0BOB", CAROL, False, True),  # an outsider may do neither
+]
+
+
+@pytest.mark.parametrize(
+    ("is_admin", "is_approver", "requested_by", "who", "may", "confirms"), DELETE_CASES
+)
+def test_two_people_take_a_tweet_down(
+    is_admin: bool, is_approver: bool, requested_by: str | None, who: str, may: bool, confirms: bool
+) -> None:
+    assert may_delete(is_admin=is_admin, is_approver=is_approver).allowed is may
+    step = may_confirm_delete(user_id=who, requested_by=requested_by, is_admin=is_admin)
+    assert step.allowed is confirms
+
+
+@pytest.mark.parametrize(("is_admin", "allowed"), [(True, True), (False, False)])
+def test_only_admins_freeze(is_admin: bool, allowed: bool) -> None:
+    decision = may_freeze(is_admin=is_admin)
+    assert (
+        decision.allowed is allowed and ("Only brandbot admins" in decision.reason) is not allowed
+    )
