@@ -25,6 +25,7 @@ from sqlalchemy import select
 from bot.cards.approval_card import DraftAction
 from bot.clock import SystemClock
 from bot.db import transaction
+from bot.fakes.drafting import get_draft, latest_draft
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.fakes.x_api import XCall
@@ -62,18 +63,6 @@ def epoch(at: datetime | None) -> float:
     """A stored timestamp as time.time() seconds (SQLite gives them back without a zone)."""
     assert at is not None
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
-
-
-def latest_draft(world: FakeWorld) -> Draft | None:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        return session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
-
-
-def get_draft(world: FakeWorld, draft_id: int) -> Draft:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        draft = session.get(Draft, draft_id)
-        assert draft is not None
-        return draft
 
 
 def card_of(world: FakeWorld, draft_id: int) -> SlackMessage | None:

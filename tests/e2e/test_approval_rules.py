@@ -12,12 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 from support import TEST_CONFIG
-from test_drafts import _card, _click, _draft, _publish, draft_via_slack
 
 from bot.cards.approval_card import DraftAction
 from bot.cards.mention_card import MentionAction
 from bot.clock import FakeClock
 from bot.db import transaction
+from bot.fakes.drafting import approval_card as _card
+from bot.fakes.drafting import click_card as _click
+from bot.fakes.drafting import draft_via_slack, latest_draft
+from bot.fakes.drafting import get_draft as _draft
+from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
 from bot.models import AuditEntry, DraftApproval, DraftState
 from policies.config import parse_config
@@ -236,9 +240,7 @@ def _approvals(world: FakeWorld, draft_id: int) -> list[str]:
 
 
 def _latest(world: FakeWorld) -> Any:
-    from test_drafts import _latest_draft
-
-    return _latest_draft(world)
+    return latest_draft(world)
 
 
 def _reply_draft(world: FakeWorld, mention_id: str) -> Any:

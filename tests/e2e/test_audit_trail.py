@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from test_drafts import _click, _draft, _publish, draft_via_slack
 
 from bot.cards.approval_card import DraftAction
 from bot.clock import FakeClock
 from bot.db import transaction
+from bot.fakes.drafting import click_card as _click
+from bot.fakes.drafting import draft_via_slack
+from bot.fakes.drafting import get_draft as _draft
+from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
 from bot.models import AuditEntry, DraftState, Freeze
 

@@ -11,72 +11,15 @@ from bot import audit
 from bot.audit_report import render_who, who_tweeted
 from bot.cards.approval_card import DraftAction
 from bot.db import transaction
+from bot.fakes.drafting import approval_card as _card
+from bot.fakes.drafting import click_card as _click
+from bot.fakes.drafting import draft_via_slack
+from bot.fakes.drafting import get_draft as _draft
+from bot.fakes.drafting import latest_draft as _latest_draft
+from bot.fakes.drafting import publish as _publish
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.models import AuditEntry, Draft, DraftState, SlackMessage
-
-
-def draft_via_slack(
-    world: FakeWorld,
-    author: SlackUser,
-    text: str,
-    *,
-    channel: str = "C0CUSTOMER",
-    schedule: int | None = None,  # epoch seconds, as Slack's date-time picker sends it
-) -> Draft:
-    """What a person does: /tweet, fill the modal, submit. Returns the stored draft."""
-    before = len(world.slack.views)
-    author.command("/tweet", "", channel=channel)
-    world.slack.wait_for(lambda s: len(s.views) > before)
-    view = author.last_view_for(author.user_id)
-    values: dict[str, dict[str, object]] = {
-        "text": {"value": {"type": "plain_text_input", "value": text}}
-    }
-    if schedule is not None:
-        values["schedule"] = {"value": {"type": "datetimepicker", "selected_date_time": schedule}}
-    response = author.submit_view(view["id"], values)
-    assert response.status_code == 200 and not response.text, response.text
-    world.slack.wait_for(
-        lambda _: _latest_draft(world) is not None and _latest_draft(world).text == text
-    )  # type: ignore[union-attr]
-    world.deliver()
-    return _latest_draft(world)  # type: ignore[return-value]
-
-
-def _latest_draft(world: FakeWorld) -> Draft | None:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        return session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
-
-
-def _draft(world: FakeWorld, draft_id: int) -> Draft:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        draft = session.get(Draft, draft_id)
-        assert draft is not None
-        return draft
-
-
-def _card(world: FakeWorld, draft: Draft) -> SlackMessage:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        card = session.get(SlackMessage, draft.card_id)
-        assert card is not None and card.ts is not None
-        return card
-
-
-def _click(world: FakeWorld, user: SlackUser, draft: Draft, action: DraftAction) -> str:
-    """Click a button on the draft's card; return the ephemeral reply the clicker got."""
-    card = _card(world, draft)
-    seen = len([e for e in world.slack.ephemerals if e["user"] == user.user_id])
-    user.click(channel=card.channel, ts=str(card.ts), action_id=action)
-    world.slack.wait_for(
-        lambda s: len([e for e in s.ephemerals if e["user"] == user.user_id]) > seen
-    )
-    return str([e for e in world.slack.ephemerals if e["user"] == user.user_id][-1]["text"])
-
-
-def _publish(world: FakeWorld) -> int:
-    posted = world.runtime.publisher.publish_due()
-    world.deliver()
-    return posted
 
 
 def test_a_draft_needs_someone_else_to_approve_it_then_posts_once(world: FakeWorld) -> None:

@@ -10,6 +10,10 @@ from bot import audit
 from bot.cards.approval_card import DraftAction
 from bot.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldAction, post_action
 from bot.db import transaction
+from bot.fakes.drafting import approval_card as _card
+from bot.fakes.drafting import draft_via_slack
+from bot.fakes.drafting import get_draft as _draft
+from bot.fakes.drafting import said as _said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.freeze import HELD_QUEUE
@@ -19,49 +23,6 @@ OPS = "C0OPS"  # where the admin runs /brand: not a segment channel
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _draft(world: FakeWorld, draft_id: int) -> Draft:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        draft = session.get(Draft, draft_id)
-        assert draft is not None
-        return draft
-
-
-def _latest_draft(world: FakeWorld) -> Draft | None:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        return session.scalars(select(Draft).order_by(Draft.id.desc())).first()  # type: ignore[union-attr]
-
-
-def _draft_via_slack(world: FakeWorld, author: SlackUser, text: str) -> Draft:
-    before = len(world.slack.views)
-    author.command("/tweet", "", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: len(s.views) > before)
-    view = author.last_view_for(author.user_id)
-    response = author.submit_view(
-        view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}}
-    )
-    assert response.status_code == 200 and not response.text, response.text
-    world.slack.wait_for(lambda _: (d := _latest_draft(world)) is not None and d.text == text)
-    world.deliver()
-    return _latest_draft(world)  # type: ignore[return-value]
-
-
-def _card(world: FakeWorld, draft: Draft) -> SlackMessage:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        card = session.get(SlackMessage, draft.card_id)
-        assert card is not None and card.ts is not None
-        return card
-
-
-def _said(world: FakeWorld, user: SlackUser, act: Any) -> str:
-    """Do `act` (a click or a command) and return the ephemeral reply `user` got for it."""
-    mine = lambda s: [e for e in s.ephemerals if e["user"] == user.user_id]  # noqa: E731
-    seen = len(mine(world.slack))
-    response = act()
-    assert getattr(response, "status_code", 200) == 200
-    world.slack.wait_for(lambda s: len(mine(s)) > seen)
-    return str(mine(world.slack)[-1]["text"])
 
 
 def _approve(world: FakeWorld, approver: SlackUser, draft: Draft) -> None:
@@ -147,7 +108,7 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
     world: FakeWorld, clock
 ) -> None:
     alice, bob, _carol, admin = _people(world)
-    drafts = [_draft_via_slack(world, alice, f"Spring promo #{i}\nsecond line") for i in range(6)]
+    drafts = [draft_via_slack(world, alice, f"Spring promo #{i}\nsecond line") for i in range(6)]
     for draft in drafts:
         _approve(world, bob, draft)
 
@@ -227,10 +188,10 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
 
 def test_a_forged_click_on_the_held_queue_is_refused(world: FakeWorld, clock) -> None:
     alice, bob, carol, admin = _people(world)
-    held = [_draft_via_slack(world, alice, f"Launch teaser {i}") for i in range(2)]
+    held = [draft_via_slack(world, alice, f"Launch teaser {i}") for i in range(2)]
     for draft in held:
         _approve(world, bob, draft)
-    outsider = _draft_via_slack(world, alice, "Not approved, not in any queue")
+    outsider = draft_via_slack(world, alice, "Not approved, not in any queue")
     _freeze_and_unfreeze(world, admin, clock)
     (queue,) = _held_queues(world)
 
@@ -286,7 +247,7 @@ def test_a_forged_click_on_the_held_queue_is_refused(world: FakeWorld, clock) ->
 
 def test_a_long_held_queue_lists_twenty_and_points_to_the_cards(world: FakeWorld, clock) -> None:
     alice, bob, _carol, admin = _people(world)
-    drafts = [_draft_via_slack(world, alice, f"Catalogue item {i}") for i in range(MAX_LISTED + 3)]
+    drafts = [draft_via_slack(world, alice, f"Catalogue item {i}") for i in range(MAX_LISTED + 3)]
     for draft in drafts:
         _approve(world, bob, draft)
     note = _freeze_and_unfreeze(world, admin, clock)
@@ -309,7 +270,7 @@ def test_a_long_held_queue_lists_twenty_and_points_to_the_cards(world: FakeWorld
 
 def test_brand_who_names_the_people_behind_a_tweet(world: FakeWorld) -> None:
     alice, bob, carol, _admin = _people(world)
-    draft = _draft_via_slack(world, alice, "We're back up. Thanks for your patience!")
+    draft = draft_via_slack(world, alice, "We're back up. Thanks for your patience!")
     _approve(world, bob, draft)
     assert world.runtime.publisher.publish_due() == 1
     (tweet,) = world.x.posted_by("acme")

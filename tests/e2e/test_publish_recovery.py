@@ -12,12 +12,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from support import TEST_CONFIG
-from test_drafts import _card, _click, _draft, _publish, draft_via_slack
 
 from bot.cards.approval_card import DraftAction
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.drafts import CardClick, Person
+from bot.fakes.drafting import approval_card as _card
+from bot.fakes.drafting import click_card as _click
+from bot.fakes.drafting import draft_via_slack
+from bot.fakes.drafting import get_draft as _draft
+from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
 from bot.models import AuditEntry, Draft, DraftState
 from policies.config import BrandConfig, parse_config

@@ -6,10 +6,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
-from test_drafts import _card, _click, _draft, _publish, draft_via_slack
 
 from bot.cards.approval_card import DraftAction
 from bot.db import transaction
+from bot.fakes.drafting import approval_card as _card
+from bot.fakes.drafting import click_card as _click
+from bot.fakes.drafting import draft_via_slack
+from bot.fakes.drafting import get_draft as _draft
+from bot.fakes.drafting import publish as _publish
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.models import AuditEntry, Draft, DraftState
