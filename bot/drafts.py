@@ -20,6 +20,7 @@ from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
 from bot.cards.mention_card import segment_label
+from bot.clicks import Click, Person
 from bot.clock import Clock
 from bot.db import insert_ignoring_conflicts, table_of, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
@@ -55,12 +56,6 @@ class DraftInvalid(Exception):
 
 
 @dataclass(frozen=True)
-class Person:
-    user_id: str
-    user_name: str
-
-
-@dataclass(frozen=True)
 class DraftRequest:
     account: str
     segment: str
@@ -81,16 +76,6 @@ MAX_CANDIDATES = 3
 def candidate_texts(draft: Draft) -> list[str]:
     """The texts an approver chooses between (just the draft's text when there is one)."""
     return list(json.loads(draft.candidates)) if draft.candidates else [draft.text]
-
-
-@dataclass(frozen=True)
-class CardClick:
-    """A click on an approval card, located by Slack's signed envelope."""
-
-    person: Person
-    channel: str
-    message_ts: str
-    value: str | None = None  # "<draft id>:<text hash the person saw>", only cross-checked
 
 
 def record_draft_change(
@@ -262,7 +247,7 @@ class DraftService:
         self._on_change()
         return draft
 
-    def edit_form(self, click: CardClick) -> Draft:
+    def edit_form(self, click: Click) -> Draft:
         """The draft to edit, if this person may edit it (only its author, only while pending)."""
         draft = self._locate(click, "edit")
         decision = permissions.may_edit(
@@ -272,7 +257,7 @@ class DraftService:
             self._refuse(click, draft, "edit", decision.reason)
         return draft
 
-    def edit(self, click: CardClick, *, text: str, link: str | None = None) -> None:
+    def edit(self, click: Click, *, text: str, link: str | None = None) -> None:
         """The author rewrites the draft: every approval is void, approvers must read it again."""
         draft = self.edit_form(click)
         request = DraftRequest(
@@ -316,7 +301,7 @@ class DraftService:
 
     # -- approving --------------------------------------------------------------------------
 
-    def approve(self, click: CardClick) -> str:
+    def approve(self, click: Click) -> str:
         """Record an approval; return what happened, for the person who clicked.
 
         Who counts is resolved from Slack *before* anything is written, so recording the
@@ -415,7 +400,7 @@ class DraftService:
             progress = self._progress(session, draft, rules, members, text_hash=text_hash)
         return len({a for p in progress for a in p.approved_by})
 
-    def delete(self, click: CardClick) -> str:
+    def delete(self, click: Click) -> str:
         """Take a posted tweet down from X. Needs two people — one asks, another approver (or an
         admin) confirms — or one admin: a compromised account must not erase the record alone.
         The confirmation claims the take-down first, so X is called once however many click."""
@@ -526,16 +511,16 @@ class DraftService:
             return f"<@{now.deleted_by}> is deleting it from X right now."
         raise _Conflict
 
-    def release(self, click: CardClick) -> None:
+    def release(self, click: Click) -> None:
         """Post a draft held by a freeze after all (an approver decides it still fits)."""
         self._requeue(click, "release", DraftState.HELD)
 
-    def retry(self, click: CardClick) -> None:
+    def retry(self, click: Click) -> None:
         """Try again after X refused the post (e.g. a suspended link was fixed on X's side), or
         after a person checked the account for a post whose outcome X left unclear."""
         self._requeue(click, "retry", DraftState.FAILED, DraftState.NEEDS_CHECK)
 
-    def _requeue(self, click: CardClick, action: str, *from_states: DraftState) -> None:
+    def _requeue(self, click: Click, action: str, *from_states: DraftState) -> None:
         draft = self._locate(click, action)
         if draft.state not in from_states:
             self._refuse(click, draft, action, f"This draft is {draft.state}.")
@@ -564,7 +549,7 @@ class DraftService:
         self._on_change()
         self._on_approved()
 
-    def reject(self, click: CardClick, *, reason: str) -> None:
+    def reject(self, click: Click, *, reason: str) -> None:
         reason = reason.strip()
         if not reason:
             raise ActionRefused("Say why you reject it; the author will read it.")
@@ -614,7 +599,7 @@ class DraftService:
 
     def _members(
         self,
-        click: CardClick,
+        click: Click,
         draft: Draft,
         action: str,
         rules: list[ApprovalRule],
@@ -714,7 +699,7 @@ class DraftService:
             },
         )
 
-    def _locate(self, click: CardClick, action: str) -> Draft:
+    def _locate(self, click: Click, action: str) -> Draft:
         with transaction(self._engine) as session:
             card = outbox.message_at(
                 session, kind=APPROVAL_CARD, channel=click.channel, ts=click.message_ts
@@ -730,7 +715,7 @@ class DraftService:
             )
         return draft
 
-    def _refuse(self, click: CardClick, draft: Draft | None, action: str, reason: str) -> NoReturn:
+    def _refuse(self, click: Click, draft: Draft | None, action: str, reason: str) -> NoReturn:
         audit.refuse(
             self._engine,
             actor=self._actor(click.person),  # may ask Slack: so before the transaction

@@ -31,10 +31,11 @@ from sqlmodel import Session, col
 from bot import audit, draft_machine, outbox
 from bot.audit_report import parse_tweet_ref, render_who, who_tweeted
 from bot.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldPost, HeldQueueView
+from bot.clicks import Click, Person
 from bot.clock import Clock
 from bot.db import transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
-from bot.drafts import CardClick, DraftService, Person, approvals_of
+from bot.drafts import DraftService, approvals_of
 from bot.errors import ActionRefused
 from bot.models import AuditEntry, Draft, DraftState, Freeze, SlackMessage
 from bot.publisher import FROZEN, active_freeze, publish_gate
@@ -385,17 +386,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class QueueClick:
-    """A click on a held-queue message, located by Slack's signed envelope (channel + ts)."""
-
-    person: Person
-    channel: str
-    message_ts: str
-    action_id: str = ""
-    value: str | None = None  # a draft id (per post) or the queue id (all): only cross-checked
-
-
-@dataclass(frozen=True)
 class _Queue:
     message_id: int
     queue_id: str
@@ -427,28 +417,28 @@ class HeldQueueService:
         self._drafts = drafts
         self._on_change = on_change
 
-    def release(self, click: QueueClick) -> str:
+    def release(self, click: Click) -> str:
         queue, draft = self._one(click, "release")
         with self._refreshing(queue):
             self._act(click.person, draft, "release")
         return f"Released #{draft.id}: it goes to the publish queue now."
 
-    def cancel(self, click: QueueClick) -> str:
+    def cancel(self, click: Click) -> str:
         queue, draft = self._one(click, "cancel")
         with self._refreshing(queue):
             self._act(click.person, draft, "cancel")
         told = "" if draft.author_id == click.person.user_id else "; its author is told why"
         return f"Cancelled #{draft.id}{told}."
 
-    def release_all(self, click: QueueClick) -> str:
+    def release_all(self, click: Click) -> str:
         return self._all(click, "release")
 
-    def cancel_all(self, click: QueueClick) -> str:
+    def cancel_all(self, click: Click) -> str:
         return self._all(click, "cancel")
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _all(self, click: QueueClick, verb: str) -> str:
+    def _all(self, click: Click, verb: str) -> str:
         queue = self._locate(click, f"{verb} all")
         if click.value and click.value != queue.queue_id:
             self._refuse(click, queue, f"{verb} all", "That button doesn't match its message.")
@@ -475,7 +465,7 @@ class HeldQueueService:
             lines += [f"• {_ids(ids)} — {reason}" for reason, ids in skipped.items()]
         return "\n".join(lines)
 
-    def _one(self, click: QueueClick, verb: str) -> tuple[_Queue, Draft]:
+    def _one(self, click: Click, verb: str) -> tuple[_Queue, Draft]:
         queue = self._locate(click, verb)
         claimed = (click.value or "").strip()
         suffix = click.action_id.partition(":")[2]
@@ -505,13 +495,13 @@ class HeldQueueService:
             where = (card.channel, card.ts) if card is not None else (None, None)
         if where[0] is None or where[1] is None:
             raise ActionRefused("Its approval card isn't in Slack yet; try again in a moment.")
-        click = CardClick(person, str(where[0]), str(where[1]), f"{draft.id}:{draft.text_hash}")
+        click = Click(person, str(where[0]), str(where[1]), value=f"{draft.id}:{draft.text_hash}")
         if verb == "release":
             self._drafts.release(click)
         else:
             self._drafts.reject(click, reason=CANCEL_REASON)
 
-    def _locate(self, click: QueueClick, verb: str) -> _Queue:
+    def _locate(self, click: Click, verb: str) -> _Queue:
         with transaction(self._engine) as session:
             message = outbox.message_at(
                 session, kind=HELD_QUEUE, channel=click.channel, ts=click.message_ts
@@ -542,7 +532,7 @@ class HeldQueueService:
             outbox.mark_changed(session, queue.message_id, now=self._clock.now())
         self._on_change()
 
-    def _refuse(self, click: QueueClick, queue: _Queue | None, attempted: str, reason: str) -> None:
+    def _refuse(self, click: Click, queue: _Queue | None, attempted: str, reason: str) -> None:
         actor = audit.Actor(
             click.person.user_id,
             self._directory.display_name(click.person.user_id, click.person.user_name),

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from bot import audit, outbox
 from bot.cards.dismiss_modal import REASONS, DismissContext, dismiss_form_errors
 from bot.cards.mention_card import segment_label
+from bot.clicks import Click
 from bot.clock import Clock
 from bot.db import rowcount, transaction
 from bot.directory import DirectoryUnavailable, SlackDirectory
@@ -38,17 +39,6 @@ TRANSITIONS: dict[str, tuple[frozenset[MentionState], MentionState]] = {
     "reroute": (frozenset({MentionState.OPEN, MentionState.CLAIMED}), MentionState.OPEN),
     "reopen": (frozenset({MentionState.RESOLVED, MentionState.DISMISSED}), MentionState.OPEN),
 }
-
-
-@dataclass(frozen=True)
-class Click:
-    """A person's action on a card, as Slack (signature-verified) reported it."""
-
-    user_id: str
-    user_name: str
-    channel: str
-    message_ts: str
-    mention_id: str | None = None  # what the button says; only ever cross-checked
 
 
 @dataclass(frozen=True)
@@ -312,10 +302,11 @@ class MentionService:
             mention = session.get(Mention, card.subject_id) if card else None
         if card is None or mention is None:
             self._refuse(
-                click, action, click.mention_id or "unknown", "That card isn't one of mine."
+                click, action, _mention_id(click) or "unknown", "That card isn't one of mine."
             )
         assert card is not None and mention is not None
-        if click.mention_id is not None and click.mention_id != mention.id:
+        claimed = _mention_id(click)
+        if claimed is not None and claimed != mention.id:
             self._refuse(
                 click,
                 action,
@@ -353,8 +344,15 @@ class MentionService:
 
     def _actor(self, click: Click) -> audit.Actor:
         return audit.Actor(
-            click.user_id, self._directory.display_name(click.user_id, click.user_name)
+            click.user_id, self._directory.display_name(click.user_id, click.person.user_name)
         )
+
+
+def _mention_id(click: Click) -> str | None:
+    """The mention a card's button says it is for: its value, or (a menu) its block's suffix."""
+    if click.value is not None:
+        return click.value
+    return click.block_id.partition(":")[2] or None
 
 
 def _audit_view(mention: Mention) -> dict[str, Any]:

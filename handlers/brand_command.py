@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.cards.mention_card import escape
-from bot.drafts import Person
+from bot.clicks import Person
 from bot.errors import ActionRefused
 from bot.freeze import OnTheirWay
 from bot.models import Freeze

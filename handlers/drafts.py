@@ -21,11 +21,12 @@ from bot.cards.draft_modals import (
     value_of,
 )
 from bot.cards.mention_card import MentionAction
-from bot.drafts import CardClick, DraftInvalid, DraftRequest, Person
+from bot.clicks import Click
+from bot.drafts import DraftInvalid, DraftRequest
 from bot.errors import ActionRefused
 from bot.services import Services
+from handlers.clicks import click_from, person_of
 from handlers.errors import answering, guarded, tell
-from handlers.mention_actions import click_from_action
 
 MAX_COMMAND_TEXT = 1000
 
@@ -59,7 +60,7 @@ def register(app: App, services: Services) -> None:
     @guarded
     def reply(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        click = click_from_action(body)
+        click = click_from(body)
         mention = services.mentions.reply_form(click)
         context = DraftContext(channel=click.channel, in_reply_to=mention.id)
         open_tweet_modal(
@@ -90,7 +91,7 @@ def register(app: App, services: Services) -> None:
             ),
         )
         try:
-            draft = drafts.create(author=_person(body), request=request)
+            draft = drafts.create(author=person_of(body), request=request)
         except DraftInvalid as invalid:
             ack(response_action="errors", errors=_errors(invalid))
             return
@@ -100,27 +101,27 @@ def register(app: App, services: Services) -> None:
 
     # One action id per candidate text of a reply ("draft_approve_2"), plain for a single text.
     app.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))(
-        answering(lambda body: drafts.approve(card_click(body)))
+        answering(lambda body: drafts.approve(click_from(body)))
     )
-    app.action(DraftAction.DELETE)(answering(lambda body: drafts.delete(card_click(body))))
+    app.action(DraftAction.DELETE)(answering(lambda body: drafts.delete(click_from(body))))
 
     @app.action(DraftAction.RELEASE)
     @guarded
     def release(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        drafts.release(card_click(body))
+        drafts.release(click_from(body))
 
     @app.action(DraftAction.RETRY)
     @guarded
     def retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        drafts.retry(card_click(body))
+        drafts.retry(click_from(body))
 
     @app.action(DraftAction.REJECT)
     @guarded
     def open_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        click = card_click(body)
+        click = click_from(body)
         context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
         client.views_open(trigger_id=body["trigger_id"], view=build_reject_modal(context=context))
 
@@ -141,7 +142,7 @@ def register(app: App, services: Services) -> None:
     @guarded
     def open_edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        click = card_click(body)
+        click = click_from(body)
         draft = drafts.edit_form(click)
         context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
         client.views_open(
@@ -165,28 +166,12 @@ def register(app: App, services: Services) -> None:
         ack()
 
 
-def _person(body: dict[str, Any]) -> Person:
-    user = body["user"]
-    return Person(user["id"], user.get("username") or user.get("name", ""))
-
-
-def card_click(body: dict[str, Any]) -> CardClick:
-    """Where and by whom, from Slack's signed envelope; the button value is only cross-checked."""
-    container = body.get("container") or {}
-    return CardClick(
-        person=_person(body),
-        channel=container.get("channel_id") or (body.get("channel") or {}).get("id", ""),
-        message_ts=container.get("message_ts", ""),
-        value=body["actions"][0].get("value"),
-    )
-
-
-def _click_from_view(body: dict[str, Any], view: dict[str, Any]) -> CardClick:
+def _click_from_view(body: dict[str, Any], view: dict[str, Any]) -> Click:
     try:
         context = DraftContext.load(view.get("private_metadata", ""))
     except (KeyError, ValueError) as exc:
         raise ActionRefused("This form is not one of mine.") from exc
-    return CardClick(_person(body), context.channel, context.card_ts or "", context.value)
+    return Click(person_of(body), context.channel, context.card_ts or "", context.value)
 
 
 def _errors(invalid: DraftInvalid) -> dict[str, str]:

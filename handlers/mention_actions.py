@@ -17,9 +17,10 @@ from bot.cards.dismiss_modal import (
     parse_dismiss_values,
 )
 from bot.cards.mention_card import MentionAction
+from bot.clicks import Click
 from bot.errors import ActionRefused
-from bot.mentions import Click
 from bot.services import Services
+from handlers.clicks import click_from, person_of
 from handlers.errors import guarded
 
 
@@ -39,13 +40,13 @@ def register(app: App, services: Services) -> None:
     def reroute(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
-        mentions.reroute(click_from_action(body), to_segment=selected)
+        mentions.reroute(click_from(body), to_segment=selected)
 
     @app.action(MentionAction.DISMISS)
     @guarded
     def open_dismiss(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        context, mention = mentions.dismiss_form(click_from_action(body))
+        context, mention = mentions.dismiss_form(click_from(body))
         client.views_open(
             trigger_id=body["trigger_id"],
             view=build_dismiss_modal(
@@ -68,13 +69,8 @@ def register(app: App, services: Services) -> None:
         except (KeyError, ValueError):
             ack(response_action="errors", errors={REASON_BLOCK: "This form is not one of mine."})
             return
-        user = body["user"]
         click = Click(
-            user_id=user["id"],
-            user_name=user.get("username") or user.get("name", ""),
-            channel=context.channel,
-            message_ts=context.message_ts,
-            mention_id=context.mention_id,
+            person_of(body), context.channel, context.message_ts, value=context.mention_id
         )
         try:
             mentions.dismiss(click, reason=reason, note=note)
@@ -87,22 +83,6 @@ def register(app: App, services: Services) -> None:
 def _button(service_call: Callable[[Click], None]) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        service_call(click_from_action(body))
+        service_call(click_from(body))
 
     return listener
-
-
-def click_from_action(body: dict[str, Any]) -> Click:
-    """Where and by whom: from Slack's envelope (signed), not from our own button values."""
-    action = body["actions"][0]
-    container = body.get("container") or {}
-    block_id = str(action.get("block_id", ""))
-    mention_id = action.get("value") if "value" in action else block_id.partition(":")[2] or None
-    user = body["user"]
-    return Click(
-        user_id=user["id"],
-        user_name=user.get("username") or user.get("name", ""),
-        channel=container.get("channel_id") or (body.get("channel") or {}).get("id", ""),
-        message_ts=container.get("message_ts", ""),
-        mention_id=mention_id,
-    )

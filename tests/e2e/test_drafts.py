@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot import audit
 from bot.audit_report import render_who, who_tweeted
 from bot.cards.approval_card import DraftAction
+from bot.clicks import Click, Person
 from bot.db import transaction
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
@@ -249,11 +250,9 @@ def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(world: FakeWorld
     assert not {d.text for d in held[:5]} & set(texts)
 
 
-def _card_click(world: FakeWorld, user: SlackUser, draft: Draft):
-    from bot.drafts import CardClick, Person
-
+def _card_click(world: FakeWorld, user: SlackUser, draft: Draft) -> Click:
     card = _card(world, draft)
-    return CardClick(Person(user.user_id, user.name), card.channel, str(card.ts), None)
+    return Click(Person(user.user_id, user.name), card.channel, str(card.ts), None)
 
 
 def _click_quiet(world: FakeWorld, user: SlackUser, draft: Draft, action: DraftAction) -> None:

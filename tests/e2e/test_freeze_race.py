@@ -30,9 +30,10 @@ from sqlalchemy import select
 from support import TEST_CONFIG
 
 from bot.cards.approval_card import DraftAction
+from bot.clicks import Person
 from bot.clock import SystemClock
 from bot.db import transaction
-from bot.drafts import DraftRequest, Person
+from bot.drafts import DraftRequest
 from bot.fakes.slack_api import FakeSlack, SlackCall
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.clicks import Click, Person
 from bot.db import transaction
 from bot.errors import ActionRefused
 from bot.fakes.world import FakeWorld
-from bot.mentions import MENTION_CARD, TRANSITIONS, Click
+from bot.mentions import MENTION_CARD, TRANSITIONS
 from bot.models import AuditEntry, Mention, MentionState, SlackMessage
 
 CASES = [
@@ -62,7 +63,7 @@ def test_every_mention_action_from_every_state(
     world: FakeWorld, action: str, source: MentionState, allowed: bool, target: MentionState
 ) -> None:
     mention, card = _mention_in(world, source)
-    click = Click("U0ADMIN", "admin", card.channel, str(card.ts), mention.id)
+    click = Click(Person("U0ADMIN", "admin"), card.channel, str(card.ts), mention.id)
     service = world.runtime.services.mentions
     calls = {
         "claim": lambda: service.claim(click),

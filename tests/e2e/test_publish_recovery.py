@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from support import TEST_CONFIG
 
 from bot.cards.approval_card import DraftAction
+from bot.clicks import Click, Person
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.drafts import CardClick, Person
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
@@ -185,7 +185,7 @@ def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
     _publish(world)  # X refuses the duplicate again: back to a person
     assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK  # type: ignore[arg-type]
     world.runtime.services.drafts.reject(
-        CardClick(Person("U0CAROL", "carol"), card.channel, str(card.ts)), reason="on X already"
+        Click(Person("U0CAROL", "carol"), card.channel, str(card.ts)), reason="on X already"
     )
     assert _draft(world, draft.id).state == DraftState.REJECTED  # type: ignore[arg-type]
 
