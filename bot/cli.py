@@ -193,9 +193,7 @@ def _legacy_note(report: VerifyReport) -> str:
 
 
 def _echo_breaks(report: VerifyReport) -> None:
-    first, *rest = report.breaks
-    click.echo(f"audit chain BROKEN at entry {first.seq}: {first.reason}", err=True)
-    for broken in rest:
+    for broken in report.breaks:
         click.echo(f"audit chain BROKEN at entry {broken.seq}: {broken.reason}", err=True)
     click.echo(
         f"{len(report.breaks)} break(s) in {report.entries} entries; "

@@ -54,5 +54,10 @@ class FakeClock:
         return stop.is_set()
 
 
+def iso(value: datetime | None) -> str | None:
+    """A time for an audit entry's JSON (None stays None)."""
+    return value.isoformat() if value else None
+
+
 def monotonic() -> float:
     return time.monotonic()

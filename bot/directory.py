@@ -16,6 +16,12 @@ class DirectoryUnavailable(Exception):
     """Slack could not tell us who is in a group: permission checks fail closed."""
 
 
+# What the person is told when a permission check fails closed that way.
+SLACK_UNAVAILABLE = (
+    "I couldn't check your role with Slack just now, so nothing was changed. Please try again."
+)
+
+
 class SlackDirectory:
     def __init__(self, *, client: WebClient, clock: Clock, ttl: timedelta = timedelta(seconds=60)):
         self._client = client

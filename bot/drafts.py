@@ -21,9 +21,9 @@ from sqlmodel import Session, col
 from bot import audit, draft_machine, outbox
 from bot.cards.mention_card import segment_label
 from bot.clicks import Click, Person
-from bot.clock import Clock
+from bot.clock import Clock, iso
 from bot.db import insert_ignoring_conflicts, table_of, transaction
-from bot.directory import DirectoryUnavailable, SlackDirectory
+from bot.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
 from bot.errors import ActionRefused
 from bot.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
 from bot.segments import SegmentCatalog
@@ -241,7 +241,7 @@ class DraftService:
                     "account": draft.account,
                     "segment": draft.segment,
                     "in_reply_to": draft.in_reply_to,
-                    "schedule_at": _iso(draft.schedule_at),
+                    "schedule_at": iso(draft.schedule_at),
                 },
             )
         self._on_change()
@@ -374,14 +374,15 @@ class DraftService:
         with transaction(self._engine) as session:
             return rules_for(session, self._segments, draft)
 
-    def approval_standing(self, draft: Draft) -> tuple[list[ApprovalRule], list[RuleProgress]]:
-        """The rules that apply to the draft now and how far its text meets each, with who is in
-        the approvers' groups now. The publisher asks right before posting. Raises
-        DirectoryUnavailable when Slack can't say (then nothing is posted yet)."""
+    def approval_standing(
+        self, draft: Draft, *, text_hash: str | None = None
+    ) -> tuple[list[ApprovalRule], list[RuleProgress]]:
+        """The rules that apply to the draft now and how far a text of it (default: the current
+        one) meets each, with who is in the approvers' groups now. The publisher asks right
+        before posting. Raises DirectoryUnavailable when Slack can't say (then nothing posts)."""
         with transaction(self._engine) as session:  # one read; Slack is asked outside it
             rules = rules_for(session, self._segments, draft)
-            approvals = self._approvals_of_text(session, draft, draft.text_hash)
-            editors = self._editors(session, draft, draft.text_hash)
+            approvals, editors = self._approval_facts(session, draft, text_hash)
         members = self._resolve(principals_of(rules))
         progress = approval_progress(
             rules, approvals=approvals, author=draft.author_id, editors=editors, members=members
@@ -394,10 +395,7 @@ class DraftService:
         with transaction(self._engine) as session:
             draft = session.get(Draft, draft_id)
             assert draft is not None
-        rules = self.rules(draft)
-        members = self._resolve(principals_of(rules))
-        with transaction(self._engine) as session:
-            progress = self._progress(session, draft, rules, members, text_hash=text_hash)
+        _, progress = self.approval_standing(draft, text_hash=text_hash)
         return len({a for p in progress for a in p.approved_by})
 
     def delete(self, click: Click) -> str:
@@ -611,13 +609,7 @@ class DraftService:
         try:
             return self._resolve(wanted)
         except DirectoryUnavailable:
-            self._refuse(
-                click,
-                draft,
-                action,
-                "I couldn't check your role with Slack just now, so nothing was changed. Please try again.",
-            )
-            raise  # unreachable: _refuse raises
+            self._refuse(click, draft, action, SLACK_UNAVAILABLE)
 
     def _ineligible(
         self,
@@ -648,18 +640,17 @@ class DraftService:
         *,
         text_hash: str | None = None,
     ) -> list[RuleProgress]:
-        text_hash = text_hash or draft.text_hash
+        approvals, editors = self._approval_facts(session, draft, text_hash)
         return approval_progress(
-            rules,
-            approvals=self._approvals_of_text(session, draft, text_hash),
-            author=draft.author_id,
-            editors=self._editors(session, draft, text_hash),
-            members=members,
+            rules, approvals=approvals, author=draft.author_id, editors=editors, members=members
         )
 
-    def _approvals_of_text(self, session: Session, draft: Draft, text_hash: str) -> list[str]:
-        """Who approved this exact text of the draft, in the order they did."""
-        return list(
+    def _approval_facts(
+        self, session: Session, draft: Draft, text_hash: str | None
+    ) -> tuple[list[str], set[str]]:
+        """Who approved a text of the draft (in order), and who wrote that text."""
+        text_hash = text_hash or draft.text_hash
+        approvals = list(
             session.scalars(
                 select(col(DraftApproval.approver_id))
                 .where(
@@ -669,6 +660,7 @@ class DraftService:
                 .order_by(col(DraftApproval.id))
             )
         )
+        return approvals, self._editors(session, draft, text_hash)
 
     def _editors(self, session: Session, draft: Draft, text_hash: str) -> set[str]:
         rows = session.scalars(
@@ -695,7 +687,7 @@ class DraftService:
             after={
                 "text": text,
                 "discarded": [t for t in candidate_texts(draft) if t != text],
-                "due_at": _iso(draft.schedule_at or now),
+                "due_at": iso(draft.schedule_at or now),
             },
         )
 
@@ -761,10 +753,6 @@ def _progress_note(progress: list[RuleProgress]) -> str:
 class _Conflict(ActionRefused):
     def __init__(self) -> None:
         super().__init__("Someone changed this draft just now; the card shows the latest.")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:

@@ -32,19 +32,15 @@ from bot import audit, draft_machine, outbox
 from bot.audit_report import parse_tweet_ref, render_who, who_tweeted
 from bot.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldPost, HeldQueueView
 from bot.clicks import Click, Person
-from bot.clock import Clock
+from bot.clock import Clock, iso
 from bot.db import transaction
-from bot.directory import DirectoryUnavailable, SlackDirectory
+from bot.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
 from bot.drafts import DraftService, approvals_of
 from bot.errors import ActionRefused
 from bot.models import AuditEntry, Draft, DraftState, Freeze, SlackMessage
 from bot.publisher import FROZEN, active_freeze, publish_gate
 from bot.segments import SegmentCatalog
 from policies import permissions
-
-SLACK_UNAVAILABLE = (
-    "I couldn't check your role with Slack just now, so nothing was changed. Please try again."
-)
 
 HELD_QUEUE = "held_queue"  # outbox kind: the one message an unfreeze posts about what it held
 HELD_QUEUE_ENTRY = "freeze.held_queue"  # the audit entry that fixes which drafts are in a queue
@@ -322,7 +318,7 @@ class FreezeService:
                     "lease_owner": None,
                     "lease_until": None,
                 },
-                after={"why": f"freeze on {scope} ended", "came_due": _iso(draft.due_at)},
+                after={"why": f"freeze on {scope} ended", "came_due": iso(draft.due_at)},
             )
         return held
 
@@ -376,10 +372,6 @@ class FreezeService:
                 reason=decision.reason,
             )
         return actor
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 # -- the held queue ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from bot import audit, draft_machine, outbox
-from bot.clock import Clock
+from bot.clock import Clock, iso
 from bot.db import rowcount, transaction
 from bot.directory import DirectoryUnavailable
 from bot.drafts import AUTHOR_DM, rules_for
@@ -165,7 +165,7 @@ class Publisher(Worker):
                     "expire",
                     actor=audit.SYSTEM,
                     at=now,
-                    after={"schedule_at": _iso(draft.schedule_at)},
+                    after={"schedule_at": iso(draft.schedule_at)},
                 )
                 if moved:
                     outbox.enqueue(
@@ -206,7 +206,8 @@ class Publisher(Worker):
         if not all_met(progress):
             return self._approvals_lost(draft, progress)
         attempt = self._pass_gate(draft, outcome_unknown=outcome_unknown, rules=rules)
-        if attempt is None:
+        if attempt is None:  # held, or back to wait: its card may say why now (after commit)
+            self.on_change()
             return False
         try:
             tweet_id = self.gateway.post(
@@ -306,9 +307,8 @@ class Publisher(Worker):
                         "lease_owner": None,
                         "lease_until": None,
                     },
-                    after={"why": ended, "came_due": _iso(current.due_at)},
+                    after={"why": ended, "came_due": iso(current.due_at)},
                 )
-                self.on_change()
                 return None
             limit = self._hourly_limit(session, current, now)
             if limit is not None:
@@ -372,7 +372,6 @@ class Publisher(Worker):
         )
         if draft.held_reason != reason:
             outbox.mark_changed(session, draft.card_id, now=now)
-            self.on_change()
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -485,6 +484,7 @@ class Publisher(Worker):
                 .values(due_at=due, lease_owner=None, lease_until=None, last_error=error)
             )
             outbox.mark_changed(session, draft.card_id, now=self.clock.now())
+        self.on_change()
         log.warning("draft %s not posted yet: %s", draft.id, error)
 
     def _backoff(self, draft: Draft) -> datetime:
@@ -526,7 +526,3 @@ _UNSURE = (
     "A tweet on the account looks like this draft, but X did not say where its links go, so I "
     "can't tell whether it is this post: check the account before retrying."
 )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
