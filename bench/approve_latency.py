@@ -22,14 +22,14 @@ from pathlib import Path
 from ingest_throughput import scratch_database  # bench/ is on sys.path when run as a script
 from sqlalchemy import select
 
-from bot.cards.approval_card import DraftAction
-from bot.clock import SystemClock
-from bot.db import transaction
+from bot.core.clock import SystemClock
+from bot.core.db import transaction
+from bot.core.models import Draft, DraftApproval, DraftState, SlackMessage
 from bot.fakes.drafting import get_draft, latest_draft
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.fakes.x_api import XCall
-from bot.models import Draft, DraftApproval, DraftState, SlackMessage
+from bot.slack.cards.approval_card import DraftAction
 from policies.config import parse_config
 
 AUTHOR, APPROVER, APPROVER_GROUP = ("U0ALICE", "alice"), ("U0BOB", "bob"), "S0CARELEADS"

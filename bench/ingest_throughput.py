@@ -19,10 +19,10 @@ from pathlib import Path
 
 from sqlalchemy import func, make_url, select, text
 
-from bot.clock import FakeClock, utcnow
-from bot.db import make_engine, normalise_url, transaction
+from bot.core.clock import FakeClock, utcnow
+from bot.core.db import make_engine, normalise_url, transaction
+from bot.core.models import Mention, SlackMessage
 from bot.fakes.world import FakeWorld
-from bot.models import Mention, SlackMessage
 from policies.config import parse_config
 
 BURST = 500

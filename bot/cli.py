@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.settings import Settings, SettingsError, load_config
+from bot.core.settings import Settings, SettingsError, load_config
 from policies.config import BrandConfig, ConfigError
 
 if TYPE_CHECKING:
-    from bot.audit import VerifyReport
+    from bot.core.audit import VerifyReport
 
 log = logging.getLogger("brandbot")
 
@@ -82,8 +82,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Run database migrations up to the latest."""
-    from bot import migrate
-    from bot.db import make_engine
+    from bot.core import migrate
+    from bot.core.db import make_engine
 
     migrate.upgrade(make_engine(Settings.from_env().database_url))
     click.echo("database is up to date")
@@ -117,7 +117,7 @@ def manifest(config_path: Path | None, request_url: str | None, socket_mode: boo
 def run(mode: str | None, host: str, port: int, config_path: Path | None) -> None:
     """Serve Slack, poll X and deliver cards. Migrates the database on start."""
     from bot.runtime import build_runtime
-    from bot.server import HttpServer
+    from bot.slack.server import HttpServer
 
     settings = Settings.from_env()
     socket_mode = mode == "socket" or (mode is None and bool(settings.slack_app_token))
@@ -169,8 +169,8 @@ def _audit_key() -> bytes:
 
 def _verified(anchor_text: str | None) -> VerifyReport:
     """Verify the chain, and that it reaches the anchor if one is given."""
-    from bot import audit as audit_log
-    from bot.db import make_engine, transaction
+    from bot.core import audit as audit_log
+    from bot.core.db import make_engine, transaction
 
     try:
         anchor = audit_log.Anchor.parse(anchor_text) if anchor_text is not None else None
@@ -257,8 +257,8 @@ def audit_anchor(config_path: Path | None, allow_broken: bool) -> None:
 def _post_anchor(channel: str, anchor: str) -> None:
     from slack_sdk.errors import SlackApiError, SlackRequestError
 
-    from bot.clock import utcnow
-    from bot.slack_client import interactive_client
+    from bot.core.clock import utcnow
+    from bot.slack.client import interactive_client
 
     settings = Settings.from_env()
     if not settings.slack_bot_token:
@@ -287,8 +287,8 @@ def _post_anchor(channel: str, anchor: str) -> None:
 @click.argument("ref", metavar="TWEET")
 def audit_who(ref: str) -> None:
     """Who drafted, edited, approved and posted a tweet (an id or an x.com URL)."""
-    from bot.audit_report import parse_tweet_ref, render_who, who_tweeted
-    from bot.db import make_engine, transaction
+    from bot.core.audit_report import parse_tweet_ref, render_who, who_tweeted
+    from bot.core.db import make_engine, transaction
 
     try:
         tweet_id = parse_tweet_ref(ref)
@@ -325,9 +325,9 @@ def audit_who(ref: str) -> None:
 )
 def audit_export(since_text: str | None, fmt: str, output: Path | None) -> None:
     """Export audit entries in seq order, with their hashes."""
-    from bot.audit_report import ExportFormat, export_entries, parse_since
-    from bot.clock import utcnow
-    from bot.db import make_engine
+    from bot.core.audit_report import ExportFormat, export_entries, parse_since
+    from bot.core.clock import utcnow
+    from bot.core.db import make_engine
 
     try:
         since = parse_since(since_text, utcnow()) if since_text is not None else None

@@ -20,15 +20,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot import audit
-from bot.audit_report import render_who, who_tweeted
-from bot.cards.approval_card import DraftAction
-from bot.cards.mention_card import MentionAction, segment_label
-from bot.db import transaction
+from bot.core import audit
+from bot.core.audit_report import render_who, who_tweeted
+from bot.core.db import transaction
+from bot.core.models import Draft, DraftState, Mention, SlackMessage
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import Draft, DraftState, Mention, SlackMessage
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.cards.mention_card import MentionAction, segment_label
 from policies.config import BrandConfig, parse_config
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example_app.yaml")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
 
-from bot.settings import Settings
-from bot.slack_client import interactive_client
-from bot.x_gateway import XGateway, XRejected, XUnavailable
+from bot.core.settings import Settings
+from bot.slack.client import interactive_client
+from bot.x.gateway import XGateway, XRejected, XUnavailable
 from policies.config import BrandConfig, ConfigIssue, issue_at
 
 Path_ = tuple[str | int, ...]

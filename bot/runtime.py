@@ -14,28 +14,28 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bot import audit, migrate
-from bot.cards.rendering import (
+from bot.core import audit, migrate
+from bot.core.clock import Clock, SystemClock
+from bot.core.db import make_engine, transaction
+from bot.core.outbox import Outbox
+from bot.core.segments import SegmentCatalog
+from bot.core.settings import Settings, SettingsError
+from bot.drafts.publisher import Publisher
+from bot.drafts.service import APPROVAL_CARD, AUTHOR_DM, DraftService
+from bot.freeze.service import HELD_QUEUE, FreezeService
+from bot.mentions.ingest import Ingestor
+from bot.mentions.service import MENTION_CARD, MentionService
+from bot.services import Services
+from bot.slack.cards.rendering import (
     approval_card_renderer,
     author_dm_renderer,
     held_queue_renderer,
     mention_card_renderer,
 )
-from bot.clock import Clock, SystemClock
-from bot.db import make_engine, transaction
-from bot.directory import SlackDirectory
-from bot.drafts import APPROVAL_CARD, AUTHOR_DM, DraftService
-from bot.freeze import HELD_QUEUE, FreezeService
-from bot.ingest import Ingestor
-from bot.mentions import MENTION_CARD, MentionService
-from bot.outbox import Outbox
-from bot.publisher import Publisher
-from bot.segments import SegmentCatalog
-from bot.server import wsgi_app
-from bot.services import Services
-from bot.settings import Settings, SettingsError
-from bot.slack_client import interactive_client, outbox_client
-from bot.x_gateway import PostingCredentials, XGateway
+from bot.slack.client import interactive_client, outbox_client
+from bot.slack.directory import SlackDirectory
+from bot.slack.server import wsgi_app
+from bot.x.gateway import PostingCredentials, XGateway
 from policies.config import BrandConfig
 
 log = logging.getLogger(__name__)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.drafts import DraftService
-from bot.freeze import FreezeService
-from bot.mentions import MentionService
-from bot.segments import SegmentCatalog
+from bot.core.segments import SegmentCatalog
+from bot.drafts.service import DraftService
+from bot.freeze.service import FreezeService
+from bot.mentions.service import MentionService
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.cards.mention_card import escape
-from bot.clicks import Person
-from bot.errors import ActionRefused
-from bot.freeze import OnTheirWay
-from bot.models import Freeze
+from bot.core.errors import ActionRefused
+from bot.core.models import Freeze
+from bot.freeze.service import OnTheirWay
 from bot.services import Services
+from bot.slack.cards.mention_card import escape
+from bot.slack.clicks import Person
 from handlers.errors import guarded, tell
 
 USAGE = "\n".join(

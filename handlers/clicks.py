@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.clicks import Click, Person
+from bot.slack.clicks import Click, Person
 
 
 def person_of(body: dict[str, Any]) -> Person:

@@ -8,8 +8,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.cards.approval_card import DraftAction
-from bot.cards.draft_modals import (
+from bot.core.errors import ActionRefused
+from bot.drafts.service import DraftInvalid, DraftRequest
+from bot.services import Services
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.cards.draft_modals import (
     BLOCKS,
     CREATE_CALLBACK,
     EDIT_CALLBACK,
@@ -20,11 +23,8 @@ from bot.cards.draft_modals import (
     build_tweet_modal,
     value_of,
 )
-from bot.cards.mention_card import MentionAction
-from bot.clicks import Click
-from bot.drafts import DraftInvalid, DraftRequest
-from bot.errors import ActionRefused
-from bot.services import Services
+from bot.slack.cards.mention_card import MentionAction
+from bot.slack.clicks import Click
 from handlers.clicks import click_from, person_of
 from handlers.errors import answering, guarded, tell
 

@@ -19,8 +19,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import ActionRefused
-from bot.slack_payload import RefuseMalformed
+from bot.core.errors import ActionRefused
+from bot.slack.payload import RefuseMalformed
 
 log = logging.getLogger("brandbot.handlers")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.cards.held_queue import HeldAction
-from bot.clicks import Click
 from bot.services import Services
+from bot.slack.cards.held_queue import HeldAction
+from bot.slack.clicks import Click
 from handlers.clicks import click_from
 from handlers.errors import answering
 

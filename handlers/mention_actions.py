@@ -8,7 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.cards.dismiss_modal import (
+from bot.core.errors import ActionRefused
+from bot.services import Services
+from bot.slack.cards.dismiss_modal import (
     CALLBACK_ID,
     REASON_BLOCK,
     DismissContext,
@@ -16,10 +18,8 @@ from bot.cards.dismiss_modal import (
     dismiss_form_errors,
     parse_dismiss_values,
 )
-from bot.cards.mention_card import MentionAction
-from bot.clicks import Click
-from bot.errors import ActionRefused
-from bot.services import Services
+from bot.slack.cards.mention_card import MentionAction
+from bot.slack.clicks import Click
 from handlers.clicks import click_from, person_of
 from handlers.errors import guarded
 

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlmodel import SQLModel
 
-from bot import audit, migrate
-from bot.db import make_engine, normalise_url
+from bot.core import audit, migrate
+from bot.core.db import make_engine, normalise_url
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 # The audit key the `engine` fixture's chain is written and verified with (a test value only).

@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from bot.db import make_engine, transaction
-from bot.models import SlackMessage
+from bot.core.db import make_engine, transaction
+from bot.core.models import SlackMessage
 
 
 def card_recorded(database_url: str, ts: str) -> bool:

@@ -45,7 +45,7 @@ RULES = [
         None,
     ),
     ("bot", ("handlers",), COMPOSITION_ROOT),
-    ("handlers", ("sqlalchemy", "sqlmodel", "tweepy", "bot.db", "bot.x_gateway"), None),
+    ("handlers", ("sqlalchemy", "sqlmodel", "tweepy", "bot.core.db", "bot.x.gateway"), None),
 ]
 
 

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.db import transaction
+from bot.core.db import transaction
+from bot.core.models import Draft, SlackMessage
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import Draft, SlackMessage
 
 
 def latest_draft(world: FakeWorld) -> Draft | None:

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from bot.clock import Clock, SystemClock
-from bot.db import make_engine, transaction
+from bot.core.clock import Clock, SystemClock
+from bot.core.db import make_engine, transaction
+from bot.core.models import Mention, SlackMessage
+from bot.core.settings import Secret, Settings
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.x_api import FakeX
-from bot.ingest import PollResult
-from bot.mentions import MENTION_CARD
-from bot.models import Mention, SlackMessage
+from bot.mentions.ingest import PollResult
+from bot.mentions.service import MENTION_CARD
 from bot.runtime import Runtime, build_runtime
-from bot.server import HttpServer
-from bot.settings import Secret, Settings
+from bot.slack.server import HttpServer
 from policies.config import BrandConfig
 
 BOT_TOKEN = "xoxb-fake-brandbot-token"

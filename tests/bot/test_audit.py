@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete, select, text, update
 
-from bot import audit
-from bot.clock import FakeClock
-from bot.db import make_engine, transaction
-from bot.models import AuditEntry
+from bot.core import audit
+from bot.core.clock import FakeClock
+from bot.core.db import make_engine, transaction
+from bot.core.models import AuditEntry
 
 clock = FakeClock()
 ALICE = audit.Actor("U0ALICE", "alice")

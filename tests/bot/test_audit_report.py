@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot import audit, migrate
-from bot.audit_report import (
+from bot.core import audit, migrate
+from bot.core.audit_report import (
     EXPORT_COLUMNS,
     export_entries,
     parse_since,
@@ -23,8 +23,8 @@ from bot.audit_report import (
     render_who,
     who_tweeted,
 )
-from bot.clock import FakeClock
-from bot.db import make_engine, transaction
+from bot.core.clock import FakeClock
+from bot.core.db import make_engine, transaction
 
 REPO = Path(__file__).resolve().parents[2]
 TWEET = "1861234567890123456"

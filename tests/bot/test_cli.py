@@ -11,10 +11,10 @@ import pytest
 import yaml
 from sqlalchemy import delete, select, update
 
-from bot import audit, migrate
-from bot.db import make_engine, transaction
+from bot.core import audit, migrate
+from bot.core.db import make_engine, transaction
+from bot.core.models import AuditEntry
 from bot.fakes.slack_api import FakeSlack
-from bot.models import AuditEntry
 
 REPO = Path(__file__).resolve().parents[2]
 # A deployment's key as the CLI reads it from the environment (a test value).
@@ -98,7 +98,7 @@ def test_run_refuses_a_short_audit_key_without_printing_it(tmp_path: Path) -> No
 
 
 def test_the_audit_key_is_masked_in_settings() -> None:
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     settings = Settings.from_env({"BRANDBOT_AUDIT_KEY": AUDIT_KEY})
     assert settings.audit_key_bytes() == AUDIT_KEY.encode()

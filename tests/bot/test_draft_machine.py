@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import audit, draft_machine
-from bot.db import transaction
-from bot.draft_machine import TRANSITIONS, IllegalTransition
-from bot.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.core import audit
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.drafts import machine as draft_machine
+from bot.drafts.machine import TRANSITIONS, IllegalTransition
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ACTOR = audit.Actor("U0ALICE", "alice")
@@ -117,7 +118,7 @@ def test_unknown_events_and_targets_are_programming_errors() -> None:
 
 
 # A draft's state is written only by draft_machine.move: no `state=` in an UPDATE of drafts and
-# no assignment to `.state` outside it (mentions have their own machine in bot/mentions.py).
+# no assignment to `.state` outside it (mentions have their own machine in bot/mentions/service.py).
 _WRITES = re.compile(r"\.state\s*=[^=]|\bstate\s*=\s*DraftState\.")
 
 

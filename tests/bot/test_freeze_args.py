@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.errors import ActionRefused
-from bot.freeze import parse_freeze_args
+from bot.core.errors import ActionRefused
+from bot.freeze.service import parse_freeze_args
 
 ACCOUNTS = ["acme", "acmehelp"]
 

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401
+import bot.core.models  # noqa: F401
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from support import TEST_CONFIG
 
-from bot.clock import FakeClock, utcnow
+from bot.core.clock import FakeClock, utcnow
 from bot.fakes.world import FakeWorld
 from policies.config import BrandConfig, parse_config
 

@@ -13,17 +13,17 @@ import pytest
 from sqlalchemy import event, select
 from support import TEST_CONFIG
 
-from bot.cards.approval_card import DraftAction
-from bot.cards.mention_card import MentionAction
-from bot.clock import FakeClock
-from bot.db import transaction
+from bot.core.clock import FakeClock
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, DraftApproval, DraftState
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack, latest_draft
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, DraftApproval, DraftState
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.cards.mention_card import MentionAction
 from policies.config import parse_config
 
 TWO_ACCOUNTS = TEST_CONFIG.replace(

@@ -7,15 +7,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.cards.approval_card import DraftAction
-from bot.clock import FakeClock
-from bot.db import transaction
+from bot.core.clock import FakeClock
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, DraftState, Freeze
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, DraftState, Freeze
+from bot.slack.cards.approval_card import DraftAction
 
 
 def _actions(world: FakeWorld, subject: str | None = None) -> list[tuple[str, str]]:

@@ -7,11 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.audit_report import render_who, who_tweeted
-from bot.cards.approval_card import DraftAction
-from bot.clicks import Click, Person
-from bot.db import transaction
+from bot.core import audit
+from bot.core.audit_report import render_who, who_tweeted
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
@@ -20,7 +19,8 @@ from bot.fakes.drafting import latest_draft as _latest_draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.clicks import Click, Person
 
 
 def test_a_draft_needs_someone_else_to_approve_it_then_posts_once(world: FakeWorld) -> None:

@@ -6,18 +6,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.cards.approval_card import DraftAction
-from bot.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldAction, post_action
-from bot.db import transaction
+from bot.core import audit
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import said as _said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.freeze import HELD_QUEUE
-from bot.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.freeze.service import HELD_QUEUE
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldAction, post_action
 
 OPS = "C0OPS"  # where the admin runs /brand: not a segment channel
 

@@ -16,15 +16,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.cards.approval_card import DraftAction
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
+from bot.core.models import DraftState
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import DraftState
+from bot.slack.cards.approval_card import DraftAction
 
 OPS = "C0OPS"
 

@@ -29,17 +29,17 @@ import pytest
 from sqlalchemy import select
 from support import TEST_CONFIG
 
-from bot.cards.approval_card import DraftAction
-from bot.clicks import Person
-from bot.clock import SystemClock
-from bot.db import transaction
-from bot.drafts import DraftRequest
+from bot.core.clock import SystemClock
+from bot.core.db import transaction
+from bot.core.models import Draft, DraftState, SlackMessage
+from bot.drafts.service import DraftRequest
 from bot.fakes.slack_api import FakeSlack, SlackCall
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.fakes.x_api import PostRecord
-from bot.models import Draft, DraftState, SlackMessage
 from bot.runtime import Runtime
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.clicks import Person
 from policies.config import BrandConfig, parse_config
 
 OPS = "C0OPS"  # where the admin runs /brand
@@ -160,7 +160,7 @@ def _called_from_freeze() -> bool:
     while frame is not None:
         code = frame.f_code
         if code.co_name == "freeze" and code.co_filename.replace("\\", "/").endswith(
-            "bot/freeze.py"
+            "bot/freeze/service.py"
         ):
             return True
         frame = frame.f_back

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from bot.cards.mention_card import MentionAction
-from bot.db import transaction
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, MentionState
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, MentionState
+from bot.slack.cards.mention_card import MentionAction
 
 
 def _carded(world: FakeWorld, text: str = "@acme outage in Leeds", author: str = "dana") -> str:

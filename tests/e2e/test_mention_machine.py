@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.clicks import Click, Person
-from bot.db import transaction
-from bot.errors import ActionRefused
+from bot.core.db import transaction
+from bot.core.errors import ActionRefused
+from bot.core.models import AuditEntry, Mention, MentionState, SlackMessage
 from bot.fakes.world import FakeWorld
-from bot.mentions import MENTION_CARD, TRANSITIONS
-from bot.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.mentions.service import MENTION_CARD, TRANSITIONS
+from bot.slack.clicks import Click, Person
 
 CASES = [
     (action, source, source in sources, target)

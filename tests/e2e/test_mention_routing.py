@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.core.models import MentionState
 from bot.fakes.world import FakeWorld
-from bot.models import MentionState
 
 
 def test_each_mention_reaches_its_segment_channel_with_a_full_card(world: FakeWorld) -> None:

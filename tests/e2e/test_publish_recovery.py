@@ -13,17 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from support import TEST_CONFIG
 
-from bot.cards.approval_card import DraftAction
-from bot.clicks import Click, Person
-from bot.clock import FakeClock
-from bot.db import transaction
+from bot.core.clock import FakeClock
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, Draft, DraftState
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, Draft, DraftState
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.clicks import Click, Person
 from policies.config import BrandConfig, parse_config
 
 

@@ -7,11 +7,11 @@ import time
 
 from sqlalchemy import select
 
-from bot.cards.mention_card import MentionAction
-from bot.db import transaction
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.core.outbox import METADATA_EVENT
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, Mention, MentionState, SlackMessage
-from bot.outbox import METADATA_EVENT
+from bot.slack.cards.mention_card import MentionAction
 
 
 def _posted_cards(world: FakeWorld) -> dict[int, int]:

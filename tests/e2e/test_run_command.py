@@ -13,10 +13,10 @@ from pathlib import Path
 import requests
 from support import TEST_CONFIG, card_recorded
 
-from bot.cards.mention_card import MentionAction
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.x_api import FakeX
+from bot.slack.cards.mention_card import MentionAction
 
 REPO = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-run-test-token-7f3a"

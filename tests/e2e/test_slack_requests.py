@@ -25,16 +25,21 @@ from hypothesis import strategies as st
 from slack_bolt.request import BoltRequest
 from sqlalchemy import func, select
 
-from bot import audit
-from bot.cards.approval_card import DraftAction
-from bot.cards.draft_modals import CREATE_CALLBACK, EDIT_CALLBACK, REJECT_CALLBACK, DraftContext
-from bot.cards.mention_card import MentionAction
-from bot.clock import utcnow
-from bot.db import transaction
+from bot.core import audit
+from bot.core.clock import utcnow
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, Draft, SeenRequest
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, Draft, SeenRequest
-from bot.slack_gate import PRUNE_EVERY, REPLAY_WINDOW, ReplayGuard
+from bot.slack.cards.approval_card import DraftAction
+from bot.slack.cards.draft_modals import (
+    CREATE_CALLBACK,
+    EDIT_CALLBACK,
+    REJECT_CALLBACK,
+    DraftContext,
+)
+from bot.slack.cards.mention_card import MentionAction
+from bot.slack.gate import PRUNE_EVERY, REPLAY_WINDOW, ReplayGuard
 
 OPS = "C0OPS"
 COMMAND = urlencode(

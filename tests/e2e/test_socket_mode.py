@@ -27,11 +27,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from support import TEST_CONFIG, card_recorded
 
-from bot.cards.mention_card import MentionAction
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_socket import OP_CLOSE, OP_TEXT, FakeSocketMode, accept_key, encode_frame
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.x_api import FakeX
+from bot.slack.cards.mention_card import MentionAction
 
 BOT_TOKEN = "xoxb-socket-test-token-3c9e"
 APP_TOKEN = "xapp-1-A0BRANDBOT-socket-test-8d21"

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from bot.cards.approval_card import DraftAction
-from bot.db import transaction
+from bot.core.db import transaction
+from bot.core.models import AuditEntry, Draft, DraftState
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
@@ -16,7 +16,7 @@ from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.models import AuditEntry, Draft, DraftState
+from bot.slack.cards.approval_card import DraftAction
 
 
 def _posted(world: FakeWorld, text: str) -> Draft:

@@ -16,16 +16,16 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, update
 from sqlmodel import Session, col
 
-from bot import audit, outbox
-from bot.cards.dismiss_modal import REASONS, DismissContext, dismiss_form_errors
-from bot.cards.mention_card import segment_label
-from bot.clicks import Click
-from bot.clock import Clock
-from bot.db import rowcount, transaction
-from bot.directory import DirectoryUnavailable, SlackDirectory
-from bot.errors import ActionRefused
-from bot.models import Mention, MentionState, SlackMessage
-from bot.segments import SegmentCatalog
+from bot.core import audit, outbox
+from bot.core.clock import Clock
+from bot.core.db import rowcount, transaction
+from bot.core.errors import ActionRefused
+from bot.core.models import Mention, MentionState, SlackMessage
+from bot.core.segments import SegmentCatalog
+from bot.slack.cards.dismiss_modal import REASONS, DismissContext, dismiss_form_errors
+from bot.slack.cards.mention_card import segment_label
+from bot.slack.clicks import Click
+from bot.slack.directory import DirectoryUnavailable, SlackDirectory
 from policies import permissions
 
 MENTION_CARD = "mention_card"

@@ -30,10 +30,10 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, delete
 from sqlmodel import col
 
-from bot.clock import utcnow
-from bot.db import insert_ignoring_conflicts, rowcount, table_of, transaction
-from bot.models import SeenRequest
-from bot.slack_payload import payload_problem
+from bot.core.clock import utcnow
+from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
+from bot.core.models import SeenRequest
+from bot.slack.payload import payload_problem
 
 log = logging.getLogger("brandbot.slack")
 

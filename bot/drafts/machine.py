@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, update
 from sqlmodel import Session, col
 
-from bot import audit, outbox
-from bot.db import rowcount
-from bot.models import Draft, DraftState
+from bot.core import audit, outbox
+from bot.core.db import rowcount
+from bot.core.models import Draft, DraftState
 
 S = DraftState
 _OPEN_TO_REJECT = frozenset({S.PENDING, S.APPROVED, S.HELD, S.FAILED, S.NEEDS_CHECK})

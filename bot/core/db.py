@@ -82,7 +82,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def create_all(engine: Engine) -> None:
-    import bot.models  # noqa: F401  (registers the tables)
+    import bot.core.models  # noqa: F401  (registers the tables)
 
     SQLModel.metadata.create_all(engine)
 

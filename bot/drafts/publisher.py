@@ -11,7 +11,7 @@ X's answer and our commit) the next attempt first looks for the post among the a
 recent tweets, comparing the whole text — links by their expanded URLs — and the reply target
 (`policies.tweet_match`). Found → recorded as posted; not surely ours → a person checks; surely
 absent → posted again (X's duplicate-content 403 is the backstop). Every move of a draft is a
-`bot.draft_machine` transition, so each lands in the audit log.
+`bot.drafts.machine` transition, so each lands in the audit log.
 """
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, upd
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from bot import audit, draft_machine, outbox
-from bot.clock import Clock, iso
-from bot.db import rowcount, transaction
-from bot.directory import DirectoryUnavailable
-from bot.drafts import AUTHOR_DM, rules_for
-from bot.models import Draft, DraftState, Freeze
-from bot.segments import SegmentCatalog
-from bot.worker import Worker
-from bot.x_gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
+from bot.core import audit, outbox
+from bot.core.clock import Clock, iso
+from bot.core.db import rowcount, transaction
+from bot.core.models import Draft, DraftState, Freeze
+from bot.core.segments import SegmentCatalog
+from bot.core.worker import Worker
+from bot.drafts import machine as draft_machine
+from bot.drafts.service import AUTHOR_DM, rules_for
+from bot.slack.directory import DirectoryUnavailable
+from bot.x.gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.approvals import ApprovalRule, RuleProgress, all_met
 from policies.tweet_match import Match, same_post
 

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.cards.mention_card import segment_label
+from bot.slack.cards.mention_card import segment_label
 
 CREATE_CALLBACK = "draft_create_modal"
 EDIT_CALLBACK = "draft_edit_modal"

@@ -28,18 +28,19 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlmodel import Session, col
 
-from bot import audit, draft_machine, outbox
-from bot.audit_report import parse_tweet_ref, render_who, who_tweeted
-from bot.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldPost, HeldQueueView
-from bot.clicks import Click, Person
-from bot.clock import Clock, iso
-from bot.db import transaction
-from bot.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
-from bot.drafts import DraftService, approvals_of
-from bot.errors import ActionRefused
-from bot.models import AuditEntry, Draft, DraftState, Freeze, SlackMessage
-from bot.publisher import FROZEN, active_freeze, publish_gate
-from bot.segments import SegmentCatalog
+from bot.core import audit, outbox
+from bot.core.audit_report import parse_tweet_ref, render_who, who_tweeted
+from bot.core.clock import Clock, iso
+from bot.core.db import transaction
+from bot.core.errors import ActionRefused
+from bot.core.models import AuditEntry, Draft, DraftState, Freeze, SlackMessage
+from bot.core.segments import SegmentCatalog
+from bot.drafts import machine as draft_machine
+from bot.drafts.publisher import FROZEN, active_freeze, publish_gate
+from bot.drafts.service import DraftService, approvals_of
+from bot.slack.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldPost, HeldQueueView
+from bot.slack.clicks import Click, Person
+from bot.slack.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
 from policies import permissions
 
 HELD_QUEUE = "held_queue"  # outbox kind: the one message an unfreeze posts about what it held

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.cards.approval_card import ApprovalView, build_approval_card
-from bot.cards.approval_card import fallback_text as approval_fallback
-from bot.cards.held_queue import build_held_queue
-from bot.cards.held_queue import fallback_text as held_queue_fallback
-from bot.cards.mention_card import build_mention_card, escape, fallback_text
-from bot.clock import Clock
-from bot.drafts import approvals_of, candidate_texts
-from bot.freeze import load_held_queue
-from bot.models import Draft, DraftState, Mention, SlackMessage
-from bot.outbox import Rendered, Renderer
-from bot.publisher import active_freeze
-from bot.segments import SegmentCatalog
+from bot.core.clock import Clock
+from bot.core.models import Draft, DraftState, Mention, SlackMessage
+from bot.core.outbox import Rendered, Renderer
+from bot.core.segments import SegmentCatalog
+from bot.drafts.publisher import active_freeze
+from bot.drafts.service import approvals_of, candidate_texts
+from bot.freeze.service import load_held_queue
+from bot.slack.cards.approval_card import ApprovalView, build_approval_card
+from bot.slack.cards.approval_card import fallback_text as approval_fallback
+from bot.slack.cards.held_queue import build_held_queue
+from bot.slack.cards.held_queue import fallback_text as held_queue_fallback
+from bot.slack.cards.mention_card import build_mention_card, escape, fallback_text
 from policies.approvals import approval_rules
 from policies.lint import text_fingerprint
 

@@ -1,4 +1,4 @@
-"""Database tables. Every state change also appends an AuditEntry (see bot.audit)."""
+"""Database tables. Every state change also appends an AuditEntry (see bot.core.audit)."""
 
 from __future__ import annotations
 

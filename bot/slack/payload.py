@@ -1,6 +1,6 @@
 """What a Slack payload must look like before any listener reads it.
 
-One check, `payload_problem`, used twice: by the HTTP front door (`bot.slack_gate`), before Bolt
+One check, `payload_problem`, used twice: by the HTTP front door (`bot.slack.gate`), before Bolt
 parses anything, and by a Bolt global middleware (`RefuseMalformed`), so Socket Mode payloads
 get the same treatment. Listeners index `body["user"]["id"]` or `body["actions"][0]` and hash what
 they find into the audit chain, so a wrong type must be refused here, not discovered there: an int

@@ -18,16 +18,17 @@ from typing import Any, NoReturn
 from sqlalchemy import Engine, delete, select, update
 from sqlmodel import Session, col
 
-from bot import audit, draft_machine, outbox
-from bot.cards.mention_card import segment_label
-from bot.clicks import Click, Person
-from bot.clock import Clock, iso
-from bot.db import insert_ignoring_conflicts, table_of, transaction
-from bot.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
-from bot.errors import ActionRefused
-from bot.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
-from bot.segments import SegmentCatalog
-from bot.x_gateway import XGateway, XNotFound, XRejected, XUnavailable
+from bot.core import audit, outbox
+from bot.core.clock import Clock, iso
+from bot.core.db import insert_ignoring_conflicts, table_of, transaction
+from bot.core.errors import ActionRefused
+from bot.core.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
+from bot.core.segments import SegmentCatalog
+from bot.drafts import machine as draft_machine
+from bot.slack.cards.mention_card import segment_label
+from bot.slack.clicks import Click, Person
+from bot.slack.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
+from bot.x.gateway import XGateway, XNotFound, XRejected, XUnavailable
 from policies import permissions
 from policies.approvals import (
     ApprovalRule,

@@ -28,9 +28,9 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlmodel import Session, col
 
-from bot.db import table_of, transaction
-from bot.errors import ActionRefused
-from bot.models import AuditEntry
+from bot.core.db import table_of, transaction
+from bot.core.errors import ActionRefused
+from bot.core.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
 _PENDING = "brandbot.audit.pending"

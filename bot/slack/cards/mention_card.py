@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.models import Mention, MentionState
+from bot.core.models import Mention, MentionState
 
 
 class MentionAction(StrEnum):

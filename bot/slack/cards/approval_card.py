@@ -16,8 +16,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.cards.mention_card import escape, segment_label, slack_date
-from bot.models import Draft, DraftState, Freeze
+from bot.core.models import Draft, DraftState, Freeze
+from bot.slack.cards.mention_card import escape, segment_label, slack_date
 from policies.approvals import ApprovalRule
 from policies.text import MAX_WEIGHTED_LENGTH, weighted_length
 

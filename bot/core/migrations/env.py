@@ -1,11 +1,11 @@
-"""Alembic environment: the engine comes from bot.migrate; the schema from the SQLModel models."""
+"""Alembic environment: the engine comes from bot.core.migrate; the schema from the SQLModel models."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import bot.core.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 engine = context.config.attributes["engine"]
 

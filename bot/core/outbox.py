@@ -20,10 +20,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlmodel import Session, col
 
-from bot.clock import Clock
-from bot.db import rowcount, transaction
-from bot.models import SlackMessage
-from bot.worker import Worker
+from bot.core.clock import Clock
+from bot.core.db import rowcount, transaction
+from bot.core.models import SlackMessage
+from bot.core.worker import Worker
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col
 
-from bot import audit, sentiment
-from bot.clock import Clock
-from bot.db import insert_ignoring_conflicts, rowcount, table_of, transaction
-from bot.mentions import CardRequest, create_cards
-from bot.models import Mention, PollCursor
-from bot.segments import SegmentCatalog
-from bot.x_gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
+from bot.core import audit
+from bot.core.clock import Clock
+from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
+from bot.core.models import Mention, PollCursor
+from bot.core.segments import SegmentCatalog
+from bot.mentions import sentiment
+from bot.mentions.service import CardRequest, create_cards
+from bot.x.gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.routing import MentionFacts, explain_route
 from policies.search import mention_accounts, segment_search_queries
 

@@ -13,7 +13,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 from waitress.server import create_server
 
-from bot.slack_gate import ReplayGuard, SlackGate
+from bot.slack.gate import ReplayGuard, SlackGate
 
 EVENTS_PATH = "/slack/events"
 

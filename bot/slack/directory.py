@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.clock import Clock
+from bot.core.clock import Clock
 
 
 class DirectoryUnavailable(Exception):

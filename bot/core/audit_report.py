@@ -1,6 +1,6 @@
 """Reading the audit log: who tweeted what (`brandbot audit who`) and exports (`audit export`).
 
-Conventions this module relies on (written by bot.drafts, bot.publisher, bot.mentions, bot.ingest):
+Conventions this module relies on (written by bot.drafts.service, bot.drafts.publisher, bot.mentions.service, bot.mentions.ingest):
 a draft's entries have subject `draft:<id>`; its `draft.post` entry's `after` holds
 `tweet_id`, `url` and `account`; its `draft.create` entry's `after` holds `in_reply_to` (the
 mention's tweet id, or null); a mention's entries have subject `mention:<tweet id>`.
@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from bot.db import transaction
-from bot.models import AuditEntry
+from bot.core.db import transaction
+from bot.core.models import AuditEntry
 
 ExportFormat = Literal["jsonl", "csv"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")

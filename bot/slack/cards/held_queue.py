@@ -23,8 +23,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.cards.mention_card import escape, segment_label
-from bot.models import Draft, DraftState, Freeze
+from bot.core.models import Draft, DraftState, Freeze
+from bot.slack.cards.mention_card import escape, segment_label
 
 MAX_LISTED = 20  # 2 blocks a post + header, note and bulk actions stays under Slack's 50
 CANCEL_REASON = "cancelled after the freeze"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.cards.mention_card import SegmentView
+from bot.slack.cards.mention_card import SegmentView
 from policies.config import BrandConfig
 
 

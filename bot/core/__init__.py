@@ -1,0 +1,1 @@
+"""The ground every service stands on: database, models, clock, settings, audit log, outbox, workers."""

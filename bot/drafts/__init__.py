@@ -1,0 +1,1 @@
+"""Drafts: the draft service, its state machine and the publisher that posts approved drafts."""

@@ -1,0 +1,1 @@
+"""Freezes: stop all publishing in a crisis, and the held queue an unfreeze leaves."""

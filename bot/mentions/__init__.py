@@ -1,0 +1,1 @@
+"""Mentions: ingest from X, routing into segments, the claim-card state machine."""

@@ -1,0 +1,1 @@
+"""X: the one gateway to X's API."""
