@@ -15,23 +15,22 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
 from bot.core import audit, migrate
+from bot.core.audit_report import AuditTrail
 from bot.core.clock import Clock, SystemClock
+from bot.core.context import ServiceContext
 from bot.core.db import make_engine, transaction
-from bot.core.outbox import Outbox
+from bot.core.outbox import Outbox, Renderer
 from bot.core.segments import SegmentCatalog
 from bot.core.settings import Settings, SettingsError
 from bot.drafts.publisher import Publisher
+from bot.drafts.rendering import approval_card_renderer, author_dm_renderer
 from bot.drafts.service import APPROVAL_CARD, AUTHOR_DM, DraftService
-from bot.freeze.service import HELD_QUEUE, FreezeService
+from bot.freeze.held_queue import HELD_QUEUE, HeldQueueService, render_held_queue
+from bot.freeze.service import FreezeService
 from bot.mentions.ingest import Ingestor
+from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
 from bot.services import Services
-from bot.slack.cards.rendering import (
-    approval_card_renderer,
-    author_dm_renderer,
-    held_queue_renderer,
-    mention_card_renderer,
-)
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.server import wsgi_app
@@ -45,8 +44,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     config: BrandConfig
-    engine: Engine
-    clock: Clock
+    ctx: ServiceContext
     client: WebClient
     outbox: Outbox
     ingestor: Ingestor
@@ -56,6 +54,14 @@ class Runtime:
     owner: str
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def engine(self) -> Engine:
+        return self.ctx.engine
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
 
     def start_workers(
         self, *, poll: bool = True, deliver: bool = True, publish: bool = True
@@ -126,72 +132,52 @@ def build_runtime(
     base_url = settings.slack_api_base()
     client = interactive_client(token=settings.slack_bot_token, base_url=base_url)
     segments = SegmentCatalog(config)
+    ctx = ServiceContext(
+        engine=engine,
+        clock=clock,
+        segments=segments,
+        directory=SlackDirectory(client=client, clock=clock),
+    )
+    renderers: dict[str, Renderer] = {
+        MENTION_CARD: mention_card_renderer(segments),
+        APPROVAL_CARD: approval_card_renderer(segments, clock),
+        AUTHOR_DM: author_dm_renderer,
+        HELD_QUEUE: render_held_queue,
+    }
     outbox = Outbox(
         engine=engine,
         client=outbox_client(token=settings.slack_bot_token, base_url=base_url),
         clock=clock,
-        renderers={
-            MENTION_CARD: mention_card_renderer(segments),
-            APPROVAL_CARD: approval_card_renderer(segments, clock),
-            AUTHOR_DM: author_dm_renderer,
-            HELD_QUEUE: held_queue_renderer,
-        },
+        renderers=renderers,
         owner=owner,
     )
-    directory = SlackDirectory(client=client, clock=clock)
-    mentions = MentionService(
-        engine=engine, segments=segments, directory=directory, clock=clock, on_change=outbox.wake
-    )
-    env = os.environ if env is None else env
-    credentials = {
-        a.handle: creds
-        for a in config.accounts
-        if (creds := PostingCredentials.from_env(a.credentials_env, env)) is not None
-    }
     gateway = XGateway(
         bearer_token=settings.x_bearer_token,
         api_url=settings.x_api_url,
-        credentials=credentials,
+        credentials=_posting_credentials(config, os.environ if env is None else env),
         timeout=settings.x_timeout_seconds,
     )
-    drafts = DraftService(
-        engine=engine,
-        segments=segments,
-        directory=directory,
-        clock=clock,
-        on_change=outbox.wake,
-        on_approved=lambda: publisher.wake(),
-        gateway=gateway,
-    )
+    drafts = DraftService(ctx, gateway=gateway)
     publisher = Publisher(
-        engine=engine,
+        ctx=ctx,
         gateway=gateway,
-        segments=segments,
-        clock=clock,
         owner=owner,
-        on_change=outbox.wake,
         approvals=drafts.approval_standing,
         x_timeout=settings.x_timeout_seconds,
     )
-    freeze = FreezeService(
-        engine=engine,
-        segments=segments,
-        directory=directory,
-        clock=clock,
-        on_change=outbox.wake,
-        # a post handed to X just before a freeze may take this long to be answered
-        in_flight_wait=settings.x_timeout_seconds + 2,
-    )
+    # a post handed to X just before a freeze may take this long to be answered
+    freeze = FreezeService(ctx, in_flight_wait=settings.x_timeout_seconds + 2)
     publisher.timers.append(freeze.lapse_expired)
-    ingestor = Ingestor(
-        engine=engine,
-        gateway=gateway,
+    ctx.hooks.cards_changed = outbox.wake
+    ctx.hooks.approved = publisher.wake
+    services = Services(
+        mentions=MentionService(ctx),
+        drafts=drafts,
+        freeze=freeze,
+        held_queue=HeldQueueService(ctx, drafts=drafts),
+        audit=AuditTrail(engine),
         segments=segments,
-        clock=clock,
-        owner=owner,
-        on_new=outbox.wake,
     )
-    services = Services(mentions=mentions, drafts=drafts, freeze=freeze, segments=segments)
     bolt = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
@@ -200,5 +186,25 @@ def build_runtime(
     )
     handlers.register(bolt, services)
     return Runtime(
-        settings, config, engine, clock, client, outbox, ingestor, publisher, services, bolt, owner
+        settings=settings,
+        config=config,
+        ctx=ctx,
+        client=client,
+        outbox=outbox,
+        ingestor=Ingestor(ctx, gateway=gateway, owner=owner),
+        publisher=publisher,
+        services=services,
+        bolt=bolt,
+        owner=owner,
     )
+
+
+def _posting_credentials(
+    config: BrandConfig, env: Mapping[str, str]
+) -> dict[str, PostingCredentials]:
+    """Each account's posting keys, where the environment holds them."""
+    return {
+        a.handle: creds
+        for a in config.accounts
+        if (creds := PostingCredentials.from_env(a.credentials_env, env)) is not None
+    }

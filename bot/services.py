@@ -1,11 +1,13 @@
-"""What the Slack layer may call: the services, nothing lower."""
+"""What the Slack layer may call: the services, nothing lower. Built only in `bot/runtime.py`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.core.audit_report import AuditTrail
 from bot.core.segments import SegmentCatalog
 from bot.drafts.service import DraftService
+from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
 from bot.mentions.service import MentionService
 
@@ -15,4 +17,6 @@ class Services:
     mentions: MentionService
     drafts: DraftService
     freeze: FreezeService
+    held_queue: HeldQueueService
+    audit: AuditTrail
     segments: SegmentCatalog

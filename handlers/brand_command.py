@@ -106,7 +106,7 @@ def _who(services: Services, rest: str) -> str:
     if not ref or len(ref.split()) > 1:
         return WHO_USAGE
     try:
-        story = services.freeze.who(ref)
+        story = services.audit.who(ref)
     except ValueError as bad:
         return f"{escape(str(bad))}\n{WHO_USAGE}"
     if story is None:

@@ -16,7 +16,7 @@ from handlers.errors import answering
 
 
 def register(app: App, services: Services) -> None:
-    queue = services.freeze.held_queue(services.drafts)
+    queue = services.held_queue
     buttons: dict[Any, Callable[[Click], str]] = {
         re.compile(rf"^{HeldAction.RELEASE}:\d+$"): queue.release,
         re.compile(rf"^{HeldAction.CANCEL}:\d+$"): queue.cancel,

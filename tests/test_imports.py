@@ -1,6 +1,7 @@
 """Imports point one way (DESIGN.md): handlers/ → bot/ → policies/. `policies/` imports neither,
-`bot/` imports `handlers/` only in the composition root, and `handlers/` never touches the
-database session or tweepy directly."""
+`bot/` imports `handlers/` only in the composition root, `handlers/` never touches the
+database session or tweepy directly, cards never import services, and `bot/core/` imports no
+domain package."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def _files(package: str) -> list[Path]:
     return sorted((REPO / package).rglob("*.py"))
 
 
+DOMAINS = ("bot.mentions", "bot.drafts", "bot.freeze", "bot.services", "bot.runtime")
+
 RULES = [
     # package, modules it must not import, exception
     (
@@ -46,6 +49,11 @@ RULES = [
     ),
     ("bot", ("handlers",), COMPOSITION_ROOT),
     ("handlers", ("sqlalchemy", "sqlmodel", "tweepy", "bot.core.db", "bot.x.gateway"), None),
+    # Cards build Block Kit from what they are given: they never import services, the database
+    # or the outbox (the domain's rendering module reads the rows and hands them a view).
+    ("bot/slack/cards", (*DOMAINS, "bot.core.db", "bot.core.outbox", "sqlalchemy"), None),
+    # The ground under the services knows none of them.
+    ("bot/core", DOMAINS, None),
 ]
 
 

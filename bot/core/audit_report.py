@@ -451,3 +451,18 @@ def _export_rows(
 def _iso(at: datetime) -> str:
     aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class AuditTrail:
+    """What the Slack layer may ask of the audit log (`/brand who`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def who(self, ref: str) -> str | None:
+        """Who drafted, edited, approved and posted a tweet (a URL or an id), as `brandbot audit
+        who` prints it; None if brandbot did not post it. ValueError if `ref` is no tweet."""
+        tweet_id = parse_tweet_ref(ref)
+        with transaction(self._engine) as session:
+            history = who_tweeted(session, tweet_id)
+            return render_who(history) if history is not None else None

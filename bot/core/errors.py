@@ -3,3 +3,12 @@
 
 class ActionRefused(Exception):
     """The action was not carried out; `str(exc)` tells the user why and what to do."""
+
+
+class Conflict(ActionRefused):
+    """A guarded write matched no row: someone changed the thing between our read and write."""
+
+    def __init__(
+        self, message: str = "Someone changed this just now; the card shows the latest."
+    ) -> None:
+        super().__init__(message)

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from bot.slack.cards.mention_card import SegmentView
+from dataclasses import dataclass
+
 from policies.config import BrandConfig
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """What a card needs to know of a segment."""
+
+    name: str
+    channel: str
+    first_response_minutes: int
 
 
 class SegmentCatalog:

@@ -22,18 +22,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
-from bot.core.clock import Clock, iso
-from bot.core.db import rowcount, transaction
-from bot.core.models import Draft, DraftState, Freeze
-from bot.core.segments import SegmentCatalog
+from bot.core.clock import iso
+from bot.core.context import ServiceContext
+from bot.core.db import rowcount
+from bot.core.models import Draft, DraftState
 from bot.core.worker import Worker
 from bot.drafts import machine as draft_machine
 from bot.drafts.service import AUTHOR_DM, rules_for
+from bot.freeze.gate import FROZEN, active_freeze, freeze_at, publish_gate
 from bot.slack.directory import DirectoryUnavailable
 from bot.x.gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.approvals import ApprovalRule, RuleProgress, all_met
@@ -42,53 +43,7 @@ from policies.tweet_match import Match, same_post
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
-FROZEN = "frozen"  # held_reason prefix of drafts a freeze is holding
 FROZEN_RECHECK = timedelta(seconds=5)
-_GATE_LOCK_KEY = 0x6272616E67  # PostgreSQL advisory lock ordering freezes and post attempts
-
-
-def publish_gate(session: Session, *, exclusive: bool) -> None:
-    """Take the publish gate for this transaction: shared for a post attempt, exclusive for a
-    freeze. SQLite needs nothing: BEGIN IMMEDIATE already makes every write transaction
-    exclusive."""
-    if session.get_bind().dialect.name == "postgresql":
-        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        session.execute(text(f"SELECT {lock}(:key)"), {"key": _GATE_LOCK_KEY})
-
-
-def _scope(account: str) -> ColumnElement[bool]:
-    return col(Freeze.scope).in_(["all", account.lower()])
-
-
-def active_freeze(session: Session, account: str, now: datetime) -> Freeze | None:
-    """The freeze in force for this account (or all accounts), if any: every freeze not lifted
-    and not run out — never compared with when it began, so a freeze committed after this
-    worker read its clock (or set by a replica whose clock is ahead) is in force at once."""
-    return session.scalars(
-        select(Freeze)
-        .where(
-            _scope(account),
-            col(Freeze.lifted_at).is_(None),
-            or_(col(Freeze.until).is_(None), col(Freeze.until) > now),
-        )
-        .order_by(col(Freeze.id).desc())
-        .limit(1)
-    ).first()
-
-
-def freeze_at(session: Session, account: str, moment: datetime) -> Freeze | None:
-    """The freeze that covered this account at `moment` (lifted or run out since, or not)."""
-    return session.scalars(
-        select(Freeze)
-        .where(
-            _scope(account),
-            col(Freeze.frozen_at) <= moment,
-            or_(col(Freeze.lifted_at).is_(None), col(Freeze.lifted_at) > moment),
-            or_(col(Freeze.until).is_(None), col(Freeze.until) > moment),
-        )
-        .order_by(col(Freeze.id).desc())
-        .limit(1)
-    ).first()
 
 
 @dataclass(frozen=True)
@@ -101,12 +56,9 @@ class Found:
 
 @dataclass(kw_only=True)
 class Publisher(Worker):
-    engine: Engine
+    ctx: ServiceContext
     gateway: XGateway
-    segments: SegmentCatalog
-    clock: Clock
     owner: str
-    on_change: Callable[[], None] = lambda: None
     timers: list[Callable[[], object]] = field(default_factory=list)  # e.g. freezes running out
     # The rules that apply to a draft now and how far it meets them (DraftService): checked right
     # before posting, so a reply whose mention moved to a stricter segment, or an approval by
@@ -126,11 +78,11 @@ class Publisher(Worker):
         return self.publish_due()
 
     def publish_due(self) -> int:
-        now = self.clock.now()
+        now = self.ctx.clock.now()
         for timer in self.timers:
             timer()
         self._expire_unapproved(now)
-        with transaction(self.engine) as session:
+        with self.ctx.transaction() as session:
             # ids of stored rows: the column is Optional only until a row is inserted
             due = cast(
                 Sequence[int],
@@ -153,7 +105,7 @@ class Publisher(Worker):
     def _expire_unapproved(self, now: datetime) -> None:
         """A scheduled draft still waiting for approvals at its time expires and tells its author
         (posting it late could be wrong; the author can draft it again)."""
-        with transaction(self.engine) as session:
+        with self.ctx.transaction() as session:
             expired = session.scalars(
                 select(Draft).where(
                     col(Draft.state) == DraftState.PENDING, col(Draft.schedule_at) <= now
@@ -175,7 +127,7 @@ class Publisher(Worker):
                         now=now,
                     )
         if expired:
-            self.on_change()
+            self.ctx.hooks.cards_changed()
 
     # -- one post ---------------------------------------------------------------------------
 
@@ -196,7 +148,7 @@ class Publisher(Worker):
             if found.match == Match.UNSURE:
                 return self._stop(draft, "needs_check", _UNSURE)
             patient_until = (draft.attempt_at or draft.created_at) + self.repost_grace
-            if took_over and self.clock.now() < patient_until:
+            if took_over and self.ctx.clock.now() < patient_until:
                 self._unlease(draft, due=patient_until, error=_STRAGGLER)
                 return False
         try:
@@ -208,7 +160,7 @@ class Publisher(Worker):
             return self._approvals_lost(draft, progress)
         attempt = self._pass_gate(draft, outcome_unknown=outcome_unknown, rules=rules)
         if attempt is None:  # held, or back to wait: its card may say why now (after commit)
-            self.on_change()
+            self.ctx.hooks.cards_changed()
             return False
         try:
             tweet_id = self.gateway.post(
@@ -231,8 +183,8 @@ class Publisher(Worker):
     def _lease(self, draft_id: int) -> tuple[Draft, bool] | None:
         """Take the draft for this worker (no state change: the gate records the attempt); also
         say whether it was taken over from another worker whose lease ran out."""
-        now = self.clock.now()
-        with transaction(self.engine) as session:
+        now = self.ctx.clock.now()
+        with self.ctx.transaction() as session:
             before = session.get(Draft, draft_id)
             previous = before.lease_owner if before is not None else None
             leased = rowcount(
@@ -277,8 +229,8 @@ class Publisher(Worker):
         """The last check before X, under the publish gate: not frozen now, not due during a
         freeze that has ended since, within the hourly limit. Records the attempt, or returns
         None having put the draft back to wait (or held it for a person)."""
-        now = self.clock.now()
-        with transaction(self.engine) as session:
+        now = self.ctx.clock.now()
+        with self.ctx.transaction() as session:
             publish_gate(session, exclusive=False)
             current = session.get(Draft, draft.id, populate_existing=True)
             if (
@@ -287,7 +239,7 @@ class Publisher(Worker):
                 or current.state not in (DraftState.APPROVED, DraftState.POSTING)
             ):
                 return None
-            if rules_for(session, self.segments, current) != rules:  # changed since we counted
+            if rules_for(session, self.ctx.segments, current) != rules:  # changed since we counted
                 self._wait(session, current, now, reason=_RULES_CHANGED, due=now)
                 return None
             freeze = active_freeze(session, current.account, now)
@@ -345,7 +297,7 @@ class Publisher(Worker):
     def _hourly_limit(
         self, session: Session, draft: Draft, now: datetime
     ) -> tuple[str, datetime] | None:
-        account = self.segments.config.account(draft.account)
+        account = self.ctx.segments.config.account(draft.account)
         hour_ago = now - timedelta(hours=1)
         recent = session.execute(
             select(func.count(), func.min(col(Draft.posted_at))).where(
@@ -394,7 +346,7 @@ class Publisher(Worker):
             for t in tweets
         }
         candidates = [i for i, v in verdicts.items() if v != Match.DIFFERENT]
-        with transaction(self.engine) as session:
+        with self.ctx.transaction() as session:
             taken = set(
                 session.scalars(
                     select(col(Draft.tweet_id)).where(
@@ -426,9 +378,9 @@ class Publisher(Worker):
         )
 
     def _posted(self, draft: Draft, tweet_id: str, *, recovered: bool) -> bool:
-        now = self.clock.now()
+        now = self.ctx.clock.now()
         try:
-            with transaction(self.engine) as session:
+            with self.ctx.transaction() as session:
                 # Guarded by the draft's version as this worker last moved it: X gave us the
                 # tweet, so we record it even if our lease ran out meanwhile — unless another
                 # worker has moved the draft since (it then records or finds the tweet itself).
@@ -460,7 +412,7 @@ class Publisher(Worker):
                 f"X's tweet {tweet_id} is already recorded for another draft: check the account before retrying.",
             )
         if recorded:
-            self.on_change()
+            self.ctx.hooks.cards_changed()
         return recorded
 
     def _attempt_ended(
@@ -478,18 +430,20 @@ class Publisher(Worker):
 
     def _unlease(self, draft: Draft, *, due: datetime, error: str) -> None:
         """Nothing was sent (e.g. the search before a re-post failed): look again later."""
-        with transaction(self.engine) as session:
+        with self.ctx.transaction() as session:
             session.execute(
                 update(Draft)
                 .where(col(Draft.id) == draft.id, col(Draft.lease_owner) == self.owner)
                 .values(due_at=due, lease_owner=None, lease_until=None, last_error=error)
             )
-            outbox.mark_changed(session, draft.card_id, now=self.clock.now())
-        self.on_change()
+            outbox.mark_changed(session, draft.card_id, now=self.ctx.clock.now())
+        self.ctx.hooks.cards_changed()
         log.warning("draft %s not posted yet: %s", draft.id, error)
 
     def _backoff(self, draft: Draft) -> datetime:
-        return self.clock.now() + min(MAX_BACKOFF, timedelta(seconds=2 ** min(draft.attempts, 10)))
+        return self.ctx.clock.now() + min(
+            MAX_BACKOFF, timedelta(seconds=2 ** min(draft.attempts, 10))
+        )
 
     def _stop(self, draft: Draft, event: str, error: str) -> bool:
         self._end(
@@ -502,7 +456,7 @@ class Publisher(Worker):
     ) -> None:
         """Move a draft this worker holds, and let the lease go. Only while we hold it: a worker
         that took over an expired lease may have moved it already."""
-        with transaction(self.engine) as session:
+        with self.ctx.transaction() as session:
             current = session.get(Draft, draft.id, populate_existing=True)
             if current is not None:
                 draft_machine.move(
@@ -510,12 +464,12 @@ class Publisher(Worker):
                     current,
                     event,
                     actor=audit.SYSTEM,
-                    at=self.clock.now(),
+                    at=self.ctx.clock.now(),
                     where=col(Draft.lease_owner) == self.owner,
                     values={"lease_owner": None, "lease_until": None, **values},
                     after=after,
                 )
-        self.on_change()
+        self.ctx.hooks.cards_changed()
 
 
 _STRAGGLER = (

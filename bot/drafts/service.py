@@ -10,24 +10,24 @@ draft to the publish queue with one conditional UPDATE, so simultaneous approval
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
-from bot.core.clock import Clock, iso
-from bot.core.db import insert_ignoring_conflicts, table_of, transaction
-from bot.core.errors import ActionRefused
+from bot.core.clock import iso
+from bot.core.context import ServiceContext
+from bot.core.db import insert_ignoring_conflicts, table_of
+from bot.core.errors import ActionRefused, Conflict
+from bot.core.guard import Checkpoint, resolve
 from bot.core.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
 from bot.core.segments import SegmentCatalog
 from bot.drafts import machine as draft_machine
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.clicks import Click, Person
-from bot.slack.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
 from bot.x.gateway import XGateway, XNotFound, XRejected, XUnavailable
 from policies import permissions
 from policies.approvals import (
@@ -45,6 +45,7 @@ from policies.lint import LintIssue, lint_draft, text_fingerprint
 APPROVAL_CARD = "approval_card"
 AUTHOR_DM = "author_dm"  # a direct message to a draft's author (rejected, expired)
 REJECTABLE = draft_machine.TRANSITIONS["reject"][0]
+CHANGED = "Someone changed this draft just now; the card shows the latest."
 DELETE_TIMEOUT = timedelta(minutes=2)  # a take-down X never answered may be confirmed again
 
 
@@ -107,33 +108,18 @@ def full_text(text: str, link: str | None) -> str:
 
 
 class DraftService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        segments: SegmentCatalog,
-        directory: SlackDirectory,
-        clock: Clock,
-        on_change: Callable[[], None] = lambda: None,
-        on_approved: Callable[[], None] = lambda: None,
-        gateway: XGateway | None = None,
-    ) -> None:
+    def __init__(self, ctx: ServiceContext, *, gateway: XGateway | None = None) -> None:
+        self._ctx = ctx
         self._gateway = gateway
-        self._engine = engine
-        self._segments = segments
-        self._directory = directory
-        self._clock = clock
-        self._on_change = on_change
-        self._on_approved = on_approved
 
     # -- drafting ---------------------------------------------------------------------------
 
     def accounts_for(self, segment: str) -> list[str]:
-        return [a.handle for a in self._segments.config.accounts_for(segment)]
+        return [a.handle for a in self._ctx.segments.config.accounts_for(segment)]
 
     def check(self, request: DraftRequest) -> list[LintIssue]:
         """Every rule the draft breaks (empty when it may go for approval)."""
-        config = self._segments.config
+        config = self._ctx.segments.config
         if request.segment not in config.segments:
             return [LintIssue("segment", f"There is no segment called {request.segment!r}.")]
         if not may_post_as(config, segment=request.segment, account=request.account):
@@ -150,7 +136,7 @@ class DraftService:
                 )
             ]
         segment = config.segments[request.segment]
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         issues = lint_draft(
             text=request.text,
             segment=segment,
@@ -173,7 +159,7 @@ class DraftService:
 
     def reply_segment(self, mention_id: str) -> str | None:
         """A reply belongs to its mention's segment, whatever a form says (None: no mention)."""
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             mention = session.get(Mention, mention_id)
             return mention.segment if mention is not None else None
 
@@ -188,11 +174,11 @@ class DraftService:
         issues = self.check(request)  # the modal checked too; the server decides
         if issues:
             raise DraftInvalid(issues)
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         texts = request.texts()[:MAX_CANDIDATES]
         text = texts[0]
-        name = self._directory.display_name(author.user_id, author.user_name)
-        with transaction(self._engine) as session:
+        name = self._ctx.directory.display_name(author.user_id, author.user_name)
+        with self._ctx.transaction() as session:
             draft = Draft(
                 account=request.account,
                 segment=request.segment,
@@ -223,7 +209,7 @@ class DraftService:
                 session,
                 [
                     outbox.NewMessage(
-                        APPROVAL_CARD, str(draft.id), self._segments.channel(request.segment)
+                        APPROVAL_CARD, str(draft.id), self._ctx.segments.channel(request.segment)
                     )
                 ],
                 now=now,
@@ -245,7 +231,7 @@ class DraftService:
                     "schedule_at": iso(draft.schedule_at),
                 },
             )
-        self._on_change()
+        self._ctx.hooks.cards_changed()
         return draft
 
     def edit_form(self, click: Click) -> Draft:
@@ -268,8 +254,8 @@ class DraftService:
         if issues:
             raise DraftInvalid(issues)
         new_text = full_text(text, link)
-        now, actor = self._clock.now(), self._actor(click.person)
-        with transaction(self._engine) as session:
+        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
+        with self._ctx.transaction() as session:
             moved = draft_machine.move(
                 session,
                 draft,
@@ -285,7 +271,7 @@ class DraftService:
                 after={"text": new_text},
             )
             if not moved:
-                raise _Conflict
+                raise Conflict(CHANGED)
             # Editing resets every approval, even of a text the draft had before (A → B → A).
             session.execute(delete(DraftApproval).where(col(DraftApproval.draft_id) == draft.id))
             assert draft.id is not None  # a stored draft
@@ -298,7 +284,7 @@ class DraftService:
                     at=now,
                 )
             )
-        self._on_change()
+        self._ctx.hooks.cards_changed()
 
     # -- approving --------------------------------------------------------------------------
 
@@ -329,13 +315,13 @@ class DraftService:
         reason = self._ineligible(click.person.user_id, draft, rules, members, text_hash=target)
         if reason:
             self._refuse(click, draft, "approve", reason)
-        now, actor = self._clock.now(), self._actor(click.person)
-        with transaction(self._engine) as session:
+        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
+        with self._ctx.transaction() as session:
             current = _locked(session, draft)
             if current.state != DraftState.PENDING or current.version != draft.version:
-                raise _Conflict
+                raise Conflict(CHANGED)
             inserted = session.execute(
-                insert_ignoring_conflicts(self._engine, table_of(DraftApproval)).returning(
+                insert_ignoring_conflicts(self._ctx.engine, table_of(DraftApproval)).returning(
                     col(DraftApproval.id)
                 ),
                 [
@@ -359,9 +345,9 @@ class DraftService:
                 )
             progress = self._progress(session, current, rules, members, text_hash=target)
             queued = all_met(progress) and self._queue(session, current, now, candidates[target])
-        self._on_change()
+        self._ctx.hooks.cards_changed()
         if queued:
-            self._on_approved()
+            self._ctx.hooks.approved()
             return "Approved: it goes to the publish queue now."
         so_far = _progress_note(progress)
         if inserted is None:
@@ -372,8 +358,8 @@ class DraftService:
 
     def rules(self, draft: Draft) -> list[ApprovalRule]:
         """Every approval rule that applies to the draft now (see policies.approvals)."""
-        with transaction(self._engine) as session:
-            return rules_for(session, self._segments, draft)
+        with self._ctx.transaction() as session:
+            return rules_for(session, self._ctx.segments, draft)
 
     def approval_standing(
         self, draft: Draft, *, text_hash: str | None = None
@@ -381,10 +367,10 @@ class DraftService:
         """The rules that apply to the draft now and how far a text of it (default: the current
         one) meets each, with who is in the approvers' groups now. The publisher asks right
         before posting. Raises DirectoryUnavailable when Slack can't say (then nothing posts)."""
-        with transaction(self._engine) as session:  # one read; Slack is asked outside it
-            rules = rules_for(session, self._segments, draft)
+        with self._ctx.transaction() as session:  # one read; Slack is asked outside it
+            rules = rules_for(session, self._ctx.segments, draft)
             approvals, editors = self._approval_facts(session, draft, text_hash)
-        members = self._resolve(principals_of(rules))
+        members = resolve(self._ctx, principals_of(rules))
         progress = approval_progress(
             rules, approvals=approvals, author=draft.author_id, editors=editors, members=members
         )
@@ -393,7 +379,7 @@ class DraftService:
     def eligible_approvals(self, draft_id: int, *, text_hash: str | None = None) -> int:
         """How many people's approvals of one exact text (default: the current one) count right
         now, under any rule: removed from the approvers' group since clicking means no longer."""
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             draft = session.get(Draft, draft_id)
             assert draft is not None
         _, progress = self.approval_standing(draft, text_hash=text_hash)
@@ -404,7 +390,7 @@ class DraftService:
         admin) confirms — or one admin: a compromised account must not erase the record alone.
         The confirmation claims the take-down first, so X is called once however many click."""
         draft = self._locate(click, "delete")
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         stale = draft.state == DraftState.DELETING and draft.updated_at < now - DELETE_TIMEOUT
         if draft.state == DraftState.DELETED:
             return f"Already deleted from X by <@{draft.deleted_by}>."
@@ -420,17 +406,17 @@ class DraftService:
         user = click.person.user_id
         rules = self.rules(draft)
         members = self._members(click, draft, "delete", rules, with_admins=True)
-        is_admin = is_member(user, self._segments.admins, members)
+        is_admin = is_member(user, self._ctx.segments.admins, members)
         is_approver = any(is_member(user, r.approvers, members) for r in rules)
         decision = permissions.may_delete(is_admin=is_admin, is_approver=is_approver)
         if not decision.allowed:
             self._refuse(click, draft, "delete", decision.reason)
-        actor = self._actor(click.person)
+        actor = self._ctx.actor(click.person)
         confirm = permissions.may_confirm_delete(
             user_id=user, requested_by=draft.delete_requested_by, is_admin=is_admin
         )
         if not confirm.allowed:
-            with transaction(self._engine) as session:
+            with self._ctx.transaction() as session:
                 session.execute(
                     update(Draft).where(col(Draft.id) == draft.id).values(delete_requested_by=user)
                 )
@@ -442,12 +428,12 @@ class DraftService:
                     at=now,
                     after={"tweet_id": draft.tweet_id},
                 )
-            self._on_change()
+            self._ctx.hooks.cards_changed()
             return "Deletion requested: another approver (or an admin) must confirm it on the card."
         if self._gateway is None:
             raise ActionRefused("Deleting from X is not configured here.")
         requested_by = draft.delete_requested_by or user
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             claimed = draft_machine.move(
                 session,
                 draft,
@@ -457,11 +443,11 @@ class DraftService:
                 values={"deleted_by": user, "delete_requested_by": requested_by},
                 after={"tweet_id": draft.tweet_id, "requested_by": requested_by},
             )
-        self._on_change()
+        self._ctx.hooks.cards_changed()
         assert draft.id is not None  # a stored draft
         if not claimed:
             return self._delete_outcome(draft.id)
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             deleting = session.get(Draft, draft.id)
             assert deleting is not None
         note = ""
@@ -470,26 +456,26 @@ class DraftService:
         except XNotFound:
             note = " (X no longer had it)"
         except (XRejected, XUnavailable) as exc:
-            with transaction(self._engine) as session:
+            with self._ctx.transaction() as session:
                 draft_machine.move(
                     session,
                     deleting,
                     "delete_failed",
                     actor=actor,
-                    at=self._clock.now(),
+                    at=self._ctx.clock.now(),
                     values={"deleted_by": None},
                     after={"tweet_id": draft.tweet_id, "error": str(exc)},
                 )
-            self._on_change()
+            self._ctx.hooks.cards_changed()
             raise ActionRefused(f"X did not delete it ({exc}). Try again in a moment.") from exc
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             draft_machine.move(
                 session,
                 deleting,
                 "delete",
                 actor=actor,
-                at=self._clock.now(),
-                values={"deleted_at": self._clock.now()},
+                at=self._ctx.clock.now(),
+                values={"deleted_at": self._ctx.clock.now()},
                 after={
                     "tweet_id": draft.tweet_id,
                     "requested_by": requested_by,
@@ -497,18 +483,18 @@ class DraftService:
                     "already_gone": bool(note),
                 },
             )
-        self._on_change()
+        self._ctx.hooks.cards_changed()
         return f"Deleted from X{note}."
 
     def _delete_outcome(self, draft_id: int) -> str:
         """What a confirm click that lost the race to another one is told."""
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             now = session.get(Draft, draft_id)
         if now is not None and now.state == DraftState.DELETED:
             return f"Already deleted from X by <@{now.deleted_by}>."
         if now is not None and now.state == DraftState.DELETING:
             return f"<@{now.deleted_by}> is deleting it from X right now."
-        raise _Conflict
+        raise Conflict(CHANGED)
 
     def release(self, click: Click) -> None:
         """Post a draft held by a freeze after all (an approver decides it still fits)."""
@@ -528,8 +514,8 @@ class DraftService:
         reason = self._ineligible(click.person.user_id, draft, rules, members)
         if reason:
             self._refuse(click, draft, action, reason)
-        now, actor = self._clock.now(), self._actor(click.person)
-        with transaction(self._engine) as session:
+        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
+        with self._ctx.transaction() as session:
             moved = draft_machine.move(
                 session,
                 draft,
@@ -544,9 +530,9 @@ class DraftService:
                 values={"due_at": now, "held_reason": None, "last_error": None},
             )
             if not moved:
-                raise _Conflict
-        self._on_change()
-        self._on_approved()
+                raise Conflict(CHANGED)
+        self._ctx.hooks.cards_changed()
+        self._ctx.hooks.approved()
 
     def reject(self, click: Click, *, reason: str) -> None:
         reason = reason.strip()
@@ -566,8 +552,8 @@ class DraftService:
             )
             if not decision.allowed:
                 self._refuse(click, draft, "reject", decision.reason)
-        now, actor = self._clock.now(), self._actor(click.person)
-        with transaction(self._engine) as session:
+        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
+        with self._ctx.transaction() as session:
             moved = draft_machine.move(
                 session,
                 draft,
@@ -578,23 +564,16 @@ class DraftService:
                 after={"reason": reason},
             )
             if not moved:
-                raise _Conflict
+                raise Conflict(CHANGED)
             if actor.id != draft.author_id:
                 outbox.enqueue(
                     session,
                     [outbox.NewMessage(AUTHOR_DM, str(draft.id), draft.author_id)],
                     now=now,
                 )
-        self._on_change()
+        self._ctx.hooks.cards_changed()
 
     # -- helpers ----------------------------------------------------------------------------
-
-    def _resolve(self, principals: Iterable[str]) -> dict[str, frozenset[str]]:
-        """Each user group's members (a user ID stands for itself). Raises DirectoryUnavailable."""
-        return {
-            p: self._directory.group_members(p) if p.startswith("S") else frozenset({p})
-            for p in sorted(set(principals))
-        }
 
     def _members(
         self,
@@ -606,11 +585,8 @@ class DraftService:
         with_admins: bool = False,
     ) -> dict[str, frozenset[str]]:
         """The facts a permission needs, from Slack; if Slack can't say, refuse (fail closed)."""
-        wanted = principals_of(rules) | (set(self._segments.admins) if with_admins else set())
-        try:
-            return self._resolve(wanted)
-        except DirectoryUnavailable:
-            self._refuse(click, draft, action, SLACK_UNAVAILABLE)
+        admins = set(self._ctx.segments.admins) if with_admins else set()
+        return self._checkpoint(click, draft, action).members(principals_of(rules) | admins)
 
     def _ineligible(
         self,
@@ -622,7 +598,7 @@ class DraftService:
         text_hash: str | None = None,
     ) -> str | None:
         """Why this person may not approve (or release, or retry) the draft, if they may not."""
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             editors = self._editors(session, draft, text_hash or draft.text_hash)
         decision = permissions.may_approve(
             user_id=user_id,
@@ -693,10 +669,8 @@ class DraftService:
         )
 
     def _locate(self, click: Click, action: str) -> Draft:
-        with transaction(self._engine) as session:
-            card = outbox.message_at(
-                session, kind=APPROVAL_CARD, channel=click.channel, ts=click.message_ts
-            )
+        with self._ctx.transaction() as session:
+            card = self._ctx.card_at(session, APPROVAL_CARD, click)
             draft = session.get(Draft, int(card.subject_id)) if card else None
         if card is None or draft is None:
             self._refuse(click, None, action, "That card isn't one of my drafts.")
@@ -708,22 +682,12 @@ class DraftService:
             )
         return draft
 
-    def _refuse(self, click: Click, draft: Draft | None, action: str, reason: str) -> NoReturn:
-        audit.refuse(
-            self._engine,
-            actor=self._actor(click.person),  # may ask Slack: so before the transaction
-            action="draft.refused",
-            subject=f"draft:{draft.id if draft else 'unknown'}",
-            at=self._clock.now(),
-            attempted=action,
-            channel=click.channel,
-            reason=reason,
-        )
+    def _checkpoint(self, click: Click, draft: Draft | None, action: str) -> Checkpoint:
+        subject = f"draft:{draft.id if draft else 'unknown'}"
+        return Checkpoint(self._ctx, click.person, click.channel, "draft", subject, action)
 
-    def _actor(self, person: Person) -> audit.Actor:
-        return audit.Actor(
-            person.user_id, self._directory.display_name(person.user_id, person.user_name)
-        )
+    def _refuse(self, click: Click, draft: Draft | None, action: str, reason: str) -> NoReturn:
+        self._checkpoint(click, draft, action).refuse(reason)
 
 
 def rules_for(session: Session, segments: SegmentCatalog, draft: Draft) -> list[ApprovalRule]:
@@ -749,11 +713,6 @@ def _progress_note(progress: list[RuleProgress]) -> str:
         f"{segment_label(p.rule.segment)} {len(p.approved_by)} of {p.rule.required}"
         for p in progress
     )
-
-
-class _Conflict(ActionRefused):
-    def __init__(self) -> None:
-        super().__init__("Someone changed this draft just now; the card shows the latest.")
 
 
 def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:

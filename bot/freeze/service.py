@@ -6,45 +6,32 @@ approving go on. Lifting a freeze does not dump the backlog: drafts that came du
 are HELD, and an approver releases or cancels each (a promotion approved before a crisis may be
 tone-deaf after it).
 
-`/brand unfreeze` also posts the held queue: one message (outbox kind `held_queue`, subject the
-id of the lifted freeze) listing the held posts with Release / Cancel each and Release all /
-Cancel all. Which posts are in a queue is fixed when it is posted and kept in the audit log (a
-`freeze.held_queue` entry with subject `held_queue:<id>`), so a click is checked against the
-server's own record, never against what the button claims. Releasing and cancelling go through
-DraftService (on each draft's own approval card), which re-checks who may do it and audits it.
+`/brand unfreeze` also posts the held queue (`bot/freeze/held_queue.py`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlmodel import Session, col
+from sqlalchemy import and_, func, or_, select, update
+from sqlmodel import col
 
 from bot.core import audit, outbox
-from bot.core.audit_report import parse_tweet_ref, render_who, who_tweeted
-from bot.core.clock import Clock, iso
-from bot.core.db import transaction
+from bot.core.clock import iso
+from bot.core.context import ServiceContext
 from bot.core.errors import ActionRefused
-from bot.core.models import AuditEntry, Draft, DraftState, Freeze, SlackMessage
-from bot.core.segments import SegmentCatalog
+from bot.core.guard import Checkpoint
+from bot.core.models import Draft, DraftState, Freeze
 from bot.drafts import machine as draft_machine
-from bot.drafts.publisher import FROZEN, active_freeze, publish_gate
-from bot.drafts.service import DraftService, approvals_of
-from bot.slack.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldPost, HeldQueueView
-from bot.slack.clicks import Click, Person
-from bot.slack.directory import SLACK_UNAVAILABLE, DirectoryUnavailable, SlackDirectory
+from bot.freeze.gate import FROZEN, active_freeze, publish_gate
+from bot.freeze.held_queue import HELD_QUEUE, HELD_QUEUE_ENTRY
+from bot.slack.cards.held_queue import MAX_LISTED
+from bot.slack.clicks import Person
 from policies import permissions
-
-HELD_QUEUE = "held_queue"  # outbox kind: the one message an unfreeze posts about what it held
-HELD_QUEUE_ENTRY = "freeze.held_queue"  # the audit entry that fixes which drafts are in a queue
 
 IN_FLIGHT_WAIT = 12.0  # seconds: longer than the X gateway's default request timeout
 MAX_FREEZE = timedelta(days=30)
@@ -103,33 +90,20 @@ class Unfrozen:
 
 
 class FreezeService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        segments: SegmentCatalog,
-        directory: SlackDirectory,
-        clock: Clock,
-        on_change: Callable[[], None] = lambda: None,
-        in_flight_wait: float = IN_FLIGHT_WAIT,
-    ) -> None:
-        self._engine = engine
-        self._segments = segments
-        self._directory = directory
-        self._clock = clock
-        self._on_change = on_change
+    def __init__(self, ctx: ServiceContext, *, in_flight_wait: float = IN_FLIGHT_WAIT) -> None:
+        self._ctx = ctx
         self._in_flight_wait = in_flight_wait
 
     def accounts(self) -> list[str]:
-        return [a.handle.lower() for a in self._segments.config.accounts]
+        return [a.handle.lower() for a in self._ctx.segments.config.accounts]
 
     def freeze(self, *, person: Person, text: str, channel: str | None = None) -> Freeze:
         actor = self._admin(person, "freeze", channel)
         scope, reason, duration = parse_freeze_args(text, self.accounts())
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             # Exclusive: no post attempt is between its last check and X while this commits.
             publish_gate(session, exclusive=True)
-            now = self._clock.now()
+            now = self._ctx.clock.now()
             freeze = Freeze(
                 scope=scope,
                 reason=reason,
@@ -152,7 +126,7 @@ class FreezeService:
                     "until": freeze.until.isoformat() if freeze.until else None,
                 },
             )
-        self._on_change()
+        self._ctx.hooks.cards_changed()
         return freeze
 
     def posts_on_their_way(self, freeze: Freeze, *, timeout: float | None = None) -> OnTheirWay:
@@ -163,20 +137,20 @@ class FreezeService:
         seen: set[int] = set()
         while True:
             posting = self._posting(freeze.scope)
-            now = self._clock.now()
+            now = self._ctx.clock.now()
             seen |= {d.id for d in posting if d.id is not None}
             in_flight = [d for d in posting if d.lease_until is not None and d.lease_until > now]
             if not in_flight or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)  # other processes' rows; bounded by the deadline
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             finished = session.scalars(
                 select(Draft).where(col(Draft.id).in_(seen), col(Draft.state) == DraftState.POSTED)
             ).all()
         return OnTheirWay(unknown=posting, posted=list(finished))
 
     def _posting(self, scope: str) -> list[Draft]:
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             query = (
                 select(Draft).where(col(Draft.state) == DraftState.POSTING).order_by(col(Draft.id))
             )
@@ -206,8 +180,8 @@ class FreezeService:
     def lapse_expired(self) -> int:
         """Freezes whose `for 2h` ran out end like an unfreeze: what came due is held, and the
         held queue is posted where the freeze was ordered."""
-        now = self._clock.now()
-        with transaction(self._engine) as session:
+        now = self._ctx.clock.now()
+        with self._ctx.transaction() as session:
             expired = session.scalars(
                 select(Freeze).where(col(Freeze.lifted_at).is_(None), col(Freeze.until) <= now)
             ).all()
@@ -223,9 +197,9 @@ class FreezeService:
     def _lift(
         self, which: Any, *, scope: str, actor: audit.Actor, channel: str | None
     ) -> Unfrozen | None:
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         queue_id = None
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             lifted = (
                 session.execute(
                     update(Freeze)
@@ -269,30 +243,12 @@ class FreezeService:
                         "lifted": sorted(lifted),
                     },
                 )
-        self._on_change()
+        self._ctx.hooks.cards_changed()
         return Unfrozen(scope=scope, held=len(held), listed=len(listed), queue_id=queue_id)
 
     def is_frozen(self, account: str) -> Freeze | None:
-        with transaction(self._engine) as session:
-            return active_freeze(session, account, self._clock.now())
-
-    def held_queue(self, drafts: DraftService) -> HeldQueueService:
-        """The Release / Cancel buttons of held-queue messages, acting through `drafts`."""
-        return HeldQueueService(
-            engine=self._engine,
-            directory=self._directory,
-            clock=self._clock,
-            drafts=drafts,
-            on_change=self._on_change,
-        )
-
-    def who(self, ref: str) -> str | None:
-        """Who drafted, edited, approved and posted a tweet (a URL or an id), as `brandbot audit
-        who` prints it; None if brandbot did not post it. ValueError if `ref` is no tweet."""
-        tweet_id = parse_tweet_ref(ref)
-        with transaction(self._engine) as session:
-            history = who_tweeted(session, tweet_id)
-            return render_who(history) if history is not None else None
+        with self._ctx.transaction() as session:
+            return active_freeze(session, account, self._ctx.clock.now())
 
     def _hold_backlog(self, session: Any, scope: str, now: datetime, actor: audit.Actor) -> int:
         """Drafts that came due while frozen wait for a person to release them."""
@@ -352,257 +308,6 @@ class FreezeService:
                 outbox.mark_changed(session, card_id, now=now)
 
     def _admin(self, person: Person, action: str, channel: str | None) -> audit.Actor:
-        actor = audit.Actor(
-            person.user_id, self._directory.display_name(person.user_id, person.user_name)
-        )
-        try:
-            decision = permissions.may_freeze(
-                is_admin=self._directory.includes(person.user_id, self._segments.admins)
-            )
-        except DirectoryUnavailable:
-            decision = permissions.Decision(False, SLACK_UNAVAILABLE)
-        if not decision.allowed:
-            audit.refuse(
-                self._engine,
-                actor=actor,
-                action="freeze.refused",
-                subject="account:all",
-                at=self._clock.now(),
-                attempted=action,
-                channel=channel or "",
-                reason=decision.reason,
-            )
-        return actor
-
-
-# -- the held queue ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Queue:
-    message_id: int
-    queue_id: str
-    draft_ids: list[int]
-
-
-class HeldQueueService:
-    """Release or cancel what an unfreeze held, from the held-queue message.
-
-    The queue is found by where the click came from; a post must be in that queue (per the audit
-    entry written when it was posted) and still HELD. Each release or cancel is a call to
-    DraftService on the draft's own approval card, so the same rules decide — an eligible approver
-    of its segment who is neither its author nor an editor of its text; an admin is not one by
-    being an admin — and the same audit entries and author DMs follow.
-    """
-
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        directory: SlackDirectory,
-        clock: Clock,
-        drafts: DraftService,
-        on_change: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._engine = engine
-        self._directory = directory
-        self._clock = clock
-        self._drafts = drafts
-        self._on_change = on_change
-
-    def release(self, click: Click) -> str:
-        queue, draft = self._one(click, "release")
-        with self._refreshing(queue):
-            self._act(click.person, draft, "release")
-        return f"Released #{draft.id}: it goes to the publish queue now."
-
-    def cancel(self, click: Click) -> str:
-        queue, draft = self._one(click, "cancel")
-        with self._refreshing(queue):
-            self._act(click.person, draft, "cancel")
-        told = "" if draft.author_id == click.person.user_id else "; its author is told why"
-        return f"Cancelled #{draft.id}{told}."
-
-    def release_all(self, click: Click) -> str:
-        return self._all(click, "release")
-
-    def cancel_all(self, click: Click) -> str:
-        return self._all(click, "cancel")
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _all(self, click: Click, verb: str) -> str:
-        queue = self._locate(click, f"{verb} all")
-        if click.value and click.value != queue.queue_id:
-            self._refuse(click, queue, f"{verb} all", "That button doesn't match its message.")
-        held = [d for d in self._drafts_of(queue.draft_ids) if d.state == DraftState.HELD]
-        if not held:
-            self._refresh(queue)  # the message may be showing buttons that are gone
-            return "Nothing listed in this queue is still held."
-        done: list[int] = []
-        skipped: dict[str, list[int]] = {}
-        with self._refreshing(queue):
-            for draft in held:
-                assert draft.id is not None  # a stored draft
-                try:
-                    self._act(click.person, draft, verb)
-                except ActionRefused as refused:
-                    skipped.setdefault(str(refused), []).append(draft.id)
-                else:
-                    done.append(draft.id)
-        past = "Released" if verb == "release" else "Cancelled"
-        lines = [f"{past} {len(done)} of {len(held)} held post(s){_ids(done, ': ')}."]
-        if skipped:
-            count = sum(len(ids) for ids in skipped.values())
-            lines.append(f"Skipped {count}:")
-            lines += [f"• {_ids(ids)} — {reason}" for reason, ids in skipped.items()]
-        return "\n".join(lines)
-
-    def _one(self, click: Click, verb: str) -> tuple[_Queue, Draft]:
-        queue = self._locate(click, verb)
-        claimed = (click.value or "").strip()
-        suffix = click.action_id.partition(":")[2]
-        if not claimed.isdigit() or (suffix and suffix != claimed):
-            self._refuse(click, queue, verb, "That button doesn't match its message.")
-        if int(claimed) not in queue.draft_ids:
-            self._refuse(
-                click,
-                queue,
-                f"{verb} draft {claimed[:20]}",
-                "That post isn't in this held queue; nothing was changed.",
-            )
-        draft = self._drafts_of([int(claimed)])
-        if not draft:
-            self._refuse(click, queue, verb, "That draft no longer exists.")
-        if draft[0].state != DraftState.HELD:
-            self._refresh(queue)
-            raise ActionRefused(f"#{claimed} is no longer held (it is {draft[0].state}).")
-        return queue, draft[0]
-
-    def _act(self, person: Person, draft: Draft, verb: str) -> None:
-        """Release or cancel one held draft through DraftService, on its own approval card."""
-        if draft.state != DraftState.HELD:
-            raise ActionRefused(f"It is {draft.state}, no longer held.")
-        with transaction(self._engine) as session:
-            card = session.get(SlackMessage, draft.card_id) if draft.card_id else None
-            where = (card.channel, card.ts) if card is not None else (None, None)
-        if where[0] is None or where[1] is None:
-            raise ActionRefused("Its approval card isn't in Slack yet; try again in a moment.")
-        click = Click(person, str(where[0]), str(where[1]), value=f"{draft.id}:{draft.text_hash}")
-        if verb == "release":
-            self._drafts.release(click)
-        else:
-            self._drafts.reject(click, reason=CANCEL_REASON)
-
-    def _locate(self, click: Click, verb: str) -> _Queue:
-        with transaction(self._engine) as session:
-            message = outbox.message_at(
-                session, kind=HELD_QUEUE, channel=click.channel, ts=click.message_ts
-            )
-            entry = _queue_entry(session, message.subject_id) if message is not None else None
-        if message is None or entry is None or message.id is None:
-            self._refuse(click, None, verb, "That message isn't one of my held queues.")
-        assert message is not None and message.id is not None and entry is not None
-        ids = [int(i) for i in _json(entry.after).get("drafts", [])]
-        return _Queue(message.id, message.subject_id, ids)
-
-    def _drafts_of(self, ids: Iterable[int]) -> list[Draft]:
-        ids = list(ids)
-        with transaction(self._engine) as session:
-            found = {d.id: d for d in session.scalars(select(Draft).where(col(Draft.id).in_(ids)))}
-        return [found[i] for i in ids if i in found]
-
-    @contextmanager
-    def _refreshing(self, queue: _Queue) -> Iterator[None]:
-        """Whatever happens to the drafts, the held-queue message is re-rendered afterwards."""
-        try:
-            yield
-        finally:
-            self._refresh(queue)
-
-    def _refresh(self, queue: _Queue) -> None:
-        with transaction(self._engine) as session:
-            outbox.mark_changed(session, queue.message_id, now=self._clock.now())
-        self._on_change()
-
-    def _refuse(self, click: Click, queue: _Queue | None, attempted: str, reason: str) -> None:
-        actor = audit.Actor(
-            click.person.user_id,
-            self._directory.display_name(click.person.user_id, click.person.user_name),
-        )
-        audit.refuse(
-            self._engine,
-            actor=actor,
-            action="held_queue.refused",
-            subject=f"held_queue:{queue.queue_id if queue else 'unknown'}",
-            at=self._clock.now(),
-            attempted=attempted,
-            channel=click.channel,
-            reason=reason,
-        )
-
-
-def load_held_queue(session: Session, queue_id: str) -> HeldQueueView | None:
-    """What a held-queue message shows now: its posts as they are in the database."""
-    entry = _queue_entry(session, queue_id)
-    if entry is None:
-        return None
-    after = _json(entry.after)
-    ids = [int(i) for i in after.get("drafts", [])]
-    drafts = {d.id: d for d in session.scalars(select(Draft).where(col(Draft.id).in_(ids)))}
-    released = {
-        subject: actor
-        for subject, actor in session.execute(
-            select(col(AuditEntry.subject), col(AuditEntry.actor_id))
-            .where(
-                col(AuditEntry.action) == "draft.release",
-                col(AuditEntry.subject).in_([f"draft:{i}" for i in ids]),
-            )
-            .order_by(col(AuditEntry.seq))
-        )
-    }  # the latest release of each draft wins
-    posts = []
-    for draft_id in ids:
-        draft = drafts.get(draft_id)
-        if draft is None:
-            continue
-        approvers = [
-            a.approver_name for a in approvals_of(session, draft) if a.text_hash == draft.text_hash
-        ]
-        posts.append(HeldPost(draft, approvers, released.get(f"draft:{draft_id}")))
-    freeze = session.get(Freeze, int(queue_id)) if queue_id.isdigit() else None
-    return HeldQueueView(
-        queue_id=queue_id,
-        freeze=freeze,
-        lifted_by=entry.actor_id,
-        posts=posts,
-        unlisted=int(after.get("unlisted") or 0),
-    )
-
-
-def _queue_entry(session: Session, queue_id: str) -> AuditEntry | None:
-    return session.scalars(
-        select(AuditEntry)
-        .where(
-            col(AuditEntry.action) == HELD_QUEUE_ENTRY,
-            col(AuditEntry.subject) == f"held_queue:{queue_id}",
-        )
-        .order_by(col(AuditEntry.seq))
-        .limit(1)
-    ).first()
-
-
-def _json(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _ids(ids: list[int], lead: str = "") -> str:
-    if not ids:
-        return ""
-    shown = ", ".join(f"#{i}" for i in ids[:15])
-    more = f" and {len(ids) - 15} more" if len(ids) > 15 else ""
-    return f"{lead}{shown}{more}"
+        check = Checkpoint(self._ctx, person, channel or "", "freeze", "account:all", action)
+        check.require(permissions.may_freeze(is_admin=check.is_admin()))
+        return self._ctx.actor(person)

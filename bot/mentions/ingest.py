@@ -11,19 +11,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col
 
 from bot.core import audit
-from bot.core.clock import Clock
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
+from bot.core.context import ServiceContext
+from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
 from bot.core.models import Mention, PollCursor
-from bot.core.segments import SegmentCatalog
 from bot.mentions import sentiment
 from bot.mentions.service import CardRequest, create_cards
 from bot.x.gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
@@ -59,27 +58,16 @@ class PollResult:
 
 class Ingestor:
     def __init__(
-        self,
-        *,
-        engine: Engine,
-        gateway: XGateway,
-        segments: SegmentCatalog,
-        clock: Clock,
-        owner: str,
-        on_new: Callable[[], None] = lambda: None,
-        lease_seconds: int = 120,
+        self, ctx: ServiceContext, *, gateway: XGateway, owner: str, lease_seconds: int = 120
     ) -> None:
-        self._engine = engine
+        self._ctx = ctx
         self._gateway = gateway
-        self._segments = segments
-        self._clock = clock
         self._owner = owner
-        self._on_new = on_new
         self._lease = timedelta(seconds=lease_seconds)
 
     @property
     def config(self) -> Any:
-        return self._segments.config
+        return self._ctx.segments.config
 
     def sources(self) -> list[Source]:
         accounts = [a.handle for a in self.config.accounts]
@@ -97,7 +85,7 @@ class Ingestor:
                 self.poll_due()
             except Exception:
                 log.exception("poll pass failed")
-            self._clock.wait(stop, 1.0)
+            self._ctx.clock.wait(stop, 1.0)
 
     def poll_due(self) -> list[PollResult]:
         return [r for source in self.sources() if (r := self.poll(source)) is not None]
@@ -140,7 +128,7 @@ class Ingestor:
         return self._finish(source, fetched, stored, newest)
 
     def _pages(self, source: Source, since_id: str | None, token: str | None) -> Iterator[Page]:
-        start = self._clock.now() - BACKFILL
+        start = self._ctx.clock.now() - BACKFILL
         if source.kind == "mentions":
             return self._gateway.mentions(
                 source.account, since_id=since_id, start_time=start, page_token=token
@@ -150,7 +138,7 @@ class Ingestor:
         )
 
     def _save_progress(self, key: str, token: str | None, newest: str | None) -> None:
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             session.execute(
                 update(PollCursor)
                 .where(col(PollCursor.key) == key)
@@ -161,16 +149,16 @@ class Ingestor:
         """Store new tweets as routed mentions with queued cards; return the ids that were new."""
         if not tweets:
             return []
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         rows = [self._mention_row(t, source, now) for t in sorted(tweets, key=lambda t: int(t.id))]
-        with transaction(self._engine) as session:
-            stmt = insert_ignoring_conflicts(self._engine, table_of(Mention)).returning(
+        with self._ctx.transaction() as session:
+            stmt = insert_ignoring_conflicts(self._ctx.engine, table_of(Mention)).returning(
                 col(Mention.id)
             )
             new_ids = set(session.execute(stmt, rows).scalars()) if rows else set()
             self._queue_cards(session, [r for r in rows if r["id"] in new_ids], now)
         if new_ids:
-            self._on_new()
+            self._ctx.hooks.cards_changed()
         return [r["id"] for r in rows if r["id"] in new_ids]
 
     def _mention_row(self, tweet: Tweet, source: Source, now: datetime) -> dict[str, Any]:
@@ -210,7 +198,7 @@ class Ingestor:
 
     def _queue_cards(self, session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
         requests = [
-            CardRequest(r["id"], r["conversation_id"], self._segments.channel(r["segment"]))
+            CardRequest(r["id"], r["conversation_id"], self._ctx.segments.channel(r["segment"]))
             for r in rows
         ]
         create_cards(session, requests, now=now)
@@ -231,15 +219,15 @@ class Ingestor:
             )
 
     def _cursor(self, key: str) -> PollCursor:
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             cursor = session.get(PollCursor, key)
             assert cursor is not None
             return cursor
 
     def _lease_source(self, source: Source) -> bool:
-        now = self._clock.now()
-        with transaction(self._engine) as session:
-            stmt = insert_ignoring_conflicts(self._engine, table_of(PollCursor))
+        now = self._ctx.clock.now()
+        with self._ctx.transaction() as session:
+            stmt = insert_ignoring_conflicts(self._ctx.engine, table_of(PollCursor))
             session.execute(
                 stmt, [{"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}]
             )
@@ -266,8 +254,8 @@ class Ingestor:
         backoff: bool = False,
         error: str | None = None,
     ) -> PollResult:
-        now = self._clock.now()
-        with transaction(self._engine) as session:
+        now = self._ctx.clock.now()
+        with self._ctx.transaction() as session:
             cursor = session.get(PollCursor, source.key)
             assert cursor is not None
             if error is None:

@@ -8,25 +8,24 @@ directory, never from what the click's payload claims.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
-from bot.core.clock import Clock
-from bot.core.db import rowcount, transaction
-from bot.core.errors import ActionRefused
+from bot.core.context import ServiceContext
+from bot.core.db import rowcount
+from bot.core.errors import ActionRefused, Conflict
+from bot.core.guard import Checkpoint
 from bot.core.models import Mention, MentionState, SlackMessage
-from bot.core.segments import SegmentCatalog
-from bot.slack.cards.dismiss_modal import REASONS, DismissContext, dismiss_form_errors
+from bot.slack.cards.dismiss_modal import DismissContext
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.clicks import Click
-from bot.slack.directory import DirectoryUnavailable, SlackDirectory
 from policies import permissions
+from policies.dismissal import dismissal_problems, dismissal_text
 
 MENTION_CARD = "mention_card"
 
@@ -130,25 +129,9 @@ def _insert_cards(
     return outbox.enqueue(session, messages, now=now)
 
 
-class _Conflict(Exception):
-    """The conditional update matched no row: the mention changed under us."""
-
-
 class MentionService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        segments: SegmentCatalog,
-        directory: SlackDirectory,
-        clock: Clock,
-        on_change: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._engine = engine
-        self._segments = segments
-        self._directory = directory
-        self._clock = clock
-        self._on_change = on_change
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
 
     def claim(self, click: Click) -> None:
         self._transition(click, "claim")
@@ -163,16 +146,15 @@ class MentionService:
         self._transition(click, "reopen")
 
     def reroute(self, click: Click, *, to_segment: str) -> None:
-        if to_segment not in self._segments.names():
+        if to_segment not in self._ctx.segments.names():
             raise ActionRefused(f"There is no segment called {to_segment!r}.")
         self._transition(click, "reroute", to_segment=to_segment)
 
     def dismiss(self, click: Click, *, reason: str, note: str) -> None:
-        problems = dismiss_form_errors(reason, note)
+        problems = dismissal_problems(reason, note)
         if problems:
             raise ActionRefused(" ".join(problems.values()))
-        text = REASONS[reason] + (f" — {note}" if note else "")
-        self._transition(click, "dismiss", dismiss_reason=text)
+        self._transition(click, "dismiss", dismiss_reason=dismissal_text(reason, note))
 
     def reply_form(self, click: Click) -> Mention:
         """The mention to reply to (a database read: the modal must open within 3 seconds)."""
@@ -191,15 +173,15 @@ class MentionService:
         if action == "reroute" and changes["to_segment"] == mention.segment:
             raise ActionRefused(f"It is already in {segment_label(mention.segment)}.")
         sources, target = TRANSITIONS[action]
-        now = self._clock.now()
-        actor = self._actor(click)
+        now = self._ctx.clock.now()
+        actor = self._ctx.actor(click.person)
         values = self._values(action, target, click, actor, now, changes)
         try:
             self._apply(located, action, sources, values, actor, now)
-        except _Conflict:
+        except Conflict:
             # Someone else changed the mention between our read and our write.
             raise ActionRefused(self._conflict_message(action, mention.id)) from None
-        self._on_change()
+        self._ctx.hooks.cards_changed()
 
     def _apply(
         self,
@@ -211,7 +193,7 @@ class MentionService:
         now: datetime,
     ) -> None:
         mention = located.mention
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             result = session.execute(
                 update(Mention)
                 .where(
@@ -224,12 +206,12 @@ class MentionService:
                 .values(**values, version=col(Mention.version) + 1)
             )
             if rowcount(result) != 1:
-                raise _Conflict
+                raise Conflict
             current = session.get(Mention, mention.id)
             assert current is not None
             outbox.mark_changed(session, located.card.id, now=now)
             if action == "reroute":
-                channel = self._segments.channel(current.segment)
+                channel = self._ctx.segments.channel(current.segment)
                 request = CardRequest(current.id, current.conversation_id, channel)
                 create_cards(session, [request], now=now)
             audit.record(
@@ -276,29 +258,22 @@ class MentionService:
     def _authorise(self, click: Click, action: str) -> Located:
         located = self._locate(click, action)
         mention = located.mention
-        try:
-            is_admin = self._directory.includes(click.user_id, self._segments.admins)
-            responders = self._segments.responders(mention.segment)
-            is_responder = not responders or self._directory.includes(click.user_id, responders)
-        except DirectoryUnavailable as exc:
-            raise ActionRefused(
-                "I couldn't check your permissions with Slack just now. Please try again."
-            ) from exc
+        check = self._checkpoint(click, action, mention.id)
+        responders = self._ctx.segments.responders(mention.segment)
+        is_admin = check.is_admin()
+        is_responder = not responders or check.includes(responders)
         decision = permissions.may_act_on_mention(
             action,
             actor=permissions.Actor(click.user_id, is_admin, is_responder),
             claimed_by=mention.claimed_by,
         )
-        if not decision.allowed:
-            self._refuse(click, action, mention.id, decision.reason)
+        check.require(decision)
         return located
 
     def _locate(self, click: Click, action: str) -> Located:
         """Find the card by where the click happened, and the mention it shows."""
-        with transaction(self._engine) as session:
-            card = outbox.message_at(
-                session, kind=MENTION_CARD, channel=click.channel, ts=click.message_ts
-            )
+        with self._ctx.transaction() as session:
+            card = self._ctx.card_at(session, MENTION_CARD, click)
             mention = session.get(Mention, card.subject_id) if card else None
         if card is None or mention is None:
             self._refuse(
@@ -314,26 +289,21 @@ class MentionService:
                 "That button doesn't match its card; nothing was changed.",
             )
         if mention.card_id != card.id:
-            channel = self._segments.channel(mention.segment)
+            channel = self._ctx.segments.channel(mention.segment)
             self._refuse(
                 click, action, mention.id, f"This mention moved to <#{channel}>; act on it there."
             )
         return Located(mention, card)
 
-    def _refuse(self, click: Click, action: str, mention_id: str, reason: str) -> None:
-        audit.refuse(
-            self._engine,
-            actor=self._actor(click),  # may ask Slack: so before the transaction
-            action="mention.refused",
-            subject=f"mention:{mention_id}",
-            at=self._clock.now(),
-            attempted=action,
-            channel=click.channel,
-            reason=reason,
-        )
+    def _checkpoint(self, click: Click, action: str, mention_id: str) -> Checkpoint:
+        subject = f"mention:{mention_id}"
+        return Checkpoint(self._ctx, click.person, click.channel, "mention", subject, action)
+
+    def _refuse(self, click: Click, action: str, mention_id: str, reason: str) -> NoReturn:
+        self._checkpoint(click, action, mention_id).refuse(reason)
 
     def _conflict_message(self, action: str, mention_id: str) -> str:
-        with transaction(self._engine) as session:
+        with self._ctx.transaction() as session:
             mention = session.get(Mention, mention_id)
         if mention is None:
             return "That mention no longer exists."
@@ -341,11 +311,6 @@ class MentionService:
             return f"Already claimed by <@{mention.claimed_by}>."
         label = segment_label(mention.segment)
         return f"Someone changed this mention just now (it is {mention.state}, in {label}); the card shows the latest."
-
-    def _actor(self, click: Click) -> audit.Actor:
-        return audit.Actor(
-            click.user_id, self._directory.display_name(click.user_id, click.person.user_name)
-        )
 
 
 def _mention_id(click: Click) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,7 +81,8 @@ def test_freeze_committed_between_clock_read_and_gate_is_ignored(world: FakeWorl
             _said(world, admin, lambda: admin.command("/brand", "freeze all Crisis", channel=OPS))
         )
 
-    world.runtime.publisher.clock = PreemptedClock(world.clock, freeze_now)  # type: ignore[assignment]
+    publisher = world.runtime.publisher
+    publisher.ctx = replace(publisher.ctx, clock=PreemptedClock(world.clock, freeze_now))
     _publish(world)
     assert confirmations and "frozen" in confirmations[0].lower(), confirmations
     assert f"#{draft.id}" not in confirmations[0]  # not named as on its way
@@ -93,7 +95,9 @@ def test_replica_with_clock_behind_ignores_a_confirmed_freeze(world: FakeWorld) 
     world.slack.add_channel(OPS, "brand-ops")
     admin = world.user("U0ADMIN", "admin")
     replica = world.build_runtime()
-    replica.publisher.clock = SkewedClock(world.clock, timedelta(seconds=-2))  # type: ignore[assignment]
+    replica.publisher.ctx = replace(
+        replica.publisher.ctx, clock=SkewedClock(world.clock, timedelta(seconds=-2))
+    )
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Spring sale starts now")
     assert "publish queue" in _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
     world.clock.advance(seconds=3)

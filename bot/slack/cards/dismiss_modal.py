@@ -15,16 +15,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from policies.dismissal import REASONS, dismissal_problems
+
 CALLBACK_ID = "mention_dismiss_modal"
 REASON_BLOCK, REASON_ACTION = "reason", "reason_choice"
 NOTE_BLOCK, NOTE_ACTION = "note", "note_text"
-REASONS = {
-    "spam": "Spam or bot",
-    "no_action": "No response needed",
-    "duplicate": "Duplicate of another mention",
-    "off_topic": "Not about us",
-    "other": "Other (explain below)",
-}
 
 
 @dataclass(frozen=True)
@@ -77,11 +72,8 @@ def build_dismiss_modal(
 
 def dismiss_form_errors(reason: str, note: str) -> dict[str, str]:
     """Inline errors for the modal (`response_action: errors`), keyed by block id."""
-    if reason not in REASONS:
-        return {REASON_BLOCK: "Pick a reason."}
-    if reason == "other" and not note:
-        return {NOTE_BLOCK: "Say why, since you picked “Other”."}
-    return {}
+    blocks = {"reason": REASON_BLOCK, "note": NOTE_BLOCK}
+    return {blocks[field]: message for field, message in dismissal_problems(reason, note).items()}
 
 
 def parse_dismiss_values(values: dict[str, Any]) -> tuple[str, str]:

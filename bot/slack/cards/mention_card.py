@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from calendar import timegm
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.models import Mention, MentionState
+from bot.core.segments import SegmentView
 
 
 class MentionAction(StrEnum):
@@ -30,13 +30,6 @@ class MentionAction(StrEnum):
     DISMISS = "mention_dismiss"
     REOPEN = "mention_reopen"
     REPLY = "mention_reply"
-
-
-@dataclass(frozen=True)
-class SegmentView:
-    name: str
-    channel: str
-    first_response_minutes: int
 
 
 def segment_label(name: str) -> str:
