@@ -1,0 +1,364 @@
+"""The schema of app.yaml: its pydantic models, the field validators behind them (each
+message written for the person editing the file) and the constants they share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, NoReturn
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from policies.config.checks import cross_field_problems, dotted
+
+STANDARD_SEGMENTS: tuple[str, ...] = (
+    "customer_relations",
+    "crisis_management",
+    "reputation_management",
+    "event_coverage",
+    "product_promotion",
+    "issue_advocacy",
+)
+CRISIS_SEGMENT = "crisis_management"
+CRISIS_APPROVALS = 2
+DEFAULT_APPROVALS = 1
+
+# ---------------------------------------------------------------------------------------------
+# Field types: each validator raises a message written for the person editing app.yaml
+
+
+def _fail(kind: str, message: str) -> NoReturn:
+    # The message goes through the context so braces in it (regexes!) are not format fields.
+    raise PydanticCustomError(kind, "{detail}", {"detail": message})
+
+
+def _none_to_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _none_to_dict(value: Any) -> Any:
+    return {} if value is None else value
+
+
+_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+_ENV_PREFIX = re.compile(r"[A-Z][A-Z0-9_]*")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
+_PRINCIPAL_ID = re.compile(r"[UWS][A-Z0-9_]{2,}")
+_SEGMENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,49}")  # Slack caps option text at 75
+_LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]+)*")
+_WORD = re.compile(r"\w+")
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+
+
+def _handle(value: str) -> str:
+    if value.startswith("@") and _HANDLE.fullmatch(value[1:]):
+        _fail("handle", f"{value!r}: write the X handle without the @, like {value[1:]!r}")
+    if not _HANDLE.fullmatch(value):
+        _fail("handle", f"{value!r} is not an X handle (1-15 letters, digits or _, no @)")
+    return value
+
+
+def _handle_ref(value: str) -> str:
+    """A handle written by a human in a list: `@` optional, compared case-insensitively."""
+    bare = value.strip().removeprefix("@")
+    if not _HANDLE.fullmatch(bare):
+        _fail("handle", f"{value!r} is not an X handle (1-15 letters, digits or _)")
+    return bare.lower()
+
+
+def _env_prefix(value: str) -> str:
+    if not _ENV_PREFIX.fullmatch(value):
+        _fail(
+            "credentials_env",
+            f"{value!r} must be an environment-variable prefix in capitals like ACME "
+            "(the app then reads ACME_X_CONSUMER_KEY, ACME_X_CONSUMER_SECRET, "
+            "ACME_X_ACCESS_TOKEN, ACME_X_ACCESS_TOKEN_SECRET; secrets never go in app.yaml)",
+        )
+    return value
+
+
+def _channel(value: Any) -> Any:
+    if value is None:
+        _fail(
+            "channel",
+            "is empty; it must be a Slack channel ID like C0123ABCD, not a #name "
+            "(an unquoted # starts a YAML comment, which leaves the value empty)",
+        )
+    if isinstance(value, str) and not _CHANNEL_ID.fullmatch(value):
+        _fail(
+            "channel",
+            f"{value!r} must be a Slack channel ID like C0123ABCD, not a #name "
+            "(in Slack: open the channel's details, the ID is at the bottom of About)",
+        )
+    return value
+
+
+def _principal(value: Any) -> Any:
+    if isinstance(value, str) and not _PRINCIPAL_ID.fullmatch(value):
+        _fail(
+            "slack_id",
+            f"{value!r} must be a Slack user ID like U0123ABCD or a user-group ID like "
+            "S0123ABCD, not a @name",
+        )
+    return value
+
+
+def _segment_name(value: str) -> str:
+    if not _SEGMENT_NAME.fullmatch(value):
+        _fail(
+            "segment_name",
+            f"segment name {value!r} must be lower_snake_case (a-z, 0-9, _), at most 50 long, "
+            f"like {STANDARD_SEGMENTS[0]!r}",
+        )
+    return value
+
+
+def _keyword(value: str) -> str:
+    words = value.split()
+    if not words:
+        _fail("keyword", "a keyword cannot be empty")
+    return " ".join(words)
+
+
+def _hashtag(value: str) -> str:
+    tag = value.strip().removeprefix("#")
+    if not _WORD.fullmatch(tag):
+        _fail("hashtag", f"{value!r} is not a hashtag: one word of letters, digits or _")
+    return "#" + tag.lower()
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value, re.IGNORECASE)
+    except re.error as exc:
+        _fail("regex", f"invalid regex {value!r}: {exc}")
+    return value
+
+
+def _lang(value: str) -> str:
+    lang = value.strip().lower()
+    if not _LANG.fullmatch(lang):
+        _fail("lang", f"{value!r} is not a language code like 'en', 'pt' or 'und'")
+    return lang
+
+
+def _domain(value: str) -> str:
+    domain = value.strip().lower()
+    if not _DOMAIN.fullmatch(domain):
+        _fail("domain", f"{value!r} must be a bare domain like 'acme.com' (no https://, no path)")
+    return domain
+
+
+Handle = Annotated[str, AfterValidator(_handle)]
+HandleRef = Annotated[str, AfterValidator(_handle_ref)]
+EnvPrefix = Annotated[str, AfterValidator(_env_prefix)]
+ChannelId = Annotated[str, BeforeValidator(_channel)]
+SlackPrincipal = Annotated[str, BeforeValidator(_principal)]
+SegmentName = Annotated[str, AfterValidator(_segment_name)]
+Keyword = Annotated[str, AfterValidator(_keyword)]
+Hashtag = Annotated[str, AfterValidator(_hashtag)]
+Regex = Annotated[str, AfterValidator(_regex)]
+Lang = Annotated[str, AfterValidator(_lang)]
+Domain = Annotated[str, AfterValidator(_domain)]
+Sentiment = Annotated[float, Field(ge=-1.0, le=1.0)]
+
+Keywords = Annotated[list[Keyword], BeforeValidator(_none_to_list)]
+Hashtags = Annotated[list[Hashtag], BeforeValidator(_none_to_list)]
+Authors = Annotated[list[HandleRef], BeforeValidator(_none_to_list)]
+Regexes = Annotated[list[Regex], BeforeValidator(_none_to_list)]
+Langs = Annotated[list[Lang], BeforeValidator(_none_to_list)]
+Principals = Annotated[list[SlackPrincipal], BeforeValidator(_none_to_list)]
+Terms = Annotated[list[Keyword], BeforeValidator(_none_to_list)]
+Domains = Annotated[list[Domain], BeforeValidator(_none_to_list)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(_Model):
+    """An X account the team watches and posts as."""
+
+    handle: Handle
+    credentials_env: EnvPrefix
+    max_posts_per_hour: Annotated[int, Field(ge=1, le=100)] = 6
+
+
+class FollowRules(_Model):
+    """Which mentions and searches land in a segment (see `policies.routing`)."""
+
+    mentions: bool = True
+    keywords: Keywords = []
+    hashtags: Hashtags = []
+    authors: Authors = []
+    regex: Regexes = []
+    lang: Langs = []
+    sentiment_below: Sentiment | None = None
+
+    @property
+    def has_interests(self) -> bool:
+        """Keywords, hashtags, authors or regexes: what the segment is about."""
+        return bool(self.keywords or self.hashtags or self.authors or self.regex)
+
+    @property
+    def has_filters(self) -> bool:
+        """Language or sentiment conditions."""
+        return bool(self.lang) or self.sentiment_below is not None
+
+
+class CreateRules(_Model):
+    """What drafts in a segment may say (enforced by the draft lint)."""
+
+    banned_terms: Terms = []
+    allowed_link_domains: Domains = []
+
+
+class Segment(_Model):
+    """One part of the brand's X work, run from one Slack channel.
+
+    `approvals_required` is None only on a Segment built on its own; inside a `BrandConfig` it
+    is always resolved (2 for crisis_management, else 1).
+    """
+
+    channel: ChannelId
+    approvers: Principals = []
+    approvals_required: Annotated[int, Field(ge=1)] | None = None
+    first_response_minutes: Annotated[int, Field(ge=1, le=10080)] = 60
+    accounts: list[HandleRef] | None = None
+    responders: Principals = []
+    follow: Annotated[FollowRules, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=FollowRules
+    )
+    create: Annotated[CreateRules, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=CreateRules
+    )
+
+
+ROUTING_CRITERIA: tuple[str, ...] = (
+    "keywords",
+    "hashtags",
+    "authors",
+    "regex",
+    "lang",
+    "sentiment_below",
+)
+
+
+class RoutingRule(_Model):
+    """Send matching mentions to `segment`: every listed criterion must hold."""
+
+    segment: str
+    keywords: Keywords = []
+    hashtags: Hashtags = []
+    authors: Authors = []
+    regex: Regex | None = None
+    lang: Langs = []
+    sentiment_below: Sentiment | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_criterion(self) -> RoutingRule:
+        if not any(getattr(self, name) not in (None, []) for name in ROUTING_CRITERIA):
+            _fail(
+                "routing_rule",
+                "a routing rule needs at least one criterion: " + ", ".join(ROUTING_CRITERIA),
+            )
+        return self
+
+
+class Routing(_Model):
+    default_segment: str
+    rules: Annotated[list[RoutingRule], BeforeValidator(_none_to_list)] = []
+
+
+class AuditSettings(_Model):
+    """`audit:` — where `brandbot audit anchor` also posts the chain's head, if anywhere."""
+
+    anchor_channel: ChannelId | None = None
+
+
+_SKIP_CROSS_CHECKS = "brandbot.cross_checks_done"
+
+
+class BrandConfig(_Model):
+    """The whole of app.yaml."""
+
+    brand: Annotated[str, Field(min_length=1)]
+    admins: Annotated[list[SlackPrincipal], Field(min_length=1)]
+    accounts: Annotated[list[Account], Field(min_length=1)]
+    poll_seconds: Annotated[int, Field(ge=5, le=3600)] = 15
+    segments: Annotated[dict[SegmentName, Segment], Field(min_length=1)]
+    routing: Routing
+    audit: Annotated[AuditSettings, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=AuditSettings
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_approvals(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("segments"), Mapping):
+            return data
+        segments: dict[Any, Any] = {}
+        for name, segment in data["segments"].items():
+            default = default_approvals(str(name))
+            if isinstance(segment, Mapping) and segment.get("approvals_required") is None:
+                segment = {**segment, "approvals_required": default}
+            elif isinstance(segment, Segment) and segment.approvals_required is None:
+                segment = segment.model_copy(update={"approvals_required": default})
+            segments[name] = segment
+        return {**data, "segments": segments}
+
+    @model_validator(mode="after")
+    def _cross_checks(self, info: ValidationInfo) -> BrandConfig:
+        if info.context and info.context.get(_SKIP_CROSS_CHECKS):
+            return self  # parse_config ran them on the raw data, with line numbers
+        problems = cross_field_problems(self.model_dump(), default_approvals=default_approvals)
+        if problems:
+            _fail("config", "; ".join(f"{dotted(path)}: {msg}" for path, msg in problems))
+        return self
+
+    def segment_names(self) -> list[str]:
+        """Segment names in file order (the order follow rules are tried in)."""
+        return list(self.segments)
+
+    def account(self, handle: str) -> Account:
+        """The configured account with this handle (`@` optional, any case); KeyError if none."""
+        wanted = handle.removeprefix("@").lower()
+        for account in self.accounts:
+            if account.handle.lower() == wanted:
+                return account
+        raise KeyError(f"no account @{wanted} in the config")
+
+    def accounts_for(self, segment: str) -> list[Account]:
+        """The accounts `segment` may post as: those it lists, or when it lists none, every
+        account that no segment guards (listing an account guards it: naming none never
+        bypasses another segment's guard)."""
+        allowed = self.segments[segment].accounts
+        if allowed is None:
+            return [a for a in self.accounts if not self.guards_of(a.handle)]
+        return [a for a in self.accounts if a.handle.lower() in allowed]
+
+    def guards_of(self, handle: str) -> list[str]:
+        """The segments that list this account under `accounts:` (file order)."""
+        wanted = handle.removeprefix("@").lower()
+        return [
+            name
+            for name, segment in self.segments.items()
+            if segment.accounts is not None and wanted in segment.accounts
+        ]
+
+
+def default_approvals(segment_name: str) -> int:
+    return CRISIS_APPROVALS if segment_name == CRISIS_SEGMENT else DEFAULT_APPROVALS
