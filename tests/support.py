@@ -1,5 +1,9 @@
 """Shared test data and helpers (tests/ is on pytest's pythonpath)."""
 
+import os
+from pathlib import Path
+from typing import Any
+
 from sqlalchemy import select
 
 from bot.core.db import make_engine, transaction
@@ -53,3 +57,28 @@ routing:
   rules:
     - {segment: crisis_management, keywords: [hacked, lawsuit], sentiment_below: -0.3}
 """
+
+
+def run_env(
+    slack_url: str, x_url: str, database_url: str, config: Path, **secrets: str
+) -> dict[str, str]:
+    """The environment `brandbot run` is started with against the fakes, plus `secrets` (the
+    tokens, keys and signing secret a test's mode needs, by their variable names)."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "SLACK_API_URL": slack_url,
+        "X_API_URL": x_url,
+        "DATABASE_URL": database_url,
+        "BRANDBOT_CONFIG": str(config),
+        **secrets,
+    }
+
+
+def first_card(slack: Any, database_url: str) -> Any:
+    """The first chat.postMessage call, once the app has recorded the message's ts too: a person
+    sees the card once Slack has it, the app learns its ts a moment later, and any human click
+    comes after that."""
+    slack.wait_for(lambda s: s.calls_to("chat.postMessage"), timeout=30)
+    posted = slack.calls_to("chat.postMessage")[0]
+    slack.wait_for(lambda _: card_recorded(database_url, posted.response["ts"]), timeout=30)
+    return posted

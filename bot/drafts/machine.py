@@ -105,14 +105,36 @@ def move(
     )
     if changed != 1:
         return False
-    outbox.mark_changed(session, draft.card_id, now=at)
-    audit.record(
+    record_change(
         session,
+        draft,
         actor=actor,
         action=f"draft.{event}",
-        subject=f"draft:{draft.id}",
         at=at,
         before={"state": str(draft.state), **dict(before or {})},
         after={"state": str(target), **dict(after or {})},
     )
     return True
+
+
+def record_change(
+    session: Session,
+    draft: Draft,
+    *,
+    actor: audit.Actor,
+    action: str,
+    at: datetime,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> None:
+    """The card shows the change and the audit log keeps it: never one without the other."""
+    outbox.mark_changed(session, draft.card_id, now=at)
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject=f"draft:{draft.id}",
+        at=at,
+        before=dict(before) if before is not None else None,
+        after=dict(after) if after is not None else None,
+    )

@@ -10,6 +10,8 @@ draft to the publish queue with one conditional UPDATE, so simultaneous approval
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -78,29 +80,6 @@ MAX_CANDIDATES = 3
 def candidate_texts(draft: Draft) -> list[str]:
     """The texts an approver chooses between (just the draft's text when there is one)."""
     return list(json.loads(draft.candidates)) if draft.candidates else [draft.text]
-
-
-def record_draft_change(
-    session: Session,
-    draft: Draft,
-    *,
-    actor: audit.Actor,
-    action: str,
-    at: datetime,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """The card shows the change and the audit log keeps it: never one without the other."""
-    outbox.mark_changed(session, draft.card_id, now=at)
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        subject=f"draft:{draft.id}",
-        at=at,
-        before=before,
-        after=after,
-    )
 
 
 def full_text(text: str, link: str | None) -> str:
@@ -254,24 +233,18 @@ class DraftService:
         if issues:
             raise DraftInvalid(issues)
         new_text = full_text(text, link)
-        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
-        with self._ctx.transaction() as session:
-            moved = draft_machine.move(
-                session,
-                draft,
-                "edit",
-                actor=actor,
-                at=now,
-                values={
-                    "text": new_text,
-                    "text_hash": text_fingerprint(new_text),
-                    "candidates": None,  # an edit replaces the candidates with one text
-                },
-                before={"text": draft.text},
-                after={"text": new_text},
-            )
-            if not moved:
-                raise Conflict(CHANGED)
+        with self._moved_by(
+            click,
+            draft,
+            "edit",
+            values={
+                "text": new_text,
+                "text_hash": text_fingerprint(new_text),
+                "candidates": None,  # an edit replaces the candidates with one text
+            },
+            before={"text": draft.text},
+            after={"text": new_text},
+        ) as (session, actor, now):
             # Editing resets every approval, even of a text the draft had before (A → B → A).
             session.execute(delete(DraftApproval).where(col(DraftApproval.draft_id) == draft.id))
             assert draft.id is not None  # a stored draft
@@ -284,7 +257,6 @@ class DraftService:
                     at=now,
                 )
             )
-        self._ctx.hooks.cards_changed()
 
     # -- approving --------------------------------------------------------------------------
 
@@ -335,7 +307,7 @@ class DraftService:
                 ],
             ).first()
             if inserted is not None:
-                record_draft_change(
+                draft_machine.record_change(
                     session,
                     draft,
                     actor=actor,
@@ -420,7 +392,7 @@ class DraftService:
                 session.execute(
                     update(Draft).where(col(Draft.id) == draft.id).values(delete_requested_by=user)
                 )
-                record_draft_change(
+                draft_machine.record_change(
                     session,
                     draft,
                     actor=actor,
@@ -432,59 +404,58 @@ class DraftService:
             return "Deletion requested: another approver (or an admin) must confirm it on the card."
         if self._gateway is None:
             raise ActionRefused("Deleting from X is not configured here.")
-        requested_by = draft.delete_requested_by or user
-        with self._ctx.transaction() as session:
-            claimed = draft_machine.move(
-                session,
-                draft,
-                "delete_confirmed",
-                actor=actor,
-                at=now,
-                values={"deleted_by": user, "delete_requested_by": requested_by},
-                after={"tweet_id": draft.tweet_id, "requested_by": requested_by},
-            )
-        self._ctx.hooks.cards_changed()
-        assert draft.id is not None  # a stored draft
-        if not claimed:
+        return self._take_down(draft, actor, requested_by=draft.delete_requested_by or user)
+
+    def _take_down(self, draft: Draft, actor: audit.Actor, *, requested_by: str) -> str:
+        """Claim the take-down first, so X is called once however many confirm; then call X and
+        record what it said."""
+        assert self._gateway is not None and draft.id is not None and draft.tweet_id
+        deleting = self._settle(
+            draft,
+            "delete_confirmed",
+            actor,
+            values={"deleted_by": actor.id, "delete_requested_by": requested_by},
+            after={"tweet_id": draft.tweet_id, "requested_by": requested_by},
+        )
+        if deleting is None:
             return self._delete_outcome(draft.id)
-        with self._ctx.transaction() as session:
-            deleting = session.get(Draft, draft.id)
-            assert deleting is not None
         note = ""
         try:
             self._gateway.delete(draft.account, draft.tweet_id)
         except XNotFound:
             note = " (X no longer had it)"
         except (XRejected, XUnavailable) as exc:
-            with self._ctx.transaction() as session:
-                draft_machine.move(
-                    session,
-                    deleting,
-                    "delete_failed",
-                    actor=actor,
-                    at=self._ctx.clock.now(),
-                    values={"deleted_by": None},
-                    after={"tweet_id": draft.tweet_id, "error": str(exc)},
-                )
-            self._ctx.hooks.cards_changed()
-            raise ActionRefused(f"X did not delete it ({exc}). Try again in a moment.") from exc
-        with self._ctx.transaction() as session:
-            draft_machine.move(
-                session,
+            self._settle(
                 deleting,
-                "delete",
-                actor=actor,
-                at=self._ctx.clock.now(),
-                values={"deleted_at": self._ctx.clock.now()},
-                after={
-                    "tweet_id": draft.tweet_id,
-                    "requested_by": requested_by,
-                    "confirmed_by": user,
-                    "already_gone": bool(note),
-                },
+                "delete_failed",
+                actor,
+                values={"deleted_by": None},
+                after={"tweet_id": draft.tweet_id, "error": str(exc)},
             )
-        self._ctx.hooks.cards_changed()
+            raise ActionRefused(f"X did not delete it ({exc}). Try again in a moment.") from exc
+        self._settle(
+            deleting,
+            "delete",
+            actor,
+            values={"deleted_at": self._ctx.clock.now()},
+            after={
+                "tweet_id": draft.tweet_id,
+                "requested_by": requested_by,
+                "confirmed_by": actor.id,
+                "already_gone": bool(note),
+            },
+        )
         return f"Deleted from X{note}."
+
+    def _settle(self, draft: Draft, event: str, actor: audit.Actor, **move: Any) -> Draft | None:
+        """Move the draft and redraw its card; the draft as moved, or None if it had moved
+        meanwhile (the caller says what that means)."""
+        with self._ctx.transaction() as session:
+            now = self._ctx.clock.now()
+            moved = draft_machine.move(session, draft, event, actor=actor, at=now, **move)
+            current = session.get(Draft, draft.id) if moved else None
+        self._ctx.hooks.cards_changed()
+        return current
 
     def _delete_outcome(self, draft_id: int) -> str:
         """What a confirm click that lost the race to another one is told."""
@@ -514,24 +485,20 @@ class DraftService:
         reason = self._ineligible(click.person.user_id, draft, rules, members)
         if reason:
             self._refuse(click, draft, action, reason)
-        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
-        with self._ctx.transaction() as session:
-            moved = draft_machine.move(
-                session,
-                draft,
-                action,
-                actor=actor,
-                at=now,
-                # An earlier attempt may have reached X: then the publisher searches first —
-                # unless a person has just checked the account (needs check).
-                to=DraftState.POSTING
-                if draft.attempt_at and draft.state != DraftState.NEEDS_CHECK
-                else DraftState.APPROVED,
-                values={"due_at": now, "held_reason": None, "last_error": None},
-            )
-            if not moved:
-                raise Conflict(CHANGED)
-        self._ctx.hooks.cards_changed()
+        now = self._ctx.clock.now()
+        with self._moved_by(
+            click,
+            draft,
+            action,
+            at=now,
+            # An earlier attempt may have reached X: then the publisher searches first —
+            # unless a person has just checked the account (needs check).
+            to=DraftState.POSTING
+            if draft.attempt_at and draft.state != DraftState.NEEDS_CHECK
+            else DraftState.APPROVED,
+            values={"due_at": now, "held_reason": None, "last_error": None},
+        ):
+            pass
         self._ctx.hooks.approved()
 
     def reject(self, click: Click, *, reason: str) -> None:
@@ -552,28 +519,40 @@ class DraftService:
             )
             if not decision.allowed:
                 self._refuse(click, draft, "reject", decision.reason)
-        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
-        with self._ctx.transaction() as session:
-            moved = draft_machine.move(
-                session,
-                draft,
-                "reject",
-                actor=actor,
-                at=now,
-                values={"rejected_by": actor.id, "reject_reason": reason, "due_at": None},
-                after={"reason": reason},
-            )
-            if not moved:
-                raise Conflict(CHANGED)
-            if actor.id != draft.author_id:
+        with self._moved_by(
+            click,
+            draft,
+            "reject",
+            values={"rejected_by": user, "reject_reason": reason, "due_at": None},
+            after={"reason": reason},
+        ) as (session, _, now):
+            if user != draft.author_id:
                 outbox.enqueue(
                     session,
                     [outbox.NewMessage(AUTHOR_DM, str(draft.id), draft.author_id)],
                     now=now,
                 )
-        self._ctx.hooks.cards_changed()
 
     # -- helpers ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _moved_by(
+        self,
+        click: Click,
+        draft: Draft,
+        event: str,
+        *,
+        at: datetime | None = None,
+        **move: Any,
+    ) -> Iterator[tuple[Session, audit.Actor, datetime]]:
+        """This person's move of the draft, in one transaction with what the caller adds to it
+        (the session, who they are, when); refused if someone moved the draft first."""
+        now, actor = at or self._ctx.clock.now(), self._ctx.actor(click.person)
+        with self._ctx.transaction() as session:
+            if not draft_machine.move(session, draft, event, actor=actor, at=now, **move):
+                raise Conflict(CHANGED)
+            yield session, actor, now
+        self._ctx.hooks.cards_changed()
 
     def _members(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 
 import requests
-from support import TEST_CONFIG, card_recorded
+from support import TEST_CONFIG, first_card, run_env
 
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
@@ -51,17 +50,16 @@ def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_ur
     with FakeSlack(bot_token=BOT_TOKEN) as slack, FakeX(bearer_token=X_BEARER) as x:
         x.add_user("acme")
         tweet = x.add_tweet(author="dana", text="@acme outage since this morning")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.url,
-            "X_API_URL": x.url,
-            "X_BEARER_TOKEN": X_BEARER,
-            "BRANDBOT_AUDIT_KEY": AUDIT_KEY,
-            "DATABASE_URL": database_url,
-            "BRANDBOT_CONFIG": str(config),
-        }
+        env = run_env(
+            slack.url,
+            x.url,
+            database_url,
+            config,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            X_BEARER_TOKEN=X_BEARER,
+            BRANDBOT_AUDIT_KEY=AUDIT_KEY,
+        )
         log = tmp_path / "run.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -83,13 +81,7 @@ def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_ur
             )
             try:
                 _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
-                slack.wait_for(lambda s: s.calls_to("chat.postMessage"), timeout=30)
-                posted = slack.calls_to("chat.postMessage")[0]
-                # A person sees the card once Slack has it; the app learns its ts a moment
-                # later. Click once the app has recorded it, as any human click would be.
-                slack.wait_for(
-                    lambda _: card_recorded(database_url, posted.response["ts"]), timeout=30
-                )
+                posted = first_card(slack, database_url)
                 assert tweet["text"] in str(posted.args["blocks"])
                 slack.add_user("U0ALICE", "alice")
                 alice = SlackUser(

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from support import TEST_CONFIG, card_recorded
+from support import TEST_CONFIG, first_card, run_env
 
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_socket import OP_CLOSE, OP_TEXT, FakeSocketMode, accept_key, encode_frame
@@ -210,17 +210,16 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
         assert socket_mode is not None
         x.add_user("acme")
         tweet = x.add_tweet(author="dana", text="@acme outage since this morning")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_APP_TOKEN": APP_TOKEN,
-            "SLACK_API_URL": slack.url,
-            "X_API_URL": x.url,
-            "X_BEARER_TOKEN": X_BEARER,
-            "BRANDBOT_AUDIT_KEY": AUDIT_KEY,
-            "DATABASE_URL": database_url,
-            "BRANDBOT_CONFIG": str(config),
-        }  # and no SLACK_SIGNING_SECRET: Socket Mode needs none
+        env = run_env(  # and no SLACK_SIGNING_SECRET: Socket Mode needs none
+            slack.url,
+            x.url,
+            database_url,
+            config,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_APP_TOKEN=APP_TOKEN,
+            X_BEARER_TOKEN=X_BEARER,
+            BRANDBOT_AUDIT_KEY=AUDIT_KEY,
+        )
         log = tmp_path / "run.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -234,11 +233,7 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
                 socket_mode.wait_connected(timeout=30)
                 opened = slack.calls_to("apps.connections.open")
                 assert opened and all(c.ok for c in opened)
-                slack.wait_for(lambda s: s.calls_to("chat.postMessage"), timeout=30)
-                posted = slack.calls_to("chat.postMessage")[0]
-                slack.wait_for(
-                    lambda _: card_recorded(database_url, posted.response["ts"]), timeout=30
-                )
+                posted = first_card(slack, database_url)
                 assert tweet["text"] in str(posted.args["blocks"])
                 slack.add_user("U0ALICE", "alice")
                 alice = SlackUser(slack=slack, user_id="U0ALICE", name="alice", socket=socket_mode)
