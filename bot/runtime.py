@@ -138,17 +138,11 @@ def build_runtime(
         segments=segments,
         directory=SlackDirectory(client=client, clock=clock),
     )
-    renderers: dict[str, Renderer] = {
-        MENTION_CARD: mention_card_renderer(segments),
-        APPROVAL_CARD: approval_card_renderer(segments, clock),
-        AUTHOR_DM: author_dm_renderer,
-        HELD_QUEUE: render_held_queue,
-    }
     outbox = Outbox(
         engine=engine,
         client=outbox_client(token=settings.slack_bot_token, base_url=base_url),
         clock=clock,
-        renderers=renderers,
+        renderers=_renderers(segments, clock),
         owner=owner,
     )
     gateway = XGateway(
@@ -157,27 +151,9 @@ def build_runtime(
         credentials=_posting_credentials(config, os.environ if env is None else env),
         timeout=settings.x_timeout_seconds,
     )
-    drafts = DraftService(ctx, gateway=gateway)
-    publisher = Publisher(
-        ctx=ctx,
-        gateway=gateway,
-        owner=owner,
-        approvals=drafts.approval_standing,
-        x_timeout=settings.x_timeout_seconds,
-    )
-    # a post handed to X just before a freeze may take this long to be answered
-    freeze = FreezeService(ctx, in_flight_wait=settings.x_timeout_seconds + 2)
-    publisher.timers.append(freeze.lapse_expired)
+    services, publisher = _services(ctx, gateway, owner=owner, x_timeout=settings.x_timeout_seconds)
     ctx.hooks.cards_changed = outbox.wake
     ctx.hooks.approved = publisher.wake
-    services = Services(
-        mentions=MentionService(ctx),
-        drafts=drafts,
-        freeze=freeze,
-        held_queue=HeldQueueService(ctx, drafts=drafts),
-        audit=AuditTrail(engine),
-        segments=segments,
-    )
     bolt = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
@@ -197,6 +173,42 @@ def build_runtime(
         bolt=bolt,
         owner=owner,
     )
+
+
+def _services(
+    ctx: ServiceContext, gateway: XGateway, *, owner: str, x_timeout: float
+) -> tuple[Services, Publisher]:
+    """Every service, each built once here, and the publisher that posts what they approve."""
+    drafts = DraftService(ctx, gateway=gateway)
+    publisher = Publisher(
+        ctx=ctx,
+        gateway=gateway,
+        owner=owner,
+        approvals=drafts.approval_standing,
+        x_timeout=x_timeout,
+    )
+    # a post handed to X just before a freeze may take this long to be answered
+    freeze = FreezeService(ctx, in_flight_wait=x_timeout + 2)
+    publisher.timers.append(freeze.lapse_expired)
+    services = Services(
+        mentions=MentionService(ctx),
+        drafts=drafts,
+        freeze=freeze,
+        held_queue=HeldQueueService(ctx, drafts=drafts),
+        audit=AuditTrail(ctx.engine),
+        segments=ctx.segments,
+    )
+    return services, publisher
+
+
+def _renderers(segments: SegmentCatalog, clock: Clock) -> dict[str, Renderer]:
+    """What each kind of message the outbox sends shows, rendered from the database."""
+    return {
+        MENTION_CARD: mention_card_renderer(segments),
+        APPROVAL_CARD: approval_card_renderer(segments, clock),
+        AUTHOR_DM: author_dm_renderer,
+        HELD_QUEUE: render_held_queue,
+    }
 
 
 def _posting_credentials(

@@ -32,6 +32,12 @@ MAX_COMMAND_TEXT = 1000
 
 
 def register(app: App, services: Services) -> None:
+    _register_drafting(app, services)
+    _register_approval_card(app, services)
+
+
+def _register_drafting(app: App, services: Services) -> None:
+    """/tweet and a mention's Reply open the draft form; submitting it creates the draft."""
     drafts, segments = services.drafts, services.segments
 
     def open_tweet_modal(
@@ -78,26 +84,19 @@ def register(app: App, services: Services) -> None:
         except (KeyError, ValueError, TypeError):
             ack(response_action="errors", errors={BLOCKS["text"]: "This form is not one of mine."})
             return
-        request = DraftRequest(
-            account=str(value_of(values, BLOCKS["account"]) or ""),
-            segment=str(value_of(values, BLOCKS["segment"]) or ""),
-            text=str(value_of(values, BLOCKS["text"]) or ""),
-            link=value_of(values, BLOCKS["link"]) or None,
-            schedule_at=value_of(values, BLOCKS["schedule"]),
-            in_reply_to=context.in_reply_to,
-            alternatives=tuple(
-                str(value_of(values, BLOCKS[field]) or "")
-                for field in ("alternative_2", "alternative_3")
-            ),
-        )
         try:
-            draft = drafts.create(author=person_of(body), request=request)
+            draft = drafts.create(author=person_of(body), request=_request_from(values, context))
         except DraftInvalid as invalid:
             ack(response_action="errors", errors=_errors(invalid))
             return
         ack()
         channel = segments.channel(draft.segment)
         tell(client, body, f"Your draft is waiting for approval in <#{channel}>.")
+
+
+def _register_approval_card(app: App, services: Services) -> None:
+    """The approval card's buttons, and the reject and edit forms they open."""
+    drafts = services.drafts
 
     # One action id per candidate text of a reply ("draft_approve_2"), plain for a single text.
     app.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))(
@@ -164,6 +163,22 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors={BLOCKS["text"]: str(refused)})
             return
         ack()
+
+
+def _request_from(values: dict[str, Any], context: DraftContext) -> DraftRequest:
+    """The draft form's fields, as submitted (the service checks every one of them)."""
+    return DraftRequest(
+        account=str(value_of(values, BLOCKS["account"]) or ""),
+        segment=str(value_of(values, BLOCKS["segment"]) or ""),
+        text=str(value_of(values, BLOCKS["text"]) or ""),
+        link=value_of(values, BLOCKS["link"]) or None,
+        schedule_at=value_of(values, BLOCKS["schedule"]),
+        in_reply_to=context.in_reply_to,
+        alternatives=tuple(
+            str(value_of(values, BLOCKS[field]) or "")
+            for field in ("alternative_2", "alternative_3")
+        ),
+    )
 
 
 def _click_from_view(body: dict[str, Any], view: dict[str, Any]) -> Click:

@@ -298,12 +298,7 @@ def verify_all(
             found.add(row.seq, [f"entry {row.seq} has an impossible sequence number"], read)
             continue
         if row.seq > expected:
-            missing = (
-                f"entry {expected} is missing"
-                if row.seq == expected + 1
-                else f"entries {expected} to {row.seq - 1} are missing"
-            )
-            found.add(expected, [missing], read)
+            found.add(expected, [_missing(expected, row.seq - 1)], read)
             after_gap = True
         reasons: list[str] = []
         entry = row.model_dump()
@@ -336,29 +331,7 @@ def verify_all(
         expected, after_gap = row.seq + 1, False
         newest = Anchor(row.hash, row.seq)
     if anchor is not None and anchor.count > 0:
-        if newest.count < anchor.count:
-            first = newest.count + 1
-            what = (
-                f"entry {first} is missing"
-                if first == anchor.count
-                else f"entries {first} to {anchor.count} are missing"
-            )
-            found.add(
-                first,
-                [f"{what}: the anchor says {anchor.count} entries (the newest were deleted)"],
-                read,
-            )
-        elif anchored is None:
-            found.add(anchor.count, [f"entry {anchor.count}, the anchored one, is missing"], read)
-        elif not hmac.compare_digest(anchored[0], anchor.hash):
-            found.add(
-                anchor.count,
-                [
-                    f"entry {anchor.count} does not carry the anchored hash: the chain up to it "
-                    "was rewritten after the anchor was taken"
-                ],
-                anchored[1],
-            )
+        _check_anchor(found, anchor, newest=newest, anchored=anchored, read=read)
     ordered = sorted(found.breaks, key=lambda item: item[0].seq)
     return VerifyReport(
         entries=read,
@@ -367,6 +340,39 @@ def verify_all(
         breaks=tuple(b for b, _ in ordered),
         intact=ordered[0][1] if ordered else read,
         anchor=anchor,
+    )
+
+
+def _check_anchor(
+    found: _Found, anchor: Anchor, *, newest: Anchor, anchored: tuple[str, int] | None, read: int
+) -> None:
+    """The chain must still reach the anchor: entry `count` exists and carries its hash."""
+    if newest.count < anchor.count:
+        first = newest.count + 1
+        found.add(
+            first,
+            [
+                f"{_missing(first, anchor.count)}: the anchor says {anchor.count} entries "
+                "(the newest were deleted)"
+            ],
+            read,
+        )
+    elif anchored is None:
+        found.add(anchor.count, [f"entry {anchor.count}, the anchored one, is missing"], read)
+    elif not hmac.compare_digest(anchored[0], anchor.hash):
+        found.add(
+            anchor.count,
+            [
+                f"entry {anchor.count} does not carry the anchored hash: the chain up to it "
+                "was rewritten after the anchor was taken"
+            ],
+            anchored[1],
+        )
+
+
+def _missing(first: int, last: int) -> str:
+    return (
+        f"entry {first} is missing" if first == last else f"entries {first} to {last} are missing"
     )
 
 

@@ -1,10 +1,14 @@
-"""Who may press which button on a mention card."""
+"""Who may do what: every rule in policies/permissions.py, each with its table of cases."""
+
+from collections.abc import Callable
 
 import pytest
 
 from policies.permissions import (
     Actor,
+    Decision,
     may_act_on_mention,
+    may_administer,
     may_approve,
     may_confirm_delete,
     may_delete,
@@ -120,9 +124,12 @@ def test_two_people_take_a_tweet_down(
     assert step.allowed is confirms
 
 
+@pytest.mark.parametrize("rule", [may_freeze, may_administer], ids=["freeze", "administer"])
 @pytest.mark.parametrize(("is_admin", "allowed"), [(True, True), (False, False)])
-def test_only_admins_freeze(is_admin: bool, allowed: bool) -> None:
-    decision = may_freeze(is_admin=is_admin)
+def test_only_admins_freeze_or_administer(
+    rule: Callable[..., Decision], is_admin: bool, allowed: bool
+) -> None:
+    decision = rule(is_admin=is_admin)
     assert (
         decision.allowed is allowed and ("Only brandbot admins" in decision.reason) is not allowed
     )
