@@ -490,7 +490,7 @@ def _disguised_link_messages(text: str, seen: Sequence[str], domains: Sequence[s
 
 
 def _is_single_url(link: str) -> bool:
-    return extract_urls(_nfc(link)) == [_nfc(link)]
+    return bool(extract_urls(_nfc(link)) == [_nfc(link)])
 
 
 def _duration(delta: timedelta) -> str:

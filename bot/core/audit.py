@@ -402,4 +402,4 @@ def _entries_in_order(session: Session, batch: int = 1000) -> Iterator[AuditEntr
 
 
 def count(session: Session) -> int:
-    return session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+    return int(session.execute(select(func.count()).select_from(AuditEntry)).scalar_one())

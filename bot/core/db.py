@@ -71,7 +71,8 @@ def rowcount(result: Result[Any]) -> int:
 def insert_ignoring_conflicts(engine: Engine, table: Table) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING for the engine's dialect."""
     dialect = postgresql if is_postgres(engine) else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    statement: Insert = dialect.insert(table).on_conflict_do_nothing()
+    return statement
 
 
 @contextmanager

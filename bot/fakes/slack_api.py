@@ -593,7 +593,7 @@ class FakeSlack:
 
     @staticmethod
     def _is_reply_to(message: JSON, root: JSON) -> bool:
-        return message["thread_ts"] == root["ts"] and message["ts"] != root["ts"]
+        return bool(message["thread_ts"] == root["ts"] and message["ts"] != root["ts"])
 
     def _page(self, items: list[JSON], args: JSON) -> tuple[list[JSON], str] | None:
         """One page of ``items`` from ``cursor`` (a ts), or None for a bad cursor."""

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import requests
 import tweepy
@@ -256,7 +256,7 @@ class XGateway:
 
     def _call(self, method: Any, **params: Any) -> dict[str, Any]:
         try:
-            return method(**params)
+            return cast(dict[str, Any], method(**params))
         except tweepy.TooManyRequests as exc:
             reset = exc.response.headers.get("x-rate-limit-reset")
             retry_at = datetime.fromtimestamp(int(reset), UTC) if reset else None
