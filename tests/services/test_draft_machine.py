@@ -15,6 +15,7 @@ from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
 from bot.drafts import machine as draft_machine
 from bot.drafts.machine import TRANSITIONS, IllegalTransition
+from bot.fakes.services import add_draft
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ACTOR = audit.Actor("U0ALICE", "alice")
@@ -34,31 +35,6 @@ FORBIDDEN = [
 ]
 
 
-def _draft_in(engine: Engine, state: DraftState) -> Draft:
-    with transaction(engine) as session:
-        card = SlackMessage(
-            kind="approval_card", subject_id="0", channel="C0X", due_at=NOW, created_at=NOW
-        )
-        session.add(card)
-        session.flush()
-        draft = Draft(
-            account="acme",
-            segment="customer_relations",
-            author_id="U0AUTHOR",
-            author_name="author",
-            text="hello",
-            text_hash="h",
-            state=state,
-            card_id=card.id,
-            created_at=NOW,
-            updated_at=NOW,
-        )
-        session.add(draft)
-        session.flush()
-        card.pending = False
-        return draft
-
-
 def _entries(engine: Engine, draft: Draft) -> list[AuditEntry]:
     with transaction(engine) as session:
         return list(
@@ -70,7 +46,7 @@ def _entries(engine: Engine, draft: Draft) -> list[AuditEntry]:
 def test_every_allowed_move_is_audited_and_refreshes_the_card(
     engine: Engine, event: str, source: DraftState, target: DraftState
 ) -> None:
-    draft = _draft_in(engine, source)
+    draft = add_draft(engine, state=source, at=NOW)
     with transaction(engine) as session:
         assert draft_machine.move(session, draft, event, actor=ACTOR, at=NOW, to=target)
     with transaction(engine) as session:
@@ -88,7 +64,7 @@ def test_every_allowed_move_is_audited_and_refreshes_the_card(
 def test_every_other_move_is_refused_and_writes_nothing(
     engine: Engine, event: str, source: DraftState
 ) -> None:
-    draft = _draft_in(engine, source)
+    draft = add_draft(engine, state=source, at=NOW)
     _, targets = TRANSITIONS[event]
     with transaction(engine) as session:
         assert not draft_machine.move(
@@ -100,7 +76,7 @@ def test_every_other_move_is_refused_and_writes_nothing(
 
 
 def test_a_stale_draft_is_not_moved(engine: Engine) -> None:
-    draft = _draft_in(engine, DraftState.PENDING)
+    draft = add_draft(engine, state=DraftState.PENDING, at=NOW)
     with transaction(engine) as session:
         assert draft_machine.move(session, draft, "edit", actor=ACTOR, at=NOW)
     with transaction(engine) as session:  # the same, as read before the edit: version is old
