@@ -131,6 +131,67 @@ def build_runtime(
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     base_url = settings.slack_api_base()
     client = interactive_client(token=settings.slack_bot_token, base_url=base_url)
+    gateway = XGateway(
+        bearer_token=settings.x_bearer_token,
+        api_url=settings.x_api_url,
+        credentials=posting_credentials(config, os.environ if env is None else env),
+        timeout=settings.x_timeout_seconds,
+    )
+    wired = wire(
+        config,
+        engine=engine,
+        clock=clock,
+        client=client,
+        outbox_client=outbox_client(token=settings.slack_bot_token, base_url=base_url),
+        gateway=gateway,
+        owner=owner,
+        x_timeout=settings.x_timeout_seconds,
+    )
+    bolt = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+    handlers.register(bolt, wired.services)
+    return Runtime(
+        settings=settings,
+        config=config,
+        ctx=wired.ctx,
+        client=client,
+        outbox=wired.outbox,
+        ingestor=wired.ingestor,
+        publisher=wired.publisher,
+        services=wired.services,
+        bolt=bolt,
+        owner=owner,
+    )
+
+
+@dataclass(frozen=True)
+class Wired:
+    """The context, every service and every worker, built once and connected."""
+
+    ctx: ServiceContext
+    outbox: Outbox
+    ingestor: Ingestor
+    publisher: Publisher
+    services: Services
+
+
+def wire(
+    config: BrandConfig,
+    *,
+    engine: Engine,
+    clock: Clock,
+    client: WebClient,
+    outbox_client: WebClient,
+    gateway: XGateway,
+    owner: str,
+    x_timeout: float,
+) -> Wired:
+    """Build the one ServiceContext, the services on it and the workers that serve them (the
+    service tests build theirs here too, so they test what runs)."""
     segments = SegmentCatalog(config)
     ctx = ServiceContext(
         engine=engine,
@@ -140,45 +201,11 @@ def build_runtime(
     )
     outbox = Outbox(
         engine=engine,
-        client=outbox_client(token=settings.slack_bot_token, base_url=base_url),
+        client=outbox_client,
         clock=clock,
         renderers=_renderers(segments, clock),
         owner=owner,
     )
-    gateway = XGateway(
-        bearer_token=settings.x_bearer_token,
-        api_url=settings.x_api_url,
-        credentials=_posting_credentials(config, os.environ if env is None else env),
-        timeout=settings.x_timeout_seconds,
-    )
-    services, publisher = _services(ctx, gateway, owner=owner, x_timeout=settings.x_timeout_seconds)
-    ctx.hooks.cards_changed = outbox.wake
-    ctx.hooks.approved = publisher.wake
-    bolt = App(
-        client=client,
-        signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
-        process_before_response=False,
-        raise_error_for_unhandled_request=False,
-    )
-    handlers.register(bolt, services)
-    return Runtime(
-        settings=settings,
-        config=config,
-        ctx=ctx,
-        client=client,
-        outbox=outbox,
-        ingestor=Ingestor(ctx, gateway=gateway, owner=owner),
-        publisher=publisher,
-        services=services,
-        bolt=bolt,
-        owner=owner,
-    )
-
-
-def _services(
-    ctx: ServiceContext, gateway: XGateway, *, owner: str, x_timeout: float
-) -> tuple[Services, Publisher]:
-    """Every service, each built once here, and the publisher that posts what they approve."""
     drafts = DraftService(ctx, gateway=gateway)
     publisher = Publisher(
         ctx=ctx,
@@ -190,15 +217,17 @@ def _services(
     # a post handed to X just before a freeze may take this long to be answered
     freeze = FreezeService(ctx, in_flight_wait=x_timeout + 2)
     publisher.timers.append(freeze.lapse_expired)
+    ctx.hooks.cards_changed = outbox.wake
+    ctx.hooks.approved = publisher.wake
     services = Services(
         mentions=MentionService(ctx),
         drafts=drafts,
         freeze=freeze,
         held_queue=HeldQueueService(ctx, drafts=drafts),
-        audit=AuditTrail(ctx.engine),
-        segments=ctx.segments,
+        audit=AuditTrail(engine),
+        segments=segments,
     )
-    return services, publisher
+    return Wired(ctx, outbox, Ingestor(ctx, gateway=gateway, owner=owner), publisher, services)
 
 
 def _renderers(segments: SegmentCatalog, clock: Clock) -> dict[str, Renderer]:
@@ -211,7 +240,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock) -> dict[str, Renderer]:
     }
 
 
-def _posting_credentials(
+def posting_credentials(
     config: BrandConfig, env: Mapping[str, str]
 ) -> dict[str, PostingCredentials]:
     """Each account's posting keys, where the environment holds them."""

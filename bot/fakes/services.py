@@ -32,23 +32,20 @@ from bot.core.models import (
     MentionState,
     SlackMessage,
 )
-from bot.core.outbox import Outbox, Renderer
-from bot.core.segments import SegmentCatalog
+from bot.core.outbox import Outbox
 from bot.drafts.publisher import Publisher
-from bot.drafts.rendering import approval_card_renderer, author_dm_renderer
-from bot.drafts.service import APPROVAL_CARD, AUTHOR_DM, DraftService
+from bot.drafts.service import APPROVAL_CARD, DraftService
 from bot.fakes.slack_api import FakeSlack
-from bot.fakes.world import BOT_TOKEN, X_BEARER, FakeWorld
+from bot.fakes.world import BOT_TOKEN, X_BEARER, register_accounts
 from bot.fakes.x_api import FakeX
-from bot.freeze.held_queue import HELD_QUEUE, HeldQueueService, render_held_queue
+from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
 from bot.mentions.ingest import Ingestor
-from bot.mentions.rendering import mention_card_renderer
-from bot.mentions.service import MENTION_CARD, CardRequest, MentionService, create_cards
+from bot.mentions.service import CardRequest, MentionService, create_cards
+from bot.runtime import posting_credentials, wire
 from bot.slack.clicks import Click, Person
 from bot.slack.client import interactive_client, outbox_client
-from bot.slack.directory import SlackDirectory
-from bot.x.gateway import PostingCredentials, XGateway
+from bot.x.gateway import XGateway
 from policies.config import BrandConfig
 from policies.lint import text_fingerprint
 
@@ -68,25 +65,6 @@ class Fakes:
     def stop(self) -> None:
         self.slack.stop()
         self.x.stop()
-
-
-def register_accounts(x: FakeX, config: BrandConfig) -> dict[str, str]:
-    """Give each account of the config posting credentials on the fake X; the environment that
-    holds them (`<PREFIX>_X_*`)."""
-    env: dict[str, str] = {}
-    for account in config.accounts:
-        creds = FakeWorld.posting_env(account.credentials_env, x.add_user(account.handle))
-        keys = PostingCredentials.from_env(account.credentials_env, creds)
-        assert keys is not None
-        x.register_account(
-            account.handle,
-            consumer_key=keys.consumer_key,
-            consumer_secret=keys.consumer_secret,
-            access_token=keys.access_token,
-            access_token_secret=keys.access_token_secret,
-        )
-        env |= creds
-    return env
 
 
 def start_fakes(config: BrandConfig) -> Fakes:
@@ -253,60 +231,33 @@ def build_services(
 ) -> ServiceKit:
     """The services as `build_runtime` wires them, on this engine and clock, against the fakes.
     The engine must be migrated and keyed for the audit log (`audit.use_key`)."""
-    client = interactive_client(token=BOT_TOKEN, base_url=fakes.slack.url)
-    segments = SegmentCatalog(config)
-    ctx = ServiceContext(
+    wired = wire(
+        config,
         engine=engine,
         clock=clock,
-        segments=segments,
-        directory=SlackDirectory(client=client, clock=clock),
-    )
-    renderers: dict[str, Renderer] = {
-        MENTION_CARD: mention_card_renderer(segments),
-        APPROVAL_CARD: approval_card_renderer(segments, clock),
-        AUTHOR_DM: author_dm_renderer,
-        HELD_QUEUE: render_held_queue,
-    }
-    outbox = Outbox(
-        engine=engine,
-        client=outbox_client(token=BOT_TOKEN, base_url=fakes.slack.url),
-        clock=clock,
-        renderers=renderers,
+        client=interactive_client(token=BOT_TOKEN, base_url=fakes.slack.url),
+        outbox_client=outbox_client(token=BOT_TOKEN, base_url=fakes.slack.url),
+        gateway=XGateway(
+            bearer_token=X_BEARER,
+            api_url=fakes.x.url,
+            credentials=posting_credentials(config, fakes.env),
+            timeout=x_timeout,
+        ),
         owner=OWNER,
-    )
-    gateway = XGateway(
-        bearer_token=X_BEARER,
-        api_url=fakes.x.url,
-        credentials={
-            a.handle: creds
-            for a in config.accounts
-            if (creds := PostingCredentials.from_env(a.credentials_env, fakes.env))
-        },
-        timeout=x_timeout,
-    )
-    drafts = DraftService(ctx, gateway=gateway)
-    publisher = Publisher(
-        ctx=ctx,
-        gateway=gateway,
-        owner=OWNER,
-        approvals=drafts.approval_standing,
         x_timeout=x_timeout,
     )
-    freeze = FreezeService(ctx, in_flight_wait=x_timeout + 2)
-    publisher.timers.append(freeze.lapse_expired)
-    ctx.hooks.cards_changed = outbox.wake
-    ctx.hooks.approved = publisher.wake
+    services = wired.services
     return ServiceKit(
         config=config,
         fakes=fakes,
-        ctx=ctx,
-        outbox=outbox,
-        drafts=drafts,
-        publisher=publisher,
-        freeze=freeze,
-        held_queue=HeldQueueService(ctx, drafts=drafts),
-        mentions=MentionService(ctx),
-        ingestor=Ingestor(ctx, gateway=gateway, owner=OWNER),
+        ctx=wired.ctx,
+        outbox=wired.outbox,
+        drafts=services.drafts,
+        publisher=wired.publisher,
+        freeze=services.freeze,
+        held_queue=services.held_queue,
+        mentions=services.mentions,
+        ingestor=wired.ingestor,
     )
 
 

@@ -51,18 +51,7 @@ class FakeWorld:
         self.slack.start()
         self.x = FakeX(bearer_token=X_BEARER, shorten_links=self.shorten_links)
         self.x.start()
-        for account in self.config.accounts:
-            user_id = self.x.add_user(account.handle)
-            prefix = account.credentials_env
-            creds = self.posting_env(prefix, user_id)
-            self.x.register_account(
-                account.handle,
-                consumer_key=creds[f"{prefix}_X_CONSUMER_KEY"],
-                consumer_secret=creds[f"{prefix}_X_CONSUMER_SECRET"],
-                access_token=creds[f"{prefix}_X_ACCESS_TOKEN"],
-                access_token_secret=creds[f"{prefix}_X_ACCESS_TOKEN_SECRET"],
-            )
-            self.env |= creds
+        self.env |= register_accounts(self.x, self.config)
         self.runtime = self.build_runtime()
         self.server = HttpServer(self.runtime.wsgi(), host="127.0.0.1", port=0).start()
         if workers:
@@ -84,16 +73,6 @@ class FakeWorld:
         engine = self.engine or make_engine(self.database_url)
         self.engine = engine
         return build_runtime(settings, self.config, clock=self.clock, engine=engine, env=self.env)
-
-    @staticmethod
-    def posting_env(prefix: str, user_id: str) -> dict[str, str]:
-        """Fake OAuth 1.0a credentials for one account (X access tokens start with the user id)."""
-        return {
-            f"{prefix}_X_CONSUMER_KEY": f"ck-{prefix.lower()}",
-            f"{prefix}_X_CONSUMER_SECRET": f"cs-{prefix.lower()}",
-            f"{prefix}_X_ACCESS_TOKEN": f"{user_id}-at-{prefix.lower()}",
-            f"{prefix}_X_ACCESS_TOKEN_SECRET": f"ats-{prefix.lower()}",
-        }
 
     def stop(self) -> None:
         self.runtime.stop()
@@ -168,3 +147,31 @@ class FakeWorld:
                     .order_by(col(SlackMessage.id))
                 )
             )
+
+
+def posting_env(prefix: str, user_id: str) -> dict[str, str]:
+    """Fake OAuth 1.0a credentials for one account (X access tokens start with the user id)."""
+    return {
+        f"{prefix}_X_CONSUMER_KEY": f"ck-{prefix.lower()}",
+        f"{prefix}_X_CONSUMER_SECRET": f"cs-{prefix.lower()}",
+        f"{prefix}_X_ACCESS_TOKEN": f"{user_id}-at-{prefix.lower()}",
+        f"{prefix}_X_ACCESS_TOKEN_SECRET": f"ats-{prefix.lower()}",
+    }
+
+
+def register_accounts(x: FakeX, config: BrandConfig) -> dict[str, str]:
+    """Give each account of the config posting credentials on the fake X; the environment that
+    holds them (`<PREFIX>_X_*`)."""
+    env: dict[str, str] = {}
+    for account in config.accounts:
+        prefix = account.credentials_env
+        creds = posting_env(prefix, x.add_user(account.handle))
+        x.register_account(
+            account.handle,
+            consumer_key=creds[f"{prefix}_X_CONSUMER_KEY"],
+            consumer_secret=creds[f"{prefix}_X_CONSUMER_SECRET"],
+            access_token=creds[f"{prefix}_X_ACCESS_TOKEN"],
+            access_token_secret=creds[f"{prefix}_X_ACCESS_TOKEN_SECRET"],
+        )
+        env |= creds
+    return env
