@@ -179,6 +179,7 @@ class Outbox(Worker):
                 # ts, whoever takes the row over searches Slack before posting again.
                 message.outcome_unknown = True
                 session.add(message)
+        posting = False  # is the failure, if any, of the post itself (not of the search)?
         try:
             if ts is None and search_first:
                 ts = self._find_posted(channel, message_id, created_at, root_ts)
@@ -192,9 +193,11 @@ class Outbox(Worker):
                         raise
                     ts = None  # someone deleted the card: post it again
             if ts is None:
+                posting = True
                 ts = self._post(channel, message_id, rendered, root_ts)
         except Exception as exc:  # Slack errors, timeouts, resets: rescheduled, never dropped
-            self._failed(message_id, exc, posting=ts is None, channel=channel)
+            # A failed search proves nothing: the next attempt searches again before posting.
+            self._failed(message_id, exc, posting=posting, channel=channel)
             return False
         with transaction(self.engine) as session:
             session.execute(

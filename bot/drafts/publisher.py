@@ -34,7 +34,7 @@ from bot.core.models import Draft, DraftState
 from bot.core.worker import Worker
 from bot.drafts import machine as draft_machine
 from bot.drafts.service import AUTHOR_DM, rules_for
-from bot.freeze.gate import FROZEN, active_freeze, freeze_at, publish_gate
+from bot.freeze.gate import FROZEN, account_gate, active_freeze, freeze_at, publish_gate
 from bot.slack.directory import DirectoryUnavailable
 from bot.x.gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.approvals import ApprovalRule, RuleProgress, all_met
@@ -298,12 +298,19 @@ class Publisher(Worker):
         self, session: Session, draft: Draft, now: datetime
     ) -> tuple[str, datetime] | None:
         account = self.ctx.segments.config.account(draft.account)
+        account_gate(session, draft.account)  # one count at a time per account, until commit
         hour_ago = now - timedelta(hours=1)
+        # A post whose outcome is unknown may be on X already: it counts until we know.
+        sent_at = func.coalesce(col(Draft.posted_at), col(Draft.attempt_at))
+        may_be_on_x = col(Draft.state).in_(
+            [DraftState.POSTED, DraftState.POSTING, DraftState.NEEDS_CHECK]
+        )
         recent = session.execute(
-            select(func.count(), func.min(col(Draft.posted_at))).where(
+            select(func.count(), func.min(sent_at)).where(
                 col(Draft.account) == draft.account,
-                col(Draft.state) == DraftState.POSTED,
-                col(Draft.posted_at) > hour_ago,
+                col(Draft.id) != draft.id,
+                may_be_on_x,
+                sent_at > hour_ago,
             )
         ).one()
         if recent[0] < account.max_posts_per_hour:
@@ -318,12 +325,14 @@ class Publisher(Worker):
         self, session: Session, draft: Draft, now: datetime, *, reason: str, due: datetime | None
     ) -> None:
         """Back to the queue until `due`, the card saying why (not a state change)."""
+        # Read before the UPDATE: it refreshes `draft` when the session holds it.
+        reason_changed = draft.held_reason != reason
         session.execute(
             update(Draft)
             .where(col(Draft.id) == draft.id, col(Draft.lease_owner) == self.owner)
             .values(held_reason=reason, due_at=due, lease_owner=None, lease_until=None)
         )
-        if draft.held_reason != reason:
+        if reason_changed:
             outbox.mark_changed(session, draft.card_id, now=now)
 
     # -- outcomes ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from bot.core.models import Freeze
 
 FROZEN = "frozen"  # held_reason prefix of drafts a freeze is holding
 _GATE_LOCK_KEY = 0x6272616E67  # PostgreSQL advisory lock ordering freezes and post attempts
+_ACCOUNT_LOCK_SPACE = 0x6262  # first key of the per-account (two-int) advisory locks
 
 
 def publish_gate(session: Session, *, exclusive: bool) -> None:
@@ -21,6 +22,17 @@ def publish_gate(session: Session, *, exclusive: bool) -> None:
     if session.get_bind().dialect.name == "postgresql":
         lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         session.execute(text(f"SELECT {lock}(:key)"), {"key": _GATE_LOCK_KEY})
+
+
+def account_gate(session: Session, account: str) -> None:
+    """Count an account's recent posts one publisher at a time, until this transaction ends: two
+    replicas under the shared publish gate must not both see room for the last slot. (SQLite's
+    single writer already serialises them.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:account))"),
+            {"space": _ACCOUNT_LOCK_SPACE, "account": account.lower()},
+        )
 
 
 def _scope(account: str) -> ColumnElement[bool]:

@@ -93,11 +93,6 @@ def test_an_update_renders_the_database_as_it_is_when_sent(kit: ServiceKit) -> N
     assert synced.synced_revision == synced.revision == 2 and not synced.pending
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Outbox._failed takes a 429 on the search (conversations.history) for a refused "
-    "post and clears outcome_unknown, so the next attempt posts without looking",
-)
 def test_a_post_slack_may_have_stored_is_still_looked_for_after_the_search_is_rate_limited(
     kit: ServiceKit, clock: FakeClock
 ) -> None:

@@ -95,11 +95,6 @@ def test_posts_beyond_the_hourly_limit_wait_for_the_next_slot(
     assert sorted(_texts_on_x(kit)) == [d.text for d in (first, second, third)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Publisher._wait compares held_reason after its UPDATE has already synchronised "
-    "the draft in the session, so the card is never marked changed",
-)
 def test_the_card_of_a_post_waiting_for_the_hourly_limit_says_why(
     make_kit: Callable[..., ServiceKit],
 ) -> None:
@@ -115,11 +110,6 @@ def test_the_card_of_a_post_waiting_for_the_hourly_limit_says_why(
     assert "posted 1 tweets in the last hour (limit 1)" in shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the hourly limit counts POSTED drafts only, not attempts whose outcome is "
-    "unknown (POSTING), which may be on X already",
-)
 def test_a_post_that_may_be_on_x_counts_against_the_hourly_limit(
     make_kit: Callable[..., ServiceKit], clock: FakeClock
 ) -> None:
