@@ -30,6 +30,7 @@ from bot.drafts import machine as draft_machine
 from bot.freeze.gate import FROZEN, active_freeze, publish_gate
 from bot.freeze.held_queue import HELD_QUEUE, HELD_QUEUE_ENTRY
 from bot.slack.cards.held_queue import MAX_LISTED
+from bot.slack.cards.mention_card import escape
 from bot.slack.clicks import Person
 from policies import permissions
 
@@ -174,6 +175,13 @@ class FreezeService:
             channel=channel,
         )
         if unfrozen is None:
+            every = self.is_frozen(scope) if scope != "all" else None
+            if every is not None:  # the account is frozen, but by a freeze of every account
+                raise ActionRefused(
+                    f"Every account is frozen (by {escape(every.frozen_by_name)}: "
+                    f"{escape(every.reason)}); "
+                    "`/brand unfreeze all` lifts it."
+                )
             raise ActionRefused("Nothing is frozen there.")
         return unfrozen
 

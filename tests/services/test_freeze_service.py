@@ -104,3 +104,15 @@ def test_a_timed_freeze_lapses_and_holds_what_came_due(kit: ServiceKit, clock: F
     assert kit.freeze.lapse_expired() == 0  # ends once
     (queue,) = kit.messages(HELD_QUEUE)
     assert queue.channel == WAR_ROOM
+
+
+def test_unfreezing_one_account_under_a_freeze_of_all_says_what_holds_it(kit: ServiceKit) -> None:
+    admin = kit.person("U0ADMIN")
+    kit.freeze.freeze(person=admin, text="all breach under investigation", channel=WAR_ROOM)
+
+    with pytest.raises(ActionRefused) as refused:
+        kit.freeze.unfreeze(person=admin, text="acme", channel=WAR_ROOM)
+
+    assert "every account is frozen" in str(refused.value).lower()
+    assert "/brand unfreeze all" in str(refused.value)
+    assert kit.freeze.is_frozen("acme") is not None  # nothing was lifted

@@ -101,3 +101,15 @@ def test_when_slack_cannot_list_groups_every_check_fails_closed(
         (action, SLACK_UNAVAILABLE)
     ]
     assert kit.slack.calls_to("usergroups.users.list")[-1].http_status == 503
+
+
+def test_an_admin_acts_on_a_mention_without_slack_being_asked_about_responders(
+    kit: ServiceKit,
+) -> None:
+    mention = kit.add_mention(segment=CRISIS, state=MentionState.OPEN)
+    kit.slack.fail_next("usergroups.users.list", status=503, retry_after=None, count=5)
+
+    kit.mentions.claim(kit.on_mention("U0ADMIN", mention))  # admins are listed by user id
+
+    assert kit.mention(mention.id).claimed_by == "U0ADMIN"
+    assert kit.slack.calls_to("usergroups.users.list") == []
