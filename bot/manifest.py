@@ -8,17 +8,38 @@ import yaml
 
 from policies.config import BrandConfig
 
-BOT_SCOPES = [
-    "chat:write",  # post and update cards
-    "chat:write.public",  # post in a segment channel without being invited first
-    "channels:history",  # find a card whose post timed out, instead of posting it twice
-    "groups:history",  # … the same in private channels
-    "channels:read",  # `brandbot check --online`: do the segment channels exist?
-    "groups:read",  # … the same for private channels
-    "usergroups:read",  # resolve approvers, responders and admins given as user groups
-    "users:read",  # names for the audit log
-    "commands",  # /tweet and /brand
-]
+# Every Slack Web API method the app calls, and the bot scopes that grant it (none: the method
+# needs no scope). `brandbot manifest` requests exactly these, plus what SCOPES_WITHOUT_METHODS
+# says; a test holds the table to Slack's OpenAPI spec and to every call the test suite sees.
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),  # post cards, held queues, DMs
+    "chat.update": ("chat:write",),  # update them in place
+    "chat.postEphemeral": ("chat:write",),  # answer the person who clicked or typed
+    "conversations.history": ("channels:history", "groups:history"),  # find a card whose post
+    "conversations.replies": ("channels:history", "groups:history"),  # timed out (public, private)
+    "conversations.info": ("channels:read", "groups:read"),  # `check --online`: channels exist
+    "usergroups.users.list": ("usergroups:read",),  # approvers, responders, admins as groups
+    "users.info": ("users:read",),  # names for the audit log
+    "views.open": (),  # the draft, reject, edit and dismiss forms
+    "auth.test": (),  # `check --online`: the token works
+}
+SCOPES_WITHOUT_METHODS = {
+    "commands": "/tweet and /brand",
+    "chat:write.public": "post in a segment's public channel without being invited first",
+}
+# Called with the app-level token (xapp-…) in Socket Mode, not the bot token.
+APP_TOKEN_METHODS = {"apps.connections.open": "connections:write"}
+BOT_SCOPES = sorted(
+    {s for scopes in METHOD_SCOPES.values() for s in scopes} | set(SCOPES_WITHOUT_METHODS)
+)
+# The OpenAPI spec still names some scopes as they were before granular bot permissions.
+LEGACY_SCOPES = {"chat:write:bot": "chat:write", "chat:write:user": "chat:write"}
+
+
+def unscoped_methods(methods: set[str]) -> list[str]:
+    """The methods the app called that the manifest does not ask permission for."""
+    return sorted(m for m in methods if m not in METHOD_SCOPES and m not in APP_TOKEN_METHODS)
+
 
 COMMANDS = [
     ("/tweet", "Draft a tweet for approval", "[text]"),

@@ -88,6 +88,7 @@ def _run_database(server_url: str) -> RunDatabase:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _check_manifest_scopes(session)
     for database in _run_databases.values():
         database.drop()
     _run_databases.clear()
@@ -131,3 +132,18 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def example_config_text() -> str:
     return (REPO / "app.yaml").read_text()
+
+
+def _check_manifest_scopes(session: pytest.Session) -> None:
+    """Every Slack Web API method an app under test called must be covered by a scope the
+    manifest requests (bot/manifest.py METHOD_SCOPES): else the real app would be refused."""
+    from bot.fakes.world import APP_SLACK_METHODS
+    from bot.manifest import unscoped_methods
+
+    unscoped = unscoped_methods(APP_SLACK_METHODS)
+    if unscoped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"the app called Slack methods no requested scope covers: {', '.join(unscoped)}"
+        if reporter is not None:
+            reporter.write_line(f"FAILED (manifest scopes): {message}", red=True, bold=True)

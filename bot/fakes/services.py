@@ -36,7 +36,7 @@ from bot.core.outbox import Outbox
 from bot.drafts.publisher import Publisher
 from bot.drafts.service import APPROVAL_CARD, DraftService
 from bot.fakes.slack_api import FakeSlack
-from bot.fakes.world import BOT_TOKEN, X_BEARER, register_accounts
+from bot.fakes.world import APP_SLACK_METHODS, BOT_TOKEN, X_BEARER, register_accounts
 from bot.fakes.x_api import FakeX
 from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
@@ -63,6 +63,7 @@ class Fakes:
     env: dict[str, str]
 
     def stop(self) -> None:
+        APP_SLACK_METHODS.update(call.method for call in self.slack.calls)
         self.slack.stop()
         self.x.stop()
 

@@ -25,6 +25,9 @@ from bot.runtime import Runtime, build_runtime
 from bot.slack.server import HttpServer
 from policies.config import BrandConfig
 
+# Every Slack Web API method an app in a FakeWorld (or a service kit) called, over the whole test
+# run: the test suite checks the manifest asks for a scope covering each (tests/conftest.py).
+APP_SLACK_METHODS: set[str] = set()
 BOT_TOKEN = "xoxb-fake-brandbot-token"
 X_BEARER = "fake-x-bearer-token"
 
@@ -77,6 +80,7 @@ class FakeWorld:
     def stop(self) -> None:
         self.runtime.stop()
         self.server.stop()
+        APP_SLACK_METHODS.update(call.method for call in self.slack.calls)
         self.slack.stop()
         self.x.stop()
         if self.engine is not None:

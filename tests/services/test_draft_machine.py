@@ -95,7 +95,9 @@ def test_unknown_events_and_targets_are_programming_errors() -> None:
 
 # A draft's state is written only by draft_machine.move: no `state=` in an UPDATE of drafts and
 # no assignment to `.state` outside it (mentions have their own machine in bot/mentions/service.py).
-_WRITES = re.compile(r"\.state\s*=[^=]|\bstate\s*=\s*DraftState\.|[\"']state[\"']\s*:\s*DraftState\.")
+_WRITES = re.compile(
+    r"\.state\s*=[^=]|\bstate\s*=\s*DraftState\.|[\"']state[\"']\s*:\s*DraftState\."
+)
 
 
 def test_nothing_else_writes_a_drafts_state() -> None:
