@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
 from bot.core.models import Freeze
-from bot.freeze.service import OnTheirWay
+from bot.freeze.service import OnTheirWay, Unfrozen
 from bot.services import Services
 from bot.slack.cards.mention_card import escape
 from bot.slack.clicks import Person
@@ -50,7 +50,7 @@ def register(app: App, services: Services) -> None:
                 result = services.freeze.unfreeze(
                     person=person, text=rest, channel=body.get("channel_id")
                 )
-                tell(client, body, _unfrozen_note(result.held, result.listed))
+                tell(client, body, unfrozen_note(result))
             case "who":
                 tell(client, body, _who(services, rest))
             case _:
@@ -87,7 +87,16 @@ def _first_line(text: str, limit: int = 80) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _unfrozen_note(held: int, listed: int) -> str:
+def unfrozen_note(unfrozen: Unfrozen) -> str:
+    """What lifting a freeze left: held posts for a person to decide, or a freeze of every
+    account still in force (one account cannot be lifted out of it)."""
+    held, listed, still = unfrozen.held, unfrozen.listed, unfrozen.still_frozen_by
+    if still is not None:
+        return (
+            f"Lifted the freeze on @{unfrozen.scope}, but publishing stays frozen for every "
+            f"account ({escape(still.frozen_by_name)}: {escape(still.reason)}); "
+            "`/brand unfreeze all` lifts that."
+        )
     if not held:
         return "Publishing resumed. Nothing came due while it was frozen, so nothing is held."
     where = "the held queue I'm posting here"

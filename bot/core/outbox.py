@@ -182,7 +182,7 @@ class Outbox(Worker):
         posting = False  # is the failure, if any, of the post itself (not of the search)?
         try:
             if ts is None and search_first:
-                ts = self._find_posted(channel, message_id, created_at, root_ts)
+                ts = self._search_for(channel, message_id, created_at, root_ts)
                 if ts is not None:  # it did reach Slack: bring it up to date instead
                     self._update(channel, ts, message_id, rendered)
             elif ts is not None:
@@ -240,6 +240,28 @@ class Outbox(Worker):
             blocks=rendered.blocks or None,
             metadata=_metadata(message_id),
         )
+
+    def _search_for(
+        self, channel: str, message_id: int, since: datetime, thread_ts: str | None
+    ) -> str | None:
+        """Our earlier post of this message, if Slack lets us look. A 429 or 5xx raises (look
+        again later); a refusal to search at all (`not_in_channel` in a public channel the bot
+        posts to without joining, `channel_not_found` for a DM sent to a user ID) never goes
+        away, so the message is posted: a card that never arrives is worse than one that may
+        arrive twice."""
+        try:
+            return self._find_posted(channel, message_id, since, thread_ts)
+        except SlackApiError as exc:
+            if exc.response.status_code != 200:
+                raise
+            log.warning(
+                "slack message %s: cannot search %s for an earlier post (%s); posting it, "
+                "it may appear twice",
+                message_id,
+                channel,
+                exc.response.get("error"),
+            )
+            return None
 
     def _find_posted(
         self, channel: str, message_id: int, since: datetime, thread_ts: str | None

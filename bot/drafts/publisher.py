@@ -300,8 +300,9 @@ class Publisher(Worker):
         account = self.ctx.segments.config.account(draft.account)
         account_gate(session, draft.account)  # one count at a time per account, until commit
         hour_ago = now - timedelta(hours=1)
-        # A post whose outcome is unknown may be on X already: it counts until we know.
-        sent_at = func.coalesce(col(Draft.posted_at), col(Draft.attempt_at))
+        # A post whose outcome is unknown may be on X already: it counts until we know, from its
+        # latest move (each hand-off to X is one; `attempt_at` keeps the first, for the search).
+        sent_at = func.coalesce(col(Draft.posted_at), col(Draft.updated_at))
         may_be_on_x = col(Draft.state).in_(
             [DraftState.POSTED, DraftState.POSTING, DraftState.NEEDS_CHECK]
         )

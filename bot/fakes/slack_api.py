@@ -695,7 +695,8 @@ class FakeSlack:
         return {"ok": True, "channel": a["channel"], "permalink": link}
 
     def _api_conversations_history(self, a: JSON) -> JSON:
-        if not self._known_channel(a["channel"]):
+        # A user ID names no conversation here (as on Slack: a DM's history needs its D… id).
+        if not self._known_channel(a["channel"]) or a["channel"][:1] in ("U", "W"):
             return {"ok": False, "error": "channel_not_found"}
         try:
             oldest = _micros(a.get("oldest") or 0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,6 +88,7 @@ class Unfrozen:
     held: int  # drafts waiting for an approver to release or cancel them
     listed: int  # how many of them the held-queue message lists (the rest: on their cards)
     queue_id: str | None  # subject of the held-queue message, when one was posted
+    still_frozen_by: Freeze | None = None  # a freeze of every account, still in force
 
 
 class FreezeService:
@@ -174,6 +175,8 @@ class FreezeService:
             actor=actor,
             channel=channel,
         )
+        if unfrozen is not None and scope != "all":
+            return replace(unfrozen, still_frozen_by=self.is_frozen(scope))
         if unfrozen is None:
             every = self.is_frozen(scope) if scope != "all" else None
             if every is not None:  # the account is frozen, but by a freeze of every account

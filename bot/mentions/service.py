@@ -20,7 +20,7 @@ from bot.core.context import ServiceContext
 from bot.core.db import rowcount
 from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint
-from bot.core.models import Mention, MentionState, SlackMessage
+from bot.core.models import Draft, Mention, MentionState, SlackMessage
 from bot.slack.cards.dismiss_modal import DismissContext
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.clicks import Click
@@ -214,6 +214,10 @@ class MentionService:
                 channel = self._ctx.segments.channel(current.segment)
                 request = CardRequest(current.id, current.conversation_id, channel)
                 create_cards(session, [request], now=now)
+                # A reply's approval rules follow its mention's segment: its card shows them.
+                replies = select(col(Draft.card_id)).where(col(Draft.in_reply_to) == mention.id)
+                for card_id in session.scalars(replies):
+                    outbox.mark_changed(session, card_id, now=now)
             audit.record(
                 session,
                 actor=actor,
