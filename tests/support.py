@@ -1,13 +1,20 @@
 """Shared test data and helpers (tests/ is on pytest's pythonpath)."""
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.core.db import make_engine, transaction
 from bot.core.models import SlackMessage
+
+if TYPE_CHECKING:  # policies' tests use the data here without starting a world
+    from bot.fakes.slack_api import FakeSlack, SlackCall
+    from bot.fakes.world import FakeWorld
 
 
 def card_recorded(database_url: str, ts: str) -> bool:
@@ -15,10 +22,24 @@ def card_recorded(database_url: str, ts: str) -> bool:
     engine = make_engine(database_url)
     try:
         with transaction(engine) as session:
-            found = session.scalars(select(SlackMessage).where(SlackMessage.ts == ts)).first()
+            found = session.scalars(select(SlackMessage).where(col(SlackMessage.ts) == ts)).first()
             return found is not None
     finally:
         engine.dispose()
+
+
+class PostedCard(NamedTuple):
+    """A mention's card as it is in Slack: the channel and ts a click on it carries."""
+
+    channel: str
+    ts: str
+
+
+def posted_card(world: FakeWorld, mention_id: str) -> PostedCard:
+    """The live card of a mention, which the outbox has posted to Slack."""
+    card = world.card(mention_id)
+    assert card.ts is not None, f"the card of mention {mention_id} is not in Slack yet"
+    return PostedCard(card.channel, card.ts)
 
 
 TEST_CONFIG = """
@@ -74,7 +95,7 @@ def run_env(
     }
 
 
-def first_card(slack: Any, database_url: str) -> Any:
+def first_card(slack: FakeSlack, database_url: str) -> SlackCall:
     """The first chat.postMessage call, once the app has recorded the message's ts too: a person
     sees the card once Slack has it, the app learns its ts a moment later, and any human click
     comes after that."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
@@ -19,10 +20,10 @@ from bot.slack.cards.approval_card import DraftAction
 
 
 def _actions(world: FakeWorld, subject: str | None = None) -> list[tuple[str, str]]:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        query = select(AuditEntry).order_by(AuditEntry.seq)  # type: ignore[arg-type]
+    with transaction(world.db) as session:
+        query = select(AuditEntry).order_by(col(AuditEntry.seq))
         if subject is not None:
-            query = query.where(AuditEntry.subject == subject)
+            query = query.where(col(AuditEntry.subject) == subject)
         return [(e.actor_id, e.action) for e in session.scalars(query)]
 
 
@@ -46,13 +47,13 @@ def test_a_freeze_keeps_the_whole_reason_and_its_duration(
 ) -> None:
     reply = _said(world, "U0ADMIN", "freeze Outage in progress for 2h")
     assert "Publishing is frozen for all until" in reply
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         (freeze,) = session.scalars(select(Freeze)).all()
     assert freeze.reason == "Outage in progress"
     assert freeze.until == freeze.frozen_at + timedelta(hours=2)
     for bad in ("freeze all Outage for 99999999999d", "freeze all Outage for 31d"):
         assert "from 1 minute to 30 days" in _said(world, "U0ADMIN", bad)
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         assert len(session.scalars(select(Freeze)).all()) == 1
 
 
@@ -75,5 +76,5 @@ def test_an_attempt_that_x_fails_and_drafts_held_at_a_freezes_end_are_audited(
     clock.advance(minutes=2)
     assert _publish(world) == 0
     assert "held" in _said(world, "U0ADMIN", "unfreeze all")
-    assert _draft(world, waiting.id).state == DraftState.HELD  # type: ignore[arg-type]
+    assert _draft(world, waiting.id).state == DraftState.HELD
     assert ("U0ADMIN", "draft.hold") in _actions(world, f"draft:{waiting.id}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.core.db import transaction
 from bot.core.errors import ActionRefused
@@ -23,7 +24,7 @@ CASES = [
 
 def _mention_in(world: FakeWorld, state: MentionState) -> tuple[Mention, SlackMessage]:
     now = world.clock.now()
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         card = SlackMessage(
             kind=MENTION_CARD,
             subject_id="1790000000000000001",
@@ -78,13 +79,13 @@ def test_every_mention_action_from_every_state(
     else:
         with pytest.raises(ActionRefused):
             calls[action]()
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         now = session.get(Mention, mention.id)
         shown = session.get(SlackMessage, card.id)
         entries = [
             e.action
             for e in session.scalars(
-                select(AuditEntry).where(AuditEntry.subject == f"mention:{mention.id}")
+                select(AuditEntry).where(col(AuditEntry.subject) == f"mention:{mention.id}")
             )
         ]
     assert now is not None and shown is not None

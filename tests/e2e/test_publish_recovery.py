@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 from support import TEST_CONFIG
 
 from bot.core.clock import FakeClock
@@ -55,12 +56,12 @@ def test_recovery_never_takes_another_drafts_tweet_and_delete_removes_only_its_o
     _click(world, bob, jackets, DraftAction.APPROVE)
     world.x.fail("POST /2/tweets", status=503)  # X fails before creating anything
     assert _publish(world) == 0
-    assert _draft(world, jackets.id).state == DraftState.POSTING  # type: ignore[arg-type]
+    assert _draft(world, jackets.id).state == DraftState.POSTING
     assert len(world.x.posted_by("acme")) == 1
 
     clock.advance(minutes=1)
     assert _publish(world) == 1  # searched, found nothing of its own, posted it
-    recorded = _draft(world, jackets.id)  # type: ignore[arg-type]
+    recorded = _draft(world, jackets.id)
     assert recorded.state == DraftState.POSTED and recorded.tweet_id != shoes_tweet["id"]
     ours = next(t for t in world.x.posted_by("acme") if t["id"] == recorded.tweet_id)
     expanded = [u["expanded_url"] for u in ours.get("entities", {}).get("urls", [])]
@@ -74,7 +75,7 @@ def test_recovery_never_takes_another_drafts_tweet_and_delete_removes_only_its_o
 
 def test_two_drafts_never_share_a_tweet(world: FakeWorld) -> None:
     now = world.clock.now()
-    with pytest.raises(IntegrityError), transaction(world.engine) as session:  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError), transaction(world.db) as session:
         for text in ("one", "two"):
             session.add(
                 Draft(
@@ -125,8 +126,8 @@ def _draft_as(world: FakeWorld, user_id: str, account: str, text: str, at: int |
 
 
 def _by_text(world: FakeWorld, text: str) -> Draft | None:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        return session.scalars(select(Draft).where(Draft.text == text)).first()
+    with transaction(world.db) as session:
+        return session.scalars(select(Draft).where(col(Draft.text) == text)).first()
 
 
 def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
@@ -152,13 +153,14 @@ def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
         world.x.after_post = None
         assert [t["text"] for t in world.x.posted_by("acmehelp")] == ["Our help desk is open"]
         assert world.x.posted_by("acme") == []
-        assert _draft(world, promo.id).state == DraftState.HELD  # type: ignore[arg-type]
+        assert _draft(world, promo.id).state == DraftState.HELD
         world.runtime.publisher.publish_due()
         assert world.x.posted_by("acme") == []
-        with transaction(world.engine) as session:  # type: ignore[arg-type]
+        with transaction(world.db) as session:
             holds = session.scalars(
                 select(AuditEntry).where(
-                    AuditEntry.action == "draft.hold", AuditEntry.subject == f"draft:{promo.id}"
+                    col(AuditEntry.action) == "draft.hold",
+                    col(AuditEntry.subject) == f"draft:{promo.id}",
                 )
             ).all()
         assert len(holds) == 1
@@ -172,7 +174,7 @@ def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), text)
     _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
     _publish(world)  # X: duplicate content; the day-old tweet is outside the search window
-    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK
     card = _card(world, draft)
     shown = world.slack.message(card.channel, str(card.ts))
     buttons = [
@@ -181,13 +183,13 @@ def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
     assert buttons == [DraftAction.RETRY, DraftAction.REJECT]
     carol = world.user("U0CAROL", "carol")
     carol.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.RETRY)
-    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)  # type: ignore[arg-type]
+    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)
     _publish(world)  # X refuses the duplicate again: back to a person
-    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK
     world.runtime.services.drafts.reject(
         Click(Person("U0CAROL", "carol"), card.channel, str(card.ts)), reason="on X already"
     )
-    assert _draft(world, draft.id).state == DraftState.REJECTED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.REJECTED
 
 
 def test_a_worker_taking_over_an_expired_lease_does_not_post_again_while_the_first_is_in_flight(
@@ -205,6 +207,6 @@ def test_a_worker_taking_over_an_expired_lease_does_not_post_again_while_the_fir
     replica.publisher.publish_due()
     first.join(10)
     assert len(world.x.post_records) == 1  # one POST /2/tweets, not two
-    assert _draft(world, draft.id).state == DraftState.POSTED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.POSTED
     clock.advance(minutes=5)
     assert replica.publisher.publish_due() == 0 and len(world.x.post_records) == 1

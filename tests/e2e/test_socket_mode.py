@@ -23,12 +23,20 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from support import TEST_CONFIG, first_card, run_env
 
 from bot.fakes.slack_api import FakeSlack
-from bot.fakes.slack_socket import OP_CLOSE, OP_TEXT, FakeSocketMode, accept_key, encode_frame
+from bot.fakes.slack_socket import (
+    OP_CLOSE,
+    OP_TEXT,
+    FakeSocketMode,
+    SocketAck,
+    accept_key,
+    encode_frame,
+)
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.x_api import FakeX
 from bot.slack.cards.mention_card import MentionAction
@@ -56,7 +64,7 @@ def _client(slack: FakeSlack, acks: bool = True) -> SocketModeClient:
     )
     if acks:
 
-        def ack(client: SocketModeClient, req: SocketModeRequest) -> None:
+        def ack(client: BaseSocketModeClient, req: SocketModeRequest) -> None:
             body = {"text": "got it"} if req.accepts_response_payload else None
             client.send_socket_mode_response(SocketModeResponse(req.envelope_id, body))
 
@@ -243,7 +251,8 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
                     action_id=MentionAction.CLAIM,
                 )
                 assert reply.status_code == 200
-                ack = reply.ack  # type: ignore[union-attr]
+                assert isinstance(reply, SocketAck)  # over Socket Mode, not HTTP
+                ack = reply.ack
                 envelope = socket_mode.envelopes[ack["envelope_id"]]
                 assert envelope.kind == "interactive"
                 assert envelope.payload["actions"][0]["action_id"] == MentionAction.CLAIM
