@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 from sqlmodel import col
-from support import TEST_CONFIG, posted_card
+from support import TEST_CONFIG, audit_entries, posted_card
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Draft, DraftApproval, DraftState
+from bot.core.models import Draft, DraftApproval, DraftState
+from bot.fakes.drafting import account_choice, draft_via_slack, latest_draft
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
-from bot.fakes.drafting import draft_via_slack, latest_draft
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
@@ -84,14 +84,7 @@ def test_a_reply_keeps_its_mentions_segment_whatever_the_form_says(world: FakeWo
         view["id"],
         {
             "text": {"value": "@dana We are looking into this right now."},
-            "account": {
-                "value": {
-                    "selected_option": {
-                        "text": {"type": "plain_text", "text": "@acme"},
-                        "value": "acme",
-                    }
-                }
-            },
+            "account": account_choice("acme"),
             "segment": {"value": forged_segment},  # what the review's switch sent
         },
         force=True,
@@ -128,14 +121,7 @@ def test_no_accounts_listed_never_bypasses_another_segments_guard(
         view["id"],
         {
             "text": {"value": "All systems normal."},
-            "account": {
-                "value": {
-                    "selected_option": {
-                        "text": {"type": "plain_text", "text": "@acmecrisis"},
-                        "value": "acmecrisis",
-                    }
-                }
-            },
+            "account": account_choice("acmecrisis"),
         },
     )
     errors = response.json()["errors"]
@@ -157,21 +143,7 @@ def test_a_draft_as_a_guarded_account_needs_the_guards_approvals_too(
         world.slack.set_usergroup("S0LEGAL", [])
         world.slack.set_usergroup("S0CARE", ["U0BOB", "U0CAROL"])
         alice = world.user("U0ALICE", "alice")
-        alice.command("/tweet", "", channel="C0CUSTOMER")
-        world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
-        view = alice.last_view_for("U0ALICE")
-        pick: dict[str, dict[str, Any]] = {
-            "selected_option": {"text": {"type": "plain_text", "text": "@acmecrisis"}}
-        }
-        pick["selected_option"]["value"] = "acmecrisis"
-        response = alice.submit_view(
-            view["id"], {"text": {"value": "Service restored."}, "account": {"value": pick}}
-        )
-        assert response.status_code == 200 and not response.text, response.text
-        world.slack.wait_for(lambda _: latest_draft(world) is not None)
-        draft = latest_draft(world)
-        assert draft is not None
-        world.deliver()
+        draft = draft_via_slack(world, alice, "Service restored.", account="acmecrisis")
         shown = str(world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"])
         assert "2 approval(s) from Crisis management (guards @acmecrisis)" in shown
 
@@ -228,11 +200,7 @@ def test_a_crash_between_recording_and_queueing_leaves_nothing_half_done(
     assert _approvals(world, draft) == []  # rolled back whole
     assert "publish queue" in _click(world, bob, draft, DraftAction.APPROVE)
     assert _publish(world) == 1
-    with transaction(world.db) as session:
-        approves = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "draft.approve")
-        ).all()
-    assert len(approves) == 1
+    assert len(audit_entries(world, action="draft.approve")) == 1
 
 
 def _approvals(world: FakeWorld, draft: Draft) -> list[str]:
@@ -298,8 +266,5 @@ def test_an_approver_removed_before_the_post_goes_out_no_longer_counts(
     clock.advance(minutes=11)  # due, and past the directory cache
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
     assert _draft(world, draft.id).state == DraftState.PENDING
-    with transaction(world.db) as session:
-        lost = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "draft.approvals_lost")
-        ).all()
+    lost = audit_entries(world, action="draft.approvals_lost")
     assert len(lost) == 1 and "customer_relations" in str(lost[0].after)

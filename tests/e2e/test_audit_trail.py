@@ -4,15 +4,16 @@ keeps the whole reason and honours a bounded duration (item 11)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
-from sqlmodel import col
+from support import audit_entries
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, DraftState, Freeze
+from bot.core.models import DraftState, Freeze
 from bot.fakes.drafting import click_card as _click
-from bot.fakes.drafting import draft_via_slack
+from bot.fakes.drafting import draft_via_slack, said
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
@@ -20,19 +21,12 @@ from bot.slack.cards.approval_card import DraftAction
 
 
 def _actions(world: FakeWorld, subject: str | None = None) -> list[tuple[str, str]]:
-    with transaction(world.db) as session:
-        query = select(AuditEntry).order_by(col(AuditEntry.seq))
-        if subject is not None:
-            query = query.where(col(AuditEntry.subject) == subject)
-        return [(e.actor_id, e.action) for e in session.scalars(query)]
+    return [(e.actor_id, e.action) for e in audit_entries(world, subject=subject)]
 
 
 def _said(world: FakeWorld, user_id: str, command: str) -> str:
     user = world.user(user_id, user_id.lower())
-    seen = len([e for e in world.slack.ephemerals if e["user"] == user_id])
-    user.command("/brand", command, channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: len([e for e in s.ephemerals if e["user"] == user_id]) > seen)
-    return str([e for e in world.slack.ephemerals if e["user"] == user_id][-1]["text"])
+    return said(world, user, partial(user.command, "/brand", command, channel="C0CUSTOMER"))
 
 
 def test_refused_freeze_and_unfreeze_are_audited(world: FakeWorld) -> None:

@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
-from support import posted_card
+from support import audit_entries, posted_card
 
 from bot.core import audit
 from bot.core.audit_report import render_who, who_tweeted
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.core.models import Draft, DraftState, SlackMessage
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import latest_draft as _latest_draft
 from bot.fakes.drafting import publish as _publish
+from bot.fakes.drafting import said as _said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.clicks import Click, Person
+
+
+def _people(world: FakeWorld) -> tuple[SlackUser, SlackUser, SlackUser]:
+    """alice writes, bob approves (customer relations), admin freezes."""
+    return (
+        world.user("U0ALICE", "alice"),
+        world.user("U0BOB", "bob"),
+        world.user("U0ADMIN", "admin"),
+    )
+
+
+def _brand(world: FakeWorld, user: SlackUser, text: str) -> str:
+    """`/brand text` in the customer channel; what `user` was told."""
+    return _said(world, user, partial(user.command, "/brand", text, channel="C0CUSTOMER"))
 
 
 def test_a_draft_needs_someone_else_to_approve_it_then_posts_once(world: FakeWorld) -> None:
@@ -89,10 +105,7 @@ def test_a_forged_or_replayed_self_approval_never_publishes(world: FakeWorld) ->
     assert replay.status_code == 401  # an old (replayed) request is refused before any listener
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
     assert _draft(world, draft.id).state == DraftState.PENDING
-    with transaction(world.db) as session:
-        refused = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "draft.refused")
-        ).all()
+    refused = audit_entries(world, action="draft.refused")
     assert [e.actor_id for e in refused] == ["U0ALICE"]
 
 
@@ -175,11 +188,7 @@ def test_two_approvers_clicking_at_once_post_once(world: FakeWorld) -> None:
     _publish(world)
     _publish(world)
     assert len(world.x.posted_by("acme")) == 1
-    with transaction(world.db) as session:
-        queued = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "draft.approved")
-        ).all()
-    assert len(queued) == 1
+    assert len(audit_entries(world, action="draft.approved")) == 1
 
 
 def test_a_publisher_killed_between_x_and_commit_posts_exactly_once_after_restart(
@@ -205,33 +214,20 @@ def test_a_publisher_killed_between_x_and_commit_posts_exactly_once_after_restar
         recorded.state == DraftState.POSTED
         and recorded.tweet_id == world.x.posted_by("acme")[0]["id"]
     )
-    with transaction(world.db) as session:
-        posts = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "draft.post")
-        ).all()
-    assert len(posts) == 1
+    assert len(audit_entries(world, action="draft.post")) == 1
 
 
 def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(
     world: FakeWorld, clock: FakeClock
 ) -> None:
-    alice, bob, admin = (
-        world.user("U0ALICE", "alice"),
-        world.user("U0BOB", "bob"),
-        world.user("U0ADMIN", "admin"),
-    )
+    alice, bob, admin = _people(world)
     at = int((clock.now().timestamp() // 60 + 5) * 60)  # all scheduled five minutes ahead
     drafts = [draft_via_slack(world, alice, f"Spring promo #{i}", schedule=at) for i in range(50)]
     for draft in drafts:
         _click(world, bob, draft, DraftAction.APPROVE)
     assert _publish(world) == 0  # not due yet
 
-    admin.command(
-        "/brand", "freeze all Outage in progress, hold everything for 2h", channel="C0CUSTOMER"
-    )
-    world.slack.wait_for(
-        lambda s: any("frozen" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "frozen" in _brand(world, admin, "freeze all Outage in progress, hold everything for 2h")
     posted_before = len(world.x.posted_by("acme"))
     clock.advance(minutes=5)
     assert _publish(world) == 0
@@ -240,10 +236,7 @@ def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(
         world.slack.message("C0CUSTOMER", str(_card(world, drafts[-1]).ts))["blocks"]
     )
 
-    admin.command("/brand", "unfreeze all", channel="C0CUSTOMER")
-    world.slack.wait_for(
-        lambda s: any("held" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "held" in _brand(world, admin, "unfreeze all")
     assert _publish(world) == 0  # nothing is dumped on resume
     held = [d for d in drafts if _draft(world, d.id).state == DraftState.HELD]
     assert len(held) == 50 - posted_before
@@ -381,14 +374,11 @@ def test_deleting_a_posted_tweet_needs_a_second_approver_or_an_admin(world: Fake
 def test_a_timed_freeze_ending_does_not_dump_the_backlog(
     world: FakeWorld, clock: FakeClock
 ) -> None:
-    alice, bob, admin = (
-        world.user("U0ALICE", "alice"),
-        world.user("U0BOB", "bob"),
-        world.user("U0ADMIN", "admin"),
-    )
+    alice, bob, admin = _people(world)
     draft = draft_via_slack(world, alice, "New colours in store")
-    admin.command("/brand", "freeze acme Investigating a data issue for 1h", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: any("frozen for acme" in e["text"] for e in s.ephemerals))
+    assert "frozen for acme" in _brand(
+        world, admin, "freeze acme Investigating a data issue for 1h"
+    )
     _click(world, bob, draft, DraftAction.APPROVE)  # approving goes on while frozen
     assert _publish(world) == 0
     clock.advance(minutes=61)  # the freeze's timer runs out
@@ -407,42 +397,25 @@ def test_a_timed_freeze_ending_does_not_dump_the_backlog(
 
 def test_only_admins_freeze_and_a_reason_is_required(world: FakeWorld) -> None:
     bob, admin = world.user("U0BOB", "bob"), world.user("U0ADMIN", "admin")
-    bob.command("/brand", "freeze all because I said so", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: any(e["user"] == "U0BOB" for e in s.ephemerals))
-    assert "Only brandbot admins" in world.slack.ephemerals[-1]["text"]
-    admin.command("/brand", "freeze all", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: any(e["user"] == "U0ADMIN" for e in s.ephemerals))
-    assert "Say why" in world.slack.ephemerals[-1]["text"]
-    with transaction(world.db) as session:
-        assert not session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "freeze")
-        ).all()
+    assert "Only brandbot admins" in _brand(world, bob, "freeze all because I said so")
+    assert "Say why" in _brand(world, admin, "freeze all")
+    assert not audit_entries(world, action="freeze")
 
 
 def test_a_maybe_posted_draft_held_by_a_freeze_is_held_for_release_and_searched_first(
     world: FakeWorld, clock: FakeClock
 ) -> None:
-    alice, bob, admin = (
-        world.user("U0ALICE", "alice"),
-        world.user("U0BOB", "bob"),
-        world.user("U0ADMIN", "admin"),
-    )
+    alice, bob, admin = _people(world)
     draft = draft_via_slack(world, alice, "Flash sale ends at midnight")
     _click(world, bob, draft, DraftAction.APPROVE)
     world.x.fail("POST /2/tweets", status=503)  # X's answer is an error: did it post? unknown
     assert _publish(world) == 0
     assert _draft(world, draft.id).state == DraftState.POSTING
 
-    admin.command("/brand", "freeze all Crisis call in progress", channel="C0CUSTOMER")
-    world.slack.wait_for(
-        lambda s: any("frozen" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "frozen" in _brand(world, admin, "freeze all Crisis call in progress")
     clock.advance(minutes=5)
     assert _publish(world) == 0
-    admin.command("/brand", "unfreeze all", channel="C0CUSTOMER")
-    world.slack.wait_for(
-        lambda s: any("resumed" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "resumed" in _brand(world, admin, "unfreeze all")
     assert _publish(world) == 0 and world.x.posted_by("acme") == []  # not dumped on resume
     assert _draft(world, draft.id).state == DraftState.HELD
 

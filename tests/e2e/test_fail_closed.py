@@ -3,13 +3,10 @@ nothing changes, the person reads the one message, and a `*.refused` audit entry
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlmodel import col
-from support import posted_card
+from support import audit_entries, carded, posted_card
 
 from bot.core.clock import FakeClock
-from bot.core.db import transaction
-from bot.core.models import AuditEntry, DraftState, MentionState
+from bot.core.models import DraftState, MentionState
 from bot.fakes.drafting import approval_card, draft_via_slack, get_draft, said
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
@@ -22,19 +19,11 @@ def _slack_cannot_list_groups(world: FakeWorld) -> None:
 
 
 def _refusals(world: FakeWorld, action: str) -> list[str]:
-    with transaction(world.db) as session:
-        entries = session.scalars(select(AuditEntry).where(col(AuditEntry.action) == action)).all()
-        return [str(e.after) for e in entries]
+    return [str(e.after) for e in audit_entries(world, action=action)]
 
 
-def test_a_claim_that_cannot_be_checked_is_refused_clearly_and_audited(
-    world: FakeWorld, clock: FakeClock
-) -> None:
-    tweet = world.x.add_tweet(author="dana", text="@acme was there a breach?")  # crisis
-    clock.advance(seconds=world.config.poll_seconds)
-    world.poll()
-    world.deliver()
-    mention_id = str(tweet["id"])
+def test_a_claim_that_cannot_be_checked_is_refused_clearly_and_audited(world: FakeWorld) -> None:
+    mention_id = carded(world, "@acme was there a breach?")  # crisis
     card = posted_card(world, mention_id)
     assert card.channel == "C0CRISIS"  # its responders are a user group
     casey = world.user("U0CRISIS1", "casey")

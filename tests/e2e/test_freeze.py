@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
+from support import audit_entries
 
 from bot.core import audit
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.core.models import Draft, DraftState, SlackMessage
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
@@ -189,11 +190,8 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
     dms = [m["text"] for m in world.slack.messages.get("U0ALICE", [])]
     assert len(dms) == 1 and CANCEL_REASON in dms[0] and "Spring promo #1" in dms[0]
 
+    actions = [(e.actor_id, e.action, e.subject) for e in audit_entries(world)]
     with transaction(world.db) as session:
-        actions = [
-            (e.actor_id, e.action, e.subject)
-            for e in session.scalars(select(AuditEntry).order_by(col(AuditEntry.seq)))
-        ]
         assert audit.verify(session)[1] is None
     assert ("U0BOB", "draft.release", f"draft:{released.id}") in actions
     assert ("U0BOB", "draft.reject", f"draft:{cancelled.id}") in actions
@@ -228,10 +226,7 @@ def test_a_forged_click_on_the_held_queue_is_refused(world: FakeWorld, clock: Fa
     assert "isn't one of my held queues" in reply
     assert _draft(world, outsider.id).state == DraftState.PENDING
     assert all(_draft(world, d.id).state == DraftState.HELD for d in held)
-    with transaction(world.db) as session:
-        refused = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "held_queue.refused")
-        ).all()
+    refused = audit_entries(world, action="held_queue.refused")
     assert len(refused) == 3 and {e.actor_id for e in refused} == {"U0CAROL"}
 
     # The author may not release her own post from the queue either.

@@ -5,25 +5,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
-from sqlmodel import col
-from support import posted_card
+from support import audit_entries, carded, posted_card
 
 from bot.core.clock import FakeClock
-from bot.core.db import transaction
-from bot.core.models import AuditEntry, MentionState
+from bot.core.models import MentionState
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.mention_card import MentionAction
 from policies.config import BrandConfig
-
-
-def _carded(world: FakeWorld, text: str = "@acme outage in Leeds", author: str = "dana") -> str:
-    tweet = world.x.add_tweet(author=author, text=text)
-    assert isinstance(world.clock, FakeClock)  # the test's clock
-    world.clock.advance(seconds=world.config.poll_seconds)
-    world.poll()
-    world.deliver()
-    return str(tweet["id"])
 
 
 def _shown(world: FakeWorld, mention_id: str) -> str:
@@ -34,7 +22,7 @@ def _shown(world: FakeWorld, mention_id: str) -> str:
 def test_claim_updates_the_card_in_place_and_a_second_claim_is_told_who_has_it(
     world: FakeWorld,
 ) -> None:
-    mention_id = _carded(world)
+    mention_id = carded(world)
     card = posted_card(world, mention_id)
     alice, bob = world.user("U0ALICE", "alice"), world.user("U0BOB", "bob")
 
@@ -61,7 +49,7 @@ def test_claim_updates_the_card_in_place_and_a_second_claim_is_told_who_has_it(
 
 
 def test_release_resolve_reopen_and_dismiss_with_reason(world: FakeWorld) -> None:
-    mention_id = _carded(world)
+    mention_id = carded(world)
     card = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")
 
@@ -87,11 +75,7 @@ def test_release_resolve_reopen_and_dismiss_with_reason(world: FakeWorld) -> Non
     world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
     world.deliver()
     assert "Spam or bot" in _shown(world, mention_id)
-    with transaction(world.db) as session:
-        actions = [
-            e.action for e in session.scalars(select(AuditEntry).order_by(col(AuditEntry.seq)))
-        ]
-    assert actions == [
+    assert [e.action for e in audit_entries(world)] == [
         "mention.ingest",
         "mention.claim",
         "mention.release",
@@ -102,7 +86,7 @@ def test_release_resolve_reopen_and_dismiss_with_reason(world: FakeWorld) -> Non
 
 
 def test_reroute_moves_the_card_and_the_old_one_says_where(world: FakeWorld) -> None:
-    mention_id = _carded(world)
+    mention_id = carded(world)
     old = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")
     alice.click(
@@ -123,7 +107,7 @@ def test_reroute_moves_the_card_and_the_old_one_says_where(world: FakeWorld) -> 
 
 
 def test_only_responders_of_a_restricted_segment_may_claim(world: FakeWorld) -> None:
-    mention_id = _carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
+    mention_id = carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
     card = posted_card(world, mention_id)
     assert card.channel == "C0CRISIS"
     outsider, member = world.user("U0ALICE", "alice"), world.user("U0CRISIS1", "casey")
@@ -135,7 +119,7 @@ def test_only_responders_of_a_restricted_segment_may_claim(world: FakeWorld) -> 
 
 
 def test_forged_action_for_a_mention_in_another_channel_is_rejected(world: FakeWorld) -> None:
-    mention_id = _carded(world)
+    mention_id = carded(world)
     card = posted_card(world, mention_id)
     mallory = world.user("U0MALLORY", "mallory")
     # Signed by "Slack", but the click claims to come from a channel the card is not in.
@@ -143,17 +127,14 @@ def test_forged_action_for_a_mention_in_another_channel_is_rejected(world: FakeW
         channel="C0PROMO", ts=card.ts, action_id=MentionAction.RESOLVE, value=mention_id
     )
     # And a real card's button carrying another mention's id.
-    other_id = _carded(world, text="@acme refund for order 9", author="lee")
+    other_id = carded(world, text="@acme refund for order 9", author="lee")
     mallory.forge_action(
         channel=card.channel, ts=card.ts, action_id=MentionAction.RESOLVE, value=other_id
     )
     world.slack.wait_for(lambda s: len([e for e in s.ephemerals if e["user"] == "U0MALLORY"]) == 2)
     assert world.mention(mention_id).state == MentionState.OPEN
     assert world.mention(other_id).state == MentionState.OPEN
-    with transaction(world.db) as session:
-        refused = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "mention.refused")
-        ).all()
+    refused = audit_entries(world, action="mention.refused")
     assert len(refused) == 2 and all(e.actor_id == "U0MALLORY" for e in refused)
 
 
@@ -179,15 +160,11 @@ def _race(world: FakeWorld, mention_id: str) -> None:
     losers = {e["user"] for e in world.slack.ephemerals}
     assert winner not in losers and len(losers) == 19
     assert all(f"Already claimed by <@{winner}>" in e["text"] for e in world.slack.ephemerals)
-    with transaction(world.db) as session:
-        claims = session.scalars(
-            select(AuditEntry).where(col(AuditEntry.action) == "mention.claim")
-        ).all()
-    assert len(claims) == 1
+    assert len(audit_entries(world, action="mention.claim")) == 1
 
 
 def test_twenty_people_claiming_at_once_produce_one_owner(world: FakeWorld) -> None:
-    _race(world, _carded(world))
+    _race(world, carded(world))
 
 
 @pytest.mark.postgres
@@ -196,13 +173,13 @@ def test_twenty_people_claiming_at_once_on_postgres(
 ) -> None:
     world = FakeWorld(config=config, database_url=postgres_url, clock=clock).start()
     try:
-        _race(world, _carded(world))
+        _race(world, carded(world))
     finally:
         world.stop()
 
 
 def test_dismiss_form_problems_are_shown_inline_and_the_form_stays_open(world: FakeWorld) -> None:
-    mention_id = _carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
+    mention_id = carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
     card = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")  # not a crisis responder
     alice.click(channel=card.channel, ts=card.ts, action_id=MentionAction.DISMISS)
@@ -220,7 +197,7 @@ def test_dismiss_form_problems_are_shown_inline_and_the_form_stays_open(world: F
 
 
 def test_reroute_to_where_it_already_is_is_refused(world: FakeWorld) -> None:
-    mention_id = _carded(world)
+    mention_id = carded(world)
     card = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")
     select = {

@@ -5,12 +5,11 @@ the refusal is audited too (review item 12)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
-from sqlmodel import col
+from support import audit_entries
 
 from bot.core.db import transaction
 from bot.core.errors import ActionRefused
-from bot.core.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.core.models import Mention, MentionState, SlackMessage
 from bot.fakes.world import FakeWorld
 from bot.mentions.service import MENTION_CARD, TRANSITIONS
 from bot.slack.clicks import Click, Person
@@ -82,12 +81,7 @@ def test_every_mention_action_from_every_state(
     with transaction(world.db) as session:
         now = session.get(Mention, mention.id)
         shown = session.get(SlackMessage, card.id)
-        entries = [
-            e.action
-            for e in session.scalars(
-                select(AuditEntry).where(col(AuditEntry.subject) == f"mention:{mention.id}")
-            )
-        ]
+    entries = [e.action for e in audit_entries(world, subject=f"mention:{mention.id}")]
     assert now is not None and shown is not None
     if allowed:
         assert now.state == target and entries == [f"mention.{action}"]

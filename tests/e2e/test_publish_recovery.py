@@ -6,17 +6,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
-from support import TEST_CONFIG
+from support import TEST_CONFIG, audit_entries
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Draft, DraftState
+from bot.core.models import Draft, DraftState
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
@@ -99,37 +96,6 @@ TWO_ACCOUNTS = TEST_CONFIG.replace(
 )
 
 
-def _draft_as(world: FakeWorld, user_id: str, account: str, text: str, at: int | None) -> Draft:
-    author = world.user(user_id, user_id.lower())
-    before = len(world.slack.views_for(user_id))
-    author.command("/tweet", "", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: len(s.views_for(user_id)) > before)
-    values: dict[str, Any] = {
-        "text": {"value": text},
-        "account": {
-            "value": {
-                "selected_option": {
-                    "text": {"type": "plain_text", "text": f"@{account}"},
-                    "value": account,
-                }
-            }
-        },
-    }
-    if at is not None:
-        values["schedule"] = {"value": {"type": "datetimepicker", "selected_date_time": at}}
-    assert author.submit_view(author.last_view_for(user_id)["id"], values).text == ""
-    world.slack.wait_for(lambda _: _by_text(world, text) is not None)
-    world.deliver()
-    found = _by_text(world, text)
-    assert found is not None
-    return found
-
-
-def _by_text(world: FakeWorld, text: str) -> Draft | None:
-    with transaction(world.db) as session:
-        return session.scalars(select(Draft).where(col(Draft.text) == text)).first()
-
-
 def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
     database_url: str, clock: FakeClock
 ) -> None:
@@ -137,12 +103,17 @@ def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
     with FakeWorld(config=config, database_url=database_url, clock=clock) as world:
         world.slack.set_usergroup("S0CARE", ["U0BOB", "U0CAROL"])
         admin, bob = world.user("U0ADMIN", "admin"), world.user("U0BOB", "bob")
+        alice = world.user("U0ALICE", "alice")
         admin.command("/brand", "freeze acme Checking a data issue for 1m", channel="C0CUSTOMER")
         world.slack.wait_for(lambda s: any("frozen for acme" in e["text"] for e in s.ephemerals))
         start = clock.now()
-        helper = _draft_as(world, "U0ALICE", "acmehelp", "Our help desk is open", None)
-        promo = _draft_as(
-            world, "U0ALICE", "acme", "New colours in store", int(start.timestamp()) + 50
+        helper = draft_via_slack(world, alice, "Our help desk is open", account="acmehelp")
+        promo = draft_via_slack(
+            world,
+            alice,
+            "New colours in store",
+            account="acme",
+            schedule=int(start.timestamp()) + 50,
         )
         for draft in (helper, promo):
             _click(world, bob, draft, DraftAction.APPROVE)
@@ -156,14 +127,7 @@ def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
         assert _draft(world, promo.id).state == DraftState.HELD
         world.runtime.publisher.publish_due()
         assert world.x.posted_by("acme") == []
-        with transaction(world.db) as session:
-            holds = session.scalars(
-                select(AuditEntry).where(
-                    col(AuditEntry.action) == "draft.hold",
-                    col(AuditEntry.subject) == f"draft:{promo.id}",
-                )
-            ).all()
-        assert len(holds) == 1
+        assert len(audit_entries(world, action="draft.hold", subject=f"draft:{promo.id}")) == 1
 
 
 def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(

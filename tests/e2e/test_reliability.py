@@ -7,10 +7,11 @@ import time
 
 from sqlalchemy import select
 from sqlmodel import col
+from support import audit_entries
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.core.models import Mention, MentionState, SlackMessage
 from bot.core.outbox import METADATA_EVENT
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.mention_card import MentionAction
@@ -112,8 +113,7 @@ def test_unsigned_or_stale_requests_get_401_and_change_nothing(world: FakeWorld)
     assert bad_signature.status_code == 401
     assert stale.status_code == 401
     assert world.mention(tweet["id"]).state == MentionState.OPEN
-    with transaction(world.db) as session:
-        assert [e.action for e in session.scalars(select(AuditEntry))] == ["mention.ingest"]
+    assert [e.action for e in audit_entries(world)] == ["mention.ingest"]
     assert not world.slack.ephemerals
 
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,13 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_bolt.request import BoltRequest
 from sqlalchemy import func, select
-from sqlmodel import col
-from support import posted_card
+from support import audit_entries, carded, posted_card
 
 from bot.core import audit
-from bot.core.clock import FakeClock, utcnow
+from bot.core.clock import utcnow
 from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, SeenRequest
+from bot.fakes.drafting import said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
@@ -339,17 +340,11 @@ def test_a_draft_form_submitted_three_times_makes_one_draft(
 
 
 def _freezes(world: FakeWorld) -> int:
-    with transaction(world.db) as session:
-        rows = session.scalars(select(AuditEntry).where(col(AuditEntry.action) == "freeze"))
-        return len(list(rows))
+    return len(audit_entries(world, action="freeze"))
 
 
 def _ephemeral(world: FakeWorld, user: SlackUser, command: str, text: str) -> str:
-    mine = lambda s: [e for e in s.ephemerals if e["user"] == user.user_id]  # noqa: E731
-    seen = len(mine(world.slack))
-    assert user.command(command, text, channel=OPS).status_code == 200
-    world.slack.wait_for(lambda s: len(mine(s)) > seen)
-    return str(mine(world.slack)[-1]["text"])
+    return said(world, user, partial(user.command, command, text, channel=OPS))
 
 
 def test_a_replayed_freeze_after_unfreeze_does_not_freeze_again(
@@ -390,24 +385,21 @@ def test_seen_requests_older_than_the_window_are_pruned(world: FakeWorld) -> Non
 
 
 def test_a_click_with_a_numeric_user_id_is_refused_and_the_audit_chain_still_verifies(
-    world: FakeWorld, clock: FakeClock
+    world: FakeWorld,
 ) -> None:
-    tweet = world.x.add_tweet(author="dana", text="@acme outage in Leeds")
-    clock.advance(seconds=world.config.poll_seconds)
-    world.poll()
-    world.deliver()
-    card = posted_card(world, str(tweet["id"]))
+    mention_id = carded(world)
+    card = posted_card(world, mention_id)
     audited = _audit_count(world)
     mallory = world.user("U0MALLORY", "mallory")
     response = mallory.forge_action(
         channel=card.channel,
         ts=card.ts,
         action_id=MentionAction.CLAIM,
-        value=str(tweet["id"]),
+        value=mention_id,
         extra={"user": {"id": 5, "name": "mallory"}},
     )
     assert response.status_code == 400
-    assert world.mention(str(tweet["id"])).claimed_by is None
+    assert world.mention(mention_id).claimed_by is None
     assert _audit_count(world) == audited
     with transaction(world.db) as session:
         checked, broken = audit.verify(session)

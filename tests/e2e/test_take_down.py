@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
-from sqlmodel import col
+from support import audit_entries
 
-from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, DraftState
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
@@ -28,14 +26,7 @@ def _posted(world: FakeWorld, text: str) -> Draft:
 
 
 def _entries(world: FakeWorld, action: str, draft: Draft) -> list[AuditEntry]:
-    with transaction(world.db) as session:
-        return list(
-            session.scalars(
-                select(AuditEntry).where(
-                    col(AuditEntry.action) == action, col(AuditEntry.subject) == f"draft:{draft.id}"
-                )
-            )
-        )
+    return audit_entries(world, action=action, subject=f"draft:{draft.id}")
 
 
 def test_three_people_confirming_at_once_send_one_delete_and_all_are_told_it_is_done(
