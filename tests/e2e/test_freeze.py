@@ -19,7 +19,7 @@ from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import said as _said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.freeze.service import HELD_QUEUE
+from bot.freeze.held_queue import HELD_QUEUE
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldAction, post_action
 
