@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ingest_throughput import scratch_database  # bench/ is on sys.path when run as a script
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.core.clock import SystemClock
 from bot.core.db import transaction
@@ -67,14 +68,15 @@ def epoch(at: datetime | None) -> float:
 
 def card_of(world: FakeWorld, draft_id: int) -> SlackMessage | None:
     """The draft's approval card once the outbox worker has posted it (it has a ts), else None."""
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         draft = session.get(Draft, draft_id)
         card = session.get(SlackMessage, draft.card_id) if draft and draft.card_id else None
         return card if card is not None and card.ts is not None else None
 
 
-def draft_via_slack(world: FakeWorld, author: SlackUser, text: str) -> Draft:
-    """What a person does: /tweet, fill the modal, submit; then wait for the approval card."""
+def draft_via_slack(world: FakeWorld, author: SlackUser, text: str) -> int:
+    """What a person does: /tweet, fill the modal, submit; then wait for the approval card.
+    The draft's id."""
     before = len(world.slack.views)
     author.command("/tweet", "", channel=CHANNEL)
     world.slack.wait_for(lambda s: len(s.views) > before, timeout=TIMEOUT)
@@ -82,20 +84,29 @@ def draft_via_slack(world: FakeWorld, author: SlackUser, text: str) -> Draft:
     response = author.submit_view(
         view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}}
     )
-    assert response.status_code == 200 and not response.text, response.text  # type: ignore[union-attr]
+    assert response.status_code == 200 and not response.text, response.text
     world.slack.wait_for(
         lambda _: (d := latest_draft(world)) is not None and d.text == text, timeout=TIMEOUT
     )
     draft = latest_draft(world)
     assert draft is not None and draft.id is not None
-    world.slack.wait_for(lambda _: card_of(world, draft.id) is not None, timeout=TIMEOUT)  # type: ignore[arg-type]
-    return draft
+    draft_id = draft.id
+    world.slack.wait_for(lambda _: card_of(world, draft_id) is not None, timeout=TIMEOUT)
+    return draft_id
+
+
+def posted(world: FakeWorld, draft_id: int) -> Draft:
+    """The draft once the publisher has recorded it as posted."""
+    world.slack.wait_for(
+        lambda _: get_draft(world, draft_id).state == DraftState.POSTED, timeout=TIMEOUT
+    )
+    return get_draft(world, draft_id)
 
 
 def age_out_of_the_hour(world: FakeWorld, draft_id: int) -> None:
     """Move a posted draft's posted_at back an hour, so it stops counting toward the account's
     rolling hourly limit (at most 100, fewer than --drafts). Done after it is measured."""
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         draft = session.get(Draft, draft_id)
         assert draft is not None and draft.posted_at is not None
         # computed here: SQLite would turn "text minus interval" into a number
@@ -140,31 +151,27 @@ def main() -> int:
             alice, bob = world.user(*AUTHOR), world.user(*APPROVER)
             for n in range(1, args.drafts + 1):
                 text = f"Update #{n}: our status page has the latest on today's maintenance."
-                draft = draft_via_slack(world, alice, text)
-                card = card_of(world, draft.id)  # type: ignore[arg-type]
+                draft_id = draft_via_slack(world, alice, text)
+                card = card_of(world, draft_id)
                 assert card is not None
                 started = time.time()
                 reply = bob.click(
                     channel=card.channel, ts=str(card.ts), action_id=DraftAction.APPROVE
                 )
                 acked = time.time()
-                assert reply.status_code == 200, reply  # type: ignore[union-attr]
+                assert reply.status_code == 200, reply
                 at_x = watch.wait(text)
-                world.slack.wait_for(
-                    lambda _, d=draft: get_draft(world, d.id).state == DraftState.POSTED,  # type: ignore[arg-type]
-                    timeout=TIMEOUT,
-                )
-                posted = get_draft(world, draft.id)  # type: ignore[arg-type]
-                with transaction(world.engine) as session:  # type: ignore[arg-type]
+                draft = posted(world, draft_id)
+                with transaction(world.db) as session:
                     approval = session.scalars(
-                        select(DraftApproval).where(DraftApproval.draft_id == draft.id)
+                        select(DraftApproval).where(col(DraftApproval.draft_id) == draft_id)
                     ).one()
                     approved_at = epoch(approval.at)
                 totals.append((at_x - started) * 1000)
                 acks.append((acked - started) * 1000)
                 recorded.append((approved_at - started) * 1000)
-                leased.append((epoch(posted.attempt_at) - started) * 1000)
-                age_out_of_the_hour(world, draft.id)  # type: ignore[arg-type]
+                leased.append((epoch(draft.attempt_at) - started) * 1000)
+                age_out_of_the_hour(world, draft_id)
             tweets = len(world.x.posted_by("acme"))
         finally:
             world.stop()

@@ -83,7 +83,7 @@ def main() -> int:
                 elapsed += time.perf_counter() - started
                 assert result is not None and result.error is None, result
                 fetched, polls = fetched + result.fetched, polls + 1
-            with transaction(world.engine) as session:  # type: ignore[arg-type]
+            with transaction(world.db) as session:
                 stored = session.execute(select(func.count()).select_from(Mention)).scalar_one()
                 cards = session.execute(select(func.count()).select_from(SlackMessage)).scalar_one()
         finally:

@@ -1,13 +1,26 @@
 """Shared test data and helpers (tests/ is on pytest's pythonpath)."""
 
+from __future__ import annotations
+
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
+from sqlmodel import col
 
+from bot.core.clock import FakeClock
 from bot.core.db import make_engine, transaction
-from bot.core.models import SlackMessage
+from bot.core.models import AuditEntry, SlackMessage
+
+if TYPE_CHECKING:  # policies' tests use the data here without starting a world
+    from bot.fakes.slack_api import FakeSlack, SlackCall
+    from bot.fakes.world import FakeWorld
 
 
 def card_recorded(database_url: str, ts: str) -> bool:
@@ -15,10 +28,47 @@ def card_recorded(database_url: str, ts: str) -> bool:
     engine = make_engine(database_url)
     try:
         with transaction(engine) as session:
-            found = session.scalars(select(SlackMessage).where(SlackMessage.ts == ts)).first()
+            found = session.scalars(select(SlackMessage).where(col(SlackMessage.ts) == ts)).first()
             return found is not None
     finally:
         engine.dispose()
+
+
+def audit_entries(
+    world: FakeWorld, *, action: str | None = None, subject: str | None = None
+) -> list[AuditEntry]:
+    """The world's audit log in order; only the entries of `action` and of `subject`, if given."""
+    query = select(AuditEntry).order_by(col(AuditEntry.seq))
+    if action is not None:
+        query = query.where(col(AuditEntry.action) == action)
+    if subject is not None:
+        query = query.where(col(AuditEntry.subject) == subject)
+    with transaction(world.db) as session:
+        return list(session.scalars(query))
+
+
+def carded(world: FakeWorld, text: str = "@acme outage in Leeds", *, author: str = "dana") -> str:
+    """A tweet on X, polled once it is due and its card delivered; the mention's id."""
+    tweet = world.x.add_tweet(author=author, text=text)
+    assert isinstance(world.clock, FakeClock)  # the world fixture runs on the test's clock
+    world.clock.advance(seconds=world.config.poll_seconds)
+    world.poll()
+    world.deliver()
+    return str(tweet["id"])
+
+
+class PostedCard(NamedTuple):
+    """A mention's card as it is in Slack: the channel and ts a click on it carries."""
+
+    channel: str
+    ts: str
+
+
+def posted_card(world: FakeWorld, mention_id: str) -> PostedCard:
+    """The live card of a mention, which the outbox has posted to Slack."""
+    card = world.card(mention_id)
+    assert card.ts is not None, f"the card of mention {mention_id} is not in Slack yet"
+    return PostedCard(card.channel, card.ts)
 
 
 TEST_CONFIG = """
@@ -74,7 +124,7 @@ def run_env(
     }
 
 
-def first_card(slack: Any, database_url: str) -> Any:
+def first_card(slack: FakeSlack, database_url: str) -> SlackCall:
     """The first chat.postMessage call, once the app has recorded the message's ts too: a person
     sees the card once Slack has it, the app learns its ts a moment later, and any human click
     comes after that."""
@@ -82,3 +132,31 @@ def first_card(slack: Any, database_url: str) -> Any:
     posted = slack.calls_to("chat.postMessage")[0]
     slack.wait_for(lambda _: card_recorded(database_url, posted.response["ts"]), timeout=30)
     return posted
+
+
+@contextmanager
+def brandbot_run(*args: str, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`brandbot run ARGS` as a process, its output in cwd/run.log. On the way out it is sent
+    SIGTERM, as a supervisor stops it, and must exit 0 within 30 s."""
+    log = cwd / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", *args],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(
+                    f"brandbot run {' '.join(args)} ignored SIGTERM:\n" + log.read_text()[-3000:]
+                ) from None
+    assert code == 0, log.read_text()[-3000:]

@@ -36,12 +36,19 @@ def approval_card(world: FakeWorld, draft: Draft) -> SlackMessage:
         return card
 
 
+def account_choice(handle: str) -> dict[str, Any]:
+    """The form's account field with @`handle` picked, as a submission carries it."""
+    option = {"text": {"type": "plain_text", "text": f"@{handle}"}, "value": handle}
+    return {"value": {"selected_option": option}}
+
+
 def draft_via_slack(
     world: FakeWorld,
     author: SlackUser,
     text: str,
     *,
     channel: str = "C0CUSTOMER",
+    account: str | None = None,  # the handle picked in the form; else the form's default
     schedule: int | None = None,  # epoch seconds, as Slack's date-time picker sends it
 ) -> Draft:
     """/tweet in `channel`, fill the form, submit; deliver the approval card. The stored draft."""
@@ -52,6 +59,8 @@ def draft_via_slack(
     values: dict[str, dict[str, Any]] = {
         "text": {"value": {"type": "plain_text_input", "value": text}}
     }
+    if account is not None:
+        values["account"] = account_choice(account)
     if schedule is not None:
         values["schedule"] = {"value": {"type": "datetimepicker", "selected_date_time": schedule}}
     response = author.submit_view(view["id"], values)

@@ -350,7 +350,7 @@ class FakeX:
         self.bearer_token = bearer_token
         self.on_call = on_call
         self.shorten_links = shorten_links  # store and return every link as https://t.co/…
-        self.after_post: Callable[[JSON], None] | None = None
+        self.after_post: Callable[[JSON], object] | None = None  # its result is ignored
         self.url = ""
         self._cond = threading.Condition(threading.RLock())
         self._calls: list[XCall] = []

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy import Engine, Executable, delete, insert, select, text, update
+from sqlmodel import col
 
 from bot.core import audit
 from bot.core.clock import FakeClock
@@ -45,14 +46,19 @@ def test_chain_verifies(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("tamper", "first_bad"),
     [
-        (update(AuditEntry).where(AuditEntry.seq == 3).values(actor_id="U0MALLORY"), 3),
-        (update(AuditEntry).where(AuditEntry.seq == 2).values(after='{"state":"resolved"}'), 2),
-        (delete(AuditEntry).where(AuditEntry.seq == 4), 4),
-        (update(AuditEntry).where(AuditEntry.seq == 5).values(hash="f" * 64), 5),
+        (update(AuditEntry).where(col(AuditEntry.seq) == 3).values(actor_id="U0MALLORY"), 3),
+        (
+            update(AuditEntry).where(col(AuditEntry.seq) == 2).values(after='{"state":"resolved"}'),
+            2,
+        ),
+        (delete(AuditEntry).where(col(AuditEntry.seq) == 4), 4),
+        (update(AuditEntry).where(col(AuditEntry.seq) == 5).values(hash="f" * 64), 5),
     ],
     ids=["actor rewritten", "after rewritten", "entry deleted", "hash forged"],
 )
-def test_tampering_is_detected_and_named(engine: Engine, tamper, first_bad: int) -> None:
+def test_tampering_is_detected_and_named(
+    engine: Engine, tamper: Executable, first_bad: int
+) -> None:
     _write(engine, 6)
     with engine.begin() as conn:
         conn.execute(tamper)
@@ -109,7 +115,7 @@ def test_the_hash_covers_what_is_stored_whatever_the_time_zone(engine: Engine) -
         audit.record(session, actor=ALICE, action="draft.approve", subject="draft:1", at=local)
     _write(engine, 1)
     with transaction(engine) as session:
-        stored = session.scalars(select(AuditEntry).where(AuditEntry.seq == 1)).one()
+        stored = session.scalars(select(AuditEntry).where(col(AuditEntry.seq) == 1)).one()
         report = audit.verify_all(session)
     assert stored.at == datetime(2026, 11, 23, 9, 30, 0, 123456, tzinfo=UTC)
     assert stored.at.utcoffset() == timedelta(0)
@@ -124,9 +130,11 @@ def test_a_naive_time_is_refused(engine: Engine) -> None:
 def test_verify_reports_every_break_not_only_the_first(engine: Engine) -> None:
     _write(engine, 9)
     with engine.begin() as conn:
-        conn.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(actor_id="U0MALLORY"))
-        conn.execute(update(AuditEntry).where(AuditEntry.seq == 5).values(after='{"x":1}'))
-        conn.execute(delete(AuditEntry).where(AuditEntry.seq.in_([7, 8])))
+        conn.execute(
+            update(AuditEntry).where(col(AuditEntry.seq) == 2).values(actor_id="U0MALLORY")
+        )
+        conn.execute(update(AuditEntry).where(col(AuditEntry.seq) == 5).values(after='{"x":1}'))
+        conn.execute(delete(AuditEntry).where(col(AuditEntry.seq).in_([7, 8])))
     with transaction(engine) as session:
         report = audit.verify_all(session)
         assert audit.verify(session)[0] == 1  # the old shape: verified before the first break
@@ -144,7 +152,8 @@ def test_verify_reports_every_break_not_only_the_first(engine: Engine) -> None:
 def _rows(engine: Engine) -> list[dict[str, Any]]:
     with transaction(engine) as session:
         return [
-            e.model_dump() for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+            e.model_dump()
+            for e in session.scalars(select(AuditEntry).order_by(col(AuditEntry.seq)))
         ]
 
 
@@ -158,7 +167,7 @@ def _recompute_unkeyed(engine: Engine, rows: list[dict[str, Any]], *, scheme: in
             values = {k: row[k] for k in ("actor_id", "actor_name", "prev_hash", "hash")}
             if scheme is not None:
                 values["scheme"] = scheme
-            conn.execute(update(AuditEntry).where(AuditEntry.seq == row["seq"]).values(values))
+            conn.execute(update(AuditEntry).where(col(AuditEntry.seq) == row["seq"]).values(values))
 
 
 @pytest.mark.parametrize("scheme", [None, audit.LEGACY_SCHEME], ids=["as keyed", "as legacy"])
@@ -212,7 +221,7 @@ def test_a_forged_appended_entry_is_detected(engine: Engine, scheme: int) -> Non
     }
     forged["hash"] = audit.entry_hash(forged, last["hash"])
     with engine.begin() as conn:
-        conn.execute(AuditEntry.__table__.insert(), [forged])
+        conn.execute(insert(AuditEntry), [forged])
     with transaction(engine) as session:
         report = audit.verify_all(session)
     assert [b.seq for b in report.breaks] == [4]
@@ -226,7 +235,7 @@ def test_deleting_the_newest_entries_is_detected_by_an_anchor_taken_before(
         anchor = audit.Anchor.parse(str(audit.head(session)))
     assert anchor.count == 6
     with engine.begin() as conn:
-        conn.execute(delete(AuditEntry).where(AuditEntry.seq >= 5))
+        conn.execute(delete(AuditEntry).where(col(AuditEntry.seq) >= 5))
     with transaction(engine) as session:
         assert audit.verify_all(session).ok  # a clean truncation leaves no trace by itself
         report = audit.verify_all(session, anchor=anchor)
@@ -248,7 +257,7 @@ def test_a_prefix_rewritten_with_the_key_is_detected_by_an_anchor(engine: Engine
             row["prev_hash"] = prev
             row["hash"] = prev = audit.entry_hash(row, prev, key=audit.key_for(engine))
             values = {k: row[k] for k in ("actor_id", "prev_hash", "hash")}
-            conn.execute(update(AuditEntry).where(AuditEntry.seq == row["seq"]).values(values))
+            conn.execute(update(AuditEntry).where(col(AuditEntry.seq) == row["seq"]).values(values))
     with transaction(engine) as session:
         assert audit.verify_all(session).ok  # with the key, unanchored history is rewritable
         report = audit.verify_all(session, anchor=anchor)
@@ -276,7 +285,7 @@ def test_legacy_entries_still_verify_and_the_first_keyed_entry_protects_them(
         row["hash"] = prev = audit.entry_hash(row, prev)
         legacy.append(row)
     with engine.begin() as conn:
-        conn.execute(AuditEntry.__table__.insert(), legacy)
+        conn.execute(insert(AuditEntry), legacy)
     _write(engine, 2)
     with transaction(engine) as session:
         report = audit.verify_all(session)

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.core import audit, migrate
 from bot.core.audit_report import (
     EXPORT_COLUMNS,
+    ExportFormat,
     export_entries,
     parse_since,
     parse_tweet_ref,
@@ -318,10 +320,10 @@ def test_parse_since_rejects_garbage(value: str) -> None:
 
 
 def _export(
-    source: Any, fmt: str, since: datetime | None = None, batch: int = 1000
+    source: Session | Engine, fmt: ExportFormat, since: datetime | None = None, batch: int = 1000
 ) -> tuple[int, str]:
     out = io.StringIO(newline="")
-    count = export_entries(source, since=since, fmt=fmt, out=out, batch=batch)  # type: ignore[arg-type]
+    count = export_entries(source, since=since, fmt=fmt, out=out, batch=batch)
     return count, out.getvalue()
 
 
@@ -381,7 +383,7 @@ def test_export_of_an_empty_log(engine: Engine) -> None:
 
 def test_export_rejects_an_unknown_format(engine: Engine) -> None:
     with pytest.raises(ValueError, match="jsonl, csv"):
-        _export(engine, "xml")
+        _export(engine, "xml")  # type: ignore[arg-type]  # a format it does not have, on purpose
 
 
 # --- the command line --------------------------------------------------------------------------

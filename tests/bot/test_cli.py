@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, delete, select, update
+from sqlmodel import col
 
 from bot.core import audit, migrate
 from bot.core.db import make_engine, transaction
@@ -159,11 +160,11 @@ def _audited(database_url: str, n: int) -> None:
     engine.dispose()
 
 
-def _tamper(database_url: str, *statements: object) -> None:
+def _tamper(database_url: str, *statements: Executable) -> None:
     engine = make_engine(database_url)
     with engine.begin() as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[call-overload]
+            conn.execute(statement)
     engine.dispose()
 
 
@@ -190,8 +191,8 @@ def test_audit_verify_lists_every_break_then_a_summary(database_url: str) -> Non
     _audited(database_url, 6)
     _tamper(
         database_url,
-        update(AuditEntry).where(AuditEntry.seq == 2).values(actor_id="U0MALLORY"),
-        update(AuditEntry).where(AuditEntry.seq == 5).values(subject="draft:99"),
+        update(AuditEntry).where(col(AuditEntry.seq) == 2).values(actor_id="U0MALLORY"),
+        update(AuditEntry).where(col(AuditEntry.seq) == 5).values(subject="draft:99"),
     )
     result = brandbot("audit", "verify", env=_audit_env(database_url))
     assert result.returncode == 1
@@ -230,7 +231,7 @@ def test_audit_anchor_prints_hash_count_and_posts_it_to_the_anchor_channel(
     engine = make_engine(database_url)
     with transaction(engine) as session:
         head = audit.head(session)
-        stored = session.scalars(select(AuditEntry.hash).where(AuditEntry.seq == 3)).one()
+        stored = session.scalars(select(col(AuditEntry.hash)).where(col(AuditEntry.seq) == 3)).one()
     engine.dispose()
     assert stored == head.hash
     assert head.count == 3 and result.stdout == f"{head.hash}:3\n"
@@ -249,7 +250,7 @@ def test_audit_anchor_without_a_channel_only_prints(database_url: str) -> None:
 
 def test_audit_anchor_refuses_a_broken_chain_unless_told(database_url: str) -> None:
     _audited(database_url, 3)
-    _tamper(database_url, update(AuditEntry).where(AuditEntry.seq == 1).values(action="x"))
+    _tamper(database_url, update(AuditEntry).where(col(AuditEntry.seq) == 1).values(action="x"))
     refused = brandbot("audit", "anchor", env=_audit_env(database_url))
     assert refused.returncode == 1 and refused.stdout == ""
     assert "audit chain BROKEN at entry 1" in refused.stderr
@@ -265,7 +266,7 @@ def test_verify_with_an_anchor_detects_deleted_and_rewritten_history(database_ur
     assert anchored.returncode == 0 and anchor.endswith(":5")
     ok = brandbot("audit", "verify", "--anchor", anchor, env=env)
     assert ok.returncode == 0 and "5 entries verified, reaching anchor 5" in ok.stdout
-    _tamper(database_url, delete(AuditEntry).where(AuditEntry.seq >= 4))
+    _tamper(database_url, delete(AuditEntry).where(col(AuditEntry.seq) >= 4))
     assert brandbot("audit", "verify", env=env).returncode == 0  # truncation alone is silent
     truncated = brandbot("audit", "verify", "--anchor", anchor, env=env)
     assert truncated.returncode == 1

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-from support import TEST_CONFIG
+from sqlmodel import col
+from support import TEST_CONFIG, audit_entries, posted_card
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, DraftApproval, DraftState
+from bot.core.models import Draft, DraftApproval, DraftState
+from bot.fakes.drafting import account_choice, draft_via_slack, latest_draft
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
-from bot.fakes.drafting import draft_via_slack, latest_draft
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.world import FakeWorld
@@ -55,10 +56,10 @@ def crisis_world(database_url: str, clock: FakeClock) -> Iterator[FakeWorld]:
 
 
 def _reply_form(world: FakeWorld, mention_id: str, user_id: str, name: str) -> dict[str, Any]:
-    card = world.card(mention_id)
+    card = posted_card(world, mention_id)
     user = world.user(user_id, name)
     before = len(world.slack.views_for(user_id))
-    user.click(channel=card.channel, ts=str(card.ts), action_id="mention_reply")
+    user.click(channel=card.channel, ts=card.ts, action_id="mention_reply")
     world.slack.wait_for(lambda s: len(s.views_for(user_id)) > before)
     return user.last_view_for(user_id)
 
@@ -83,21 +84,15 @@ def test_a_reply_keeps_its_mentions_segment_whatever_the_form_says(world: FakeWo
         view["id"],
         {
             "text": {"value": "@dana We are looking into this right now."},
-            "account": {
-                "value": {
-                    "selected_option": {
-                        "text": {"type": "plain_text", "text": "@acme"},
-                        "value": "acme",
-                    }
-                }
-            },
+            "account": account_choice("acme"),
             "segment": {"value": forged_segment},  # what the review's switch sent
         },
         force=True,
     )
     assert response.status_code == 200 and not response.text, response.text
-    world.slack.wait_for(lambda _: _latest(world) is not None)
-    draft = _latest(world)
+    world.slack.wait_for(lambda _: latest_draft(world) is not None)
+    draft = latest_draft(world)
+    assert draft is not None
     assert draft.segment == "crisis_management" and draft.in_reply_to == mention["id"]
     world.deliver()
     assert _card(world, draft).channel == "C0CRISIS"
@@ -126,20 +121,13 @@ def test_no_accounts_listed_never_bypasses_another_segments_guard(
         view["id"],
         {
             "text": {"value": "All systems normal."},
-            "account": {
-                "value": {
-                    "selected_option": {
-                        "text": {"type": "plain_text", "text": "@acmecrisis"},
-                        "value": "acmecrisis",
-                    }
-                }
-            },
+            "account": account_choice("acmecrisis"),
         },
     )
     errors = response.json()["errors"]
     assert "may not post as @acmecrisis" in errors["account"]
     assert "guarded by Crisis management" in errors["account"]
-    assert _latest(world) is None
+    assert latest_draft(world) is None
 
 
 def test_a_draft_as_a_guarded_account_needs_the_guards_approvals_too(
@@ -155,18 +143,7 @@ def test_a_draft_as_a_guarded_account_needs_the_guards_approvals_too(
         world.slack.set_usergroup("S0LEGAL", [])
         world.slack.set_usergroup("S0CARE", ["U0BOB", "U0CAROL"])
         alice = world.user("U0ALICE", "alice")
-        alice.command("/tweet", "", channel="C0CUSTOMER")
-        world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
-        view = alice.last_view_for("U0ALICE")
-        pick = {"selected_option": {"text": {"type": "plain_text", "text": "@acmecrisis"}}}
-        pick["selected_option"]["value"] = "acmecrisis"  # type: ignore[index]
-        response = alice.submit_view(
-            view["id"], {"text": {"value": "Service restored."}, "account": {"value": pick}}
-        )
-        assert response.status_code == 200 and not response.text, response.text
-        world.slack.wait_for(lambda _: _latest(world) is not None)
-        draft = _latest(world)
-        world.deliver()
+        draft = draft_via_slack(world, alice, "Service restored.", account="acmecrisis")
         shown = str(world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"])
         assert "2 approval(s) from Crisis management (guards @acmecrisis)" in shown
 
@@ -196,8 +173,8 @@ def test_a_slack_hiccup_while_counting_never_strands_an_approval(
     world.slack.fail_next("usergroups.users.list", status=503, retry_after=None, skip=1)
     reply = _click(world, quinn, draft, DraftAction.APPROVE)
     assert "Something went wrong" not in reply
-    recorded = _approvals(world, draft.id)  # type: ignore[arg-type]
-    assert _draft(world, draft.id).state == DraftState.APPROVED or recorded == ["U0LEGAL1"]  # type: ignore[arg-type]
+    recorded = _approvals(world, draft)
+    assert _draft(world, draft.id).state == DraftState.APPROVED or recorded == ["U0LEGAL1"]
     assert "try again" in reply.lower()
     assert "publish queue" in _click(world, quinn, draft, DraftAction.APPROVE)
     assert _publish(world) == 1 and len(world.x.posted_by("acmecrisis")) == 1
@@ -214,43 +191,39 @@ def test_a_crash_between_recording_and_queueing_leaves_nothing_half_done(
         if queueing and "approved" in str(params):
             raise RuntimeError("the process died here")
 
-    event.listen(world.engine, "before_cursor_execute", crash_when_queueing)
+    event.listen(world.db, "before_cursor_execute", crash_when_queueing)
     try:
         assert "went wrong" in _click(world, bob, draft, DraftAction.APPROVE)
     finally:
-        event.remove(world.engine, "before_cursor_execute", crash_when_queueing)
-    assert _draft(world, draft.id).state == DraftState.PENDING  # type: ignore[arg-type]
-    assert _approvals(world, draft.id) == []  # type: ignore[arg-type]  # rolled back whole
+        event.remove(world.db, "before_cursor_execute", crash_when_queueing)
+    assert _draft(world, draft.id).state == DraftState.PENDING
+    assert _approvals(world, draft) == []  # rolled back whole
     assert "publish queue" in _click(world, bob, draft, DraftAction.APPROVE)
     assert _publish(world) == 1
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        approves = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "draft.approve")
-        ).all()
-    assert len(approves) == 1
+    assert len(audit_entries(world, action="draft.approve")) == 1
 
 
-def _approvals(world: FakeWorld, draft_id: int) -> list[str]:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+def _approvals(world: FakeWorld, draft: Draft) -> list[str]:
+    with transaction(world.db) as session:
         return list(
             session.scalars(
-                select(DraftApproval.approver_id).where(DraftApproval.draft_id == draft_id)  # type: ignore[arg-type]
+                select(col(DraftApproval.approver_id)).where(
+                    col(DraftApproval.draft_id) == draft.id
+                )
             )
         )
 
 
-def _latest(world: FakeWorld) -> Any:
-    return latest_draft(world)
-
-
-def _reply_draft(world: FakeWorld, mention_id: str) -> Any:
+def _reply_draft(world: FakeWorld, mention_id: str) -> Draft:
     view = _reply_form(world, mention_id, "U0ALICE", "alice")
     author = world.user("U0ALICE", "alice")
     response = author.submit_view(view["id"], {"text": {"value": "@dana Sorry, fixing it now."}})
     assert response.status_code == 200 and not response.text, response.text
-    world.slack.wait_for(lambda _: _latest(world) is not None)
+    world.slack.wait_for(lambda _: latest_draft(world) is not None)
     world.deliver()
-    return _latest(world)
+    draft = latest_draft(world)
+    assert draft is not None
+    return draft
 
 
 def test_a_queued_reply_whose_mention_moves_to_crisis_needs_crisis_approvals(
@@ -265,17 +238,17 @@ def test_a_queued_reply_whose_mention_moves_to_crisis_needs_crisis_approvals(
     assert "publish queue" in _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
     assert _publish(world) == 0
 
-    card = world.card(mention["id"])
+    card = posted_card(world, mention["id"])
     world.user("U0CRISIS1", "casey").click(
         channel=card.channel,
-        ts=str(card.ts),
+        ts=card.ts,
         action_id=MentionAction.REROUTE,
         option="crisis_management",
     )
     world.slack.wait_for(lambda _: world.mention(mention["id"]).segment == "crisis_management")
     clock.advance(minutes=20)
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
-    assert _draft(world, draft.id).state == DraftState.PENDING  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.PENDING
     shown = str(world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"])
     assert "2 approval(s) from Crisis management (its mention is there now)" in shown
     for crisis in ("U0CRISIS2", "U0CRISIS3"):
@@ -292,9 +265,6 @@ def test_an_approver_removed_before_the_post_goes_out_no_longer_counts(
     world.slack.set_usergroup("S0CARE", ["U0CAROL"])  # bob leaves the approvers
     clock.advance(minutes=11)  # due, and past the directory cache
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
-    assert _draft(world, draft.id).state == DraftState.PENDING  # type: ignore[arg-type]
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        lost = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "draft.approvals_lost")
-        ).all()
+    assert _draft(world, draft.id).state == DraftState.PENDING
+    lost = audit_entries(world, action="draft.approvals_lost")
     assert len(lost) == 1 and "customer_relations" in str(lost[0].after)

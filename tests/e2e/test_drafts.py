@@ -4,23 +4,43 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
+from support import audit_entries, posted_card
 
 from bot.core import audit
 from bot.core.audit_report import render_who, who_tweeted
+from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.core.models import Draft, DraftState, SlackMessage
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import latest_draft as _latest_draft
 from bot.fakes.drafting import publish as _publish
+from bot.fakes.drafting import said as _said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.clicks import Click, Person
+
+
+def _people(world: FakeWorld) -> tuple[SlackUser, SlackUser, SlackUser]:
+    """alice writes, bob approves (customer relations), admin freezes."""
+    return (
+        world.user("U0ALICE", "alice"),
+        world.user("U0BOB", "bob"),
+        world.user("U0ADMIN", "admin"),
+    )
+
+
+def _brand(world: FakeWorld, user: SlackUser, text: str) -> str:
+    """`/brand text` in the customer channel; what `user` was told."""
+    return _said(world, user, partial(user.command, "/brand", text, channel="C0CUSTOMER"))
 
 
 def test_a_draft_needs_someone_else_to_approve_it_then_posts_once(world: FakeWorld) -> None:
@@ -39,14 +59,14 @@ def test_a_draft_needs_someone_else_to_approve_it_then_posts_once(world: FakeWor
     assert _publish(world) == 1
     tweets = world.x.posted_by("acme")
     assert [t["text"] for t in tweets] == [draft.text]
-    posted = _draft(world, draft.id)  # type: ignore[arg-type]
+    posted = _draft(world, draft.id)
     assert posted.state == DraftState.POSTED and posted.tweet_id == tweets[0]["id"]
     assert "Posted* by @acme" in str(
         world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"]
     )
     assert _publish(world) == 0 and len(world.x.posted_by("acme")) == 1
 
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         history = who_tweeted(session, tweets[0]["id"])
         assert history is not None
         story = render_who(history)
@@ -84,15 +104,14 @@ def test_a_forged_or_replayed_self_approval_never_publishes(world: FakeWorld) ->
     replay = late.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.APPROVE)
     assert replay.status_code == 401  # an old (replayed) request is refused before any listener
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
-    assert _draft(world, draft.id).state == DraftState.PENDING  # type: ignore[arg-type]
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        refused = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "draft.refused")
-        ).all()
+    assert _draft(world, draft.id).state == DraftState.PENDING
+    refused = audit_entries(world, action="draft.refused")
     assert [e.actor_id for e in refused] == ["U0ALICE"]
 
 
-def test_n_of_m_approvals_and_an_approver_removed_between_clicks(world: FakeWorld, clock) -> None:
+def test_n_of_m_approvals_and_an_approver_removed_between_clicks(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     author = world.user("U0CRISIS1", "casey")
     draft = draft_via_slack(
         world, author, "We are investigating reports of an incident.", channel="C0CRISIS"
@@ -126,7 +145,7 @@ def test_editing_resets_approvals_and_a_stale_approval_does_nothing(world: FakeW
         ).text
         == ""
     )
-    world.slack.wait_for(lambda _: _draft(world, draft.id).text == "Statement v2")  # type: ignore[arg-type]
+    world.slack.wait_for(lambda _: _draft(world, draft.id).text == "Statement v2")
     world.deliver()
     assert "0 so far" in str(world.slack.message("C0CRISIS", str(_card(world, draft).ts))["blocks"])
 
@@ -146,7 +165,8 @@ def test_editing_resets_approvals_and_a_stale_approval_does_nothing(world: FakeW
     )
     world.slack.wait_for(lambda s: any(e["user"] == "U0CRISIS3" for e in s.ephemerals))
     assert "text changed" in world.slack.ephemerals[-1]["text"]
-    assert world.runtime.services.drafts.eligible_approvals(draft.id) == 0  # type: ignore[arg-type]
+    assert draft.id is not None  # a stored draft
+    assert world.runtime.services.drafts.eligible_approvals(draft.id) == 0
     assert "1 of 2" in _click(world, quinn, draft, DraftAction.APPROVE)
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
 
@@ -168,15 +188,11 @@ def test_two_approvers_clicking_at_once_post_once(world: FakeWorld) -> None:
     _publish(world)
     _publish(world)
     assert len(world.x.posted_by("acme")) == 1
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        queued = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "draft.approved")
-        ).all()
-    assert len(queued) == 1
+    assert len(audit_entries(world, action="draft.approved")) == 1
 
 
 def test_a_publisher_killed_between_x_and_commit_posts_exactly_once_after_restart(
-    world: FakeWorld, clock
+    world: FakeWorld, clock: FakeClock
 ) -> None:
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Maintenance tonight 2am UTC")
     release_x = threading.Event()
@@ -193,34 +209,25 @@ def test_a_publisher_killed_between_x_and_commit_posts_exactly_once_after_restar
     release_x.set()
     stuck.join(timeout=10)
     assert len(world.x.posted_by("acme")) == 1
-    recorded = _draft(world, draft.id)  # type: ignore[arg-type]
+    recorded = _draft(world, draft.id)
     assert (
         recorded.state == DraftState.POSTED
         and recorded.tweet_id == world.x.posted_by("acme")[0]["id"]
     )
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        posts = session.scalars(select(AuditEntry).where(AuditEntry.action == "draft.post")).all()
-    assert len(posts) == 1
+    assert len(audit_entries(world, action="draft.post")) == 1
 
 
-def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(world: FakeWorld, clock) -> None:
-    alice, bob, admin = (
-        world.user("U0ALICE", "alice"),
-        world.user("U0BOB", "bob"),
-        world.user("U0ADMIN", "admin"),
-    )
+def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(
+    world: FakeWorld, clock: FakeClock
+) -> None:
+    alice, bob, admin = _people(world)
     at = int((clock.now().timestamp() // 60 + 5) * 60)  # all scheduled five minutes ahead
     drafts = [draft_via_slack(world, alice, f"Spring promo #{i}", schedule=at) for i in range(50)]
     for draft in drafts:
         _click(world, bob, draft, DraftAction.APPROVE)
     assert _publish(world) == 0  # not due yet
 
-    admin.command(
-        "/brand", "freeze all Outage in progress, hold everything for 2h", channel="C0CUSTOMER"
-    )
-    world.slack.wait_for(
-        lambda s: any("frozen" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "frozen" in _brand(world, admin, "freeze all Outage in progress, hold everything for 2h")
     posted_before = len(world.x.posted_by("acme"))
     clock.advance(minutes=5)
     assert _publish(world) == 0
@@ -229,12 +236,9 @@ def test_freeze_stops_a_burst_and_unfreeze_holds_it_for_release(world: FakeWorld
         world.slack.message("C0CUSTOMER", str(_card(world, drafts[-1]).ts))["blocks"]
     )
 
-    admin.command("/brand", "unfreeze all", channel="C0CUSTOMER")
-    world.slack.wait_for(
-        lambda s: any("held" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "held" in _brand(world, admin, "unfreeze all")
     assert _publish(world) == 0  # nothing is dumped on resume
-    held = [d for d in drafts if _draft(world, d.id).state == DraftState.HELD]  # type: ignore[arg-type]
+    held = [d for d in drafts if _draft(world, d.id).state == DraftState.HELD]
     assert len(held) == 50 - posted_before
     for draft in held[:5]:
         world.runtime.services.drafts.reject(
@@ -259,18 +263,18 @@ def _click_quiet(world: FakeWorld, user: SlackUser, draft: Draft, action: DraftA
     world.deliver()
     card = _card(world, draft)
     assert user.click(channel=card.channel, ts=str(card.ts), action_id=action).status_code == 200
-    world.slack.wait_for(lambda _: _draft(world, draft.id).state != DraftState.HELD)  # type: ignore[arg-type]
+    world.slack.wait_for(lambda _: _draft(world, draft.id).state != DraftState.HELD)
 
 
 def test_an_unapproved_scheduled_draft_expires_at_its_time_and_tells_its_author(
-    world: FakeWorld, clock
+    world: FakeWorld, clock: FakeClock
 ) -> None:
     alice = world.user("U0ALICE", "alice")
     alice.command("/tweet", "", channel="C0CUSTOMER")
     world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
     view = alice.last_view_for("U0ALICE")
     at = int((clock.now().timestamp() // 60 + 10) * 60)  # ten minutes ahead, on the minute
-    values = {
+    values: dict[str, dict[str, Any]] = {
         "text": {"value": {"type": "plain_text_input", "value": "Webinar starts in 1 hour"}},
         "schedule": {"value": {"type": "datetimepicker", "selected_date_time": at}},
     }
@@ -281,7 +285,7 @@ def test_an_unapproved_scheduled_draft_expires_at_its_time_and_tells_its_author(
     world.deliver()
     clock.advance(minutes=11)
     assert _publish(world) == 0
-    assert _draft(world, draft.id).state == DraftState.EXPIRED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.EXPIRED
     world.deliver()
     dm = world.slack.messages.get("U0ALICE", [])
     assert len(dm) == 1 and "expired" in dm[0]["text"]  # delivered to her DM, once
@@ -295,9 +299,9 @@ def test_a_reply_with_candidates_posts_the_one_the_approver_picks(world: FakeWor
     mention = world.x.add_tweet(author="dana", text="@acme my refund still hasn't arrived")
     world.poll()
     world.deliver()
-    card = world.card(mention["id"])
+    card = posted_card(world, mention["id"])
     alice = world.user("U0ALICE", "alice")
-    alice.click(channel=card.channel, ts=str(card.ts), action_id="mention_reply")
+    alice.click(channel=card.channel, ts=card.ts, action_id="mention_reply")
     world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
     view = alice.last_view_for("U0ALICE")
     assert str(view["blocks"]).count("Alternative") == 2
@@ -322,12 +326,12 @@ def test_a_reply_with_candidates_posts_the_one_the_approver_picks(world: FakeWor
 
     bob = world.user("U0BOB", "bob")
     bob.click(channel="C0CUSTOMER", ts=str(_card(world, draft).ts), action_id="draft_approve_2")
-    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)  # type: ignore[arg-type]
+    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)
     assert _publish(world) == 1
     posted = world.x.posted_by("acme")
     assert [t["text"] for t in posted] == ["@dana We're on it: refunds take 5 days."]
     assert {"type": "replied_to", "id": mention["id"]} in posted[0]["referenced_tweets"]
-    final = _draft(world, draft.id)  # type: ignore[arg-type]
+    final = _draft(world, draft.id)
     assert final.candidates is None and final.text == posted[0]["text"]
 
 
@@ -353,7 +357,7 @@ def test_deleting_a_posted_tweet_needs_a_second_approver_or_an_admin(world: Fake
     assert "Deleted" in _click(world, carol, draft, DraftAction.DELETE)
     assert world.x.posted_by("acme") == []
     world.deliver()
-    assert _draft(world, draft.id).state == DraftState.DELETED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.DELETED
     assert "Deleted from X" in str(
         world.slack.message("C0CUSTOMER", str(_card(world, draft).ts))["blocks"]
     )
@@ -367,22 +371,23 @@ def test_deleting_a_posted_tweet_needs_a_second_approver_or_an_admin(world: Fake
     assert world.x.posted_by("acme") == []
 
 
-def test_a_timed_freeze_ending_does_not_dump_the_backlog(world: FakeWorld, clock) -> None:
-    alice, bob, admin = (
-        world.user("U0ALICE", "alice"),
-        world.user("U0BOB", "bob"),
-        world.user("U0ADMIN", "admin"),
-    )
+def test_a_timed_freeze_ending_does_not_dump_the_backlog(
+    world: FakeWorld, clock: FakeClock
+) -> None:
+    alice, bob, admin = _people(world)
     draft = draft_via_slack(world, alice, "New colours in store")
-    admin.command("/brand", "freeze acme Investigating a data issue for 1h", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: any("frozen for acme" in e["text"] for e in s.ephemerals))
+    assert "frozen for acme" in _brand(
+        world, admin, "freeze acme Investigating a data issue for 1h"
+    )
     _click(world, bob, draft, DraftAction.APPROVE)  # approving goes on while frozen
     assert _publish(world) == 0
     clock.advance(minutes=61)  # the freeze's timer runs out
     assert _publish(world) == 0 and world.x.posted_by("acme") == []
-    assert _draft(world, draft.id).state == DraftState.HELD  # type: ignore[arg-type]
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        queue = session.scalars(select(SlackMessage).where(SlackMessage.kind == "held_queue")).one()
+    assert _draft(world, draft.id).state == DraftState.HELD
+    with transaction(world.db) as session:
+        queue = session.scalars(
+            select(SlackMessage).where(col(SlackMessage.kind) == "held_queue")
+        ).one()
     assert queue.channel == "C0CUSTOMER"  # where the freeze was ordered
     world.deliver()
     assert "Release all" in str(world.slack.message("C0CUSTOMER", str(queue.ts))["blocks"])
@@ -392,42 +397,27 @@ def test_a_timed_freeze_ending_does_not_dump_the_backlog(world: FakeWorld, clock
 
 def test_only_admins_freeze_and_a_reason_is_required(world: FakeWorld) -> None:
     bob, admin = world.user("U0BOB", "bob"), world.user("U0ADMIN", "admin")
-    bob.command("/brand", "freeze all because I said so", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: any(e["user"] == "U0BOB" for e in s.ephemerals))
-    assert "Only brandbot admins" in world.slack.ephemerals[-1]["text"]
-    admin.command("/brand", "freeze all", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: any(e["user"] == "U0ADMIN" for e in s.ephemerals))
-    assert "Say why" in world.slack.ephemerals[-1]["text"]
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "freeze")).all()
+    assert "Only brandbot admins" in _brand(world, bob, "freeze all because I said so")
+    assert "Say why" in _brand(world, admin, "freeze all")
+    assert not audit_entries(world, action="freeze")
 
 
 def test_a_maybe_posted_draft_held_by_a_freeze_is_held_for_release_and_searched_first(
-    world: FakeWorld, clock
+    world: FakeWorld, clock: FakeClock
 ) -> None:
-    alice, bob, admin = (
-        world.user("U0ALICE", "alice"),
-        world.user("U0BOB", "bob"),
-        world.user("U0ADMIN", "admin"),
-    )
+    alice, bob, admin = _people(world)
     draft = draft_via_slack(world, alice, "Flash sale ends at midnight")
     _click(world, bob, draft, DraftAction.APPROVE)
     world.x.fail("POST /2/tweets", status=503)  # X's answer is an error: did it post? unknown
     assert _publish(world) == 0
-    assert _draft(world, draft.id).state == DraftState.POSTING  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.POSTING
 
-    admin.command("/brand", "freeze all Crisis call in progress", channel="C0CUSTOMER")
-    world.slack.wait_for(
-        lambda s: any("frozen" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "frozen" in _brand(world, admin, "freeze all Crisis call in progress")
     clock.advance(minutes=5)
     assert _publish(world) == 0
-    admin.command("/brand", "unfreeze all", channel="C0CUSTOMER")
-    world.slack.wait_for(
-        lambda s: any("resumed" in e["text"] for e in s.ephemerals if e["user"] == "U0ADMIN")
-    )
+    assert "resumed" in _brand(world, admin, "unfreeze all")
     assert _publish(world) == 0 and world.x.posted_by("acme") == []  # not dumped on resume
-    assert _draft(world, draft.id).state == DraftState.HELD  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.HELD
 
     _click_quiet(world, bob, draft, DraftAction.RELEASE)
     searched = len(world.x.calls_to("GET /2/users/"))

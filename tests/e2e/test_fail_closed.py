@@ -3,10 +3,10 @@ nothing changes, the person reads the one message, and a `*.refused` audit entry
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from support import audit_entries, carded, posted_card
 
-from bot.core.db import transaction
-from bot.core.models import AuditEntry, DraftState, MentionState
+from bot.core.clock import FakeClock
+from bot.core.models import DraftState, MentionState
 from bot.fakes.drafting import approval_card, draft_via_slack, get_draft, said
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
@@ -19,18 +19,12 @@ def _slack_cannot_list_groups(world: FakeWorld) -> None:
 
 
 def _refusals(world: FakeWorld, action: str) -> list[str]:
-    with transaction(world.db) as session:
-        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == action)).all()
-        return [str(e.after) for e in entries]
+    return [str(e.after) for e in audit_entries(world, action=action)]
 
 
 def test_a_claim_that_cannot_be_checked_is_refused_clearly_and_audited(world: FakeWorld) -> None:
-    tweet = world.x.add_tweet(author="dana", text="@acme was there a breach?")  # crisis
-    world.clock.advance(seconds=world.config.poll_seconds)  # type: ignore[attr-defined]
-    world.poll()
-    world.deliver()
-    mention_id = str(tweet["id"])
-    card = world.card(mention_id)
+    mention_id = carded(world, "@acme was there a breach?")  # crisis
+    card = posted_card(world, mention_id)
     assert card.channel == "C0CRISIS"  # its responders are a user group
     casey = world.user("U0CRISIS1", "casey")
     _slack_cannot_list_groups(world)
@@ -47,14 +41,16 @@ def test_a_claim_that_cannot_be_checked_is_refused_clearly_and_audited(world: Fa
     assert len(refused) == 1 and "claim" in refused[0] and "check your role" in refused[0]
 
 
-def test_a_reject_that_cannot_be_checked_is_refused_the_same_way(world: FakeWorld) -> None:
+def test_a_reject_that_cannot_be_checked_is_refused_the_same_way(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Back online, thank you!")
     bob = world.user("U0BOB", "bob")  # an approver, through the S0CARE group
     card = approval_card(world, draft)
     before = len(world.slack.views)
     bob.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.REJECT)
     world.slack.wait_for(lambda s: len(s.views) > before)
-    world.clock.advance(seconds=61)  # past the directory cache
+    clock.advance(seconds=61)  # past the directory cache
     _slack_cannot_list_groups(world)
 
     response = bob.submit_view(

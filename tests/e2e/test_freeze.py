@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
+from support import audit_entries
 
 from bot.core import audit
+from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Draft, DraftState, SlackMessage
+from bot.core.models import Draft, DraftState, SlackMessage
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import said as _said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
-from bot.freeze.service import HELD_QUEUE
+from bot.freeze.held_queue import HELD_QUEUE
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.cards.held_queue import CANCEL_REASON, MAX_LISTED, HeldAction, post_action
 
@@ -39,12 +43,12 @@ def _approve(world: FakeWorld, approver: SlackUser, draft: Draft) -> None:
 
 def _held_queues(world: FakeWorld) -> list[SlackMessage]:
     world.deliver()
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         return list(
             session.scalars(
                 select(SlackMessage)
-                .where(SlackMessage.kind == HELD_QUEUE)
-                .order_by(SlackMessage.id)  # type: ignore[arg-type]
+                .where(col(SlackMessage.kind) == HELD_QUEUE)
+                .order_by(col(SlackMessage.id))
             )
         )
 
@@ -72,7 +76,20 @@ def _click_queue(world: FakeWorld, user: SlackUser, queue: SlackMessage, action_
     )
 
 
-def _publish_all(world: FakeWorld, clock: Any) -> None:
+def _forge(
+    world: FakeWorld, user: SlackUser, message: SlackMessage, action_id: str, value: str
+) -> str:
+    """A correctly signed click on `message` with any action id and value (not its buttons')."""
+    return _said(
+        world,
+        user,
+        lambda: user.forge_action(
+            channel=message.channel, ts=str(message.ts), action_id=action_id, value=value
+        ),
+    )
+
+
+def _publish_all(world: FakeWorld, clock: FakeClock) -> None:
     for _ in range(3):  # the hourly limit of the account may spread them out
         world.runtime.publisher.publish_due()
         world.deliver()
@@ -89,7 +106,7 @@ def _people(world: FakeWorld) -> tuple[SlackUser, SlackUser, SlackUser, SlackUse
     )
 
 
-def _freeze_and_unfreeze(world: FakeWorld, admin: SlackUser, clock: Any) -> str:
+def _freeze_and_unfreeze(world: FakeWorld, admin: SlackUser, clock: FakeClock) -> str:
     frozen = _said(
         world,
         admin,
@@ -105,7 +122,7 @@ def _freeze_and_unfreeze(world: FakeWorld, admin: SlackUser, clock: Any) -> str:
 
 
 def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
-    world: FakeWorld, clock
+    world: FakeWorld, clock: FakeClock
 ) -> None:
     alice, bob, _carol, admin = _people(world)
     drafts = [draft_via_slack(world, alice, f"Spring promo #{i}\nsecond line") for i in range(6)]
@@ -115,7 +132,7 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
     note = _freeze_and_unfreeze(world, admin, clock)
     assert "6 post(s)" in note and "held" in note
     assert world.runtime.publisher.publish_due() == 0  # nothing is dumped on resume
-    assert all(_draft(world, d.id).state == DraftState.HELD for d in drafts)  # type: ignore[arg-type]
+    assert all(_draft(world, d.id).state == DraftState.HELD for d in drafts)
 
     queues = _held_queues(world)
     assert len(queues) == 1 and queues[0].channel == OPS and queues[0].ts
@@ -129,19 +146,20 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
     assert text.count(":pause_button: Held") == 6
     ids = [d.id for d in drafts]
     assert _buttons(shown) == [
-        *(a for i in ids for a in (f"held_release:{i}", f"held_cancel:{i}")),  # type: ignore[str-bytes-safe]
+        *(a for i in ids for a in (f"held_release:{i}", f"held_cancel:{i}")),
         HeldAction.RELEASE_ALL,
         HeldAction.CANCEL_ALL,
     ]
     assert len(shown["blocks"]) <= 50
 
     released, cancelled, rest = drafts[0], drafts[1], drafts[2:]
-    reply = _click_queue(world, bob, queue, post_action(HeldAction.RELEASE, released.id))  # type: ignore[arg-type]
+    assert released.id is not None and cancelled.id is not None  # stored drafts
+    reply = _click_queue(world, bob, queue, post_action(HeldAction.RELEASE, released.id))
     assert "Released" in reply
-    assert _draft(world, released.id).state == DraftState.APPROVED  # type: ignore[arg-type]
-    reply = _click_queue(world, bob, queue, post_action(HeldAction.CANCEL, cancelled.id))  # type: ignore[arg-type]
+    assert _draft(world, released.id).state == DraftState.APPROVED
+    reply = _click_queue(world, bob, queue, post_action(HeldAction.CANCEL, cancelled.id))
     assert "Cancelled" in reply
-    gone = _draft(world, cancelled.id)  # type: ignore[arg-type]
+    gone = _draft(world, cancelled.id)
     assert gone.state == DraftState.REJECTED and gone.reject_reason == CANCEL_REASON
 
     shown = _shown(world, queue)
@@ -155,11 +173,11 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
     # An admin is not an approver by being an admin: Release all is refused, nothing changes.
     reply = _click_queue(world, admin, queue, HeldAction.RELEASE_ALL)
     assert "Released 0 of 4" in reply and "not an approver" in reply, reply
-    assert all(_draft(world, d.id).state == DraftState.HELD for d in rest)  # type: ignore[arg-type]
+    assert all(_draft(world, d.id).state == DraftState.HELD for d in rest)
 
     reply = _click_queue(world, bob, queue, HeldAction.RELEASE_ALL)
     assert "Released 4 of 4" in reply and "Skipped" not in reply, reply
-    assert all(_draft(world, d.id).state == DraftState.APPROVED for d in rest)  # type: ignore[arg-type]
+    assert all(_draft(world, d.id).state == DraftState.APPROVED for d in rest)
     shown = _shown(world, queue)
     assert _buttons(shown) == [] and "Nothing listed here is still held" in str(shown["blocks"])
 
@@ -172,11 +190,8 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
     dms = [m["text"] for m in world.slack.messages.get("U0ALICE", [])]
     assert len(dms) == 1 and CANCEL_REASON in dms[0] and "Spring promo #1" in dms[0]
 
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        actions = [
-            (e.actor_id, e.action, e.subject)
-            for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))  # type: ignore[arg-type]
-        ]
+    actions = [(e.actor_id, e.action, e.subject) for e in audit_entries(world)]
+    with transaction(world.db) as session:
         assert audit.verify(session)[1] is None
     assert ("U0BOB", "draft.release", f"draft:{released.id}") in actions
     assert ("U0BOB", "draft.reject", f"draft:{cancelled.id}") in actions
@@ -186,7 +201,7 @@ def test_unfreeze_posts_one_held_queue_released_and_cancelled_from_it(
     assert sum(1 for a in actions if a[0] == "U0ADMIN" and a[1] == "draft.refused") == 4
 
 
-def test_a_forged_click_on_the_held_queue_is_refused(world: FakeWorld, clock) -> None:
+def test_a_forged_click_on_the_held_queue_is_refused(world: FakeWorld, clock: FakeClock) -> None:
     alice, bob, carol, admin = _people(world)
     held = [draft_via_slack(world, alice, f"Launch teaser {i}") for i in range(2)]
     for draft in held:
@@ -194,58 +209,37 @@ def test_a_forged_click_on_the_held_queue_is_refused(world: FakeWorld, clock) ->
     outsider = draft_via_slack(world, alice, "Not approved, not in any queue")
     _freeze_and_unfreeze(world, admin, clock)
     (queue,) = _held_queues(world)
+    assert outsider.id is not None and held[0].id is not None  # stored drafts
 
     # A draft id that isn't in this queue, in a correctly signed click on the queue's message.
-    reply = _said(
-        world,
-        carol,
-        lambda: carol.forge_action(
-            channel=queue.channel,
-            ts=str(queue.ts),
-            action_id=post_action(HeldAction.RELEASE, outsider.id),  # type: ignore[arg-type]
-            value=str(outsider.id),
-        ),
+    reply = _forge(
+        world, carol, queue, post_action(HeldAction.RELEASE, outsider.id), str(outsider.id)
     )
     assert "isn't in this held queue" in reply
     # The action id and the value disagree.
-    reply = _said(
-        world,
-        carol,
-        lambda: carol.forge_action(
-            channel=queue.channel,
-            ts=str(queue.ts),
-            action_id=post_action(HeldAction.CANCEL, held[0].id),  # type: ignore[arg-type]
-            value=str(outsider.id),
-        ),
+    reply = _forge(
+        world, carol, queue, post_action(HeldAction.CANCEL, held[0].id), str(outsider.id)
     )
     assert "doesn't match" in reply
     # Release all pressed "on" a message that is not a held queue (an approval card).
-    card = _card(world, held[0])
-    reply = _said(
-        world,
-        carol,
-        lambda: carol.forge_action(
-            channel=card.channel, ts=str(card.ts), action_id=HeldAction.RELEASE_ALL, value=str(1)
-        ),
-    )
+    reply = _forge(world, carol, _card(world, held[0]), HeldAction.RELEASE_ALL, str(1))
     assert "isn't one of my held queues" in reply
-    assert _draft(world, outsider.id).state == DraftState.PENDING  # type: ignore[arg-type]
-    assert all(_draft(world, d.id).state == DraftState.HELD for d in held)  # type: ignore[arg-type]
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        refused = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "held_queue.refused")
-        ).all()
+    assert _draft(world, outsider.id).state == DraftState.PENDING
+    assert all(_draft(world, d.id).state == DraftState.HELD for d in held)
+    refused = audit_entries(world, action="held_queue.refused")
     assert len(refused) == 3 and {e.actor_id for e in refused} == {"U0CAROL"}
 
     # The author may not release her own post from the queue either.
-    reply = _click_queue(world, alice, queue, post_action(HeldAction.RELEASE, held[0].id))  # type: ignore[arg-type]
+    reply = _click_queue(world, alice, queue, post_action(HeldAction.RELEASE, held[0].id))
     assert "You wrote this draft" in reply
-    assert _draft(world, held[0].id).state == DraftState.HELD  # type: ignore[arg-type]
+    assert _draft(world, held[0].id).state == DraftState.HELD
     world.runtime.publisher.publish_due()
     assert world.x.posted_by("acme") == []
 
 
-def test_a_long_held_queue_lists_twenty_and_points_to_the_cards(world: FakeWorld, clock) -> None:
+def test_a_long_held_queue_lists_twenty_and_points_to_the_cards(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     alice, bob, _carol, admin = _people(world)
     drafts = [draft_via_slack(world, alice, f"Catalogue item {i}") for i in range(MAX_LISTED + 3)]
     for draft in drafts:
@@ -261,7 +255,7 @@ def test_a_long_held_queue_lists_twenty_and_points_to_the_cards(world: FakeWorld
 
     reply = _click_queue(world, bob, queue, HeldAction.CANCEL_ALL)
     assert f"Cancelled {MAX_LISTED} of {MAX_LISTED}" in reply
-    states = [_draft(world, d.id).state for d in drafts]  # type: ignore[arg-type]
+    states = [_draft(world, d.id).state for d in drafts]
     assert states == [DraftState.REJECTED] * MAX_LISTED + [DraftState.HELD] * 3
 
 
@@ -291,14 +285,14 @@ def test_brand_who_names_the_people_behind_a_tweet(world: FakeWorld) -> None:
     unknown = _said(world, carol, lambda: carol.command("/brand", "who 12345", channel=OPS))
     assert unknown == "brandbot did not post that tweet."
     for bad in ("who https://example.com/acme/status/1", "who not-a-tweet", "who"):
-        reply = _said(world, carol, lambda bad=bad: carol.command("/brand", bad, channel=OPS))
+        reply = _said(world, carol, partial(carol.command, "/brand", bad, channel=OPS))
         assert "Usage: `/brand who <tweet URL or id>`" in reply, reply
 
 
 def test_brand_help_lists_the_commands_and_only_admins_freeze(world: FakeWorld) -> None:
     _alice, bob, _carol, admin = _people(world)
     for text in ("", "help", "nonsense"):
-        usage = _said(world, bob, lambda text=text: bob.command("/brand", text, channel=OPS))
+        usage = _said(world, bob, partial(bob.command, "/brand", text, channel=OPS))
         assert "/brand freeze" in usage and "/brand unfreeze" in usage and "/brand who" in usage
     refused = _said(world, bob, lambda: bob.command("/brand", "freeze all I can", channel=OPS))
     assert "Only brandbot admins" in refused

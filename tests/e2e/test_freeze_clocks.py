@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.core.clock import FakeClock
 from bot.core.models import DraftState
@@ -23,19 +22,11 @@ from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
-from bot.fakes.slack_user import SlackUser
+from bot.fakes.drafting import said as _said
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
 
 OPS = "C0OPS"
-
-
-def _said(world: FakeWorld, user: SlackUser, act: Callable[[], Any]) -> str:
-    mine = lambda s: [e for e in s.ephemerals if e["user"] == user.user_id]  # noqa: E731
-    seen = len(mine(world.slack))
-    act()
-    world.slack.wait_for(lambda s: len(mine(s)) > seen)
-    return str(mine(world.slack)[-1]["text"])
 
 
 class PreemptedClock:
@@ -68,7 +59,9 @@ class SkewedClock:
         return self.base.wait(stop, seconds)
 
 
-def test_freeze_committed_between_clock_read_and_gate_is_ignored(world: FakeWorld) -> None:
+def test_freeze_committed_between_clock_read_and_gate_is_ignored(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     world.slack.add_channel(OPS, "brand-ops")
     admin = world.user("U0ADMIN", "admin")
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Spring sale starts now")
@@ -82,7 +75,7 @@ def test_freeze_committed_between_clock_read_and_gate_is_ignored(world: FakeWorl
         )
 
     publisher = world.runtime.publisher
-    publisher.ctx = replace(publisher.ctx, clock=PreemptedClock(world.clock, freeze_now))
+    publisher.ctx = replace(publisher.ctx, clock=PreemptedClock(clock, freeze_now))
     _publish(world)
     assert confirmations and "frozen" in confirmations[0].lower(), confirmations
     assert f"#{draft.id}" not in confirmations[0]  # not named as on its way
@@ -91,19 +84,21 @@ def test_freeze_committed_between_clock_read_and_gate_is_ignored(world: FakeWorl
     )
 
 
-def test_replica_with_clock_behind_ignores_a_confirmed_freeze(world: FakeWorld) -> None:
+def test_replica_with_clock_behind_ignores_a_confirmed_freeze(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     world.slack.add_channel(OPS, "brand-ops")
     admin = world.user("U0ADMIN", "admin")
     replica = world.build_runtime()
     replica.publisher.ctx = replace(
-        replica.publisher.ctx, clock=SkewedClock(world.clock, timedelta(seconds=-2))
+        replica.publisher.ctx, clock=SkewedClock(clock, timedelta(seconds=-2))
     )
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), "Spring sale starts now")
     assert "publish queue" in _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
-    world.clock.advance(seconds=3)
+    clock.advance(seconds=3)
     said = _said(world, admin, lambda: admin.command("/brand", "freeze all Crisis", channel=OPS))
     assert "frozen" in said.lower()
-    world.clock.advance(seconds=1)  # the replica is now 2 s behind: 2 s after its due time
+    clock.advance(seconds=1)  # the replica is now 2 s behind: 2 s after its due time
     replica.publisher.publish_due()
     assert world.x.posted_by("acme") == [], (
         f"replica posted after the confirmed freeze; state {_draft(world, draft.id).state}"

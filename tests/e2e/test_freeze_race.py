@@ -27,6 +27,7 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 from support import TEST_CONFIG
 
 from bot.core.clock import SystemClock
@@ -171,30 +172,33 @@ def _called_from_freeze() -> bool:
 
 
 def _drafts_in(world: FakeWorld, state: DraftState) -> set[int]:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        return set(session.scalars(select(Draft.id).where(Draft.state == state)))  # type: ignore[arg-type]
+    with transaction(world.db) as session:
+        ids = session.scalars(select(col(Draft.id)).where(col(Draft.state) == state))
+        return {i for i in ids if i is not None}  # (a stored row's id never is)
 
 
 def _states(world: FakeWorld, ids: set[int]) -> dict[int, str]:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        rows = session.execute(select(Draft.id, Draft.state).where(Draft.id.in_(ids)))  # type: ignore[union-attr]
+    with transaction(world.db) as session:
+        rows = session.execute(
+            select(col(Draft.id), col(Draft.state)).where(col(Draft.id).in_(ids))
+        )
         return {int(i): str(s) for i, s in rows}
 
 
 def _posting_with_lease(world: FakeWorld) -> int:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         return len(
             session.scalars(
-                select(Draft.id).where(
-                    Draft.state == DraftState.POSTING,  # type: ignore[arg-type]
-                    Draft.lease_owner.is_not(None),  # type: ignore[union-attr]
+                select(col(Draft.id)).where(
+                    col(Draft.state) == DraftState.POSTING,
+                    col(Draft.lease_owner).is_not(None),
                 )
             ).all()
         )
 
 
 def _card_of(world: FakeWorld, draft_id: int) -> SlackMessage | None:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         draft = session.get(Draft, draft_id)
         card = session.get(SlackMessage, draft.card_id) if draft and draft.card_id else None
         return card if card is not None and card.ts else None
@@ -202,6 +206,17 @@ def _card_of(world: FakeWorld, draft_id: int) -> SlackMessage | None:
 
 def _ephemerals(slack: FakeSlack, user: str) -> list[dict[str, object]]:
     return [e for e in list(slack.ephemerals) if e["user"] == user]
+
+
+def _press(race: Race, draft_id: int, action: DraftAction) -> None:
+    """Bob presses `action` on the draft's card, and his answer arrives."""
+    slack = race.world.slack
+    card = _card_of(race.world, draft_id)
+    assert card is not None
+    seen = len(_ephemerals(slack, APPROVER))
+    reply = race.approver.click(channel=card.channel, ts=str(card.ts), action_id=action)
+    assert reply.status_code == 200
+    slack.wait_for(lambda s: len(_ephemerals(s, APPROVER)) > seen, timeout=15)
 
 
 def _approved_drafts(race: Race, tag: str, count: int) -> list[int]:
@@ -218,17 +233,7 @@ def _approved_drafts(race: Race, tag: str, count: int) -> list[int]:
         ids.append(draft.id)
     world.slack.wait_for(lambda _: all(_card_of(world, i) for i in ids), timeout=15)
     for draft_id in ids:
-        card = _card_of(world, draft_id)
-        assert card is not None
-        seen = len(_ephemerals(world.slack, APPROVER))
-        reply = race.approver.click(
-            channel=card.channel, ts=str(card.ts), action_id=DraftAction.APPROVE
-        )
-        assert reply.status_code == 200
-        world.slack.wait_for(
-            lambda s, seen=seen: len(_ephemerals(s, APPROVER)) > seen,
-            timeout=15,
-        )
+        _press(race, draft_id, DraftAction.APPROVE)
         state = _states(world, {draft_id})[draft_id]
         assert state != DraftState.PENDING, _ephemerals(world.slack, APPROVER)[-1]["text"]
     return ids
@@ -392,7 +397,7 @@ def test_a_post_that_outlives_the_x_timeout_is_named_in_the_confirmation(
         world.slack.wait_for(
             lambda _: _states(world, {draft_id})[draft_id] not in unsettled, timeout=30
         )
-        with transaction(world.engine) as session:  # type: ignore[arg-type]
+        with transaction(world.db) as session:
             draft = session.get(Draft, draft_id)
             assert draft is not None
         if draft.state == DraftState.POSTED and draft.tweet_id != record.tweet_id:
@@ -418,11 +423,4 @@ def _release(race: Race, draft_id: int) -> None:
         return DraftAction.RELEASE in str(blocks)
 
     world.slack.wait_for(release_shown, timeout=15)
-    card = _card_of(world, draft_id)
-    assert card is not None
-    seen = len(_ephemerals(world.slack, APPROVER))
-    reply = race.approver.click(
-        channel=card.channel, ts=str(card.ts), action_id=DraftAction.RELEASE
-    )
-    assert reply.status_code == 200
-    world.slack.wait_for(lambda s: len(_ephemerals(s, APPROVER)) > seen, timeout=15)
+    _press(race, draft_id, DraftAction.RELEASE)

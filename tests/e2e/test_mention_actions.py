@@ -5,32 +5,25 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
+from support import audit_entries, carded, posted_card
 
-from bot.core.db import transaction
-from bot.core.models import AuditEntry, MentionState
+from bot.core.clock import FakeClock
+from bot.core.models import MentionState
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.mention_card import MentionAction
-
-
-def _carded(world: FakeWorld, text: str = "@acme outage in Leeds", author: str = "dana") -> str:
-    tweet = world.x.add_tweet(author=author, text=text)
-    world.clock.advance(seconds=world.config.poll_seconds)  # type: ignore[attr-defined]
-    world.poll()
-    world.deliver()
-    return str(tweet["id"])
+from policies.config import BrandConfig
 
 
 def _shown(world: FakeWorld, mention_id: str) -> str:
-    card = world.card(mention_id)
+    card = posted_card(world, mention_id)
     return str(world.slack.message(card.channel, card.ts)["blocks"])
 
 
 def test_claim_updates_the_card_in_place_and_a_second_claim_is_told_who_has_it(
     world: FakeWorld,
 ) -> None:
-    mention_id = _carded(world)
-    card = world.card(mention_id)
+    mention_id = carded(world)
+    card = posted_card(world, mention_id)
     alice, bob = world.user("U0ALICE", "alice"), world.user("U0BOB", "bob")
 
     assert (
@@ -56,8 +49,8 @@ def test_claim_updates_the_card_in_place_and_a_second_claim_is_told_who_has_it(
 
 
 def test_release_resolve_reopen_and_dismiss_with_reason(world: FakeWorld) -> None:
-    mention_id = _carded(world)
-    card = world.card(mention_id)
+    mention_id = carded(world)
+    card = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")
 
     def click(action: MentionAction, state: MentionState) -> None:
@@ -82,9 +75,7 @@ def test_release_resolve_reopen_and_dismiss_with_reason(world: FakeWorld) -> Non
     world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
     world.deliver()
     assert "Spam or bot" in _shown(world, mention_id)
-    with transaction(world.engine) as session:
-        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
-    assert actions == [
+    assert [e.action for e in audit_entries(world)] == [
         "mention.ingest",
         "mention.claim",
         "mention.release",
@@ -95,8 +86,8 @@ def test_release_resolve_reopen_and_dismiss_with_reason(world: FakeWorld) -> Non
 
 
 def test_reroute_moves_the_card_and_the_old_one_says_where(world: FakeWorld) -> None:
-    mention_id = _carded(world)
-    old = world.card(mention_id)
+    mention_id = carded(world)
+    old = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")
     alice.click(
         channel=old.channel, ts=old.ts, action_id=MentionAction.REROUTE, option="product_promotion"
@@ -116,8 +107,8 @@ def test_reroute_moves_the_card_and_the_old_one_says_where(world: FakeWorld) -> 
 
 
 def test_only_responders_of_a_restricted_segment_may_claim(world: FakeWorld) -> None:
-    mention_id = _carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
-    card = world.card(mention_id)
+    mention_id = carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
+    card = posted_card(world, mention_id)
     assert card.channel == "C0CRISIS"
     outsider, member = world.user("U0ALICE", "alice"), world.user("U0CRISIS1", "casey")
     outsider.click(channel=card.channel, ts=card.ts, action_id=MentionAction.CLAIM)
@@ -128,30 +119,27 @@ def test_only_responders_of_a_restricted_segment_may_claim(world: FakeWorld) -> 
 
 
 def test_forged_action_for_a_mention_in_another_channel_is_rejected(world: FakeWorld) -> None:
-    mention_id = _carded(world)
-    card = world.card(mention_id)
+    mention_id = carded(world)
+    card = posted_card(world, mention_id)
     mallory = world.user("U0MALLORY", "mallory")
     # Signed by "Slack", but the click claims to come from a channel the card is not in.
     mallory.forge_action(
         channel="C0PROMO", ts=card.ts, action_id=MentionAction.RESOLVE, value=mention_id
     )
     # And a real card's button carrying another mention's id.
-    other_id = _carded(world, text="@acme refund for order 9", author="lee")
+    other_id = carded(world, text="@acme refund for order 9", author="lee")
     mallory.forge_action(
         channel=card.channel, ts=card.ts, action_id=MentionAction.RESOLVE, value=other_id
     )
     world.slack.wait_for(lambda s: len([e for e in s.ephemerals if e["user"] == "U0MALLORY"]) == 2)
     assert world.mention(mention_id).state == MentionState.OPEN
     assert world.mention(other_id).state == MentionState.OPEN
-    with transaction(world.engine) as session:
-        refused = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "mention.refused")
-        ).all()
+    refused = audit_entries(world, action="mention.refused")
     assert len(refused) == 2 and all(e.actor_id == "U0MALLORY" for e in refused)
 
 
 def _race(world: FakeWorld, mention_id: str) -> None:
-    card = world.card(mention_id)
+    card = posted_card(world, mention_id)
     users = [world.user(f"U0R{i:02d}", f"racer{i}") for i in range(20)]
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(
@@ -172,29 +160,27 @@ def _race(world: FakeWorld, mention_id: str) -> None:
     losers = {e["user"] for e in world.slack.ephemerals}
     assert winner not in losers and len(losers) == 19
     assert all(f"Already claimed by <@{winner}>" in e["text"] for e in world.slack.ephemerals)
-    with transaction(world.engine) as session:
-        claims = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "mention.claim")
-        ).all()
-    assert len(claims) == 1
+    assert len(audit_entries(world, action="mention.claim")) == 1
 
 
 def test_twenty_people_claiming_at_once_produce_one_owner(world: FakeWorld) -> None:
-    _race(world, _carded(world))
+    _race(world, carded(world))
 
 
 @pytest.mark.postgres
-def test_twenty_people_claiming_at_once_on_postgres(config, clock, postgres_url: str) -> None:
+def test_twenty_people_claiming_at_once_on_postgres(
+    config: BrandConfig, clock: FakeClock, postgres_url: str
+) -> None:
     world = FakeWorld(config=config, database_url=postgres_url, clock=clock).start()
     try:
-        _race(world, _carded(world))
+        _race(world, carded(world))
     finally:
         world.stop()
 
 
 def test_dismiss_form_problems_are_shown_inline_and_the_form_stays_open(world: FakeWorld) -> None:
-    mention_id = _carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
-    card = world.card(mention_id)
+    mention_id = carded(world, text="@acme you got hacked, this is a disgrace, lawsuit")
+    card = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")  # not a crisis responder
     alice.click(channel=card.channel, ts=card.ts, action_id=MentionAction.DISMISS)
     world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
@@ -211,8 +197,8 @@ def test_dismiss_form_problems_are_shown_inline_and_the_form_stays_open(world: F
 
 
 def test_reroute_to_where_it_already_is_is_refused(world: FakeWorld) -> None:
-    mention_id = _carded(world)
-    card = world.card(mention_id)
+    mention_id = carded(world)
+    card = posted_card(world, mention_id)
     alice = world.user("U0ALICE", "alice")
     select = {
         "type": "static_select",

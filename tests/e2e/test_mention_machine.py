@@ -5,11 +5,11 @@ the refusal is audited too (review item 12)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from support import audit_entries
 
 from bot.core.db import transaction
 from bot.core.errors import ActionRefused
-from bot.core.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.core.models import Mention, MentionState, SlackMessage
 from bot.fakes.world import FakeWorld
 from bot.mentions.service import MENTION_CARD, TRANSITIONS
 from bot.slack.clicks import Click, Person
@@ -23,7 +23,7 @@ CASES = [
 
 def _mention_in(world: FakeWorld, state: MentionState) -> tuple[Mention, SlackMessage]:
     now = world.clock.now()
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         card = SlackMessage(
             kind=MENTION_CARD,
             subject_id="1790000000000000001",
@@ -78,15 +78,10 @@ def test_every_mention_action_from_every_state(
     else:
         with pytest.raises(ActionRefused):
             calls[action]()
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         now = session.get(Mention, mention.id)
         shown = session.get(SlackMessage, card.id)
-        entries = [
-            e.action
-            for e in session.scalars(
-                select(AuditEntry).where(AuditEntry.subject == f"mention:{mention.id}")
-            )
-        ]
+    entries = [e.action for e in audit_entries(world, subject=f"mention:{mention.id}")]
     assert now is not None and shown is not None
     if allowed:
         assert now.state == target and entries == [f"mention.{action}"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from support import posted_card
+
+from bot.core.clock import FakeClock
 from bot.core.models import MentionState
 from bot.fakes.world import FakeWorld
 
@@ -51,7 +54,7 @@ def test_a_tweet_found_by_mentions_and_by_search_is_one_card(world: FakeWorld) -
     assert len(world.slack.calls_to("chat.postMessage")) == 1
 
 
-def test_all_pages_are_read_and_the_cursor_persists(world: FakeWorld, clock) -> None:
+def test_all_pages_are_read_and_the_cursor_persists(world: FakeWorld, clock: FakeClock) -> None:
     tweets = [
         world.x.add_tweet(author=f"fan{i}", text=f"@acme hello number {i}") for i in range(250)
     ]
@@ -77,11 +80,14 @@ def test_cards_of_one_conversation_thread_under_the_first(world: FakeWorld) -> N
     world.deliver()
     root, child = world.card(first["id"]), world.card(reply["id"])
     assert child.thread_root_id == root.id
+    assert child.ts is not None
     posted_child = world.slack.message("C0CUSTOMER", child.ts)
     assert posted_child["thread_ts"] == root.ts
 
 
-def test_x_rate_limit_delays_polling_until_reset_and_loses_nothing(world: FakeWorld, clock) -> None:
+def test_x_rate_limit_delays_polling_until_reset_and_loses_nothing(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     world.x.rate_limit("/2/users", count=1, reset_in=120)
     tweet = world.x.add_tweet(author="dana", text="@acme outage again")
     results = world.poll()
@@ -101,7 +107,7 @@ def test_tweet_text_is_stored_as_written_and_escaped_once_for_slack(world: FakeW
     world.deliver()
     mention = world.mention(tweet["id"])
     assert mention.text == "@acme refund for R&D <3 > nothing"  # X sent it HTML-escaped
-    card = world.card(tweet["id"])
+    card = posted_card(world, tweet["id"])
     shown = world.slack.message(card.channel, card.ts)
     assert "R&amp;D &lt;3 &gt; nothing" in str(shown["blocks"])
     assert "&amp;amp;" not in str(shown["blocks"]) + shown["text"]

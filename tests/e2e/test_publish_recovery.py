@@ -6,16 +6,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from support import TEST_CONFIG
+from support import TEST_CONFIG, audit_entries
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Draft, DraftState
+from bot.core.models import Draft, DraftState
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
 from bot.fakes.drafting import draft_via_slack
@@ -55,12 +53,12 @@ def test_recovery_never_takes_another_drafts_tweet_and_delete_removes_only_its_o
     _click(world, bob, jackets, DraftAction.APPROVE)
     world.x.fail("POST /2/tweets", status=503)  # X fails before creating anything
     assert _publish(world) == 0
-    assert _draft(world, jackets.id).state == DraftState.POSTING  # type: ignore[arg-type]
+    assert _draft(world, jackets.id).state == DraftState.POSTING
     assert len(world.x.posted_by("acme")) == 1
 
     clock.advance(minutes=1)
     assert _publish(world) == 1  # searched, found nothing of its own, posted it
-    recorded = _draft(world, jackets.id)  # type: ignore[arg-type]
+    recorded = _draft(world, jackets.id)
     assert recorded.state == DraftState.POSTED and recorded.tweet_id != shoes_tweet["id"]
     ours = next(t for t in world.x.posted_by("acme") if t["id"] == recorded.tweet_id)
     expanded = [u["expanded_url"] for u in ours.get("entities", {}).get("urls", [])]
@@ -74,7 +72,7 @@ def test_recovery_never_takes_another_drafts_tweet_and_delete_removes_only_its_o
 
 def test_two_drafts_never_share_a_tweet(world: FakeWorld) -> None:
     now = world.clock.now()
-    with pytest.raises(IntegrityError), transaction(world.engine) as session:  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError), transaction(world.db) as session:
         for text in ("one", "two"):
             session.add(
                 Draft(
@@ -98,37 +96,6 @@ TWO_ACCOUNTS = TEST_CONFIG.replace(
 )
 
 
-def _draft_as(world: FakeWorld, user_id: str, account: str, text: str, at: int | None) -> Draft:
-    author = world.user(user_id, user_id.lower())
-    before = len(world.slack.views_for(user_id))
-    author.command("/tweet", "", channel="C0CUSTOMER")
-    world.slack.wait_for(lambda s: len(s.views_for(user_id)) > before)
-    values: dict[str, Any] = {
-        "text": {"value": text},
-        "account": {
-            "value": {
-                "selected_option": {
-                    "text": {"type": "plain_text", "text": f"@{account}"},
-                    "value": account,
-                }
-            }
-        },
-    }
-    if at is not None:
-        values["schedule"] = {"value": {"type": "datetimepicker", "selected_date_time": at}}
-    assert author.submit_view(author.last_view_for(user_id)["id"], values).text == ""
-    world.slack.wait_for(lambda _: _by_text(world, text) is not None)
-    world.deliver()
-    found = _by_text(world, text)
-    assert found is not None
-    return found
-
-
-def _by_text(world: FakeWorld, text: str) -> Draft | None:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        return session.scalars(select(Draft).where(Draft.text == text)).first()
-
-
 def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
     database_url: str, clock: FakeClock
 ) -> None:
@@ -136,12 +103,17 @@ def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
     with FakeWorld(config=config, database_url=database_url, clock=clock) as world:
         world.slack.set_usergroup("S0CARE", ["U0BOB", "U0CAROL"])
         admin, bob = world.user("U0ADMIN", "admin"), world.user("U0BOB", "bob")
+        alice = world.user("U0ALICE", "alice")
         admin.command("/brand", "freeze acme Checking a data issue for 1m", channel="C0CUSTOMER")
         world.slack.wait_for(lambda s: any("frozen for acme" in e["text"] for e in s.ephemerals))
         start = clock.now()
-        helper = _draft_as(world, "U0ALICE", "acmehelp", "Our help desk is open", None)
-        promo = _draft_as(
-            world, "U0ALICE", "acme", "New colours in store", int(start.timestamp()) + 50
+        helper = draft_via_slack(world, alice, "Our help desk is open", account="acmehelp")
+        promo = draft_via_slack(
+            world,
+            alice,
+            "New colours in store",
+            account="acme",
+            schedule=int(start.timestamp()) + 50,
         )
         for draft in (helper, promo):
             _click(world, bob, draft, DraftAction.APPROVE)
@@ -152,16 +124,10 @@ def test_what_came_due_in_a_timed_freeze_is_held_even_if_the_publisher_was_busy(
         world.x.after_post = None
         assert [t["text"] for t in world.x.posted_by("acmehelp")] == ["Our help desk is open"]
         assert world.x.posted_by("acme") == []
-        assert _draft(world, promo.id).state == DraftState.HELD  # type: ignore[arg-type]
+        assert _draft(world, promo.id).state == DraftState.HELD
         world.runtime.publisher.publish_due()
         assert world.x.posted_by("acme") == []
-        with transaction(world.engine) as session:  # type: ignore[arg-type]
-            holds = session.scalars(
-                select(AuditEntry).where(
-                    AuditEntry.action == "draft.hold", AuditEntry.subject == f"draft:{promo.id}"
-                )
-            ).all()
-        assert len(holds) == 1
+        assert len(audit_entries(world, action="draft.hold", subject=f"draft:{promo.id}")) == 1
 
 
 def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
@@ -172,7 +138,7 @@ def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), text)
     _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
     _publish(world)  # X: duplicate content; the day-old tweet is outside the search window
-    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK
     card = _card(world, draft)
     shown = world.slack.message(card.channel, str(card.ts))
     buttons = [
@@ -181,13 +147,13 @@ def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
     assert buttons == [DraftAction.RETRY, DraftAction.REJECT]
     carol = world.user("U0CAROL", "carol")
     carol.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.RETRY)
-    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)  # type: ignore[arg-type]
+    world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)
     _publish(world)  # X refuses the duplicate again: back to a person
-    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK
     world.runtime.services.drafts.reject(
         Click(Person("U0CAROL", "carol"), card.channel, str(card.ts)), reason="on X already"
     )
-    assert _draft(world, draft.id).state == DraftState.REJECTED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.REJECTED
 
 
 def test_a_worker_taking_over_an_expired_lease_does_not_post_again_while_the_first_is_in_flight(
@@ -205,6 +171,6 @@ def test_a_worker_taking_over_an_expired_lease_does_not_post_again_while_the_fir
     replica.publisher.publish_due()
     first.join(10)
     assert len(world.x.post_records) == 1  # one POST /2/tweets, not two
-    assert _draft(world, draft.id).state == DraftState.POSTED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.POSTED
     clock.advance(minutes=5)
     assert replica.publisher.publish_due() == 0 and len(world.x.post_records) == 1

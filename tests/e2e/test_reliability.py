@@ -6,9 +6,12 @@ import json
 import time
 
 from sqlalchemy import select
+from sqlmodel import col
+from support import audit_entries
 
+from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import AuditEntry, Mention, MentionState, SlackMessage
+from bot.core.models import Mention, MentionState, SlackMessage
 from bot.core.outbox import METADATA_EVENT
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.mention_card import MentionAction
@@ -26,7 +29,7 @@ def _posted_cards(world: FakeWorld) -> dict[int, int]:
     return counts
 
 
-def _drain(world: FakeWorld, clock, *, limit: int = 400) -> None:
+def _drain(world: FakeWorld, clock: FakeClock, *, limit: int = 400) -> None:
     for _ in range(limit):
         world.deliver()
         if world.runtime.outbox.pending_count() == 0:
@@ -35,7 +38,9 @@ def _drain(world: FakeWorld, clock, *, limit: int = 400) -> None:
     raise AssertionError("outbox never drained")
 
 
-def test_slack_429_and_5xx_storm_every_card_posted_exactly_once(world: FakeWorld, clock) -> None:
+def test_slack_429_and_5xx_storm_every_card_posted_exactly_once(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     tweets = [world.x.add_tweet(author=f"u{i}", text=f"@acme outage report {i}") for i in range(40)]
     world.slack.fail_randomly(0.5, statuses=(429, 500, 503), seed=7)
     world.poll()
@@ -44,12 +49,14 @@ def test_slack_429_and_5xx_storm_every_card_posted_exactly_once(world: FakeWorld
     failed = [c for c in world.slack.calls if c.http_status != 200]
     assert len(failed) > 10, "the storm really happened"
     counts = _posted_cards(world)
-    assert sorted(counts) == sorted(c.id for c in world.cards())
+    assert sorted(counts) == [c.id for c in world.cards()]  # cards() is in id order
     assert set(counts.values()) == {1}
     assert len(world.cards()) == len(tweets)
 
 
-def test_a_post_whose_response_was_lost_is_found_not_posted_again(world: FakeWorld, clock) -> None:
+def test_a_post_whose_response_was_lost_is_found_not_posted_again(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     tweet = world.x.add_tweet(author="dana", text="@acme refund still missing")
     world.poll()
     # Slack stores the message but the app sees a 500: did it post? The outbox must find out.
@@ -64,13 +71,15 @@ def test_a_post_whose_response_was_lost_is_found_not_posted_again(world: FakeWor
     assert world.slack.calls_to("conversations.history")
 
 
-def test_restart_mid_ingest_neither_duplicates_nor_loses_a_card(world: FakeWorld, clock) -> None:
+def test_restart_mid_ingest_neither_duplicates_nor_loses_a_card(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     tweets = [world.x.add_tweet(author=f"fan{i}", text=f"@acme hello {i}") for i in range(230)]
     # The second page fails: the first page is stored, the cursor must not move.
     world.x.fail(f"/2/users/{world.x.add_user('acme')}/mentions", status=503, count=1, skip=1)
     world.poll()
-    with transaction(world.engine) as session:
-        stored_before = len(session.scalars(select(Mention.id)).all())
+    with transaction(world.db) as session:
+        stored_before = len(session.scalars(select(col(Mention.id))).all())
     assert 0 < stored_before < len(tweets)
 
     world.runtime.stop()
@@ -104,8 +113,7 @@ def test_unsigned_or_stale_requests_get_401_and_change_nothing(world: FakeWorld)
     assert bad_signature.status_code == 401
     assert stale.status_code == 401
     assert world.mention(tweet["id"]).state == MentionState.OPEN
-    with transaction(world.engine) as session:
-        assert [e.action for e in session.scalars(select(AuditEntry))] == ["mention.ingest"]
+    assert [e.action for e in audit_entries(world)] == ["mention.ingest"]
     assert not world.slack.ephemerals
 
 
@@ -116,7 +124,7 @@ def test_healthz(world: FakeWorld) -> None:
     assert response.status_code == 200 and response.json() == {"ok": True}
 
 
-def test_thread_replies_wait_for_their_root(world: FakeWorld, clock) -> None:
+def test_thread_replies_wait_for_their_root(world: FakeWorld, clock: FakeClock) -> None:
     first = world.x.add_tweet(author="dana", text="@acme refund please")
     reply = world.x.add_tweet(author="dana", text="@acme hello? refund?", in_reply_to=first["id"])
     world.slack.fail_next("chat.postMessage", status=429, retry_after=3)
@@ -124,10 +132,13 @@ def test_thread_replies_wait_for_their_root(world: FakeWorld, clock) -> None:
     _drain(world, clock)
     root, child = world.card(first["id"]), world.card(reply["id"])
     assert root.ts is not None and child.thread_root_id == root.id
+    assert child.ts is not None
     assert world.slack.message(child.channel, child.ts)["thread_ts"] == root.ts
 
 
-def test_a_lost_reply_post_is_found_in_its_thread_not_posted_twice(world: FakeWorld, clock) -> None:
+def test_a_lost_reply_post_is_found_in_its_thread_not_posted_twice(
+    world: FakeWorld, clock: FakeClock
+) -> None:
     first = world.x.add_tweet(author="dana", text="@acme refund please")
     world.poll()
     world.deliver()
@@ -146,7 +157,7 @@ def test_a_lost_reply_post_is_found_in_its_thread_not_posted_twice(world: FakeWo
     assert counts == {world.card(first["id"]).id: 1, world.card(reply["id"]).id: 1}
 
 
-def test_a_429_holds_only_its_channel(world: FakeWorld, clock) -> None:
+def test_a_429_holds_only_its_channel(world: FakeWorld, clock: FakeClock) -> None:
     outage = world.x.add_tweet(author="dana", text="@acme outage again")
     refund = world.x.add_tweet(author="lee", text="@acme refund for order 7")
     promo = world.x.add_tweet(author="sam", text="@acme any promo codes?")
@@ -162,9 +173,9 @@ def test_a_429_holds_only_its_channel(world: FakeWorld, clock) -> None:
 
 
 def test_a_message_that_cannot_be_rendered_does_not_block_the_others(
-    world: FakeWorld, clock
+    world: FakeWorld, clock: FakeClock
 ) -> None:
-    with transaction(world.engine) as session:
+    with transaction(world.db) as session:
         # e.g. a row written by a newer replica during a rolling deploy
         session.add(
             SlackMessage(
@@ -179,9 +190,9 @@ def test_a_message_that_cannot_be_rendered_does_not_block_the_others(
     world.poll()
     world.deliver()
     assert world.card(tweet["id"]).ts is not None
-    with transaction(world.engine) as session:
+    with transaction(world.db) as session:
         stuck = session.scalars(
-            select(SlackMessage).where(SlackMessage.kind == "from_the_future")
+            select(SlackMessage).where(col(SlackMessage.kind) == "from_the_future")
         ).one()
     assert stuck.pending and stuck.attempts == 1 and "KeyError" in (stuck.last_error or "")
     assert stuck.lease_owner is None  # released for a worker that can render it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 from pathlib import Path
 
 import requests
-from support import TEST_CONFIG, first_card, run_env
+from support import TEST_CONFIG, brandbot_run, first_card, run_env
 
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
@@ -60,53 +59,31 @@ def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_ur
             X_BEARER_TOKEN=X_BEARER,
             BRANDBOT_AUDIT_KEY=AUDIT_KEY,
         )
-        log = tmp_path / "run.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bot.cli",
-                    "run",
-                    "--http",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                cwd=tmp_path,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+        with brandbot_run(
+            "--http", "--host", "127.0.0.1", "--port", str(port), env=env, cwd=tmp_path
+        ) as proc:
+            _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+            posted = first_card(slack, database_url)
+            assert tweet["text"] in str(posted.args["blocks"])
+            slack.add_user("U0ALICE", "alice")
+            alice = SlackUser(
+                app_url=f"http://127.0.0.1:{port}/slack/events",
+                signing_secret=SIGNING_SECRET,
+                slack=slack,
+                user_id="U0ALICE",
+                name="alice",
             )
-            try:
-                _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
-                posted = first_card(slack, database_url)
-                assert tweet["text"] in str(posted.args["blocks"])
-                slack.add_user("U0ALICE", "alice")
-                alice = SlackUser(
-                    app_url=f"http://127.0.0.1:{port}/slack/events",
-                    signing_secret=SIGNING_SECRET,
-                    slack=slack,
-                    user_id="U0ALICE",
-                    name="alice",
-                )
-                response = alice.click(
-                    channel=posted.response["channel"],
-                    ts=posted.response["ts"],
-                    action_id=MentionAction.CLAIM,
-                )
-                assert response.status_code == 200
-                slack.wait_for(lambda s: s.calls_to("chat.update"), timeout=30)
-                assert "Claimed* by <@U0ALICE>" in str(
-                    slack.calls_to("chat.update")[-1].args["blocks"]
-                )
-                forged = alice.send_raw("payload={}", signature="v0=" + "0" * 64)
-                assert forged.status_code == 401
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                assert proc.wait(timeout=30) == 0
-        output = log.read_text()
+            response = alice.click(
+                channel=posted.response["channel"],
+                ts=posted.response["ts"],
+                action_id=MentionAction.CLAIM,
+            )
+            assert response.status_code == 200
+            slack.wait_for(lambda s: s.calls_to("chat.update"), timeout=30)
+            assert "Claimed* by <@U0ALICE>" in str(slack.calls_to("chat.update")[-1].args["blocks"])
+            forged = alice.send_raw("payload={}", signature="v0=" + "0" * 64)
+            assert forged.status_code == 401
+        output = (tmp_path / "run.log").read_text()
         for secret in (BOT_TOKEN, SIGNING_SECRET, X_BEARER, AUDIT_KEY):
             assert secret not in output, "a secret reached the logs"
         assert slack.violations == []

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,11 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_bolt.request import BoltRequest
 from sqlalchemy import func, select
+from support import audit_entries, carded, posted_card
 
 from bot.core import audit
 from bot.core.clock import utcnow
 from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, SeenRequest
+from bot.fakes.drafting import said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
@@ -68,12 +71,14 @@ def _signed(world: FakeWorld, body: bytes, content_type: str | None = None) -> d
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     """Warnings logged while answering requests (waitress's threads, or a direct dispatch): a
     background thread of an earlier test may still log something else meanwhile."""
-    serving = [r for r in caplog.records if r.threadName.startswith(("waitress", "MainThread"))]
+    serving = [
+        r for r in caplog.records if (r.threadName or "").startswith(("waitress", "MainThread"))
+    ]
     return [r for r in serving if r.levelno >= logging.WARNING]
 
 
 def _audit_count(world: FakeWorld) -> int:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
 
@@ -210,7 +215,7 @@ def _interactive(draw: st.DrawFn, trigger: Callable[[], str]) -> dict[str, Any]:
     action = {"action_id": draw(st.sampled_from(ACTION_IDS)), "block_id": "b", "value": "1:x"}
     # The metadata the app itself wrote when it opened the modal (Slack hands it back as is).
     metadata = DraftContext(channel="C0CUSTOMER", card_ts="1.5", value="1:x").dump()
-    view = {"id": "V1", "type": "modal", "private_metadata": metadata}
+    view: dict[str, Any] = {"id": "V1", "type": "modal", "private_metadata": metadata}
     view["callback_id"] = draw(st.sampled_from(CALLBACKS))
     view["state"] = {"values": {"text": {"value": {"type": "plain_text_input", "value": "hi"}}}}
     payload = _click_payload(type=kind, actions=[action], view=view, challenge="c")
@@ -308,7 +313,7 @@ def test_fuzzed_signed_payloads_never_get_a_5xx_nor_leave_a_traceback(
 
 
 def _drafts(world: FakeWorld) -> list[Draft]:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         return list(session.scalars(select(Draft)))
 
 
@@ -335,17 +340,11 @@ def test_a_draft_form_submitted_three_times_makes_one_draft(
 
 
 def _freezes(world: FakeWorld) -> int:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "freeze"))
-        return len(list(rows))
+    return len(audit_entries(world, action="freeze"))
 
 
 def _ephemeral(world: FakeWorld, user: SlackUser, command: str, text: str) -> str:
-    mine = lambda s: [e for e in s.ephemerals if e["user"] == user.user_id]  # noqa: E731
-    seen = len(mine(world.slack))
-    assert user.command(command, text, channel=OPS).status_code == 200
-    world.slack.wait_for(lambda s: len(mine(s)) > seen)
-    return str(mine(world.slack)[-1]["text"])
+    return said(world, user, partial(user.command, command, text, channel=OPS))
 
 
 def test_a_replayed_freeze_after_unfreeze_does_not_freeze_again(
@@ -371,13 +370,13 @@ def test_a_replayed_freeze_after_unfreeze_does_not_freeze_again(
 def test_seen_requests_older_than_the_window_are_pruned(world: FakeWorld) -> None:
     start = utcnow()
     now = [start]
-    guard = ReplayGuard(world.engine, now=lambda: now[0])  # type: ignore[arg-type]
+    guard = ReplayGuard(world.db, now=lambda: now[0])
     assert guard.first_time("1", b"a") and not guard.first_time("1", b"a")
     now[0] = start + PRUNE_EVERY / 2  # too soon to prune again: the digest stays
     assert guard.first_time("2", b"b") and not guard.first_time("1", b"a")
     now[0] = start + REPLAY_WINDOW + PRUNE_EVERY  # past the window: the next request prunes
     assert guard.first_time("3", b"c")
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         kept = len(list(session.scalars(select(SeenRequest))))
     assert kept == 1  # only "3"; Slack's own 5-minute check refuses "1" and "2" by now
 
@@ -388,24 +387,21 @@ def test_seen_requests_older_than_the_window_are_pruned(world: FakeWorld) -> Non
 def test_a_click_with_a_numeric_user_id_is_refused_and_the_audit_chain_still_verifies(
     world: FakeWorld,
 ) -> None:
-    tweet = world.x.add_tweet(author="dana", text="@acme outage in Leeds")
-    world.clock.advance(seconds=world.config.poll_seconds)  # type: ignore[attr-defined]
-    world.poll()
-    world.deliver()
-    card = world.card(str(tweet["id"]))
+    mention_id = carded(world)
+    card = posted_card(world, mention_id)
     audited = _audit_count(world)
     mallory = world.user("U0MALLORY", "mallory")
     response = mallory.forge_action(
         channel=card.channel,
-        ts=str(card.ts),
+        ts=card.ts,
         action_id=MentionAction.CLAIM,
-        value=str(tweet["id"]),
+        value=mention_id,
         extra={"user": {"id": 5, "name": "mallory"}},
     )
     assert response.status_code == 400
-    assert world.mention(str(tweet["id"])).claimed_by is None
+    assert world.mention(mention_id).claimed_by is None
     assert _audit_count(world) == audited
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
+    with transaction(world.db) as session:
         checked, broken = audit.verify(session)
     assert broken is None and checked == audited
 

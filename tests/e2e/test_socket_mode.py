@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import socket
 import struct
 import subprocess
@@ -23,12 +21,20 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from support import TEST_CONFIG, first_card, run_env
+from support import TEST_CONFIG, brandbot_run, first_card, run_env
 
 from bot.fakes.slack_api import FakeSlack
-from bot.fakes.slack_socket import OP_CLOSE, OP_TEXT, FakeSocketMode, accept_key, encode_frame
+from bot.fakes.slack_socket import (
+    OP_CLOSE,
+    OP_TEXT,
+    FakeSocketMode,
+    SocketAck,
+    accept_key,
+    encode_frame,
+)
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.x_api import FakeX
 from bot.slack.cards.mention_card import MentionAction
@@ -56,7 +62,7 @@ def _client(slack: FakeSlack, acks: bool = True) -> SocketModeClient:
     )
     if acks:
 
-        def ack(client: SocketModeClient, req: SocketModeRequest) -> None:
+        def ack(client: BaseSocketModeClient, req: SocketModeRequest) -> None:
             body = {"text": "got it"} if req.accepts_response_payload else None
             client.send_socket_mode_response(SocketModeResponse(req.envelope_id, body))
 
@@ -220,50 +226,29 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
             X_BEARER_TOKEN=X_BEARER,
             BRANDBOT_AUDIT_KEY=AUDIT_KEY,
         )
-        log = tmp_path / "run.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run", "--socket"],
-                env=env,
-                cwd=tmp_path,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+        with brandbot_run("--socket", env=env, cwd=tmp_path):
+            socket_mode.wait_connected(timeout=30)
+            opened = slack.calls_to("apps.connections.open")
+            assert opened and all(c.ok for c in opened)
+            posted = first_card(slack, database_url)
+            assert tweet["text"] in str(posted.args["blocks"])
+            slack.add_user("U0ALICE", "alice")
+            alice = SlackUser(slack=slack, user_id="U0ALICE", name="alice", socket=socket_mode)
+            reply = alice.click(
+                channel=posted.response["channel"],
+                ts=posted.response["ts"],
+                action_id=MentionAction.CLAIM,
             )
-            try:
-                socket_mode.wait_connected(timeout=30)
-                opened = slack.calls_to("apps.connections.open")
-                assert opened and all(c.ok for c in opened)
-                posted = first_card(slack, database_url)
-                assert tweet["text"] in str(posted.args["blocks"])
-                slack.add_user("U0ALICE", "alice")
-                alice = SlackUser(slack=slack, user_id="U0ALICE", name="alice", socket=socket_mode)
-                reply = alice.click(
-                    channel=posted.response["channel"],
-                    ts=posted.response["ts"],
-                    action_id=MentionAction.CLAIM,
-                )
-                assert reply.status_code == 200
-                ack = reply.ack  # type: ignore[union-attr]
-                envelope = socket_mode.envelopes[ack["envelope_id"]]
-                assert envelope.kind == "interactive"
-                assert envelope.payload["actions"][0]["action_id"] == MentionAction.CLAIM
-                assert envelope.ack_seconds is not None and envelope.ack_seconds < 3
-                slack.wait_for(lambda s: s.calls_to("chat.update"), timeout=30)
-                assert "Claimed* by <@U0ALICE>" in str(
-                    slack.calls_to("chat.update")[-1].args["blocks"]
-                )
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    code = proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                    raise AssertionError(
-                        "brandbot run --socket ignored SIGTERM:\n" + log.read_text()[-3000:]
-                    ) from None
-            assert code == 0, log.read_text()[-3000:]
-        output = log.read_text()
+            assert reply.status_code == 200
+            assert isinstance(reply, SocketAck)  # over Socket Mode, not HTTP
+            ack = reply.ack
+            envelope = socket_mode.envelopes[ack["envelope_id"]]
+            assert envelope.kind == "interactive"
+            assert envelope.payload["actions"][0]["action_id"] == MentionAction.CLAIM
+            assert envelope.ack_seconds is not None and envelope.ack_seconds < 3
+            slack.wait_for(lambda s: s.calls_to("chat.update"), timeout=30)
+            assert "Claimed* by <@U0ALICE>" in str(slack.calls_to("chat.update")[-1].args["blocks"])
+        output = (tmp_path / "run.log").read_text()
         for secret in (BOT_TOKEN, APP_TOKEN, X_BEARER, AUDIT_KEY):
             assert secret not in output, "a secret reached the logs"
         assert "Socket Mode" in output
@@ -281,17 +266,16 @@ def test_run_socket_mode_with_a_refused_app_token_exits_2_with_a_message(
         FakeX(bearer_token=X_BEARER) as x,
     ):
         x.add_user("acme")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_APP_TOKEN": wrong,
-            "SLACK_API_URL": fake.url,
-            "X_API_URL": x.url,
-            "X_BEARER_TOKEN": X_BEARER,
-            "BRANDBOT_AUDIT_KEY": AUDIT_KEY,
-            "DATABASE_URL": database_url,
-            "BRANDBOT_CONFIG": str(config),
-        }
+        env = run_env(
+            fake.url,
+            x.url,
+            database_url,
+            config,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_APP_TOKEN=wrong,
+            X_BEARER_TOKEN=X_BEARER,
+            BRANDBOT_AUDIT_KEY=AUDIT_KEY,
+        )
         result = subprocess.run(
             [sys.executable, "-m", "bot.cli", "run"],  # Socket Mode: SLACK_APP_TOKEN is set
             env=env,

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+from support import audit_entries
 
-from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, DraftState
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import click_card as _click
@@ -23,18 +22,11 @@ def _posted(world: FakeWorld, text: str) -> Draft:
     draft = draft_via_slack(world, world.user("U0ALICE", "alice"), text)
     _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
     assert _publish(world) == 1
-    return _draft(world, draft.id)  # type: ignore[arg-type]
+    return _draft(world, draft.id)
 
 
 def _entries(world: FakeWorld, action: str, draft: Draft) -> list[AuditEntry]:
-    with transaction(world.engine) as session:  # type: ignore[arg-type]
-        return list(
-            session.scalars(
-                select(AuditEntry).where(
-                    AuditEntry.action == action, AuditEntry.subject == f"draft:{draft.id}"
-                )
-            )
-        )
+    return audit_entries(world, action=action, subject=f"draft:{draft.id}")
 
 
 def test_three_people_confirming_at_once_send_one_delete_and_all_are_told_it_is_done(
@@ -56,7 +48,7 @@ def test_three_people_confirming_at_once_send_one_delete_and_all_are_told_it_is_
 
     def confirm(user: SlackUser) -> int:
         reply = user.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.DELETE)
-        return reply.status_code  # type: ignore[union-attr]
+        return reply.status_code
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         assert list(pool.map(confirm, confirmers)) == [200, 200, 200]
@@ -70,7 +62,7 @@ def test_three_people_confirming_at_once_send_one_delete_and_all_are_told_it_is_
     ), replies
     assert not any("try again" in r for r in replies)
     assert world.x.posted_by("acme") == []
-    assert _draft(world, draft.id).state == DraftState.DELETED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.DELETED
 
 
 def test_a_delete_x_refuses_is_audited_and_the_tweet_stays_deletable(world: FakeWorld) -> None:
@@ -80,7 +72,7 @@ def test_a_delete_x_refuses_is_audited_and_the_tweet_stays_deletable(world: Fake
     world.x.fail("DELETE /2/tweets", status=503)
     carol = world.user("U0CAROL", "carol")
     assert "X did not delete it" in _click(world, carol, draft, DraftAction.DELETE)
-    assert _draft(world, draft.id).state == DraftState.POSTED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.POSTED
     (failed,) = _entries(world, "draft.delete_failed", draft)
     assert failed.actor_id == "U0CAROL" and "503" in str(failed.after)
     world.deliver()
@@ -93,7 +85,7 @@ def test_a_tweet_already_gone_from_x_is_recorded_as_deleted(world: FakeWorld) ->
     world.x.fail("DELETE /2/tweets", status=404)  # deleted on X directly, say
     reply = _click(world, world.user("U0ADMIN", "admin"), draft, DraftAction.DELETE)
     assert "Deleted from X (X no longer had it)" in reply
-    assert _draft(world, draft.id).state == DraftState.DELETED  # type: ignore[arg-type]
+    assert _draft(world, draft.id).state == DraftState.DELETED
 
 
 def test_delete_from_x_works_during_a_freeze_and_still_needs_two_people(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -78,7 +78,7 @@ def bolt(fake: FakeSlack) -> Iterator[BoltApp]:
 
 
 META = {"event_type": "brandbot_card", "event_payload": {"id": 7}}
-CARD = [
+CARD: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "*@dana*: outage"}},
     {
         "type": "actions",
@@ -131,7 +131,7 @@ MODAL = {
 }
 
 
-def _error(call: Any) -> str:
+def _error(call: Callable[[], object]) -> str:
     with pytest.raises(SlackApiError) as caught:
         call()
     return str(caught.value.response["error"])
@@ -164,7 +164,8 @@ def test_post_update_and_history_round_trip(fake: FakeSlack, client: WebClient) 
     assert [m["text"] for m in thread["messages"]] == ["one, claimed", "re"]
     link = client.chat_getPermalink(channel="C0CARE", message_ts=second["ts"])["permalink"]
     assert link.endswith("/archives/C0CARE/p" + second["ts"].replace(".", ""))
-    assert fake.last_message("C0CARE")["text"] == "re"  # type: ignore[index]
+    last = fake.last_message("C0CARE")
+    assert last is not None and last["text"] == "re"
     assert _error(lambda: client.chat_update(channel="C0CARE", ts="1.2", text="x")) == (
         "message_not_found"
     )
@@ -347,7 +348,8 @@ def test_click_sends_a_signed_slack_shaped_action(
 
     card = client.chat_postMessage(channel="C0CARE", text="card", blocks=CARD)
     alice = _user(fake, bolt)
-    assert alice.click(channel="C0CARE", ts=card["ts"], action_id="reroute", option="care").ok
+    reply = alice.click(channel="C0CARE", ts=card["ts"], action_id="reroute", option="care")
+    assert isinstance(reply, requests.Response) and reply.ok  # over HTTP, not Socket Mode
     assert alice.click(channel="C0CARE", ts=card["ts"], action_id="claim").status_code == 200
     fake.wait_for(lambda s: s.calls_to("chat.update") and s.ephemerals)
 
@@ -387,7 +389,8 @@ def test_forged_and_badly_signed_requests(fake: FakeSlack, bolt: BoltApp) -> Non
         bolt.seen.append(("claim", body))
 
     mallory = _user(fake, bolt)
-    assert mallory.forge_action(channel="C0ELSE", ts="1.5", action_id="claim", value="m9").ok
+    forged = mallory.forge_action(channel="C0ELSE", ts="1.5", action_id="claim", value="m9")
+    assert isinstance(forged, requests.Response) and forged.ok  # over HTTP, not Socket Mode
     assert bolt.seen[0][1]["actions"][0]["value"] == "m9"
     assert bolt.seen[0][1]["container"]["channel_id"] == "C0ELSE"
 
@@ -436,6 +439,7 @@ def test_commands_modals_and_submissions(fake: FakeSlack, bolt: BoltApp) -> None
 def test_response_url_and_unknown_paths(fake: FakeSlack) -> None:
     url = fake.new_response_url(channel="C1", user_id="U1")
     assert requests.post(url, json={"text": "hi", "response_type": "in_channel"}, timeout=5).ok
-    assert fake.last_message("C1")["text"] == "hi"  # type: ignore[index]
+    last = fake.last_message("C1")
+    assert last is not None and last["text"] == "hi"
     assert requests.post(url + "x", json={}, timeout=5).status_code == 404
     assert requests.get(fake.url.replace("/api/", "/nope"), timeout=5).status_code == 404

@@ -2,6 +2,8 @@
 
 from collections.abc import Callable
 
+from collections.abc import Callable
+
 import pytest
 
 from policies.permissions import (
@@ -77,9 +79,9 @@ APPROVE_CASES = [
 @pytest.mark.parametrize("rule", [may_approve, may_release_held])
 @pytest.mark.parametrize(("who", "is_approver", "allowed", "why"), APPROVE_CASES)
 def test_approving_and_releasing_need_an_approver_who_did_not_write_it(
-    rule: object, who: str, is_approver: bool, allowed: bool, why: str
+    rule: Callable[..., Decision], who: str, is_approver: bool, allowed: bool, why: str
 ) -> None:
-    decision = rule(  # type: ignore[operator]
+    decision = rule(
         user_id=who, author_id=AUTHOR, editors=frozenset({EDITOR}), is_approver=is_approver
     )
     assert decision.allowed is allowed and why in decision.reason

@@ -80,7 +80,7 @@ def test_limit_is_280() -> None:
 
 
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\r"),
     max_size=60,
 )
 
