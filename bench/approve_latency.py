@@ -10,7 +10,6 @@ Run: python bench/approve_latency.py [--drafts 200] [--database-url URL]
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest_throughput import scratch_database  # bench/ is on sys.path when run as a script
+from ingest_throughput import arguments, scratch_database  # bench/ is on sys.path when run
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -128,12 +127,7 @@ def summary(values: list[float]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--drafts", type=int, default=200)
-    parser.add_argument(
-        "--database-url", help="a PostgreSQL server URL; a scratch database is made"
-    )
-    args = parser.parse_args()
+    args = arguments(__doc__, "drafts", 200)
     yaml_text = (Path(__file__).parents[1] / "app.yaml").read_text()
     assert HOURLY_LIMIT in yaml_text, f"app.yaml no longer says {HOURLY_LIMIT!r}"
     config = parse_config(yaml_text.replace(HOURLY_LIMIT, RAISED_LIMIT), filename="app.yaml")

@@ -54,13 +54,18 @@ def scratch_database(server_url: str | None, tmp: str) -> Iterator[str]:
         admin.dispose()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mentions", type=int, default=10_000)
+def arguments(description: str | None, count: str, default: int) -> argparse.Namespace:
+    """`--<count> N` and `--database-url URL`, as every benchmark here takes them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(f"--{count}", type=int, default=default)
     parser.add_argument(
         "--database-url", help="a PostgreSQL server URL; a scratch database is made"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = arguments(__doc__, "mentions", 10_000)
     config = parse_config((Path(__file__).parents[1] / "app.yaml").read_text())
     rng = random.Random(42)
     with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url, tmp) as url:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from bot.core import audit, migrate
 from bot.core.audit_report import AuditTrail
 from bot.core.clock import Clock, SystemClock
-from bot.core.context import ServiceContext
+from bot.core.context import OnContext, ServiceContext
 from bot.core.db import make_engine, transaction
 from bot.core.outbox import Outbox, Renderer
 from bot.core.segments import SegmentCatalog
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Runtime:
+class Runtime(OnContext):
     settings: Settings
     config: BrandConfig
     ctx: ServiceContext
@@ -54,14 +54,6 @@ class Runtime:
     owner: str
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
-
-    @property
-    def engine(self) -> Engine:
-        return self.ctx.engine
-
-    @property
-    def clock(self) -> Clock:
-        return self.ctx.clock
 
     def start_workers(
         self, *, poll: bool = True, deliver: bool = True, publish: bool = True

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.core.audit_report import entries_of
 from bot.core.clock import FakeClock
 from bot.core.db import make_engine, transaction
 from bot.core.models import AuditEntry, SlackMessage
@@ -38,13 +39,8 @@ def audit_entries(
     world: FakeWorld, *, action: str | None = None, subject: str | None = None
 ) -> list[AuditEntry]:
     """The world's audit log in order; only the entries of `action` and of `subject`, if given."""
-    query = select(AuditEntry).order_by(col(AuditEntry.seq))
-    if action is not None:
-        query = query.where(col(AuditEntry.action) == action)
-    if subject is not None:
-        query = query.where(col(AuditEntry.subject) == subject)
     with transaction(world.db) as session:
-        return list(session.scalars(query))
+        return entries_of(session, action=action, subject=subject)
 
 
 def carded(world: FakeWorld, text: str = "@acme outage in Leeds", *, author: str = "dana") -> str:

@@ -453,6 +453,18 @@ def _iso(at: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def entries_of(
+    session: Session, *, action: str | None = None, subject: str | None = None
+) -> list[AuditEntry]:
+    """Audit entries, oldest first; only those of `action` and of `subject`, if given."""
+    query = select(AuditEntry).order_by(col(AuditEntry.seq))
+    if action is not None:
+        query = query.where(col(AuditEntry.action) == action)
+    if subject is not None:
+        query = query.where(col(AuditEntry.subject) == subject)
+    return list(session.scalars(query))
+
+
 class AuditTrail:
     """What the Slack layer may ask of the audit log (`/brand who`)."""
 

@@ -31,6 +31,20 @@ class Hooks:
     approved: Callable[[], None] = _nothing  # the publisher: a draft may be due now
 
 
+class OnContext:
+    """For what holds a ServiceContext: its engine and clock, by name."""
+
+    ctx: ServiceContext
+
+    @property
+    def engine(self) -> Engine:
+        return self.ctx.engine
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     engine: Engine

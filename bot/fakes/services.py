@@ -19,8 +19,9 @@ from typing import TypeVar
 from sqlalchemy import Engine, select
 from sqlmodel import SQLModel, col
 
+from bot.core.audit_report import entries_of
 from bot.core.clock import Clock
-from bot.core.context import ServiceContext
+from bot.core.context import OnContext, ServiceContext
 from bot.core.db import transaction
 from bot.core.models import (
     AuditEntry,
@@ -76,7 +77,7 @@ def start_fakes(config: BrandConfig) -> Fakes:
 
 
 @dataclass
-class ServiceKit:
+class ServiceKit(OnContext):
     """Every service on one database, clock and pair of fakes, with what a test needs to drive
     them: people, clicks on cards, rows read back, the outbox drained, the audit log."""
 
@@ -93,14 +94,6 @@ class ServiceKit:
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
-
-    @property
-    def engine(self) -> Engine:
-        return self.ctx.engine
-
-    @property
-    def clock(self) -> Clock:
-        return self.ctx.clock
 
     @property
     def slack(self) -> FakeSlack:
@@ -206,13 +199,8 @@ class ServiceKit:
 
     def audit(self, action: str | None = None, *, subject: str | None = None) -> list[AuditEntry]:
         """Audit entries, oldest first, of one action and/or one subject."""
-        query = select(AuditEntry).order_by(col(AuditEntry.seq))
-        if action is not None:
-            query = query.where(col(AuditEntry.action) == action)
-        if subject is not None:
-            query = query.where(col(AuditEntry.subject) == subject)
         with transaction(self.engine) as session:
-            return list(session.scalars(query))
+            return entries_of(session, action=action, subject=subject)
 
     # -- workers ----------------------------------------------------------------------------
 

@@ -114,6 +114,7 @@ class _Failure:
     count: int
     apply: bool
     skip: int = 0  # let this many matching calls through first
+    error: str | None = None  # the `error` answered (status 200: Slack's ok:false refusals)
 
 
 def _truthy(value: Any) -> bool:
@@ -294,12 +295,15 @@ class FakeSlack:
         count: int = 1,
         apply: bool = False,
         skip: int = 0,
+        error: str | None = None,
     ) -> None:
         """Fail the next ``count`` calls (of ``method``, or any), after letting ``skip`` of them
         through. ``apply``: do it, then fail (the response is lost: Slack changed state but the
-        app sees an error)."""
+        app sees an error). ``status=200, error="not_in_channel"``: Slack refuses, ok:false."""
         with self._lock:
-            self._failures.append(_Failure(method, status, retry_after, count, apply, skip))
+            self._failures.append(
+                _Failure(method, status, retry_after, count, apply, skip, error=error)
+            )
 
     def fail_randomly(
         self,
@@ -453,7 +457,9 @@ class FakeSlack:
             if failure is None:
                 return 200, {}, response
         headers = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
-        reason = "ratelimited" if failure.status == 429 else ERROR_NAMES.get(failure.status)
+        reason = failure.error or (
+            "ratelimited" if failure.status == 429 else ERROR_NAMES.get(failure.status)
+        )
         return failure.status, headers, {"ok": False, "error": reason or f"http_{failure.status}"}
 
     def _take_failure(self, method: str) -> _Failure | None:

@@ -142,12 +142,13 @@ class FakeWorld:
             assert mention is not None, f"no mention {mention_id}"
             return mention
 
-    def cards(self) -> list[SlackMessage]:
+    def cards(self, kind: str = MENTION_CARD) -> list[SlackMessage]:
+        """The app's messages of one kind (mention cards unless told), oldest first."""
         with transaction(self.db) as session:
             return list(
                 session.scalars(
                     select(SlackMessage)
-                    .where(col(SlackMessage.kind) == MENTION_CARD)
+                    .where(col(SlackMessage.kind) == kind)
                     .order_by(col(SlackMessage.id))
                 )
             )

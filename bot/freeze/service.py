@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from bot.core import audit, outbox
 from bot.core.clock import iso
@@ -116,18 +116,8 @@ class FreezeService:
                 channel=channel,
             )
             session.add(freeze)
-            self._touch_cards(session, scope, now)
-            audit.record(
-                session,
-                actor=actor,
-                action="freeze",
-                subject=f"account:{scope}",
-                at=now,
-                after={
-                    "reason": reason,
-                    "until": freeze.until.isoformat() if freeze.until else None,
-                },
-            )
+            after = {"reason": reason, "until": freeze.until.isoformat() if freeze.until else None}
+            self._announce(session, "freeze", scope, actor, now, after)
         self._ctx.hooks.cards_changed()
         return freeze
 
@@ -226,15 +216,7 @@ class FreezeService:
             self._hold_backlog(session, scope, now, actor)
             held = self._held_in_scope(session, scope, now)
             listed = [d.id for d in held[:MAX_LISTED]]
-            self._touch_cards(session, scope, now)
-            audit.record(
-                session,
-                actor=actor,
-                action="unfreeze",
-                subject=f"account:{scope}",
-                at=now,
-                after={"held_for_release": len(held)},
-            )
+            self._announce(session, "unfreeze", scope, actor, now, {"held_for_release": len(held)})
             if held and channel:
                 queue_id = str(max(lifted))
                 message_ids = outbox.enqueue(
@@ -307,6 +289,21 @@ class FreezeService:
 
     def _still_frozen(self, session: Any, now: datetime) -> set[str]:
         return {a for a in self.accounts() if active_freeze(session, a, now) is not None}
+
+    def _announce(
+        self,
+        session: Session,
+        action: str,
+        scope: str,
+        actor: audit.Actor,
+        now: datetime,
+        after: dict[str, Any],
+    ) -> None:
+        """Every open draft's card shows the freeze (or drops it), and the audit log keeps it."""
+        self._touch_cards(session, scope, now)
+        audit.record(
+            session, actor=actor, action=action, subject=f"account:{scope}", at=now, after=after
+        )
 
     def _touch_cards(self, session: Any, scope: str, now: datetime) -> None:
         """Every open draft's card shows (or drops) the freeze banner."""

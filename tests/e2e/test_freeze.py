@@ -5,8 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import col
 from support import audit_entries
 
 from bot.core import audit
@@ -43,14 +41,7 @@ def _approve(world: FakeWorld, approver: SlackUser, draft: Draft) -> None:
 
 def _held_queues(world: FakeWorld) -> list[SlackMessage]:
     world.deliver()
-    with transaction(world.db) as session:
-        return list(
-            session.scalars(
-                select(SlackMessage)
-                .where(col(SlackMessage.kind) == HELD_QUEUE)
-                .order_by(col(SlackMessage.id))
-            )
-        )
+    return world.cards(HELD_QUEUE)
 
 
 def _shown(world: FakeWorld, queue: SlackMessage) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from collections.abc import Callable
 
-from collections.abc import Callable
-
 import pytest
 
 from policies.permissions import (

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from bot.core import audit
 from bot.core.db import transaction
@@ -38,7 +39,9 @@ FORBIDDEN = [
 def _entries(engine: Engine, draft: Draft) -> list[AuditEntry]:
     with transaction(engine) as session:
         return list(
-            session.scalars(select(AuditEntry).where(AuditEntry.subject == f"draft:{draft.id}"))
+            session.scalars(
+                select(AuditEntry).where(col(AuditEntry.subject) == f"draft:{draft.id}")
+            )
         )
 
 

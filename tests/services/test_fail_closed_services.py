@@ -8,8 +8,9 @@ from collections.abc import Callable
 import pytest
 from support import TEST_CONFIG
 
+from bot.core.db import transaction
 from bot.core.errors import ActionRefused
-from bot.core.models import DraftState, MentionState
+from bot.core.models import Draft, DraftState, MentionState
 from bot.fakes.services import ServiceKit
 from bot.slack.directory import SLACK_UNAVAILABLE
 
@@ -20,16 +21,14 @@ def _slack_down(kit: ServiceKit) -> None:
     kit.slack.fail_next("usergroups.users.list", status=503, retry_after=None, count=100)
 
 
-def _draft_in(kit: ServiceKit, state: DraftState):  # type: ignore[no-untyped-def]
+def _draft_in(kit: ServiceKit, state: DraftState) -> Draft:
     draft = kit.add_draft(state, approved_by=["U0CAROL"] if state != DraftState.PENDING else ())
     if state == DraftState.POSTED:
-        from bot.core.db import transaction
-        from bot.core.models import Draft
-
-        with transaction(kit.engine) as s:
-            row = s.get(Draft, draft.id)
+        with transaction(kit.engine) as session:
+            row = session.get(Draft, draft.id)
+            assert row is not None
             row.tweet_id = "1790000000000000999"
-            s.add(row)
+            session.add(row)
     return kit.draft(draft.id)
 
 
@@ -51,15 +50,11 @@ CASES: dict[str, Callable[[ServiceKit], object]] = {
 def test_slack_down_refuses_once_and_audits_once(kit: ServiceKit, case: str) -> None:
     act = CASES[case]
     # Slack answers every user-group lookup ok:false (the subject is built inside `act`)
-    original = kit.slack._api_usergroups_users_list
-
-    def down(a):  # type: ignore[no-untyped-def]
-        return {"ok": False, "error": "service_unavailable"}
-
-    kit.slack._api_usergroups_users_list = down  # type: ignore[method-assign]
+    kit.slack.fail_next(
+        "usergroups.users.list", status=200, retry_after=None, error="fatal_error", count=1000
+    )
     with pytest.raises(ActionRefused) as refused:
         act(kit)
-    kit.slack._api_usergroups_users_list = original  # type: ignore[method-assign]
 
     assert str(refused.value) == SLACK_UNAVAILABLE
     entries = [e for e in kit.audit() if e.action.endswith(".refused")]

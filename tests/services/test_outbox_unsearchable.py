@@ -20,10 +20,9 @@ from bot.fakes.services import ServiceKit
 
 
 def _history_refused(kit: ServiceKit, error: str) -> None:
-    def refuse(_: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": False, "error": error}
-
-    kit.slack._api_conversations_history = refuse  # type: ignore[method-assign]
+    kit.slack.fail_next(
+        "conversations.history", status=200, retry_after=None, error=error, count=1000
+    )
 
 
 def _retry_for_a_day(kit: ServiceKit, clock: FakeClock, done: Any) -> None:

@@ -42,18 +42,19 @@ def _run_all(calls: list[Callable[[], object]], timeout: float = 30) -> list[Bas
     return errors
 
 
-def _replica(kit: ServiceKit, owner: str) -> Publisher:
-    return replace(kit.publisher, owner=owner, timers=[])
+def _replicas(kit: ServiceKit, drafts: int) -> list[Publisher]:
+    """`drafts` approved drafts, X slow to answer, and three publishers (replicas) to race."""
+    for n in range(drafts):
+        kit.add_draft(DraftState.APPROVED, text=f"Update {n} on the outage", approved_by=["U0BOB"])
+    kit.x.post_delays(before_create=0.05)
+    return [replace(kit.publisher, owner=f"replica-{i}", timers=[]) for i in range(3)]
 
 
 def test_two_replicas_never_both_take_the_last_slot(
     make_kit: Callable[..., ServiceKit],
 ) -> None:
     kit = make_kit(_limit(2))
-    for n in range(6):
-        kit.add_draft(DraftState.APPROVED, text=f"Update {n} on the outage", approved_by=["U0BOB"])
-    kit.x.post_delays(before_create=0.05)
-    replicas = [_replica(kit, f"replica-{i}") for i in range(3)]
+    replicas = _replicas(kit, drafts=6)
 
     assert _run_all([r.publish_due for r in replicas]) == []
 
@@ -64,10 +65,7 @@ def test_a_freeze_while_replicas_post_never_deadlocks_and_nothing_posts_after_it
     make_kit: Callable[..., ServiceKit],
 ) -> None:
     kit = make_kit(_limit(50))
-    for n in range(12):
-        kit.add_draft(DraftState.APPROVED, text=f"Update {n} on the outage", approved_by=["U0BOB"])
-    kit.x.post_delays(before_create=0.05)
-    replicas = [_replica(kit, f"replica-{i}") for i in range(3)]
+    replicas = _replicas(kit, drafts=12)
     frozen_at: list[int] = []
 
     def freeze() -> None:

@@ -13,8 +13,8 @@ from slack_sdk.models.blocks import (
     RadioButtonsElement,
     SectionBlock,
 )
-from slack_sdk.models.views import View
 
+from bot.slack.cards.forms import form
 from policies.dismissal import REASONS, dismissal_problems
 
 CALLBACK_ID = "mention_dismiss_modal"
@@ -42,13 +42,11 @@ class DismissContext:
 def build_dismiss_modal(
     *, context: DismissContext, author_handle: str, text: str
 ) -> dict[str, Any]:
-    view = View(
-        type="modal",
+    return form(
         callback_id=CALLBACK_ID,
         title="Dismiss mention",
         submit="Dismiss",
-        close="Cancel",
-        private_metadata=context.dump(),
+        metadata=context.dump(),
         blocks=[
             SectionBlock(text=f"*@{author_handle}*: {text[:2500]}"),
             InputBlock(
@@ -67,7 +65,6 @@ def build_dismiss_modal(
             ),
         ],
     )
-    return view.to_dict()
 
 
 def dismiss_form_errors(reason: str, note: str) -> dict[str, str]:

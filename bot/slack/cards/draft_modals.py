@@ -17,8 +17,8 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
     UrlInputElement,
 )
-from slack_sdk.models.views import View
 
+from bot.slack.cards.forms import form
 from bot.slack.cards.mention_card import segment_label
 
 CREATE_CALLBACK = "draft_create_modal"
@@ -76,13 +76,11 @@ def build_tweet_modal(
     account_options = _options(accounts, lambda h: f"@{h}")
     segment_options = _options(segments, segment_label)
     title = "Reply on X" if context.in_reply_to else "Draft a tweet"
-    view = View(
-        type="modal",
+    return form(
         callback_id=CREATE_CALLBACK,
         title=title,
         submit="Send for approval",
-        close="Cancel",
-        private_metadata=context.dump(),
+        metadata=context.dump(),
         blocks=[
             InputBlock(
                 block_id=BLOCKS["account"],
@@ -135,7 +133,6 @@ def build_tweet_modal(
             ),
         ],
     )
-    return view.to_dict()
 
 
 def _alternatives() -> list[InputBlock]:
@@ -155,13 +152,11 @@ def _alternatives() -> list[InputBlock]:
 
 
 def build_edit_modal(*, context: DraftContext, text: str) -> dict[str, Any]:
-    view = View(
-        type="modal",
+    return form(
         callback_id=EDIT_CALLBACK,
         title="Edit draft",
         submit="Save",
-        close="Cancel",
-        private_metadata=context.dump(),
+        metadata=context.dump(),
         blocks=[
             InputBlock(
                 block_id=BLOCKS["text"],
@@ -172,17 +167,14 @@ def build_edit_modal(*, context: DraftContext, text: str) -> dict[str, Any]:
             )
         ],
     )
-    return view.to_dict()
 
 
 def build_reject_modal(*, context: DraftContext) -> dict[str, Any]:
-    view = View(
-        type="modal",
+    return form(
         callback_id=REJECT_CALLBACK,
         title="Reject draft",
         submit="Reject",
-        close="Cancel",
-        private_metadata=context.dump(),
+        metadata=context.dump(),
         blocks=[
             InputBlock(
                 block_id="reason",
@@ -191,7 +183,6 @@ def build_reject_modal(*, context: DraftContext) -> dict[str, Any]:
             )
         ],
     )
-    return view.to_dict()
 
 
 def value_of(values: dict[str, Any], block: str) -> Any:
