@@ -74,7 +74,8 @@ def test_every_other_move_is_refused_and_writes_nothing(
             session, draft, event, actor=ACTOR, at=NOW, to=sorted(targets)[0]
         )
     with transaction(engine) as session:
-        assert session.get(Draft, draft.id).state == source  # type: ignore[union-attr]
+        unmoved = session.get(Draft, draft.id)
+        assert unmoved is not None and unmoved.state == source
     assert _entries(engine, draft) == []
 
 
