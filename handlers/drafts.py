@@ -41,11 +41,17 @@ def _register_drafting(app: App, services: Services) -> None:
     drafts, segments = services.drafts, services.segments
 
     def open_tweet_modal(
-        client: WebClient, trigger_id: str, context: DraftContext, segment: str, text: str
+        client: WebClient,
+        trigger_id: str,
+        context: DraftContext,
+        segment: str,
+        text: str,
+        account: str | None = None,
     ) -> None:
+        accounts = drafts.accounts_for(segment, prefer=account)
         view = build_tweet_modal(
             context=context,
-            accounts=drafts.accounts_for(segment) or [a.handle for a in segments.config.accounts],
+            accounts=accounts or [a.handle for a in segments.config.accounts],
             segments=segments.names(),
             segment=segment,
             text=text[:MAX_COMMAND_TEXT],
@@ -70,7 +76,12 @@ def _register_drafting(app: App, services: Services) -> None:
         mention = services.mentions.reply_form(click)
         context = DraftContext(channel=click.channel, in_reply_to=mention.id)
         open_tweet_modal(
-            client, body["trigger_id"], context, mention.segment, f"@{mention.author_handle} "
+            client,
+            body["trigger_id"],
+            context,
+            mention.segment,
+            f"@{mention.author_handle} ",
+            account=mention.account,  # answer from the account that was mentioned
         )
 
     @app.view(CREATE_CALLBACK)

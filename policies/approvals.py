@@ -5,7 +5,8 @@ A draft obeys the strictest rule that applies to it (DESIGN invariant 8):
   server from the mention, never from the form);
 - for a reply, also the rule of the segment its mention is in *now* (a mention rerouted to
   crisis management after the reply was drafted needs crisis approvals);
-- the rule of every segment that guards the account it posts as (lists it under `accounts:`).
+- the rule of every segment that guards the account it posts as (lists it under `accounts:`);
+- the account's floor (`min_approvals`): no rule asks for fewer approvals than that.
 
 Each rule is counted on its own: `required` approvals of the exact text by that segment's
 approvers who are neither the author nor an editor of the text. The draft may be posted only
@@ -51,14 +52,25 @@ def approval_rules(
         reasons.setdefault(mention_segment, "its mention is there now")
     for guard in config.guards_of(account):
         reasons.setdefault(guard, f"guards @{account.lower()}")
+    floor = _floor(config, account)
     rules = []
     for name, reason in reasons.items():
         rule_segment = config.segments.get(name)
         if rule_segment is None:  # a segment removed from app.yaml: its own rule is gone
             continue
         required = int(rule_segment.approvals_required or default_approvals(name))
+        if floor > required:
+            required, reason = floor, f"{reason}; @{account.lower()} needs {floor}"
         rules.append(ApprovalRule(name, tuple(rule_segment.approvers), required, reason))
     return rules
+
+
+def _floor(config: BrandConfig, account: str) -> int:
+    """The account's `min_approvals` (1 for an account no longer in the config)."""
+    try:
+        return config.account(account).min_approvals
+    except KeyError:
+        return 1
 
 
 def principals_of(rules: Iterable[ApprovalRule]) -> set[str]:

@@ -93,8 +93,12 @@ class DraftService:
 
     # -- drafting ---------------------------------------------------------------------------
 
-    def accounts_for(self, segment: str) -> list[str]:
-        return [a.handle for a in self._ctx.segments.config.accounts_for(segment)]
+    def accounts_for(self, segment: str, *, prefer: str | None = None) -> list[str]:
+        """The accounts `segment` may post as; `prefer` (a reply's mentioned account) first
+        when the segment may post as it."""
+        handles = [a.handle for a in self._ctx.segments.config.accounts_for(segment)]
+        wanted = (prefer or "").lower()
+        return sorted(handles, key=lambda h: h.lower() != wanted)
 
     def check(self, request: DraftRequest) -> list[LintIssue]:
         """Every rule the draft breaks (empty when it may go for approval)."""

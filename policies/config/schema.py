@@ -195,6 +195,9 @@ class Account(_Model):
     handle: Handle
     credentials_env: EnvPrefix
     max_posts_per_hour: Annotated[int, Field(ge=1, le=100)] = 6
+    # The fewest approvals any draft posting as this account needs, whatever segment it is
+    # filed under: a lenient segment is no way around a careful account.
+    min_approvals: Annotated[int, Field(ge=1, le=10)] = 1
 
 
 class FollowRules(_Model):

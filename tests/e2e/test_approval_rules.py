@@ -268,3 +268,31 @@ def test_an_approver_removed_before_the_post_goes_out_no_longer_counts(
     assert _draft(world, draft.id).state == DraftState.PENDING
     lost = audit_entries(world, action="draft.approvals_lost")
     assert len(lost) == 1 and "customer_relations" in str(lost[0].after)
+
+
+TWO_ACCOUNTS = TEST_CONFIG.replace(
+    "  - {handle: acme, credentials_env: ACME}\n",
+    "  - {handle: acme, credentials_env: ACME}\n  - {handle: acme_help, credentials_env: HELP}\n",
+)
+
+
+def test_a_reply_answers_from_the_account_that_was_mentioned(
+    database_url: str, clock: FakeClock
+) -> None:
+    config = parse_config(TWO_ACCOUNTS, filename="test.yaml")
+    world = FakeWorld(config=config, database_url=database_url, clock=clock).start()
+    try:
+        tweet = world.x.add_tweet(author="dana", text="@acme_help my refund never came")
+        clock.advance(seconds=config.poll_seconds)
+        world.poll()
+        world.deliver()
+        assert world.mention(tweet["id"]).account == "acme_help"
+
+        view = _reply_form(world, tweet["id"], "U0BOB", "bob")
+
+        (account,) = [b for b in view["blocks"] if b.get("block_id") == "account"]
+        assert account["element"]["initial_option"]["value"] == "acme_help"
+        offered = [o["value"] for o in account["element"]["options"]]
+        assert sorted(offered) == ["acme", "acme_help"]  # the segment may post as either
+    finally:
+        world.stop()

@@ -68,6 +68,39 @@ def test_every_rule_that_applies(
     assert [(r.segment, r.required) for r in rules] == expected
 
 
+FLOORED = parse_config(
+    TEST_CONFIG.replace(
+        "{handle: acme, credentials_env: ACME}",
+        "{handle: acme, credentials_env: ACME, min_approvals: 3}",
+    ),
+    filename="test.yaml",
+)
+FLOORS = [
+    # (segment, mention's segment now, [(rule segment, required)]) for @acme, whose floor is 3
+    ("customer_relations", None, [("customer_relations", 3)]),  # a lenient segment: raised
+    ("event_coverage", None, [("event_coverage", 3)]),
+    (
+        "customer_relations",
+        "crisis_management",
+        [("customer_relations", 3), ("crisis_management", 3)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("segment", "mention", "expected"), FLOORS)
+def test_an_accounts_floor_applies_whatever_segment_a_draft_is_filed_under(
+    segment: str, mention: str | None, expected: list[tuple[str, int]]
+) -> None:
+    rules = approval_rules(FLOORED, segment=segment, account="ACME", mention_segment=mention)
+    assert [(r.segment, r.required) for r in rules] == expected
+    assert all("@acme needs 3" in r.reason for r in rules)
+
+
+def test_an_account_without_a_floor_asks_for_no_more() -> None:
+    rules = approval_rules(GUARDED, segment="customer_relations", account="acme")
+    assert [(r.required, r.reason) for r in rules] == [(1, "its segment")]
+
+
 MEMBERS = {"S0CARE": frozenset({"U0BOB", "U0CAROL"}), "S0CRISIS": frozenset({"U0C1", "U0C2"})}
 PROGRESS = [
     # (approver ids in order, author, editors, met)

@@ -317,3 +317,17 @@ def test_someone_neither_approver_nor_admin_may_not_take_a_tweet_down(kit: Servi
 
     assert kit.draft(draft.id).delete_requested_by is None and kit.x.posted_by("acme")
     assert [r["attempted"] for r in _refused(kit, draft)] == ["delete"]
+
+
+def test_an_accounts_floor_holds_a_draft_filed_under_a_lenient_segment(
+    make_kit: Callable[..., ServiceKit],
+) -> None:
+    careful = "{handle: acme, credentials_env: ACME, min_approvals: 2}"
+    kit = make_kit(TEST_CONFIG.replace("{handle: acme, credentials_env: ACME}", careful))
+    draft = _create(kit)  # customer relations asks for one approval; @acme for two
+
+    assert "waiting for 1 more" in kit.drafts.approve(kit.on_draft("U0BOB", draft))
+    assert kit.draft(draft.id).state == DraftState.PENDING
+    assert kit.publisher.publish_due() == 0 and kit.x.posted_by("acme") == []
+    assert "publish queue" in kit.drafts.approve(kit.on_draft("U0CAROL", draft))
+    assert kit.publisher.publish_due() == 1 and len(kit.x.posted_by("acme")) == 1
