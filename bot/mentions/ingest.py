@@ -169,7 +169,7 @@ class Ingestor:
         decision = explain_route(facts, self.config)
         return {
             "id": tweet.id,
-            "account": self._account_for(tweet, source),
+            "account": self._account_for(tweet, source, decision.segment),
             "author_id": tweet.author_id,
             "author_handle": tweet.author_handle,
             "author_name": tweet.author_name,
@@ -187,14 +187,18 @@ class Ingestor:
             "ingested_at": now,
         }
 
-    def _account_for(self, tweet: Tweet, source: Source) -> str:
+    def _account_for(self, tweet: Tweet, source: Source, segment: str) -> str:
+        """The account a mention is for: the one whose mentions it came from, or the one a
+        search hit names; a hit that names none is the segment's (its first posting account),
+        so a reply defaults to an account that segment may post as."""
         if source.kind == "mentions":
             return source.account
         text = tweet.text.lower()
         for account in self.config.accounts:
             if f"@{account.handle.lower()}" in text:
                 return str(account.handle)
-        return source.account
+        allowed = self.config.accounts_for(segment)
+        return str(allowed[0].handle) if allowed else source.account
 
     def _queue_cards(self, session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
         requests = [

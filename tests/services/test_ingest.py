@@ -4,9 +4,11 @@ queues its card and moves the cursor; an X failure delays the source and loses n
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
+from support import TEST_CONFIG
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
@@ -93,3 +95,32 @@ def test_an_x_failure_delays_the_source_and_loses_no_tweet(
     assert _mentions(kit) == {question: "customer_relations"}
     cursor = _cursor(kit)
     assert cursor.since_id == question and cursor.failures == 0 and cursor.last_error is None
+
+
+EVENTS_ACCOUNT = TEST_CONFIG.replace(
+    "  - {handle: acme, credentials_env: ACME}\n",
+    "  - {handle: acme, credentials_env: ACME}\n  - {handle: acme_events, credentials_env: EVENTS}\n",
+).replace(
+    '    follow: {hashtags: ["#acmeconf"]}\n',
+    '    follow: {hashtags: ["#acmeconf"]}\n    accounts: [acme_events]\n',
+)
+
+
+def test_a_search_hit_naming_none_of_our_accounts_is_the_segments_and_its_card_says_so(
+    make_kit: Callable[..., ServiceKit],
+) -> None:
+    kit = make_kit(EVENTS_ACCOUNT)
+    hit = kit.x.add_tweet(author="finn", text="See you all at #acmeconf")["id"]
+    named = kit.x.add_tweet(author="gus", text="@acme is #acmeconf sold out?")["id"]
+
+    kit.ingestor.poll_due()
+    kit.deliver()
+
+    assert kit.mention(hit).account == "acme_events"  # event coverage posts as it, not @acme
+    assert kit.mention(named).account == "acme"  # the account it names
+    shown = {
+        m: str(kit.slack.message(c.channel, str(c.ts))["blocks"])
+        for m, c in ((m, kit.card(kit.mention(m).card_id)) for m in (hit, named))
+    }
+    assert "names none of our accounts: a reply goes out as @acme_events" in shown[hit]
+    assert "names none of our accounts" not in shown[named]

@@ -70,10 +70,13 @@ def build_mention_card(
     """The card's blocks. `is_live` is False for a card left behind when the mention moved."""
     quoted = "\n".join(f">{line}" for line in escape(mention.text).splitlines() or [""])
     author = f"*{escape(mention.author_name or mention.author_handle)}* <https://x.com/{mention.author_handle}|@{mention.author_handle}>"
+    to = f"@{mention.account}"
+    if to.lower() not in mention.text.lower():  # a search hit: say whose it was made
+        to = f"@{mention.account} (names none of our accounts: a reply goes out as @{mention.account})"
     blocks: list[Block] = [
         SectionBlock(
             block_id=f"mention:{mention.id}",
-            text=MarkdownTextObject(text=f"{author} → @{mention.account}\n{quoted}"[:3000]),
+            text=MarkdownTextObject(text=f"{author} → {to}\n{quoted}"[:3000]),
         ),
         ContextBlock(
             elements=[
