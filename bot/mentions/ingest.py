@@ -28,6 +28,7 @@ from bot.mentions.service import CardRequest, create_cards
 from bot.x.gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.routing import MentionFacts, explain_route
 from policies.search import mention_accounts, segment_search_queries
+from policies.text import names_account
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +194,8 @@ class Ingestor:
         so a reply defaults to an account that segment may post as."""
         if source.kind == "mentions":
             return source.account
-        text = tweet.text.lower()
         for account in self.config.accounts:
-            if f"@{account.handle.lower()}" in text:
+            if names_account(tweet.text, account.handle):
                 return str(account.handle)
         allowed = self.config.accounts_for(segment)
         return str(allowed[0].handle) if allowed else source.account

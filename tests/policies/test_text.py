@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.text import MAX_WEIGHTED_LENGTH, weighted_length
+from policies.text import MAX_WEIGHTED_LENGTH, names_account, weighted_length
 
 CASES = [
     # id, text, weighted length
@@ -101,3 +101,19 @@ def test_nfc_and_nfd_forms_weigh_the_same(text: str) -> None:
 @given(n=st.integers(min_value=0, max_value=400))
 def test_ascii_letters_weigh_one_each(n: int) -> None:
     assert weighted_length("a" * n) == n
+
+
+@pytest.mark.parametrize(
+    ("text", "handle", "named"),
+    [
+        ("@acme my refund", "acme", True),
+        ("thanks @ACME!", "acme", True),
+        ("@acme_help my refund", "acme", False),  # another account, longer handle
+        ("@acme_help my refund", "acme_help", True),
+        ("mail me at me@acme.com", "acme", False),  # an address, not a mention
+        ("see #acmeconf", "acme", False),
+        ("@acme.", "acme", True),
+    ],
+)
+def test_names_account(text: str, handle: str, named: bool) -> None:
+    assert names_account(text, handle) is named

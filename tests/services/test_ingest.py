@@ -124,3 +124,17 @@ def test_a_search_hit_naming_none_of_our_accounts_is_the_segments_and_its_card_s
     }
     assert "names none of our accounts: a reply goes out as @acme_events" in shown[hit]
     assert "names none of our accounts" not in shown[named]
+
+
+def test_a_tweet_to_a_longer_handle_is_not_taken_for_ours(kit: ServiceKit) -> None:
+    # Found by the segment's search ("refund", narrowed to acme), @acme's mentions never list it.
+    tweet = kit.x.add_tweet(author="dana", text="@acmestore refund for acme never came")["id"]
+
+    kit.ingestor.poll_due()
+    kit.deliver()
+
+    mention = kit.mention(tweet)
+    assert mention.account == "acme" and mention.found_by.startswith("search")
+    card = kit.card(mention.card_id)
+    shown = str(kit.slack.message(card.channel, str(card.ts))["blocks"])
+    assert "names none of our accounts" in shown  # @acmestore is not @acme

@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core.models import Mention, MentionState
 from bot.core.segments import SegmentView
+from policies.text import names_account
 
 
 class MentionAction(StrEnum):
@@ -71,7 +72,7 @@ def build_mention_card(
     quoted = "\n".join(f">{line}" for line in escape(mention.text).splitlines() or [""])
     author = f"*{escape(mention.author_name or mention.author_handle)}* <https://x.com/{mention.author_handle}|@{mention.author_handle}>"
     to = f"@{mention.account}"
-    if to.lower() not in mention.text.lower():  # a search hit: say whose it was made
+    if not names_account(mention.text, mention.account):  # a search hit: say whose it was made
         to = f"@{mention.account} (names none of our accounts: a reply goes out as @{mention.account})"
     blocks: list[Block] = [
         SectionBlock(
