@@ -33,7 +33,8 @@ from bot.core.db import rowcount
 from bot.core.models import Draft, DraftState
 from bot.core.worker import Worker
 from bot.drafts import machine as draft_machine
-from bot.drafts.service import AUTHOR_DM, rules_for
+from bot.drafts.service import AUTHOR_DM
+from bot.drafts.standing import rules_for
 from bot.freeze.gate import FROZEN, account_gate, active_freeze, freeze_at, publish_gate
 from bot.slack.directory import DirectoryUnavailable
 from bot.x.gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable

@@ -9,7 +9,8 @@ from bot.core.clock import Clock
 from bot.core.models import Draft, DraftState, SlackMessage
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
-from bot.drafts.service import approvals_of, candidate_texts, rules_for
+from bot.drafts.service import candidate_texts
+from bot.drafts.standing import approvals_of, rules_for
 from bot.freeze.gate import active_freeze
 from bot.slack.cards.approval_card import ApprovalView, build_approval_card
 from bot.slack.cards.approval_card import fallback_text as approval_fallback

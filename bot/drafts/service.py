@@ -26,8 +26,13 @@ from bot.core.db import insert_ignoring_conflicts, table_of
 from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint, resolve
 from bot.core.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
-from bot.core.segments import SegmentCatalog
 from bot.drafts import machine as draft_machine
+from bot.drafts.standing import (
+    approval_facts,
+    editors_of,
+    progress_note,
+    rules_for,
+)
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.clicks import Click, Person
 from bot.x.gateway import XGateway, XNotFound, XRejected, XUnavailable
@@ -37,7 +42,6 @@ from policies.approvals import (
     RuleProgress,
     all_met,
     approval_progress,
-    approval_rules,
     is_member,
     may_post_as,
     principals_of,
@@ -325,7 +329,7 @@ class DraftService:
         if queued:
             self._ctx.hooks.approved()
             return "Approved: it goes to the publish queue now."
-        so_far = _progress_note(progress)
+        so_far = progress_note(progress)
         if inserted is None:
             return f"You have already approved this text ({so_far})."
         if all_met(progress):
@@ -345,7 +349,7 @@ class DraftService:
         before posting. Raises DirectoryUnavailable when Slack can't say (then nothing posts)."""
         with self._ctx.transaction() as session:  # one read; Slack is asked outside it
             rules = rules_for(session, self._ctx.segments, draft)
-            approvals, editors = self._approval_facts(session, draft, text_hash)
+            approvals, editors = approval_facts(session, draft, text_hash)
         members = resolve(self._ctx, principals_of(rules))
         progress = approval_progress(
             rules, approvals=approvals, author=draft.author_id, editors=editors, members=members
@@ -582,7 +586,7 @@ class DraftService:
     ) -> str | None:
         """Why this person may not approve (or release, or retry) the draft, if they may not."""
         with self._ctx.transaction() as session:
-            editors = self._editors(session, draft, text_hash or draft.text_hash)
+            editors = editors_of(session, draft, text_hash or draft.text_hash)
         decision = permissions.may_approve(
             user_id=user_id,
             author_id=draft.author_id,
@@ -600,35 +604,10 @@ class DraftService:
         *,
         text_hash: str | None = None,
     ) -> list[RuleProgress]:
-        approvals, editors = self._approval_facts(session, draft, text_hash)
+        approvals, editors = approval_facts(session, draft, text_hash)
         return approval_progress(
             rules, approvals=approvals, author=draft.author_id, editors=editors, members=members
         )
-
-    def _approval_facts(
-        self, session: Session, draft: Draft, text_hash: str | None
-    ) -> tuple[list[str], set[str]]:
-        """Who approved a text of the draft (in order), and who wrote that text."""
-        text_hash = text_hash or draft.text_hash
-        approvals = list(
-            session.scalars(
-                select(col(DraftApproval.approver_id))
-                .where(
-                    col(DraftApproval.draft_id) == draft.id,
-                    col(DraftApproval.text_hash) == text_hash,
-                )
-                .order_by(col(DraftApproval.id))
-            )
-        )
-        return approvals, self._editors(session, draft, text_hash)
-
-    def _editors(self, session: Session, draft: Draft, text_hash: str) -> set[str]:
-        rows = session.scalars(
-            select(col(DraftEdit.editor_id)).where(
-                col(DraftEdit.draft_id) == draft.id, col(DraftEdit.text_hash) == text_hash
-            )
-        )
-        return set(rows)
 
     def _queue(self, session: Session, draft: Draft, now: datetime, text: str) -> bool:
         """The approved text becomes the draft's text; the other candidates are discarded."""
@@ -673,37 +652,6 @@ class DraftService:
         self._checkpoint(click, draft, action).refuse(reason)
 
 
-def rules_for(session: Session, segments: SegmentCatalog, draft: Draft) -> list[ApprovalRule]:
-    """The approval rules of a draft as the database stands in this transaction."""
-    mention = session.get(Mention, draft.in_reply_to) if draft.in_reply_to else None
-    return approval_rules(
-        segments.config,
-        segment=draft.segment,
-        account=draft.account,
-        mention_segment=mention.segment if mention is not None else None,
-    )
-
-
 def _locked(session: Session, draft: Draft) -> Draft:
     """The draft's row, locked until commit on PostgreSQL (SQLite's writer lock already is)."""
     return session.scalars(select(Draft).where(col(Draft.id) == draft.id).with_for_update()).one()
-
-
-def _progress_note(progress: list[RuleProgress]) -> str:
-    if len(progress) == 1:
-        return f"{len(progress[0].approved_by)} of {progress[0].rule.required}"
-    return ", ".join(
-        f"{segment_label(p.rule.segment)} {len(p.approved_by)} of {p.rule.required}"
-        for p in progress
-    )
-
-
-def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:
-    """Every approval of the draft, of whichever text (callers match text_hash)."""
-    return list(
-        session.scalars(
-            select(DraftApproval)
-            .where(col(DraftApproval.draft_id) == draft.id)
-            .order_by(col(DraftApproval.id))
-        )
-    )

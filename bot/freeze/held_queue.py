@@ -23,7 +23,8 @@ from bot.core.context import ServiceContext
 from bot.core.errors import ActionRefused
 from bot.core.guard import Checkpoint
 from bot.core.models import AuditEntry, Draft, DraftState, Freeze, SlackMessage
-from bot.drafts.service import DraftService, approvals_of
+from bot.drafts.service import DraftService
+from bot.drafts.standing import approvals_of
 from bot.slack.cards.held_queue import (
     CANCEL_REASON,
     HeldPost,

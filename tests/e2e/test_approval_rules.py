@@ -270,7 +270,7 @@ def test_an_approver_removed_before_the_post_goes_out_no_longer_counts(
     assert len(lost) == 1 and "customer_relations" in str(lost[0].after)
 
 
-TWO_ACCOUNTS = TEST_CONFIG.replace(
+HELP_DESK = TEST_CONFIG.replace(
     "  - {handle: acme, credentials_env: ACME}\n",
     "  - {handle: acme, credentials_env: ACME}\n  - {handle: acme_help, credentials_env: HELP}\n",
 )
@@ -279,7 +279,7 @@ TWO_ACCOUNTS = TEST_CONFIG.replace(
 def test_a_reply_answers_from_the_account_that_was_mentioned(
     database_url: str, clock: FakeClock
 ) -> None:
-    config = parse_config(TWO_ACCOUNTS, filename="test.yaml")
+    config = parse_config(HELP_DESK, filename="test.yaml")
     world = FakeWorld(config=config, database_url=database_url, clock=clock).start()
     try:
         tweet = world.x.add_tweet(author="dana", text="@acme_help my refund never came")
