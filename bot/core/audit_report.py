@@ -189,18 +189,18 @@ def who_tweeted(session: Session, tweet_id: str) -> TweetHistory | None:
     post = _find_post(session, tweet_id)
     if post is None:
         return None
-    post_after = _json(post.after)
+    post_after = fields_of(post.after)
     account = str(post_after.get("account") or "")
     url = str(post_after.get("url") or f"https://x.com/{account or 'i/web'}/status/{tweet_id}")
-    draft_rows = _entries_for(session, post.subject)
+    draft_rows = entries_of(session, subject=post.subject)
     in_reply_to = None
     for row in draft_rows:
-        reply = _json(row.after).get("in_reply_to")
+        reply = fields_of(row.after).get("in_reply_to")
         if reply not in (None, ""):
             in_reply_to = str(reply)
     rows = list(draft_rows)
     if in_reply_to is not None:
-        rows.extend(_entries_for(session, f"mention:{in_reply_to}"))
+        rows.extend(entries_of(session, subject=f"mention:{in_reply_to}"))
         rows.sort(key=lambda r: r.seq)
     return TweetHistory(
         tweet_id=tweet_id,
@@ -224,22 +224,13 @@ def _find_post(session: Session, tweet_id: str) -> AuditEntry | None:
         .order_by(col(AuditEntry.seq))
     )
     for row in candidates:
-        if str(_json(row.after).get("tweet_id")) == tweet_id:
+        if str(fields_of(row.after).get("tweet_id")) == tweet_id:
             return row
     return None
 
 
-def _entries_for(session: Session, subject: str) -> list[AuditEntry]:
-    return list(
-        session.scalars(
-            select(AuditEntry)
-            .where(col(AuditEntry.subject) == subject)
-            .order_by(col(AuditEntry.seq))
-        )
-    )
-
-
-def _json(text: str | None) -> dict[str, Any]:
+def fields_of(text: str | None) -> dict[str, Any]:
+    """An audit entry's `before` or `after` as a dict ({} when empty or not a JSON object)."""
     if not text:
         return {}
     try:
@@ -263,7 +254,7 @@ def _quote(text: Any, limit: int = 100) -> str:
 
 
 def _step(row: AuditEntry) -> Step:
-    after, before = _json(row.after), _json(row.before)
+    after, before = fields_of(row.after), fields_of(row.before)
     who = _who(row.actor_id, row.actor_name)
     kind, _, verb = row.action.partition(".")
     summary, detail = f"{row.action} by {who}", ""

@@ -49,7 +49,7 @@ class Checkpoint:
     def members(self, principals: Iterable[str]) -> dict[str, frozenset[str]]:
         """Each principal's members (a user ID stands for itself), or refuse: fail closed."""
         try:
-            return resolve(self.ctx, principals)
+            return self.ctx.directory.members(principals)
         except DirectoryUnavailable:
             self.refuse(SLACK_UNAVAILABLE)
 
@@ -62,12 +62,3 @@ class Checkpoint:
 
     def is_admin(self) -> bool:
         return self.includes(self.ctx.segments.admins)
-
-
-def resolve(ctx: ServiceContext, principals: Iterable[str]) -> dict[str, frozenset[str]]:
-    """Each user group's members (a user ID stands for itself). Raises DirectoryUnavailable —
-    for a worker that must wait rather than refuse someone (the publisher's recount)."""
-    return {
-        p: ctx.directory.group_members(p) if p.startswith("S") else frozenset({p})
-        for p in sorted(set(principals))
-    }

@@ -24,7 +24,7 @@ from bot.core.clock import iso
 from bot.core.context import ServiceContext
 from bot.core.db import insert_ignoring_conflicts, table_of
 from bot.core.errors import ActionRefused, Conflict
-from bot.core.guard import Checkpoint, resolve
+from bot.core.guard import Checkpoint
 from bot.core.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
 from bot.drafts import machine as draft_machine
 from bot.drafts.standing import (
@@ -350,7 +350,7 @@ class DraftService:
         with self._ctx.transaction() as session:  # one read; Slack is asked outside it
             rules = rules_for(session, self._ctx.segments, draft)
             approvals, editors = approval_facts(session, draft, text_hash)
-        members = resolve(self._ctx, principals_of(rules))
+        members = self._ctx.directory.members(principals_of(rules))
         progress = approval_progress(
             rules, approvals=approvals, author=draft.author_id, editors=editors, members=members
         )

@@ -9,16 +9,16 @@ DraftService (on each draft's own approval card), which re-checks who may do it 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.core import outbox
+from bot.core.audit_report import fields_of
 from bot.core.context import ServiceContext
 from bot.core.errors import ActionRefused
 from bot.core.guard import Checkpoint
@@ -150,7 +150,7 @@ class HeldQueueService:
         if message is None or entry is None or message.id is None:
             self._refuse(click, None, verb, "That message isn't one of my held queues.")
         assert message is not None and message.id is not None and entry is not None
-        ids = [int(i) for i in _json(entry.after).get("drafts", [])]
+        ids = [int(i) for i in fields_of(entry.after).get("drafts", [])]
         return _Queue(message.id, message.subject_id, ids)
 
     def _drafts_of(self, ids: Iterable[int]) -> list[Draft]:
@@ -184,7 +184,7 @@ def load_held_queue(session: Session, queue_id: str) -> HeldQueueView | None:
     entry = _queue_entry(session, queue_id)
     if entry is None:
         return None
-    after = _json(entry.after)
+    after = fields_of(entry.after)
     ids = [int(i) for i in after.get("drafts", [])]
     drafts = {d.id: d for d in session.scalars(select(Draft).where(col(Draft.id).in_(ids)))}
     released = {
@@ -227,14 +227,6 @@ def _queue_entry(session: Session, queue_id: str) -> AuditEntry | None:
         .order_by(col(AuditEntry.seq))
         .limit(1)
     ).first()
-
-
-def _json(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _ids(ids: list[int], lead: str = "") -> str:

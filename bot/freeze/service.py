@@ -165,18 +165,16 @@ class FreezeService:
             actor=actor,
             channel=channel,
         )
-        if unfrozen is not None and scope != "all":
-            return replace(unfrozen, still_frozen_by=self.is_frozen(scope))
+        # One account's freezes are lifted now: what still holds it is a freeze of every account.
+        still = self.is_frozen(scope) if scope != "all" else None
+        if unfrozen is None and still is not None:
+            raise ActionRefused(
+                f"Every account is frozen (by {escape(still.frozen_by_name)}: "
+                f"{escape(still.reason)}); `/brand unfreeze all` lifts it."
+            )
         if unfrozen is None:
-            every = self.is_frozen(scope) if scope != "all" else None
-            if every is not None:  # the account is frozen, but by a freeze of every account
-                raise ActionRefused(
-                    f"Every account is frozen (by {escape(every.frozen_by_name)}: "
-                    f"{escape(every.reason)}); "
-                    "`/brand unfreeze all` lifts it."
-                )
             raise ActionRefused("Nothing is frozen there.")
-        return unfrozen
+        return replace(unfrozen, still_frozen_by=still)
 
     def lapse_expired(self) -> int:
         """Freezes whose `for 2h` ran out end like an unfreeze: what came due is held, and the

@@ -40,6 +40,14 @@ class SlackDirectory:
                 return True
         return False
 
+    def members(self, principals: Iterable[str]) -> dict[str, frozenset[str]]:
+        """Each principal's members: a user group's (S…), or a user ID standing for itself.
+        Raises DirectoryUnavailable (a permission check then fails closed; a worker waits)."""
+        return {
+            p: self.group_members(p) if p.startswith("S") else frozenset({p})
+            for p in sorted(set(principals))
+        }
+
     def group_members(self, group_id: str) -> frozenset[str]:
         now = self._clock.now()
         with self._lock:
