@@ -17,10 +17,12 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),  # answer the person who clicked or typed
     "conversations.history": ("channels:history", "groups:history"),  # find a card whose post
     "conversations.replies": ("channels:history", "groups:history"),  # timed out (public, private)
-    "conversations.info": ("channels:read", "groups:read"),  # `check --online`: channels exist
+    "conversations.info": ("channels:read", "groups:read"),  # a channel exists; am I in it
+    "conversations.join": ("channels:join",),  # /brand channel: join a public channel
     "usergroups.users.list": ("usergroups:read",),  # approvers, responders, admins as groups
     "users.info": ("users:read",),  # names for the audit log
-    "views.open": (),  # the draft, reject, edit and dismiss forms
+    "views.open": (),  # the draft, reject, edit, dismiss and segment forms
+    "views.publish": (),  # each member's App Home
     "auth.test": (),  # `check --online`: the token works
 }
 SCOPES_WITHOUT_METHODS = {
@@ -34,6 +36,9 @@ BOT_SCOPES = sorted(
 )
 # The OpenAPI spec still names some scopes as they were before granular bot permissions.
 LEGACY_SCOPES = {"chat:write:bot": "chat:write", "chat:write:user": "chat:write"}
+# Where the spec names only the user token's scope: a bot joins a channel with channels:join
+# (docs.slack.dev/reference/methods/conversations.join), a user with channels:write.
+USER_SCOPE_IN_SPEC = {"conversations.join": "channels:write"}
 
 
 def unscoped_methods(methods: set[str]) -> list[str]:
@@ -41,14 +46,20 @@ def unscoped_methods(methods: set[str]) -> list[str]:
     return sorted(m for m in methods if m not in METHOD_SCOPES and m not in APP_TOKEN_METHODS)
 
 
+# (command, description, usage hint, should_escape). /brand names channels, people and groups,
+# which Slack then sends as IDs (<#C…|name>, <@U…|name>, <!subteam^S…|@handle>); /tweet's text is
+# the tweet itself and stays as typed.
 COMMANDS = [
-    ("/tweet", "Draft a tweet for approval", "[text]"),
+    ("/tweet", "Draft a tweet for approval", "[text]", False),
     (
         "/brand",
-        "Freeze or unfreeze publishing (admins); who tweeted a tweet",
-        "freeze | unfreeze | who <tweet URL>",
+        "Steer segments (admins), freeze publishing, see who tweeted what",
+        "help | segments | channel <segment> #channel | freeze | who <tweet URL>",
+        True,
     ),
 ]
+# The events the app listens to (Bolt answers others 200 and drops them).
+BOT_EVENTS = ["app_home_opened"]
 
 
 def build_manifest(
@@ -63,6 +74,10 @@ def build_manifest(
     url = request_url or "https://brandbot.example.com/slack/events"
     if not socket_mode:
         settings["interactivity"]["request_url"] = url
+    settings["event_subscriptions"] = {
+        **({} if socket_mode else {"request_url": url}),
+        "bot_events": BOT_EVENTS,
+    }
     return {
         "display_information": {
             "name": "brandbot",
@@ -70,17 +85,23 @@ def build_manifest(
             "background_color": "#1d2a3a",
         },
         "features": {
-            "app_home": {"home_tab_enabled": False, "messages_tab_enabled": True},
+            # The Home tab is each member's own view; the Messages tab carries the DMs the bot
+            # sends authors, read-only since nobody talks to brandbot there.
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
             "bot_user": {"display_name": "brandbot", "always_online": True},
             "slash_commands": [
                 {
                     "command": command,
                     "description": description,
                     "usage_hint": hint,
-                    "should_escape": False,
+                    "should_escape": escape,
                     **({} if socket_mode else {"url": url}),
                 }
-                for command, description, hint in COMMANDS
+                for command, description, hint, escape in COMMANDS
             ],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},

@@ -17,6 +17,7 @@ from bot.manifest import (
     LEGACY_SCOPES,
     METHOD_SCOPES,
     SCOPES_WITHOUT_METHODS,
+    USER_SCOPE_IN_SPEC,
     build_manifest,
     manifest_yaml,
 )
@@ -60,7 +61,9 @@ def test_each_methods_scopes_are_the_ones_slacks_spec_names(method: str) -> None
         for scope in requirement.get("slackAuth", [])
     }
     ours = set(METHOD_SCOPES[method])
-    if named == {"none"}:
+    if method in USER_SCOPE_IN_SPEC:
+        assert named == {USER_SCOPE_IN_SPEC[method]} and ours
+    elif named == {"none"}:
         assert ours == set()
     else:
         assert ours and ours <= named, f"{method}: the spec names {sorted(named)}"
@@ -68,3 +71,16 @@ def test_each_methods_scopes_are_the_ones_slacks_spec_names(method: str) -> None
 
 def test_socket_mode_needs_only_the_app_level_tokens_scope() -> None:
     assert APP_TOKEN_METHODS == {"apps.connections.open": "connections:write"}
+
+
+@pytest.mark.parametrize("socket_mode", [False, True], ids=["http", "socket"])
+def test_the_manifest_subscribes_to_the_home_tab_and_escapes_brand(socket_mode: bool) -> None:
+    url = "https://bot.acme.com/slack/events"
+    manifest = build_manifest(CONFIG, request_url=url, socket_mode=socket_mode)
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened"]
+    assert events.get("request_url") == (None if socket_mode else url)
+    escape = {c["command"]: c["should_escape"] for c in manifest["features"]["slash_commands"]}
+    # /brand names channels, people and groups: Slack sends their IDs; a tweet stays as typed
+    assert escape == {"/brand": True, "/tweet": False}
