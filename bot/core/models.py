@@ -230,3 +230,30 @@ class SeenRequest(SQLModel, table=True):
 
     digest: str = Field(primary_key=True, max_length=64, description="SHA-256 of timestamp+body")
     seen_at: datetime = Field(index=True)
+
+
+class ConfigOverride(SQLModel, table=True):
+    """One value an admin set from Slack, winning over app.yaml until reset: `scope` is a segment
+    name (or "routing"), `key` a field of it ("channel", "follow.keywords", "rules"), `value` its
+    JSON. Validated as a whole config before it is stored (bot/steering)."""
+
+    __tablename__ = "config_override"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_config_override_scope_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64)
+    key: str = Field(max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    set_by: str = Field(max_length=32)
+    set_by_name: str = Field(max_length=200)
+    set_at: datetime
+
+
+class ConfigRevision(SQLModel, table=True):
+    """One row, bumped by every override change in the same transaction: each replica compares
+    it with the revision it built its effective config from, and rebuilds when it moved."""
+
+    __tablename__ = "config_revision"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = 0
