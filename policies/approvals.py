@@ -112,3 +112,14 @@ def all_met(progress: Sequence[RuleProgress]) -> bool:
 def may_post_as(config: BrandConfig, *, segment: str, account: str) -> bool:
     """A segment posts as the accounts it lists, or, listing none, as the unguarded ones."""
     return account.lower() in {a.handle.lower() for a in config.accounts_for(segment)}
+
+
+def awaits(
+    user_id: str, progress: Sequence[RuleProgress], members: Mapping[str, frozenset[str]]
+) -> bool:
+    """Whether a draft is waiting for this person: a rule not yet met that their approval would
+    count toward (that they may approve at all is `permissions.may_approve`'s to say)."""
+    return any(
+        not p.met and user_id not in p.approved_by and is_member(user_id, p.rule.approvers, members)
+        for p in progress
+    )
