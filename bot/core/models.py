@@ -257,3 +257,12 @@ class ConfigRevision(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     revision: int = 0
+
+
+class Announcement(SQLModel, table=True):
+    """A note the app posts once in a channel (e.g. "@ada moved Customer relations here"):
+    the outbox's subject for it, so it is delivered like every card, durably and once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
