@@ -34,6 +34,8 @@ from bot.services import Services
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.server import wsgi_app
+from bot.steering.rendering import render_announcement
+from bot.steering.service import ANNOUNCEMENT, SteeringService
 from bot.x.gateway import PostingCredentials, XGateway
 from policies.config import BrandConfig
 
@@ -184,7 +186,7 @@ def wire(
 ) -> Wired:
     """Build the one ServiceContext, the services on it and the workers that serve them (the
     service tests build theirs here too, so they test what runs)."""
-    segments = SegmentCatalog(config)
+    segments = SegmentCatalog(config, engine=engine)
     ctx = ServiceContext(
         engine=engine,
         clock=clock,
@@ -218,6 +220,7 @@ def wire(
         held_queue=HeldQueueService(ctx, drafts=drafts),
         audit=AuditTrail(engine),
         segments=segments,
+        steering=SteeringService(ctx, client=client),
     )
     return Wired(ctx, outbox, Ingestor(ctx, gateway=gateway, owner=owner), publisher, services)
 
@@ -229,6 +232,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock) -> dict[str, Renderer]:
         APPROVAL_CARD: approval_card_renderer(segments, clock),
         AUTHOR_DM: author_dm_renderer,
         HELD_QUEUE: render_held_queue,
+        ANNOUNCEMENT: render_announcement,
     }
 
 

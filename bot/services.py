@@ -10,6 +10,7 @@ from bot.drafts.service import DraftService
 from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
 from bot.mentions.service import MentionService
+from bot.steering.service import SteeringService
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,4 @@ class Services:
     held_queue: HeldQueueService
     audit: AuditTrail
     segments: SegmentCatalog
+    steering: SteeringService

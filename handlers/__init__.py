@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import brand_command, drafts, errors, held_queue, mention_actions
+from handlers import brand_command, drafts, errors, held_queue, mention_actions, steering
 
 
 def register(app: App, services: Services) -> None:
@@ -14,3 +14,4 @@ def register(app: App, services: Services) -> None:
     drafts.register(app, services)
     brand_command.register(app, services)
     held_queue.register(app, services)
+    steering.register(app, services)

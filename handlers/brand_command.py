@@ -1,4 +1,4 @@
-"""/brand: freeze and unfreeze publishing (admins), and who tweeted what (anyone)."""
+"""/brand: steer segments and freeze publishing (admins), and who tweeted what (anyone)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,9 @@ from bot.freeze.service import OnTheirWay, Unfrozen
 from bot.services import Services
 from bot.slack.cards.mention_card import escape
 from bot.slack.clicks import Person
+from handlers import steering
 from handlers.errors import guarded, tell
 
-USAGE = "\n".join(
-    [
-        "*/brand* commands:",
-        "• `/brand freeze [account|all] <reason> [for 2h]` — stop all publishing at once (admins)",
-        "• `/brand unfreeze [account|all]` — lift it; held posts wait for an approver to release them (admins)",
-        "• `/brand who <tweet URL or id>` — who drafted, edited, approved and posted a tweet",
-        "• `/brand help` — this list",
-    ]
-)
 WHO_USAGE = "Usage: `/brand who <tweet URL or id>`, e.g. `/brand who https://x.com/acme/status/1790000000000000000`"
 MAX_TEXT = 500
 MAX_WHO_CHARS = 3500  # an ephemeral stays readable; `brandbot audit who` prints everything
@@ -53,8 +45,15 @@ def register(app: App, services: Services) -> None:
                 tell(client, body, unfrozen_note(result))
             case "who":
                 tell(client, body, _who(services, rest))
+            case name if name in steering.SUBCOMMANDS:
+                where = str(body.get("channel_id") or "")
+                answer, blocks = steering.steer(services, person, name, rest, where=where)
+                tell(client, body, answer, blocks=blocks)
+            case "help" | "":
+                tell(client, body, steering.help_for(services, person))
             case _:
-                tell(client, body, USAGE)
+                unknown = f"I don't know `/brand {escape(subcommand)}`.\n"
+                tell(client, body, unknown + steering.help_for(services, person))
 
 
 def frozen_note(freeze: Freeze, on_their_way: OnTheirWay) -> str:

@@ -77,7 +77,13 @@ def answering(call: Callable[[dict[str, Any]], str]) -> Callable[..., None]:
     return guarded(listener)
 
 
-def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+def tell(
+    client: WebClient,
+    body: dict[str, Any],
+    text: str,
+    *,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
     """Say something only the person who acted can see, where they acted."""
     user = (body.get("user") or {}).get("id") or body.get("user_id")
     channel = (
@@ -90,7 +96,7 @@ def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
     if not (user and channel):
         return
     try:
-        client.chat_postEphemeral(channel=channel, user=user, text=text)
+        client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
     except Exception:
         log.warning("could not post ephemeral reply to %s", user)
 

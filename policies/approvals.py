@@ -114,6 +114,34 @@ def may_post_as(config: BrandConfig, *, segment: str, account: str) -> bool:
     return account.lower() in {a.handle.lower() for a in config.accounts_for(segment)}
 
 
+@dataclass(frozen=True)
+class Reachable:
+    """Can `required` approvals come from these approvers: `refusal` if never, else a
+    `warning` worth reading (empty if none)."""
+
+    refusal: str = ""
+    warning: str = ""
+
+
+def approvals_reachable(*, required: int, approvers: int) -> Reachable:
+    """Nobody approves their own draft: with exactly as many approvers as approvals, a draft
+    written by one of them can never be approved."""
+    people = f"{approvers} approver" + ("" if approvers == 1 else "s")
+    if approvers == 0:
+        return Reachable(refusal="it has no approvers who could approve anything")
+    if required > approvers:
+        return Reachable(
+            refusal=f"it has {people}, so {required} approvals could never be given; "
+            "name more approvers first"
+        )
+    if required == approvers:
+        return Reachable(
+            warning=f"that is every one of its {people}: a draft written by one of them can "
+            "then never be approved (nobody approves their own draft)"
+        )
+    return Reachable()
+
+
 def awaits(
     user_id: str, progress: Sequence[RuleProgress], members: Mapping[str, frozenset[str]]
 ) -> bool:

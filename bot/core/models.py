@@ -259,6 +259,15 @@ class ConfigRevision(SQLModel, table=True):
     revision: int = 0
 
 
+class Announcement(SQLModel, table=True):
+    """A note the app posts once in a channel (e.g. "@ada moved Customer relations here"):
+    the outbox's subject for it, so it is delivered like every card, durably and once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
 class HomeTab(SQLModel, table=True):
     """A member who opened brandbot's Home tab, so it is kept current for them: what was last
     published there (its hash, so an unchanged view is not sent again, whichever replica renders

@@ -1,10 +1,27 @@
-"""The effective segment settings the services act on (app.yaml today; admin overrides later)."""
+"""The effective configuration the services act on: app.yaml with the admins' overrides from
+the database laid over it (policies/config/overrides.py validates and merges them).
+
+Every replica reads the one `config_revision` row at most once a `refresh_seconds` and rebuilds
+when it moved, so an admin's change reaches every process within about a second; the process
+that made the change rebuilds at once (`refresh(force=True)`)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
+import time
 from dataclasses import dataclass
 
+from sqlalchemy import Engine, select
+from sqlmodel import col
+
+from bot.core.db import transaction
+from bot.core.models import ConfigOverride, ConfigRevision
 from policies.config import BrandConfig
+from policies.config.overrides import Override, effective
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -16,9 +33,83 @@ class SegmentView:
     first_response_minutes: int
 
 
+@dataclass(frozen=True)
+class StoredOverride:
+    """An override as stored: the value and who set it when."""
+
+    override: Override
+    set_by: str
+    set_by_name: str
+    set_at: str  # ISO 8601, for display
+
+
 class SegmentCatalog:
-    def __init__(self, config: BrandConfig) -> None:
-        self.config = config
+    def __init__(
+        self, base: BrandConfig, *, engine: Engine | None = None, refresh_seconds: float = 1.0
+    ) -> None:
+        self.base = base  # app.yaml as loaded at start
+        self._engine = engine  # None: app.yaml alone (tools and tests without a database)
+        self._refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._config = base
+        self._revision = -1
+        self._checked = float("-inf")
+        self._stored: list[StoredOverride] = []
+        self._ignored: list[tuple[Override, str]] = []
+
+    @property
+    def config(self) -> BrandConfig:
+        """app.yaml with every override that validates, as of at most `refresh_seconds` ago."""
+        if self._engine is not None and time.monotonic() - self._checked >= self._refresh_seconds:
+            self.refresh()
+        return self._config
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Rebuild from the database if an override changed (or `force`)."""
+        if self._engine is None:
+            return
+        with self._lock:
+            with transaction(self._engine) as session:
+                row = session.get(ConfigRevision, 1)
+                revision = row.revision if row is not None else 0
+                if revision == self._revision and not force:
+                    self._checked = time.monotonic()
+                    return
+                rows = session.scalars(select(ConfigOverride).order_by(col(ConfigOverride.id)))
+                stored = [
+                    StoredOverride(
+                        Override(r.scope, r.key, json.loads(r.value)),
+                        r.set_by,
+                        r.set_by_name,
+                        f"{r.set_at:%Y-%m-%d %H:%M} UTC",
+                    )
+                    for r in rows
+                ]
+            config, ignored = effective(self.base, [s.override for s in stored])
+            for override, why in ignored:
+                if (override, why) not in self._ignored:
+                    log.warning("override %s.%s left out: %s", override.scope, override.key, why)
+            self._config, self._stored, self._ignored = config, stored, ignored
+            self._revision, self._checked = revision, time.monotonic()
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def overrides(self, scope: str | None = None) -> list[StoredOverride]:
+        """The overrides in force (of one segment, or "routing"), oldest first."""
+        self.config  # noqa: B018  (refresh if due)
+        left_out = [o for o, _ in self._ignored]
+        return [
+            s
+            for s in self._stored
+            if s.override not in left_out and (scope is None or s.override.scope == scope)
+        ]
+
+    def ignored(self) -> list[tuple[Override, str]]:
+        """Stored overrides that no longer fit app.yaml, with why."""
+        self.config  # noqa: B018
+        return list(self._ignored)
 
     def names(self) -> list[str]:
         return list(self.config.segments)

@@ -225,9 +225,25 @@ class FakeSlack:
 
     # -- the world ---------------------------------------------------------------------------
 
-    def add_channel(self, channel_id: str, name: str, *, members: list[str] | None = None) -> None:
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        members: list[str] | None = None,
+        private: bool | None = None,  # default: G… ids are private
+        bot_member: bool = True,  # is the app in it (it sees a private channel only if so)
+        archived: bool = False,
+    ) -> None:
         with self._lock:
-            self.channels[channel_id] = {"id": channel_id, "name": name, "members": members}
+            self.channels[channel_id] = {
+                "id": channel_id,
+                "name": name,
+                "members": members,
+                "private": channel_id.startswith("G") if private is None else private,
+                "bot_member": bot_member,
+                "archived": archived,
+            }
 
     def channel_name(self, channel_id: str) -> str:
         with self._lock:
@@ -746,9 +762,31 @@ class FakeSlack:
         if not self._known_channel(a["channel"]):
             return {"ok": False, "error": "channel_not_found"}
         channel = self.channels[a["channel"]]
-        private = channel["id"].startswith("G")
+        private = channel.get("private", channel["id"].startswith("G"))
+        member = channel.get("bot_member", True)
+        if private and not member:  # a private channel is invisible to an app not in it
+            return {"ok": False, "error": "channel_not_found"}
         info = {"id": channel["id"], "name": channel["name"], "is_channel": not private}
-        return {"ok": True, "channel": info | {"is_private": private, "is_member": True}}
+        return {
+            "ok": True,
+            "channel": info
+            | {
+                "is_private": private,
+                "is_member": member,
+                "is_archived": channel.get("archived", False),
+            },
+        }
+
+    def _api_conversations_join(self, a: JSON) -> JSON:
+        if not self._known_channel(a["channel"]):
+            return {"ok": False, "error": "channel_not_found"}
+        channel = self.channels[a["channel"]]
+        if channel.get("private", channel["id"].startswith("G")):
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        if channel.get("archived"):
+            return {"ok": False, "error": "is_archived"}
+        channel["bot_member"] = True
+        return {"ok": True, "channel": {"id": channel["id"], "name": channel["name"]}}
 
     def _api_conversations_members(self, a: JSON) -> JSON:
         if not self._known_channel(a["channel"]):

@@ -83,3 +83,45 @@ class SlackDirectory:
         with self._lock:
             self._names[user_id] = (now + timedelta(minutes=10), name)
         return str(name)
+
+
+class ChannelUnusable(Exception):
+    """The bot cannot post in a channel; `str()` says what a person can do about it."""
+
+
+def ready_to_post(client: WebClient, channel: str) -> str:
+    """Make sure the bot can post in `channel` (joining it if it is public); its name.
+
+    A private channel the bot was not invited to is invisible to it (Slack answers
+    channel_not_found), so that answer asks to be invited rather than saying it does not exist."""
+    try:
+        info = client.conversations_info(channel=channel)["channel"]
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error == "channel_not_found":
+            raise ChannelUnusable(
+                f"I can't see <#{channel}>. If it is a private channel, invite me first "
+                "(`/invite @brandbot` in it), then try again."
+            ) from exc
+        raise ChannelUnusable(f"Slack would not tell me about <#{channel}> ({error}).") from exc
+    except Exception as exc:
+        raise ChannelUnusable(SLACK_UNAVAILABLE) from exc
+    name = str(info.get("name") or channel)
+    if info.get("is_archived"):
+        raise ChannelUnusable(f"#{name} is archived: pick a channel people use.")
+    if info.get("is_im") or info.get("is_mpim"):
+        raise ChannelUnusable("That is a direct message, not a channel.")
+    if info.get("is_member"):
+        return name
+    if info.get("is_private"):
+        raise ChannelUnusable(f"I'm not in #{name}: invite me first (`/invite @brandbot`).")
+    try:
+        client.conversations_join(channel=channel)
+    except SlackApiError as exc:
+        raise ChannelUnusable(
+            f"I could not join #{name} ({exc.response.get('error')}): invite me with "
+            "`/invite @brandbot`, then try again."
+        ) from exc
+    except Exception as exc:
+        raise ChannelUnusable(SLACK_UNAVAILABLE) from exc
+    return name

@@ -31,7 +31,7 @@ def _suggest(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _unknown_segment(name: str, names: Sequence[str]) -> str:
+def unknown_segment(name: str, names: Sequence[str]) -> str:
     suggestion = _suggest(name, names)
     return f"unknown segment {name!r}" + (suggestion or f"; segments: {', '.join(names)}")
 
@@ -95,7 +95,7 @@ def cross_field_problems(
             problems.append(
                 (
                     ("routing", "default_segment"),
-                    _unknown_segment(default, names),
+                    unknown_segment(default, names),
                 )
             )
         rules = routing.get("rules")
@@ -105,7 +105,7 @@ def cross_field_problems(
                 problems.append(
                     (
                         ("routing", "rules", i, "segment"),
-                        _unknown_segment(target, names),
+                        unknown_segment(target, names),
                     )
                 )
     return problems

@@ -167,19 +167,16 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def _issue_from_error(error: Any, root: yaml.Node, filename: str) -> ConfigIssue:
+def error_problem(error: Any) -> tuple[KeyPath, str]:
+    """One pydantic error as (key path, message), in the words app.yaml's checks use."""
     loc: KeyPath = tuple(p for p in error["loc"] if isinstance(p, str | int))
     kind: str = error["type"]
     if kind == "missing":
-        line, _ = _locate(root, loc[:-1])
-        return ConfigIssue(filename, line, dotted(loc), f"missing required key {loc[-1]!r}")
+        return loc, f"missing required key {loc[-1]!r}"
     if kind == "extra_forbidden":
-        line, _ = _locate(root, loc)
-        message = _unknown_key_message(loc[:-1], str(loc[-1]))
-        return ConfigIssue(filename, line, dotted(loc), message)
+        return loc, _unknown_key_message(loc[:-1], str(loc[-1]))
     if loc and loc[-1] == "[key]":  # a dict key, i.e. a segment name
         loc = loc[:-1]
-    line, _ = _locate(root, loc)
     value = error.get("input")
     if kind.startswith("list_type") and isinstance(value, str):
         message = f"must be a list like [{value!r}], not a single value"
@@ -191,6 +188,13 @@ def _issue_from_error(error: Any, root: yaml.Node, filename: str) -> ConfigIssue
         message = str(error["msg"])
         if _scalar(value):
             message += f" (got {value!r})"
+    return loc, message
+
+
+def _issue_from_error(error: Any, root: yaml.Node, filename: str) -> ConfigIssue:
+    loc, message = error_problem(error)
+    # A missing key is reported at the mapping that should hold it.
+    line, _ = _locate(root, loc[:-1] if error["type"] == "missing" else loc)
     return ConfigIssue(filename, line, dotted(loc), message)
 
 

@@ -7,7 +7,7 @@ import yaml
 from pydantic import ValidationError
 
 from policies import search
-from policies.config.checks import cross_field_problems, dotted
+from policies.config.checks import KeyPath, cross_field_problems, dotted
 from policies.config.lines import (
     ConfigError,
     ConfigIssue,
@@ -60,20 +60,23 @@ def parse_config(text: str, filename: str = "app.yaml") -> BrandConfig:
         issues.append(ConfigIssue(filename, _locate(root, path)[0], dotted(path), message))
 
     if config is not None:
-        for name, query in search.segment_search_queries(config).items():
-            if len(query) > search.X_QUERY_MAX_CHARS:
-                path = ("segments", name, "follow")
-                issues.append(
-                    ConfigIssue(
-                        filename,
-                        _locate(root, path)[0],
-                        dotted(path),
-                        f"its X search query is {len(query)} characters, over X's "
-                        f"{search.X_QUERY_MAX_CHARS}-character limit; follow fewer keywords, "
-                        "hashtags or authors (or split them across segments)",
-                    )
-                )
+        for path, message in search_query_problems(config):
+            issues.append(ConfigIssue(filename, _locate(root, path)[0], dotted(path), message))
 
     if issues or config is None:
         raise ConfigError(sorted(set(issues), key=lambda i: (i.line, i.key, i.message)))
     return config
+
+
+def search_query_problems(config: BrandConfig) -> list[tuple[KeyPath, str]]:
+    """Each segment whose X search query would not fit X's limit (never silently truncated)."""
+    return [
+        (
+            ("segments", name, "follow"),
+            f"its X search query is {len(query)} characters, over X's "
+            f"{search.X_QUERY_MAX_CHARS}-character limit; follow fewer keywords, "
+            "hashtags or authors (or split them across segments)",
+        )
+        for name, query in search.segment_search_queries(config).items()
+        if len(query) > search.X_QUERY_MAX_CHARS
+    ]

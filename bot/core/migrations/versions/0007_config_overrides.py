@@ -1,4 +1,4 @@
-"""admins' overrides of app.yaml, set from Slack, and the revision replicas watch
+"""admins' overrides of app.yaml, set from Slack, the revision replicas watch, announcements
 
 Revision ID: 0007
 Revises: 0006
@@ -37,8 +37,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.execute("INSERT INTO config_revision (id, revision) VALUES (1, 0)")
+    op.create_table(
+        "announcement",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("announcement")
     op.drop_table("config_revision")
     op.drop_table("config_override")

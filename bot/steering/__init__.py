@@ -1,0 +1,1 @@
+"""Admins steering segments from Slack: validated, audited, announced overrides of app.yaml."""

@@ -1,0 +1,695 @@
+"""Admins change segments from Slack: each change is checked by the admin rule, validated by
+app.yaml's own checks on the whole configuration it would make, stored as an override (winning
+over app.yaml until reset), audited with before and after, and announced in the segment's
+channel — in one transaction, guarded by the configuration's revision so that two admins
+changing things at once cannot combine into a configuration nobody validated.
+
+The Slack layer parses what was typed (policies/slack_text.py) and renders the outcome; every
+decision is made here, from the server's own records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session, col
+
+from bot.core import audit, outbox
+from bot.core.context import OnContext, ServiceContext
+from bot.core.db import rowcount
+from bot.core.errors import ActionRefused, ConfigRefused, Conflict
+from bot.core.guard import Checkpoint
+from bot.core.models import Announcement, ConfigOverride, ConfigRevision, Mention, MentionState
+from bot.slack.cards.mention_card import segment_label
+from bot.slack.clicks import Person
+from bot.slack.directory import ChannelUnusable, DirectoryUnavailable, ready_to_post
+from policies.approvals import approvals_reachable
+from policies.config import BrandConfig, RoutingRule
+from policies.config.checks import unknown_segment
+from policies.config.overrides import (
+    ROUTING_SCOPE,
+    ConfigRejected,
+    Override,
+    apply,
+    validate,
+)
+from policies.permissions import may_administer
+
+ANNOUNCEMENT = "announcement"  # the outbox kind of a note posted once in a channel
+RESET_ALL = "all"
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One line of `/brand segments`: the effective values, and which come from an override."""
+
+    name: str
+    channel: str
+    approvers: list[str]
+    approvals_required: int
+    first_response_minutes: int
+    accounts: list[str]
+    follow: dict[str, list[str]]
+    follows_mentions: bool
+    open: int
+    claimed: int
+    overridden: dict[str, str]  # key -> "set by <name> at <when>"
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What a change did, for the person who made it."""
+
+    summary: str
+    warning: str = ""
+
+    def __str__(self) -> str:
+        return self.summary + (f"\n:warning: {self.warning}" if self.warning else "")
+
+
+class SteeringService(OnContext):
+    def __init__(self, ctx: ServiceContext, *, client: WebClient) -> None:
+        self.ctx = ctx
+        self._client = client
+        self._segments = ctx.segments
+
+    # -- reading --------------------------------------------------------------------------
+
+    def is_admin(self, person: Person) -> bool:
+        """For showing admin controls only; every change checks again."""
+        return self._checkpoint(person, "view", "-", "config").is_admin()
+
+    def segment_rows(self, person: Person, *, where: str) -> list[SegmentRow]:
+        self._require_admin(person, "segments", where, "config")
+        config = self._segments.config
+        counts = self._mention_counts()
+        rows = []
+        for name, segment in config.segments.items():
+            overridden = {
+                s.override.key: f"set by {s.set_by_name} at {s.set_at}"
+                for s in self._segments.overrides(name)
+            }
+            rows.append(
+                SegmentRow(
+                    name=name,
+                    channel=segment.channel,
+                    approvers=list(segment.approvers),
+                    approvals_required=segment.approvals_required or 1,
+                    first_response_minutes=segment.first_response_minutes,
+                    accounts=[a.handle for a in config.accounts_for(name)],
+                    follow={
+                        "keywords": list(segment.follow.keywords),
+                        "hashtags": list(segment.follow.hashtags),
+                        "authors": list(segment.follow.authors),
+                    },
+                    follows_mentions=segment.follow.mentions,
+                    open=counts.get((name, MentionState.OPEN), 0),
+                    claimed=counts.get((name, MentionState.CLAIMED), 0),
+                    overridden=overridden,
+                )
+            )
+        return rows
+
+    def routing_rules(self, person: Person, *, where: str) -> tuple[list[RoutingRule], str]:
+        """The ordered rules and the default segment; whether they come from an override."""
+        self._require_admin(person, "route list", where, ROUTING_SCOPE)
+        routing = self._segments.config.routing
+        return list(routing.rules), routing.default_segment
+
+    def segment_name(self, typed: str) -> str:
+        """The segment a person meant: its name in any case, spaces or dashes for _."""
+        names = self._segments.names()
+        wanted = typed.strip().lower().replace(" ", "_").replace("-", "_")
+        if wanted in names:
+            return wanted
+        raise ActionRefused(unknown_segment(typed, names).capitalize() + ".")
+
+    # -- changing a segment -----------------------------------------------------------------
+
+    def set_channel(self, person: Person, segment: str, channel: str, *, where: str) -> Changed:
+        old = self._segments.config.segments[segment].channel
+        self._require_admin(person, "channel", where, segment)
+        if channel == old:
+            raise ActionRefused(f"{segment_label(segment)} already uses <#{channel}>.")
+        self._ready(channel, "channel")
+        who, title = f"<@{person.user_id}>", segment_label(segment)
+        notes = [
+            (
+                channel,
+                f"{who} moved {title} here from <#{old}>: its new mention cards and drafts "
+                "come here from now on.",
+            ),
+            (
+                old,
+                f"{who} moved {title} to <#{channel}>: its new cards go there; the cards "
+                "already here stay and keep working.",
+            ),
+        ]
+        return self._change(
+            person,
+            where,
+            segment,
+            {"channel": channel},
+            notes,
+            summary=f"{title} now posts in <#{channel}> (was <#{old}>). The next card goes there; "
+            "cards already posted stay where they are and keep working.",
+        )
+
+    def set_approvers(
+        self, person: Person, segment: str, approvers: Sequence[str], *, where: str
+    ) -> Changed:
+        self._require_admin(person, "approvers", where, segment)
+        current = self._segments.config.segments[segment]
+        required = current.approvals_required or 1
+        reach = self._reachable(segment, approvers, required, field="approvers")
+        title, shown = segment_label(segment), _principals(approvers)
+        note = (
+            f"<@{person.user_id}> set who approves {title}'s drafts: {shown} "
+            f"(was {_principals(current.approvers) or 'nobody'})."
+        )
+        return self._change(
+            person,
+            where,
+            segment,
+            {"approvers": list(approvers)},
+            [(current.channel, note)],
+            summary=f"{title}'s approvers are now {shown}; approvals by anyone else no longer "
+            "count, including on drafts already waiting.",
+            warning=reach,
+        )
+
+    def set_approvals(self, person: Person, segment: str, required: int, *, where: str) -> Changed:
+        self._require_admin(person, "approvals", where, segment)
+        current = self._segments.config.segments[segment]
+        old = current.approvals_required or 1
+        if required < 1:
+            raise ConfigRefused(
+                {
+                    "approvals_required": "A draft needs at least 1 approval: nobody posts as the "
+                    "brand alone."
+                }
+            )
+        reach = self._reachable(segment, current.approvers, required, field="approvals_required")
+        title = segment_label(segment)
+        lowered = required < old
+        note = (
+            (":warning: " if lowered else "")
+            + f"<@{person.user_id}> {'lowered' if lowered else 'set'} the approvals {title}'s "
+            f"drafts need to {required} (was {old})."
+        )
+        return self._change(
+            person,
+            where,
+            segment,
+            {"approvals_required": required},
+            [(current.channel, note)],
+            summary=f"{title}'s drafts now need {required} approval(s) (was {old}).",
+            warning=reach,
+        )
+
+    def set_response_target(
+        self, person: Person, segment: str, minutes: int, *, where: str
+    ) -> Changed:
+        self._require_admin(person, "sla", where, segment)
+        current = self._segments.config.segments[segment]
+        title = segment_label(segment)
+        note = (
+            f"<@{person.user_id}> set {title}'s first-response target to {minutes} minutes "
+            f"(was {current.first_response_minutes})."
+        )
+        return self._change(
+            person,
+            where,
+            segment,
+            {"first_response_minutes": minutes},
+            [(current.channel, note)],
+            summary=f"{title} now aims to answer within {minutes} minutes "
+            f"(was {current.first_response_minutes}); new cards show it.",
+        )
+
+    def set_accounts(
+        self, person: Person, segment: str, handles: Sequence[str], *, where: str
+    ) -> Changed:
+        self._require_admin(person, "accounts", where, segment)
+        config = self._segments.config
+        was = ", ".join(f"@{a.handle}" for a in config.accounts_for(segment)) or "none"
+        shown = ", ".join(f"@{h.removeprefix('@')}" for h in handles)
+        title = segment_label(segment)
+        note = f"<@{person.user_id}> set the accounts {title} may post as: {shown} (was {was})."
+        return self._change(
+            person,
+            where,
+            segment,
+            {"accounts": list(handles)},
+            [(config.segments[segment].channel, note)],
+            summary=f"{title} may now post as {shown} (was {was}).",
+        )
+
+    def follow(
+        self, person: Person, segment: str, *, add: bool, kind: str, value: str, where: str
+    ) -> Changed:
+        """Add or remove one keyword, hashtag or author a segment follows on X."""
+        self._require_admin(person, "follow", where, segment)
+        key = f"follow.{kind}"
+        current = self._segments.config.segments[segment]
+        values: list[str] = list(getattr(current.follow, kind))
+        normal = _normalised(kind, value)
+        title, what = segment_label(segment), f"{kind[:-1]} {value.strip()!r}"
+        if add and normal in values:
+            raise ActionRefused(f"{title} already follows the {what}.")
+        if not add and normal not in values:
+            listed = ", ".join(values) or "none"
+            raise ActionRefused(f"{title} does not follow the {what}; its {kind}: {listed}.")
+        new = [*values, value.strip()] if add else [v for v in values if v != normal]
+        verb = "now follows" if add else "no longer follows"
+        note = f"<@{person.user_id}>: {title} {verb} the {what} on X."
+        return self._change(
+            person,
+            where,
+            segment,
+            {key: new},
+            [(current.channel, note)],
+            summary=f"{title} {verb} the {what}. New matching tweets land here from the next poll.",
+        )
+
+    def update_segment(
+        self,
+        person: Person,
+        segment: str,
+        changes: Mapping[str, Any],
+        *,
+        channel: str = "app_home",
+    ) -> str:
+        """Several values of one segment at once (the App Home's Edit form): all or nothing,
+        each problem named by its field for the form to show inline."""
+        self._require_admin(person, "edit", channel, segment)
+        current = self._segments.config.segments[segment]
+        changed = {k: v for k, v in changes.items() if _current(current, k) != _normal_value(k, v)}
+        if not changed:
+            return f"Nothing to change in {segment_label(segment)}."
+        if "channel" in changed:
+            self._ready(str(changed["channel"]), "channel")
+        required = int(changed.get("approvals_required", current.approvals_required or 1))
+        approvers = list(changed.get("approvers", current.approvers))
+        warning = ""
+        if "approvers" in changed or "approvals_required" in changed:
+            field = "approvals_required" if "approvals_required" in changed else "approvers"
+            warning = self._reachable(segment, approvers, required, field=field)
+        title, who = segment_label(segment), f"<@{person.user_id}>"
+        names = ", ".join(_FIELD_WORDS.get(k, k) for k in changed)
+        notes = [(current.channel, f"{who} changed {title}: {names}.")]
+        if "channel" in changed:
+            notes = [
+                (
+                    str(changed["channel"]),
+                    f"{who} moved {title} here from <#{current.channel}> (and changed {names}).",
+                ),
+                (
+                    current.channel,
+                    f"{who} moved {title} to <#{changed['channel']}>: its new "
+                    "cards go there; the cards already here stay and keep working.",
+                ),
+            ]
+        result = self._change(
+            person,
+            channel,
+            segment,
+            dict(changed),
+            notes,
+            summary=f"Saved {title}: {names}.",
+            warning=warning,
+        )
+        return str(result)
+
+    # -- routing rules ----------------------------------------------------------------------
+
+    def add_route(
+        self, person: Person, rule: Mapping[str, Any], *, position: int | None, where: str
+    ) -> Changed:
+        self._require_admin(person, "route add", where, ROUTING_SCOPE)
+        rules = self._rules()
+        at = len(rules) if position is None else position - 1
+        if not 0 <= at <= len(rules):
+            raise ActionRefused(
+                f"There are {len(rules)} rules: pick a position from 1 to {len(rules) + 1}."
+            )
+        rules.insert(at, dict(rule))
+        target = str(rule.get("segment"))
+        return self._change_routes(
+            person,
+            where,
+            rules,
+            note_segment=target,
+            summary=f"Added routing rule {at + 1}: {describe_rule(rule)}.",
+        )
+
+    def move_route(self, person: Person, frm: int, to: int, *, where: str) -> Changed:
+        self._require_admin(person, "route move", where, ROUTING_SCOPE)
+        rules = self._rules()
+        self._check_position(frm, rules)
+        self._check_position(to, rules)
+        rule = rules.pop(frm - 1)
+        rules.insert(to - 1, rule)
+        return self._change_routes(
+            person,
+            where,
+            rules,
+            note_segment=str(rule["segment"]),
+            summary=f"Moved routing rule {frm} to {to}: {describe_rule(rule)}. First match wins.",
+        )
+
+    def remove_route(self, person: Person, number: int, *, where: str) -> Changed:
+        self._require_admin(person, "route remove", where, ROUTING_SCOPE)
+        rules = self._rules()
+        self._check_position(number, rules)
+        rule = rules.pop(number - 1)
+        return self._change_routes(
+            person,
+            where,
+            rules,
+            note_segment=str(rule["segment"]),
+            summary=f"Removed routing rule {number}: {describe_rule(rule)}.",
+        )
+
+    # -- reset --------------------------------------------------------------------------------
+
+    def reset(self, person: Person, scope: str, *, where: str) -> Changed:
+        """Drop one segment's overrides (or the routing rules', or with RESET_ALL every one)."""
+        self._require_admin(person, "reset", where, scope)
+        stored = self._segments.overrides(None if scope == RESET_ALL else scope)
+        if not stored:
+            what = "Nothing" if scope == RESET_ALL else f"{segment_label(scope)} has nothing"
+            raise ActionRefused(f"{what} to reset: it follows app.yaml already.")
+        keys = sorted({(s.override.scope, s.override.key) for s in stored})
+        before = {f"{s.override.scope}.{s.override.key}": s.override.value for s in stored}
+        config = self._segments.config
+        scopes = sorted({s for s, _ in keys})
+        notes = [
+            (
+                config.segments[s].channel,
+                f"<@{person.user_id}> reset {segment_label(s)} to app.yaml: "
+                + ", ".join(_FIELD_WORDS.get(k, k) for sc, k in keys if sc == s)
+                + ".",
+            )
+            for s in scopes
+            if s in config.segments
+        ]
+        now, actor = self.clock.now(), self.ctx.actor(person)
+        with self.ctx.transaction() as session:
+            revision = self._bump(session)
+            session.execute(delete(ConfigOverride).where(col(ConfigOverride.scope).in_(scopes)))
+            for s in scopes:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="config.reset",
+                    subject=_subject(s),
+                    at=now,
+                    before={k: v for k, v in before.items() if k.startswith(f"{s}.")},
+                    after={"revision": revision, "source": "app.yaml", "channel": where},
+                )
+            self._announce(session, notes, now)
+        self._settled()
+        label = (
+            "every segment and the routing rules" if scope == RESET_ALL else segment_label(scope)
+        )
+        return Changed(f"Reset {label} to app.yaml ({len(keys)} value(s)).")
+
+    # -- the one path every change takes --------------------------------------------------------
+
+    def _change(
+        self,
+        person: Person,
+        where: str,
+        scope: str,
+        changes: Mapping[str, Any],
+        notes: Sequence[tuple[str, str]],
+        *,
+        summary: str,
+        warning: str = "",
+    ) -> Changed:
+        seen = self._segments.revision
+        base = self._segments.base.model_dump(mode="json")
+        mine = {(scope, key) for key in changes}
+        kept = [
+            s.override
+            for s in self._segments.overrides()
+            if (s.override.scope, s.override.key) not in mine
+        ]
+        new = [Override(scope, key, value) for key, value in changes.items()]
+        try:
+            candidate = validate(apply(base, [*kept, *new]))
+        except ConfigRejected as rejected:
+            problems: dict[str, str] = {}
+            for key, message in rejected.problems:
+                field = _field_of(key, scope)
+                problems[field] = f"{problems[field]} {message}" if field in problems else message
+            raise ConfigRefused(problems) from None
+        before = {key: _current_in(self._segments.config, scope, key) for key in changes}
+        after = {key: _current_in(candidate, scope, key) for key in changes}
+        from_file = {key: _current_in(self._segments.base, scope, key) for key in changes}
+        now, actor = self.clock.now(), self.ctx.actor(person)
+        with self.ctx.transaction() as session:
+            revision = self._bump(session, seen=seen)
+            for key, value in after.items():
+                self._store(
+                    session, scope, key, value, actor, now, same_as_file=value == from_file[key]
+                )
+            audit.record(
+                session,
+                actor=actor,
+                action="config.changed",
+                subject=_subject(scope),
+                at=now,
+                before=before,
+                after={**after, "revision": revision, "channel": where},
+            )
+            self._announce(session, notes, now)
+        self._settled()
+        return Changed(summary, warning)
+
+    def _change_routes(
+        self,
+        person: Person,
+        where: str,
+        rules: list[dict[str, Any]],
+        *,
+        note_segment: str,
+        summary: str,
+    ) -> Changed:
+        config = self._segments.config
+        channel = config.segments[note_segment].channel if note_segment in config.segments else None
+        note = f"<@{person.user_id}>: {summary}"
+        return self._change(
+            person,
+            where,
+            ROUTING_SCOPE,
+            {"rules": rules},
+            [(channel, note)] if channel else [],
+            summary=summary,
+        )
+
+    def _store(
+        self,
+        session: Session,
+        scope: str,
+        key: str,
+        value: Any,
+        actor: audit.Actor,
+        now: Any,
+        *,
+        same_as_file: bool,
+    ) -> None:
+        session.execute(
+            delete(ConfigOverride).where(
+                col(ConfigOverride.scope) == scope, col(ConfigOverride.key) == key
+            )
+        )
+        if same_as_file:  # back to what app.yaml says: no override left to show
+            return
+        session.add(
+            ConfigOverride(
+                scope=scope,
+                key=key,
+                value=json.dumps(value),
+                set_by=actor.id,
+                set_by_name=actor.name,
+                set_at=now,
+            )
+        )
+
+    def _bump(self, session: Session, *, seen: int | None = None) -> int:
+        """Move the revision on, only from the one this change was validated against."""
+        statement = update(ConfigRevision).where(col(ConfigRevision.id) == 1)
+        if seen is not None:
+            statement = statement.where(col(ConfigRevision.revision) == seen)
+        if (
+            rowcount(session.execute(statement.values(revision=col(ConfigRevision.revision) + 1)))
+            == 0
+        ):
+            raise Conflict(
+                "Another admin changed the configuration just now: look again and retry."
+            )
+        revision = session.scalar(
+            select(col(ConfigRevision.revision)).where(col(ConfigRevision.id) == 1)
+        )
+        return int(revision or 0)
+
+    def _announce(self, session: Session, notes: Sequence[tuple[str, str]], now: Any) -> None:
+        messages = []
+        for channel, text in notes:
+            row = Announcement(text=text, created_at=now)
+            session.add(row)
+            session.flush()
+            messages.append(outbox.NewMessage(ANNOUNCEMENT, str(row.id), channel))
+        outbox.enqueue(session, messages, now=now)
+
+    def _settled(self) -> None:
+        self._segments.refresh(force=True)
+        self.ctx.hooks.cards_changed()
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _checkpoint(self, person: Person, attempted: str, where: str, scope: str) -> Checkpoint:
+        return Checkpoint(self.ctx, person, where, "config", _subject(scope), attempted)
+
+    def _require_admin(self, person: Person, attempted: str, where: str, scope: str) -> None:
+        checkpoint = self._checkpoint(person, attempted, where, scope)
+        checkpoint.require(may_administer(is_admin=checkpoint.is_admin()))
+        self._segments.refresh()  # decide on the configuration as it is in the database now
+
+    def _ready(self, channel: str, field: str) -> None:
+        try:
+            ready_to_post(self._client, channel)
+        except ChannelUnusable as unusable:
+            raise ConfigRefused({field: str(unusable)}) from None
+
+    def _reachable(
+        self, segment: str, approvers: Sequence[str], required: int, *, field: str
+    ) -> str:
+        """Refuse approvals that could never be given; the warning for exactly enough."""
+        try:
+            members = self.ctx.directory.members(approvers)
+        except DirectoryUnavailable as exc:
+            raise ConfigRefused(
+                {
+                    "approvers": f"I could not ask Slack who is in those groups ({exc}); "
+                    "nothing changed."
+                }
+            ) from None
+        people: set[str] = set().union(*members.values())
+        reach = approvals_reachable(required=required, approvers=len(people))
+        if reach.refusal:
+            raise ConfigRefused(
+                {
+                    field: f"{segment_label(segment)} cannot need {required} approval(s): "
+                    f"{reach.refusal}."
+                }
+            )
+        return reach.warning
+
+    def _rules(self) -> list[dict[str, Any]]:
+        return [
+            rule.model_dump(mode="json", exclude_defaults=True)
+            for rule in self._segments.config.routing.rules
+        ]
+
+    @staticmethod
+    def _check_position(number: int, rules: Sequence[object]) -> None:
+        if not 1 <= number <= len(rules):
+            if not rules:
+                raise ActionRefused(
+                    "There are no routing rules: every mention goes to the default segment."
+                )
+            raise ActionRefused(
+                f"There are {len(rules)} routing rules: pick a number from 1 to {len(rules)} (see `/brand route list`)."
+            )
+
+    def _mention_counts(self) -> dict[tuple[str, str], int]:
+        with self.ctx.transaction() as session:
+            rows = session.execute(
+                select(col(Mention.segment), col(Mention.state), func.count())
+                .where(col(Mention.state).in_([MentionState.OPEN, MentionState.CLAIMED]))
+                .group_by(col(Mention.segment), col(Mention.state))
+            ).all()
+        return {(segment, state): int(n) for segment, state, n in rows}
+
+
+_FIELD_WORDS = {
+    "channel": "channel",
+    "approvers": "approvers",
+    "approvals_required": "approvals",
+    "first_response_minutes": "response target",
+    "accounts": "posting accounts",
+    "follow.keywords": "keywords",
+    "follow.hashtags": "hashtags",
+    "follow.authors": "authors",
+    "rules": "routing rules",
+}
+
+
+def describe_rule(rule: Mapping[str, Any]) -> str:
+    """A routing rule as one line: `keywords hacked, lawsuit · sentiment below -0.6 → Crisis`."""
+    parts = []
+    for key, value in rule.items():
+        if key == "segment" or value in (None, []):
+            continue
+        if key == "sentiment_below":
+            parts.append(f"sentiment below {value}")
+        elif isinstance(value, list):
+            parts.append(f"{key} {', '.join(str(v) for v in value)}")
+        else:
+            parts.append(f"{key} {value}")
+    return " · ".join(parts) + f" → {segment_label(str(rule.get('segment')))}"
+
+
+def _subject(scope: str) -> str:
+    return "config:routing" if scope == ROUTING_SCOPE else f"segment:{scope}"
+
+
+def _field_of(key: str, scope: str) -> str:
+    """`segments.care.follow.keywords[2]` → `follow.keywords`; routing problems → `rules`."""
+    if key.startswith(f"{ROUTING_SCOPE}."):
+        return "rules"
+    prefix = f"segments.{scope}"
+    rest = key.removeprefix(prefix).lstrip(".")
+    rest = rest.split("[", 1)[0]
+    return rest or "approvals_required"  # a whole-segment problem is the approvals check
+
+
+def _current_in(config: BrandConfig, scope: str, key: str) -> Any:
+    if scope == ROUTING_SCOPE:
+        return [r.model_dump(mode="json", exclude_defaults=True) for r in config.routing.rules]
+    return _current(config.segments[scope], key)
+
+
+def _current(segment: Any, key: str) -> Any:
+    value = segment
+    for part in key.split("."):
+        value = getattr(value, part)
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+def _normal_value(key: str, value: Any) -> Any:
+    if key.startswith("follow.") and isinstance(value, list):
+        return [_normalised(key.removeprefix("follow."), str(v)) for v in value]
+    if key == "accounts" and isinstance(value, list):
+        return [str(v).strip().removeprefix("@").lower() for v in value]
+    return value
+
+
+def _normalised(kind: str, value: str) -> str:
+    """As app.yaml's loader stores it, so "#Refund" and "#refund" are one hashtag."""
+    if kind == "hashtags":
+        return "#" + value.strip().removeprefix("#").lower()
+    if kind == "authors":
+        return value.strip().removeprefix("@").lower()
+    return " ".join(value.split())
+
+
+def _principals(ids: Sequence[str]) -> str:
+    return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in ids)

@@ -1,0 +1,241 @@
+"""/brand's admin subcommands: parse what was typed (Slack's escaped IDs), call the steering
+service, say what happened. Every check (admin, values, channels) is the service's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.core.errors import ActionRefused, ConfigRefused
+from bot.services import Services
+from bot.slack.cards.steering import (
+    SteeringAction,
+    help_text,
+    reset_all_confirmation,
+    routes_text,
+    segments_table,
+    usage,
+)
+from bot.slack.clicks import Person
+from bot.steering.service import RESET_ALL, describe_rule
+from handlers.errors import guarded, tell
+from policies.config import ROUTING_CRITERIA
+from policies.config.overrides import ROUTING_SCOPE
+from policies.slack_text import channel_id, label, principal_id, words
+
+SUBCOMMANDS = (
+    "segments",
+    "channel",
+    "approvers",
+    "approvals",
+    "sla",
+    "accounts",
+    "follow",
+    "route",
+    "reset",
+)
+FOLLOW_KINDS = {"keyword": "keywords", "hashtag": "hashtags", "author": "authors"}
+FOLLOW_KINDS |= {plural: plural for plural in FOLLOW_KINDS.values()}
+LIST_CRITERIA = {"keywords", "hashtags", "authors", "lang"}
+
+
+class Usage(ActionRefused):
+    """What was typed does not fit the subcommand: why, then its usage line."""
+
+    def __init__(self, why: str, subcommand: str) -> None:
+        super().__init__(f"{why}\n{usage(subcommand)}")
+
+
+def register(app: App, services: Services) -> None:
+    @app.action(SteeringAction.CONFIRM_RESET_ALL)
+    @guarded
+    def confirm_reset_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = body["user"]
+        person = Person(user["id"], user.get("username") or user.get("name", ""))
+        where = (body.get("container") or {}).get("channel_id") or ""
+        tell(client, body, str(services.steering.reset(person, RESET_ALL, where=where)))
+
+
+def help_for(services: Services, person: Person) -> str:
+    try:
+        is_admin = services.steering.is_admin(person)
+    except ActionRefused:  # Slack could not say: show everything, each command checks anyway
+        is_admin = False
+    return help_text(is_admin=is_admin)
+
+
+def steer(
+    services: Services, person: Person, subcommand: str, rest: str, *, where: str
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """The answer to one admin subcommand: text, and blocks when it needs a button."""
+    steering = services.steering
+    args = words(rest)
+    if subcommand == "segments":
+        return segments_table(steering.segment_rows(person, where=where)), None
+    if subcommand == "route":
+        return _route(services, person, args, where=where), None
+    if subcommand == "reset":
+        if len(args) != 1:
+            raise Usage("Name one segment, `routing`, or `all`.", "reset")
+        target = args[0].lower()
+        if target == RESET_ALL:
+            rows = steering.segment_rows(person, where=where)  # admins only, like the reset
+            count = sum(len(r.overridden) for r in rows) + len(
+                services.segments.overrides(ROUTING_SCOPE)
+            )
+            if not count:
+                return "Nothing to reset: everything follows app.yaml already.", None
+            return "Reset everything to app.yaml?", reset_all_confirmation(count)
+        scope = ROUTING_SCOPE if target == ROUTING_SCOPE else _segment(services, args[0], "reset")
+        return str(steering.reset(person, scope, where=where)), None
+    if not args:
+        raise Usage("Name a segment first.", subcommand)
+    segment = _segment(services, args[0], subcommand)
+    values = args[1:]
+    try:
+        return str(_segment_change(services, person, subcommand, segment, values, where)), None
+    except ConfigRefused as refused:
+        raise Usage(str(refused), subcommand) from None
+
+
+def _segment_change(
+    services: Services, person: Person, subcommand: str, segment: str, values: list[str], where: str
+) -> object:
+    steering = services.steering
+    match subcommand:
+        case "channel":
+            if len(values) != 1:
+                raise Usage("Name one channel.", subcommand)
+            channel = channel_id(values[0])
+            if channel is None:
+                raise Usage(
+                    f"{label(values[0])!r} is not a channel I can use: pick it from Slack's "
+                    "#autocomplete, or give its ID (C…).",
+                    subcommand,
+                )
+            return steering.set_channel(person, segment, channel, where=where)
+        case "approvers":
+            if not values:
+                raise Usage("Name at least one person or user group.", subcommand)
+            return steering.set_approvers(person, segment, _principals(values), where=where)
+        case "approvals":
+            return steering.set_approvals(person, segment, _number(values, subcommand), where=where)
+        case "sla":
+            minutes = _number(values, subcommand)
+            return steering.set_response_target(person, segment, minutes, where=where)
+        case "accounts":
+            if not values:
+                raise Usage("Name at least one X account, like @acme.", subcommand)
+            return steering.set_accounts(person, segment, [_handle(v) for v in values], where=where)
+        case "follow":
+            if len(values) < 3 or values[0].lower() not in ("add", "remove"):
+                raise Usage("Say add or remove, what kind, and the value.", subcommand)
+            kind = FOLLOW_KINDS.get(values[1].lower())
+            if kind is None:
+                raise Usage(f"{values[1]!r} is not keyword, hashtag or author.", subcommand)
+            value = " ".join(values[2:])
+            if kind == "authors":
+                value = _handle(value, subcommand)
+            return steering.follow(
+                person, segment, add=values[0].lower() == "add", kind=kind, value=value, where=where
+            )
+    raise Usage(f"Unknown command {subcommand!r}.", "help")
+
+
+def _route(services: Services, person: Person, args: list[str], *, where: str) -> str:
+    steering = services.steering
+    action = args[0].lower() if args else "list"
+    match action:
+        case "list":
+            rules, default = steering.routing_rules(person, where=where)
+            overridden = bool(services.segments.overrides(ROUTING_SCOPE))
+            return routes_text(rules, default, overridden=overridden, describe=describe_rule)
+        case "add":
+            if len(args) < 4:
+                raise Usage("Name the segment, the kind of rule and its value.", "route add")
+            segment = _segment(services, args[1], "route add")
+            kind = args[2].lower()
+            kind = {"keyword": "keywords", "hashtag": "hashtags", "author": "authors"}.get(
+                kind, kind
+            )
+            kind = "sentiment_below" if kind == "sentiment" else kind
+            if kind not in ROUTING_CRITERIA:
+                raise Usage(
+                    f"{args[2]!r} is not one of {', '.join(ROUTING_CRITERIA)}.", "route add"
+                )
+            rule = {"segment": segment, kind: _criterion(kind, " ".join(args[3:]))}
+            return _or_usage(
+                lambda: steering.add_route(person, rule, position=None, where=where), "route add"
+            )
+        case "move":
+            frm, to = (_number(args[1:2], "route move"), _number(args[2:3], "route move"))
+            return _or_usage(
+                lambda: steering.move_route(person, frm, to, where=where), "route move"
+            )
+        case "remove":
+            number = _number(args[1:], "route remove")
+            return _or_usage(
+                lambda: steering.remove_route(person, number, where=where), "route remove"
+            )
+    raise Usage(f"{action!r} is not list, add, move or remove.", "route list")
+
+
+def _or_usage(change: Callable[[], object], subcommand: str) -> str:
+    try:
+        return str(change())
+    except ConfigRefused as refused:
+        raise Usage(str(refused), subcommand) from None
+
+
+def _criterion(kind: str, value: str) -> Any:
+    if kind in LIST_CRITERIA:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        return [_handle(v, "route add") for v in items] if kind == "authors" else items
+    if kind == "sentiment_below":
+        try:
+            return float(value)
+        except ValueError:
+            raise Usage(f"{value!r} is not a number from -1 to 1.", "route add") from None
+    return value  # a regex: compiled by the validation, which names what is wrong
+
+
+def _segment(services: Services, typed: str, subcommand: str) -> str:
+    try:
+        return services.steering.segment_name(typed)
+    except ActionRefused as unknown:
+        raise Usage(str(unknown), subcommand) from None
+
+
+def _principals(values: list[str]) -> list[str]:
+    found = []
+    for value in values:
+        principal = principal_id(value)
+        if principal is None:
+            raise Usage(
+                f"I couldn't tell who {label(value)!r} is: pick people and user groups from "
+                "Slack's @autocomplete, or give their IDs (U…, S…).",
+                "approvers",
+            )
+        found.append(principal)
+    return list(dict.fromkeys(found))
+
+
+def _handle(value: str, subcommand: str = "accounts") -> str:
+    if value.startswith("<"):  # Slack turned @name into a Slack person: not an X handle
+        raise Usage(
+            f"{label(value)!r} is a Slack member; write the X handle, like @acme.", subcommand
+        )
+    return value.strip()
+
+
+def _number(values: list[str], subcommand: str) -> int:
+    if len(values) != 1:
+        raise Usage("Give one whole number.", subcommand)
+    try:
+        return int(values[0])
+    except ValueError:
+        raise Usage(f"{values[0]!r} is not a whole number.", subcommand) from None
