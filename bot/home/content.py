@@ -9,10 +9,12 @@ a burst of changes costs one read of them, not one per person."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from slack_sdk import WebClient
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
@@ -66,10 +68,35 @@ class Snapshot:
     freezes: list[Freeze]
     pending: list[_Pending]
     members: dict[str, frozenset[str]] | None  # None: Slack could not say
-    permalinks: dict[int, str] = field(default_factory=dict)
 
 
 Permalink = Callable[[str, str], str | None]  # (channel, ts) → the message's permalink
+
+
+class Permalinks:
+    """Slack's permalink of a message, asked once per message (it never changes); None while
+    Slack can't say."""
+
+    def __init__(self, client: WebClient, *, keep: int = 2000) -> None:
+        self._client = client
+        self._keep = keep
+        self._known: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, channel: str, ts: str) -> str | None:
+        with self._lock:
+            known = self._known.get((channel, ts))
+        if known is not None:
+            return known
+        try:
+            link = str(self._client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except Exception:
+            return None
+        with self._lock:
+            if len(self._known) >= self._keep:
+                self._known.clear()
+            self._known[channel, ts] = link
+        return link
 
 
 class HomeContent:
@@ -90,9 +117,7 @@ class HomeContent:
             members = None
         return Snapshot(at=now, freezes=freezes, pending=pending, members=members)
 
-    def view_for(
-        self, user_id: str, snapshot: Snapshot, *, notice: str | None = None
-    ) -> HomeView:
+    def view_for(self, user_id: str, snapshot: Snapshot, *, notice: str | None = None) -> HomeView:
         with self._ctx.transaction() as session:
             claimed = self._claimed(session, user_id, snapshot.at)
             mine = list(
@@ -155,9 +180,7 @@ class HomeContent:
     def _claimed(self, session: Session, user_id: str, now: datetime) -> list[ClaimedMention]:
         mentions = session.scalars(
             select(Mention)
-            .where(
-                col(Mention.state) == MentionState.CLAIMED, col(Mention.claimed_by) == user_id
-            )
+            .where(col(Mention.state) == MentionState.CLAIMED, col(Mention.claimed_by) == user_id)
             .order_by(col(Mention.tweeted_at))
         )
         catalog = self._ctx.segments
@@ -231,12 +254,8 @@ class HomeContent:
             if not waiting or progress_shown is None:
                 continue
             link = None
-            if len(item.texts) > 1 and item.card_ts and item.draft.id is not None:
-                link = snapshot.permalinks.get(item.draft.id)
-                if link is None:
-                    link = self._permalink(item.channel, item.card_ts)
-                    if link:
-                        snapshot.permalinks[item.draft.id] = link
+            if len(item.texts) > 1 and item.card_ts:
+                link = self._permalink(item.channel, item.card_ts)
             awaiting.append(
                 AwaitingDraft(
                     draft=item.draft,

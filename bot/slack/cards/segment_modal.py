@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -197,3 +198,56 @@ def _groups_input(current: SegmentForm, options: list[Option]) -> InputBlock:
         ),
         hint=current.groups_note,
     )
+
+
+@dataclass(frozen=True)
+class SegmentEdit:
+    """What the admin submitted, as typed or picked (the service reads and checks it)."""
+
+    channel: str | None
+    approver_users: list[str]
+    approver_groups: list[str]
+    approvals_required: str | None
+    first_response_minutes: str | None
+    accounts: list[str]
+    keywords: str | None
+    hashtags: str | None
+    authors: str | None
+
+
+def edit_from(values: dict[str, Any]) -> SegmentEdit:
+    """The submitted form (`view.state.values`), whatever the element of each input."""
+
+    def element(block: str) -> dict[str, Any]:
+        found = values.get(BLOCKS[block], {}).get(ACTION)
+        return found if isinstance(found, dict) else {}
+
+    def picked(block: str) -> list[str]:
+        item = element(block)
+        if "selected_options" in item:
+            return [str(o.get("value")) for o in item["selected_options"] or [] if o.get("value")]
+        if "selected_users" in item:
+            return [str(u) for u in item["selected_users"] or []]
+        return split_list(item.get("value"))  # typed in, comma separated
+
+    return SegmentEdit(
+        channel=element("channel").get("selected_conversation"),
+        approver_users=picked("approvers"),
+        approver_groups=picked("approver_groups"),
+        approvals_required=element("approvals_required").get("value"),
+        first_response_minutes=element("first_response_minutes").get("value"),
+        accounts=picked("accounts"),
+        keywords=element("follow.keywords").get("value"),
+        hashtags=element("follow.hashtags").get("value"),
+        authors=element("follow.authors").get("value"),
+    )
+
+
+def form_errors(problems: dict[str, str]) -> dict[str, str]:
+    """The steering service's problems by field → Slack's `errors` by block (a problem of no
+    field on the form is shown with the approvals, as the service files whole-segment ones)."""
+    errors: dict[str, str] = {}
+    for key, message in problems.items():
+        block = BLOCKS.get(key, BLOCKS["approvals_required"])
+        errors[block] = f"{errors[block]} {message}" if block in errors else message
+    return errors
