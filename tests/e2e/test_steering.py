@@ -4,11 +4,16 @@ restart, reach another replica and lose to /brand reset."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
-from support import audit_entries, carded, posted_card
+from support import TEST_CONFIG, audit_entries, carded, posted_card
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
@@ -39,8 +44,6 @@ def brand(world: FakeWorld, user: SlackUser, text: str) -> str:
 
 
 def overrides(world: FakeWorld) -> dict[tuple[str, str], Any]:
-    import json
-
     with transaction(world.db) as session:
         rows = session.scalars(select(ConfigOverride)).all()
         return {(r.scope, r.key): json.loads(r.value) for r in rows}
@@ -503,3 +506,58 @@ def test_announcements_are_delivered_once_through_the_outbox(
     world.deliver()
     assert len(world.cards(ANNOUNCEMENT)) == 1
     assert len(announcements(world, "C0CUSTOMER")) == 1
+
+
+# -- the record, from the command line ------------------------------------------------------------
+
+
+def _cli(world: FakeWorld, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "app.yaml"
+    config.write_text(TEST_CONFIG)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "DATABASE_URL": world.database_url,
+            "BRANDBOT_CONFIG": str(config),
+        },
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def test_check_effective_and_audit_show_the_change_with_before_and_after(
+    world: FakeWorld, admin: SlackUser, tmp_path: Path
+) -> None:
+    untouched = _cli(world, tmp_path, "check", "--effective")
+    assert untouched.returncode == 0, untouched.stderr
+    assert "# No overrides: this is app.yaml as it is." in untouched.stdout
+
+    brand(world, admin, f"channel customer_relations <#{NEW_CARE}|care-team>")
+    brand(world, admin, "follow customer_relations add hashtag #AcmeHelp")
+    brand(world, world.user("U0BOB", "bob"), "sla customer_relations 1")  # refused
+
+    shown = _cli(world, tmp_path, "check", "--effective")
+    assert shown.returncode == 0, shown.stderr
+    assert '#   segments.customer_relations.channel = "C0NEWCARE"  (set by ada at' in shown.stdout
+    effective = yaml.safe_load(shown.stdout)
+    assert effective["segments"]["customer_relations"]["channel"] == NEW_CARE
+    assert effective["segments"]["customer_relations"]["follow"]["hashtags"] == ["#acmehelp"]
+
+    who = _cli(world, tmp_path, "audit", "who", "customer_relations")
+    assert who.returncode == 0, who.stderr
+    lines = who.stdout.splitlines()
+    assert lines[0] == "Configuration of customer_relations: 3 change(s) from Slack"
+    assert 'ada (U0ADMIN) in C0OPS: channel: "C0CUSTOMER" → "C0NEWCARE"' in lines[1]
+    assert 'follow.hashtags: [] → ["#acmehelp"]' in lines[2]
+    assert "bob (U0BOB) in C0OPS: refused sla: Only brandbot admins can do that." in lines[3]
+
+    export = _cli(world, tmp_path, "audit", "export")
+    assert export.returncode == 0, export.stderr
+    changed = [json.loads(line) for line in export.stdout.splitlines()]
+    (moved, *_) = [e for e in changed if e["action"] == "config.changed"]
+    assert json.loads(moved["before"]) == {"channel": "C0CUSTOMER"}
+    assert json.loads(moved["after"])["channel"] == NEW_CARE
