@@ -46,6 +46,7 @@ from bot.mentions.service import CardRequest, MentionService, create_cards
 from bot.runtime import posting_credentials, wire
 from bot.slack.clicks import Click, Person
 from bot.slack.client import interactive_client, outbox_client
+from bot.steering.service import SteeringService
 from bot.x.gateway import XGateway
 from policies.config import BrandConfig
 from policies.lint import text_fingerprint
@@ -91,6 +92,7 @@ class ServiceKit(OnContext):
     held_queue: HeldQueueService
     mentions: MentionService
     ingestor: Ingestor
+    steering: SteeringService
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -247,6 +249,7 @@ def build_services(
         held_queue=services.held_queue,
         mentions=services.mentions,
         ingestor=wired.ingestor,
+        steering=services.steering,
     )
 
 
