@@ -56,11 +56,21 @@ def main(verbose: bool) -> None:
     help="Defaults to $BRANDBOT_CONFIG or ./app.yaml.",
 )
 @click.option("--online", is_flag=True, help="Also ask Slack and X that everything named exists.")
-def check(config_path: Path | None, online: bool) -> None:
+@click.option(
+    "--effective",
+    is_flag=True,
+    help="Print the configuration in force: app.yaml with the overrides admins set from Slack "
+    "(read from $DATABASE_URL).",
+)
+def check(config_path: Path | None, online: bool, effective: bool) -> None:
     """Validate app.yaml; errors name file, line and key."""
     settings = Settings.from_env()
     path = config_path or settings.config_path
     config = _config(path)
+    if effective:
+        from bot.steering.effective import effective_report
+
+        click.echo(effective_report(config, settings.database_url), nl=False)
     if online:
         from bot.online_check import check_online
 
@@ -284,17 +294,33 @@ def _post_anchor(channel: str, anchor: str) -> None:
 
 
 @audit.command("who")
-@click.argument("ref", metavar="TWEET")
+@click.argument("ref", metavar="TWEET|SEGMENT")
 def audit_who(ref: str) -> None:
-    """Who drafted, edited, approved and posted a tweet (an id or an x.com URL)."""
-    from bot.core.audit_report import parse_tweet_ref, render_who, who_tweeted
+    """Who drafted, edited, approved and posted a tweet (an id or an x.com URL); or, given a
+    segment name (or `routing`), who changed its settings from Slack, from what to what."""
+    from bot.core.audit_report import (
+        config_subject,
+        entries_of,
+        parse_tweet_ref,
+        render_config_history,
+        render_who,
+        who_tweeted,
+    )
     from bot.core.db import make_engine, transaction
 
+    engine = make_engine(Settings.from_env().database_url)
     try:
         tweet_id = parse_tweet_ref(ref)
     except ValueError as exc:
-        raise BadInput(str(exc)) from exc
-    engine = make_engine(Settings.from_env().database_url)
+        subject = config_subject(ref)
+        if subject is None:
+            raise BadInput(f"{exc}; or name a segment, or `routing`") from exc
+        with transaction(engine) as session:
+            entries = [
+                e for e in entries_of(session, subject=subject) if e.action.startswith("config.")
+            ]
+        click.echo(render_config_history(subject, entries), nl=False)
+        return
     with transaction(engine) as session:
         history = who_tweeted(session, tweet_id)
     if history is None:

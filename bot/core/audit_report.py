@@ -376,6 +376,49 @@ def render_who(history: TweetHistory) -> str:
     return "\n".join(lines) + "\n"
 
 
+def config_subject(ref: str) -> str | None:
+    """The audit subject of a segment's or the routing rules' configuration, if `ref` names one
+    (``customer_relations``, ``segment:customer_relations``, ``routing``)."""
+    value = ref.strip().lower()
+    if value in ("routing", "config:routing"):
+        return "config:routing"
+    name = value.removeprefix("segment:")
+    return f"segment:{name}" if re.fullmatch(r"[a-z][a-z0-9_]{0,49}", name) else None
+
+
+def render_config_history(subject: str, entries: list[AuditEntry]) -> str:
+    """Who changed a segment's settings from Slack, when, from what to what (oldest first)."""
+    lines = [f"Configuration of {subject.partition(':')[2]}: {len(entries)} change(s) from Slack"]
+    for entry in entries:
+        before, after = fields_of(entry.before), fields_of(entry.after)
+        where = after.pop("typed_in", None) or (
+            after.get("channel") if entry.action == "config.refused" else None
+        )
+        after.pop("revision", None)
+        if entry.action == "config.refused":
+            what = f"refused {after.get('attempted', '')}: {after.get('reason', '')}"
+        elif entry.action == "config.reset":
+            what = "reset to app.yaml: " + ", ".join(
+                f"{key.partition('.')[2]} (was {_short(value)})" for key, value in before.items()
+            )
+        else:
+            what = "; ".join(
+                f"{key}: {_short(before.get(key))} → {_short(value)}"
+                for key, value in after.items()
+            )
+        place = f" in {where}" if where else ""
+        lines.append(
+            f"  • #{entry.seq} {_when(entry.at)} {_who(entry.actor_id, entry.actor_name)}{place}: "
+            f"{what}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 # --- export ------------------------------------------------------------------------------------
 
 

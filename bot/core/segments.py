@@ -12,12 +12,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlalchemy import Engine
 
-from bot.core.db import transaction
-from bot.core.models import ConfigOverride, ConfigRevision
 from policies.config import BrandConfig
 from policies.config.overrides import Override, effective
 
@@ -69,28 +68,43 @@ class SegmentCatalog:
         if self._engine is None:
             return
         with self._lock:
-            with transaction(self._engine) as session:
-                row = session.get(ConfigRevision, 1)
-                revision = row.revision if row is not None else 0
-                if revision == self._revision and not force:
-                    self._checked = time.monotonic()
-                    return
-                rows = session.scalars(select(ConfigOverride).order_by(col(ConfigOverride.id)))
-                stored = [
-                    StoredOverride(
-                        Override(r.scope, r.key, json.loads(r.value)),
-                        r.set_by,
-                        r.set_by_name,
-                        f"{r.set_at:%Y-%m-%d %H:%M} UTC",
-                    )
-                    for r in rows
-                ]
+            revision = int(self._read("SELECT revision FROM config_revision WHERE id = 1")[0][0])
+            if revision == self._revision and not force:
+                self._checked = time.monotonic()
+                return
+            rows = self._read(
+                "SELECT scope, key, value, set_by, set_by_name, set_at FROM config_override "
+                "ORDER BY id"
+            )
+            stored = [
+                StoredOverride(Override(scope, key, json.loads(value)), by, by_name, _shown(at))
+                for scope, key, value, by, by_name, at in rows
+            ]
             config, ignored = effective(self.base, [s.override for s in stored])
             for override, why in ignored:
                 if (override, why) not in self._ignored:
                     log.warning("override %s.%s left out: %s", override.scope, override.key, why)
             self._config, self._stored, self._ignored = config, stored, ignored
             self._revision, self._checked = revision, time.monotonic()
+
+    def _read(self, sql: str) -> list[tuple[Any, ...]]:
+        """A read on a connection of its own, outside any transaction: `config` is read inside
+        other transactions, and on SQLite every SQLAlchemy transaction takes the write lock
+        (BEGIN IMMEDIATE), so a nested one would wait for its own caller. A plain read in WAL
+        mode waits for nobody; on PostgreSQL it is rolled back at once."""
+        assert self._engine is not None
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(sql)
+                rows = [tuple(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+            raw.rollback()
+            return rows
+        finally:
+            raw.close()
 
     @property
     def revision(self) -> int:
@@ -134,3 +148,10 @@ class SegmentCatalog:
     @property
     def admins(self) -> list[str]:
         return list(self.config.admins)
+
+
+def _shown(at: Any) -> str:
+    """When an override was set, for display (SQLite hands back text, PostgreSQL a datetime)."""
+    if isinstance(at, datetime):
+        return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"{str(at)[:16]} UTC"

@@ -48,6 +48,7 @@ from bot.mentions.service import CardRequest, MentionService, create_cards
 from bot.runtime import posting_credentials, wire
 from bot.slack.clicks import Click, Person
 from bot.slack.client import interactive_client, outbox_client
+from bot.steering.service import SteeringService
 from bot.x.gateway import XGateway
 from policies.config import BrandConfig
 from policies.lint import text_fingerprint
@@ -93,6 +94,7 @@ class ServiceKit(OnContext):
     held_queue: HeldQueueService
     mentions: MentionService
     ingestor: Ingestor
+    steering: SteeringService
     homes: HomeService
     tabs: HomeTabs
     _tweet_ids: Iterator[int] = field(
@@ -251,6 +253,7 @@ def build_services(
         held_queue=services.held_queue,
         mentions=services.mentions,
         ingestor=wired.ingestor,
+        steering=services.steering,
         homes=services.homes,
         tabs=wired.homes,
     )

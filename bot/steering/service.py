@@ -134,7 +134,7 @@ class SteeringService(OnContext):
         old = self._segments.config.segments[segment].channel
         self._require_admin(person, "channel", where, segment)
         if channel == old:
-            raise ActionRefused(f"{segment_label(segment)} already uses <#{channel}>.")
+            raise ConfigRefused({"channel": f"{segment_label(segment)} already uses <#{channel}>."})
         self._ready(channel, "channel")
         who, title = f"<@{person.user_id}>", segment_label(segment)
         notes = [
@@ -260,10 +260,10 @@ class SteeringService(OnContext):
         normal = _normalised(kind, value)
         title, what = segment_label(segment), f"{kind[:-1]} {value.strip()!r}"
         if add and normal in values:
-            raise ActionRefused(f"{title} already follows the {what}.")
+            raise ConfigRefused({key: f"{title} already follows the {what}."})
         if not add and normal not in values:
             listed = ", ".join(values) or "none"
-            raise ActionRefused(f"{title} does not follow the {what}; its {kind}: {listed}.")
+            raise ConfigRefused({key: f"{title} does not follow the {what}; its {kind}: {listed}."})
         new = [*values, value.strip()] if add else [v for v in values if v != normal]
         verb = "now follows" if add else "no longer follows"
         note = f"<@{person.user_id}>: {title} {verb} the {what} on X."
@@ -334,8 +334,10 @@ class SteeringService(OnContext):
         rules = self._rules()
         at = len(rules) if position is None else position - 1
         if not 0 <= at <= len(rules):
-            raise ActionRefused(
-                f"There are {len(rules)} rules: pick a position from 1 to {len(rules) + 1}."
+            raise ConfigRefused(
+                {
+                    "rules": f"There are {len(rules)} rules: pick a position from 1 to {len(rules) + 1}."
+                }
             )
         rules.insert(at, dict(rule))
         target = str(rule.get("segment"))
@@ -410,7 +412,7 @@ class SteeringService(OnContext):
                     subject=_subject(s),
                     at=now,
                     before={k: v for k, v in before.items() if k.startswith(f"{s}.")},
-                    after={"revision": revision, "source": "app.yaml", "channel": where},
+                    after={"revision": revision, "source": "app.yaml", "typed_in": where},
                 )
             self._announce(session, notes, now)
         self._settled()
@@ -466,7 +468,7 @@ class SteeringService(OnContext):
                 subject=_subject(scope),
                 at=now,
                 before=before,
-                after={**after, "revision": revision, "channel": where},
+                after={**after, "revision": revision, "typed_in": where},
             )
             self._announce(session, notes, now)
         self._settled()
@@ -602,11 +604,16 @@ class SteeringService(OnContext):
     def _check_position(number: int, rules: Sequence[object]) -> None:
         if not 1 <= number <= len(rules):
             if not rules:
-                raise ActionRefused(
-                    "There are no routing rules: every mention goes to the default segment."
+                raise ConfigRefused(
+                    {
+                        "rules": "There are no routing rules: every mention goes to the default segment."
+                    }
                 )
-            raise ActionRefused(
-                f"There are {len(rules)} routing rules: pick a number from 1 to {len(rules)} (see `/brand route list`)."
+            raise ConfigRefused(
+                {
+                    "rules": f"There are {len(rules)} routing rules: pick a number from 1 to "
+                    f"{len(rules)} (see `/brand route list`)."
+                }
             )
 
     def _mention_counts(self) -> dict[tuple[str, str], int]:
