@@ -227,8 +227,10 @@ def test_an_admin_sees_every_segment_with_edit_and_the_freeze_as_it_is_ordered(
         admin,
         partial(admin.command, "/brand", "freeze all outage in Leeds for 2h", channel="C0OPS"),
     )
-    for user_id in ("U0ADMIN", "U0BOB"):  # refreshed without being reopened
-        world.slack.wait_for(lambda _, u=user_id: "Publishing is frozen" in _home(world, u))
+    # Both homes are refreshed without being reopened.
+    world.slack.wait_for(
+        lambda _: all("Publishing is frozen" in _home(world, u) for u in ("U0ADMIN", "U0BOB"))
+    )
     home = _home(world, "U0ADMIN")
     assert "for every account by <@U0ADMIN>" in home and "outage in Leeds" in home
     assert "until <!date^" in home

@@ -30,8 +30,6 @@ CASES = [
 def test_response_clock(
     seconds: int, target: int, age: int, urgency: Urgency, left: int, over: int
 ) -> None:
-    clock = response_clock(
-        since=SENT, now=SENT + timedelta(seconds=seconds), target_minutes=target
-    )
+    clock = response_clock(since=SENT, now=SENT + timedelta(seconds=seconds), target_minutes=target)
     assert (clock.age_minutes, clock.urgency) == (age, urgency)
     assert (clock.minutes_left, clock.minutes_over) == (left, over)
