@@ -324,6 +324,11 @@ def test_accounts_limit_what_a_segment_may_post_as(world: FakeWorld, admin: Slac
     answer = brand(world, admin, "accounts customer_relations @ACME")
     assert "may now post as @ACME" in answer
     assert segment_config(world).accounts == ["acme"]
+    # the one account is now guarded by customer relations: the others, listing none, lose it
+    assert (
+        ":warning: Listing an account guards it, so segments that list none can no longer post as it: Crisis management (@acme);"
+        in answer
+    )
 
 
 # -- routing rules --------------------------------------------------------------------------------
