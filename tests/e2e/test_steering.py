@@ -43,6 +43,16 @@ def brand(world: FakeWorld, user: SlackUser, text: str) -> str:
     return said(world, user, lambda: user.command("/brand", text, channel=OPS))
 
 
+def refused(
+    world: FakeWorld, admin: SlackUser, text: str, words: str, *, usage: str = "Usage: `/brand "
+) -> None:
+    """/brand TEXT is answered with `words` and the usage line, and nothing changes."""
+    answer = brand(world, admin, text)
+    assert words in answer and usage in answer, answer
+    assert overrides(world) == {}
+    assert audit_entries(world, action="config.changed") == []
+
+
 def overrides(world: FakeWorld) -> dict[tuple[str, str], Any]:
     with transaction(world.db) as session:
         rows = session.scalars(select(ConfigOverride)).all()
@@ -228,10 +238,7 @@ def test_a_new_approver_group_counts_and_the_old_one_no_longer_does(
 def test_approvals_that_could_never_be_given_are_refused(
     world: FakeWorld, admin: SlackUser, text: str, words: str
 ) -> None:
-    answer = brand(world, admin, text)
-    assert words in answer, answer
-    assert "Usage: `/brand approv" in answer
-    assert overrides(world) == {}
+    refused(world, admin, text, words, usage="Usage: `/brand approv")
 
 
 def test_approvals_equal_to_the_approvers_warn_and_lowering_is_announced(
@@ -290,10 +297,7 @@ def test_sla_sets_the_response_target_the_next_card_shows(
 def test_bad_values_get_app_yamls_words_and_the_usage_line(
     world: FakeWorld, admin: SlackUser, text: str, words: str
 ) -> None:
-    answer = brand(world, admin, text)
-    assert words in answer, answer
-    assert "Usage: `/brand " in answer
-    assert overrides(world) == {}
+    refused(world, admin, text, words)
 
 
 def test_follow_adds_and_removes_what_the_segment_searches_for(
@@ -374,10 +378,7 @@ def test_routing_rules_are_listed_added_moved_and_removed(
 def test_bad_routing_rules_are_refused(
     world: FakeWorld, admin: SlackUser, text: str, words: str
 ) -> None:
-    answer = brand(world, admin, text)
-    assert words in answer, answer
-    assert "Usage: `/brand route" in answer
-    assert overrides(world) == {}
+    refused(world, admin, text, words, usage="Usage: `/brand route")
 
 
 # -- reset, restarts, replicas --------------------------------------------------------------------
