@@ -21,6 +21,7 @@ from bot.slack.cards.steering import (
 )
 from bot.slack.clicks import Person
 from bot.steering.service import RESET_ALL, describe_rule
+from handlers.clicks import click_from
 from handlers.errors import guarded, tell
 from policies.config import ROUTING_CRITERIA
 from policies.config.overrides import ROUTING_SCOPE
@@ -54,10 +55,10 @@ def register(app: App, services: Services) -> None:
     @guarded
     def confirm_reset_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user = body["user"]
-        person = Person(user["id"], user.get("username") or user.get("name", ""))
-        where = (body.get("container") or {}).get("channel_id") or ""
-        tell(client, body, str(services.steering.reset(person, RESET_ALL, where=where)))
+        click = click_from(body)
+        tell(
+            client, body, str(services.steering.reset(click.person, RESET_ALL, where=click.channel))
+        )
 
 
 def help_for(services: Services, person: Person) -> str:
