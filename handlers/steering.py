@@ -25,7 +25,7 @@ from handlers.clicks import click_from
 from handlers.errors import guarded, tell
 from policies.config import ROUTING_CRITERIA
 from policies.config.overrides import ROUTING_SCOPE
-from policies.slack_text import channel_id, label, principal_id, words
+from policies.slack_text import channel_id, label, principal_id, unescape, words
 
 SUBCOMMANDS = (
     "segments",
@@ -138,7 +138,7 @@ def _segment_change(
             kind = FOLLOW_KINDS.get(values[1].lower())
             if kind is None:
                 raise Usage(f"{values[1]!r} is not keyword, hashtag or author.", subcommand)
-            value = " ".join(values[2:])
+            value = unescape(" ".join(values[2:]))
             if kind == "authors":
                 value = _handle(value, subcommand)
             return steering.follow(
@@ -168,7 +168,7 @@ def _route(services: Services, person: Person, args: list[str], *, where: str) -
                 raise Usage(
                     f"{args[2]!r} is not one of {', '.join(ROUTING_CRITERIA)}.", "route add"
                 )
-            rule = {"segment": segment, kind: _criterion(kind, " ".join(args[3:]))}
+            rule = {"segment": segment, kind: _criterion(kind, unescape(" ".join(args[3:])))}
             return _or_usage(
                 lambda: steering.add_route(person, rule, position=None, where=where), "route add"
             )

@@ -312,8 +312,12 @@ def test_follow_adds_and_removes_what_the_segment_searches_for(
     assert "no longer follows the keyword 'refund'" in brand(
         world, admin, "follow customer_relations remove keyword refund"
     )
+    # Slack sends & < > escaped: the keyword is stored as typed
+    assert "now follows the keyword 'AT&T fiber'" in brand(
+        world, admin, "follow customer_relations add keyword AT&amp;T fiber"
+    )
     follow = segment_config(world).follow
-    assert follow.keywords == ["outage", "billing error"]
+    assert follow.keywords == ["outage", "billing error", "AT&T fiber"]
     assert follow.hashtags == ["#acmehelp"]
     query = segment_search_queries(world.runtime.services.segments.config)["customer_relations"]
     assert '"billing error"' in query and "#acmehelp" in query and "refund" not in query
@@ -321,6 +325,7 @@ def test_follow_adds_and_removes_what_the_segment_searches_for(
     # back to the file's list: no override is left to show
     brand(world, admin, "follow customer_relations add keyword refund")
     brand(world, admin, "follow customer_relations remove keyword billing error")
+    brand(world, admin, "follow customer_relations remove keyword AT&amp;T fiber")
     assert ("customer_relations", "follow.keywords") not in overrides(world)
 
 
