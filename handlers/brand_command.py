@@ -15,6 +15,7 @@ from bot.slack.cards.mention_card import escape
 from bot.slack.clicks import Person
 from handlers import steering
 from handlers.errors import guarded, tell
+from policies.slack_text import unescape
 
 WHO_USAGE = "Usage: `/brand who <tweet URL or id>`, e.g. `/brand who https://x.com/acme/status/1790000000000000000`"
 MAX_TEXT = 500
@@ -34,7 +35,7 @@ def register(app: App, services: Services) -> None:
         match subcommand.lower():
             case "freeze":
                 freeze = services.freeze.freeze(
-                    person=person, text=rest, channel=body.get("channel_id")
+                    person=person, text=unescape(rest), channel=body.get("channel_id")
                 )
                 on_their_way = services.freeze.posts_on_their_way(freeze)
                 tell(client, body, frozen_note(freeze, on_their_way))

@@ -21,10 +21,11 @@ from bot.slack.cards.steering import (
 )
 from bot.slack.clicks import Person
 from bot.steering.service import RESET_ALL, describe_rule
+from handlers.clicks import click_from
 from handlers.errors import guarded, tell
 from policies.config import ROUTING_CRITERIA
 from policies.config.overrides import ROUTING_SCOPE
-from policies.slack_text import channel_id, label, principal_id, words
+from policies.slack_text import channel_id, label, principal_id, unescape, words
 
 SUBCOMMANDS = (
     "segments",
@@ -54,10 +55,10 @@ def register(app: App, services: Services) -> None:
     @guarded
     def confirm_reset_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user = body["user"]
-        person = Person(user["id"], user.get("username") or user.get("name", ""))
-        where = (body.get("container") or {}).get("channel_id") or ""
-        tell(client, body, str(services.steering.reset(person, RESET_ALL, where=where)))
+        click = click_from(body)
+        tell(
+            client, body, str(services.steering.reset(click.person, RESET_ALL, where=click.channel))
+        )
 
 
 def help_for(services: Services, person: Person) -> str:
@@ -137,7 +138,7 @@ def _segment_change(
             kind = FOLLOW_KINDS.get(values[1].lower())
             if kind is None:
                 raise Usage(f"{values[1]!r} is not keyword, hashtag or author.", subcommand)
-            value = " ".join(values[2:])
+            value = unescape(" ".join(values[2:]))
             if kind == "authors":
                 value = _handle(value, subcommand)
             return steering.follow(
@@ -167,7 +168,7 @@ def _route(services: Services, person: Person, args: list[str], *, where: str) -
                 raise Usage(
                     f"{args[2]!r} is not one of {', '.join(ROUTING_CRITERIA)}.", "route add"
                 )
-            rule = {"segment": segment, kind: _criterion(kind, " ".join(args[3:]))}
+            rule = {"segment": segment, kind: _criterion(kind, unescape(" ".join(args[3:])))}
             return _or_usage(
                 lambda: steering.add_route(person, rule, position=None, where=where), "route add"
             )

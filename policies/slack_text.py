@@ -47,3 +47,10 @@ def label(word: str) -> str:
     """How to show a word the person typed in an error: Slack's markup without the ID."""
     match = re.fullmatch(r"<[#@!][^|>]*\|([^>]*)>", word)
     return match.group(1) if match and match.group(1) else word
+
+
+def unescape(text: str) -> str:
+    """Free text as typed: Slack sends &, < and > in message and command text as &amp;, &lt;
+    and &gt; (a keyword like "AT&T", a regex like "a<b"). `&amp;` goes last so "&amp;lt;" stays
+    the literal "&lt;" that was typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

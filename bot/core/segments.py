@@ -68,7 +68,8 @@ class SegmentCatalog:
         if self._engine is None:
             return
         with self._lock:
-            revision = int(self._read("SELECT revision FROM config_revision WHERE id = 1")[0][0])
+            found = self._read("SELECT revision FROM config_revision WHERE id = 1")
+            revision = int(found[0][0]) if found else 0
             if revision == self._revision and not force:
                 self._checked = time.monotonic()
                 return

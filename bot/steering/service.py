@@ -10,7 +10,7 @@ decision is made here, from the server's own records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,6 +247,7 @@ class SteeringService(OnContext):
             {"accounts": list(handles)},
             [(config.segments[segment].channel, note)],
             summary=f"{title} may now post as {shown} (was {was}).",
+            knock_on=_accounts_lost,
         )
 
     def follow(
@@ -433,6 +434,7 @@ class SteeringService(OnContext):
         *,
         summary: str,
         warning: str = "",
+        knock_on: Callable[[BrandConfig, BrandConfig], str] | None = None,
     ) -> Changed:
         seen = self._segments.revision
         base = self._segments.base.model_dump(mode="json")
@@ -451,6 +453,10 @@ class SteeringService(OnContext):
                 field = _field_of(key, scope)
                 problems[field] = f"{problems[field]} {message}" if field in problems else message
             raise ConfigRefused(problems) from None
+        if knock_on is not None:
+            warning = " ".join(
+                w for w in (warning, knock_on(self._segments.config, candidate)) if w
+            )
         before = {key: _current_in(self._segments.config, scope, key) for key in changes}
         after = {key: _current_in(candidate, scope, key) for key in changes}
         from_file = {key: _current_in(self._segments.base, scope, key) for key in changes}
@@ -526,20 +532,25 @@ class SteeringService(OnContext):
 
     def _bump(self, session: Session, *, seen: int | None = None) -> int:
         """Move the revision on, only from the one this change was validated against."""
-        statement = update(ConfigRevision).where(col(ConfigRevision.id) == 1)
-        if seen is not None:
-            statement = statement.where(col(ConfigRevision.revision) == seen)
-        if (
-            rowcount(session.execute(statement.values(revision=col(ConfigRevision.revision) + 1)))
-            == 0
-        ):
+        current = session.scalar(
+            select(col(ConfigRevision.revision))
+            .where(col(ConfigRevision.id) == 1)
+            .with_for_update()
+        )
+        if current is None:  # a database built from the models rather than the migrations
+            session.add(ConfigRevision(id=1, revision=0))
+            session.flush()
+            current = 0
+        moved = session.execute(
+            update(ConfigRevision)
+            .where(col(ConfigRevision.id) == 1, col(ConfigRevision.revision) == current)
+            .values(revision=current + 1)
+        )
+        if (seen is not None and current != seen) or rowcount(moved) == 0:
             raise Conflict(
                 "Another admin changed the configuration just now: look again and retry."
             )
-        revision = session.scalar(
-            select(col(ConfigRevision.revision)).where(col(ConfigRevision.id) == 1)
-        )
-        return int(revision or 0)
+        return current + 1
 
     def _announce(self, session: Session, notes: Sequence[tuple[str, str]], now: Any) -> None:
         messages = []
@@ -637,6 +648,24 @@ _FIELD_WORDS = {
     "follow.authors": "authors",
     "rules": "routing rules",
 }
+
+
+def _accounts_lost(before: BrandConfig, after: BrandConfig) -> str:
+    """Listing an account guards it: the segments that list none lose it. Say which."""
+    lost = []
+    for name in after.segments:
+        gone = {a.handle for a in before.accounts_for(name)} - {
+            a.handle for a in after.accounts_for(name)
+        }
+        if gone and after.segments[name].accounts is None:
+            lost.append(f"{segment_label(name)} ({', '.join('@' + h for h in sorted(gone))})")
+    if not lost:
+        return ""
+    return (
+        "Listing an account guards it, so segments that list none can no longer post as it: "
+        + "; ".join(lost)
+        + "."
+    )
 
 
 def describe_rule(rule: Mapping[str, Any]) -> str:

@@ -296,3 +296,34 @@ def test_a_reply_answers_from_the_account_that_was_mentioned(
         assert sorted(offered) == ["acme", "acme_help"]  # the segment may post as either
     finally:
         world.stop()
+
+
+def test_an_accounts_floor_holds_a_draft_filed_under_a_lenient_segment_in_slack(
+    database_url: str, clock: FakeClock
+) -> None:
+    careful = TEST_CONFIG.replace(
+        "{handle: acme, credentials_env: ACME}",
+        "{handle: acme, credentials_env: ACME, min_approvals: 2}",
+    )
+    world = FakeWorld(
+        config=parse_config(careful, filename="test.yaml"), database_url=database_url, clock=clock
+    ).start()
+    world.slack.set_usergroup("S0CARE", ["U0BOB", "U0CAROL"])
+    try:
+        alice = world.user("U0ALICE", "alice")
+        draft = draft_via_slack(world, alice, "Our spring sale starts Monday")
+        assert draft.segment == "customer_relations"  # its own rule: one approval
+        first = _click(world, world.user("U0BOB", "bob"), draft, DraftAction.APPROVE)
+        assert "1 more" in first, first
+        assert _draft(world, draft.id).state == DraftState.PENDING
+        assert _publish(world) == 0 and world.x.posted_by("acme") == []
+        world.deliver()
+        card = _card(world, draft)
+        shown = str(world.slack.message(card.channel, str(card.ts))["blocks"])
+        assert "*Needs 2 approval(s)* from approvers other than the author — 1 so far: bob" in shown
+        second = _click(world, world.user("U0CAROL", "carol"), draft, DraftAction.APPROVE)
+        assert "publish queue" in second
+        assert _publish(world) == 1 and len(world.x.posted_by("acme")) == 1
+        assert world.slack.violations == []
+    finally:
+        world.stop()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from sqlalchemy import select
 from support import audit_entries
 
 from bot.core import audit
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import Draft, DraftState, SlackMessage
+from bot.core.models import Draft, DraftState, Freeze, SlackMessage
 from bot.fakes.drafting import approval_card as _card
 from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
@@ -293,3 +294,14 @@ def test_brand_help_lists_the_commands_and_only_admins_freeze(world: FakeWorld) 
     nothing = _said(world, admin, lambda: admin.command("/brand", "unfreeze", channel=OPS))
     assert "Nothing is frozen" in nothing
     assert _held_queues(world) == []
+
+
+def test_a_freeze_reason_is_kept_as_typed_though_slack_escapes_it(world: FakeWorld) -> None:
+    _alice, _bob, _carol, admin = _people(world)
+    # Slack sends & < > in command text as entities
+    _said(
+        world, admin, lambda: admin.command("/brand", "freeze all Recall &amp; outage", channel=OPS)
+    )
+    with transaction(world.db) as session:
+        (freeze,) = session.scalars(select(Freeze)).all()
+    assert freeze.reason == "Recall & outage"

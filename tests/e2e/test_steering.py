@@ -43,6 +43,16 @@ def brand(world: FakeWorld, user: SlackUser, text: str) -> str:
     return said(world, user, lambda: user.command("/brand", text, channel=OPS))
 
 
+def refused(
+    world: FakeWorld, admin: SlackUser, text: str, words: str, *, usage: str = "Usage: `/brand "
+) -> None:
+    """/brand TEXT is answered with `words` and the usage line, and nothing changes."""
+    answer = brand(world, admin, text)
+    assert words in answer and usage in answer, answer
+    assert overrides(world) == {}
+    assert audit_entries(world, action="config.changed") == []
+
+
 def overrides(world: FakeWorld) -> dict[tuple[str, str], Any]:
     with transaction(world.db) as session:
         rows = session.scalars(select(ConfigOverride)).all()
@@ -228,10 +238,7 @@ def test_a_new_approver_group_counts_and_the_old_one_no_longer_does(
 def test_approvals_that_could_never_be_given_are_refused(
     world: FakeWorld, admin: SlackUser, text: str, words: str
 ) -> None:
-    answer = brand(world, admin, text)
-    assert words in answer, answer
-    assert "Usage: `/brand approv" in answer
-    assert overrides(world) == {}
+    refused(world, admin, text, words, usage="Usage: `/brand approv")
 
 
 def test_approvals_equal_to_the_approvers_warn_and_lowering_is_announced(
@@ -290,10 +297,7 @@ def test_sla_sets_the_response_target_the_next_card_shows(
 def test_bad_values_get_app_yamls_words_and_the_usage_line(
     world: FakeWorld, admin: SlackUser, text: str, words: str
 ) -> None:
-    answer = brand(world, admin, text)
-    assert words in answer, answer
-    assert "Usage: `/brand " in answer
-    assert overrides(world) == {}
+    refused(world, admin, text, words)
 
 
 def test_follow_adds_and_removes_what_the_segment_searches_for(
@@ -308,8 +312,12 @@ def test_follow_adds_and_removes_what_the_segment_searches_for(
     assert "no longer follows the keyword 'refund'" in brand(
         world, admin, "follow customer_relations remove keyword refund"
     )
+    # Slack sends & < > escaped: the keyword is stored as typed
+    assert "now follows the keyword 'AT&T fiber'" in brand(
+        world, admin, "follow customer_relations add keyword AT&amp;T fiber"
+    )
     follow = segment_config(world).follow
-    assert follow.keywords == ["outage", "billing error"]
+    assert follow.keywords == ["outage", "billing error", "AT&T fiber"]
     assert follow.hashtags == ["#acmehelp"]
     query = segment_search_queries(world.runtime.services.segments.config)["customer_relations"]
     assert '"billing error"' in query and "#acmehelp" in query and "refund" not in query
@@ -317,6 +325,7 @@ def test_follow_adds_and_removes_what_the_segment_searches_for(
     # back to the file's list: no override is left to show
     brand(world, admin, "follow customer_relations add keyword refund")
     brand(world, admin, "follow customer_relations remove keyword billing error")
+    brand(world, admin, "follow customer_relations remove keyword AT&amp;T fiber")
     assert ("customer_relations", "follow.keywords") not in overrides(world)
 
 
@@ -324,6 +333,11 @@ def test_accounts_limit_what_a_segment_may_post_as(world: FakeWorld, admin: Slac
     answer = brand(world, admin, "accounts customer_relations @ACME")
     assert "may now post as @ACME" in answer
     assert segment_config(world).accounts == ["acme"]
+    # the one account is now guarded by customer relations: the others, listing none, lose it
+    assert (
+        ":warning: Listing an account guards it, so segments that list none can no longer post as it: Crisis management (@acme);"
+        in answer
+    )
 
 
 # -- routing rules --------------------------------------------------------------------------------
@@ -369,10 +383,7 @@ def test_routing_rules_are_listed_added_moved_and_removed(
 def test_bad_routing_rules_are_refused(
     world: FakeWorld, admin: SlackUser, text: str, words: str
 ) -> None:
-    answer = brand(world, admin, text)
-    assert words in answer, answer
-    assert "Usage: `/brand route" in answer
-    assert overrides(world) == {}
+    refused(world, admin, text, words, usage="Usage: `/brand route")
 
 
 # -- reset, restarts, replicas --------------------------------------------------------------------

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from policies.slack_text import channel_id, group_id, label, principal_id, user_id, words
+from policies.slack_text import (
+    channel_id,
+    group_id,
+    label,
+    principal_id,
+    unescape,
+    user_id,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +72,11 @@ def test_words_keep_a_reference_with_spaces_in_its_label_whole() -> None:
 )
 def test_label(word: str, shown: str) -> None:
     assert label(word) == shown
+
+
+@pytest.mark.parametrize(
+    ("sent", "typed"),
+    [("AT&amp;T", "AT&T"), ("a&lt;b&gt;c", "a<b>c"), ("&amp;lt;", "&lt;"), ("plain", "plain")],
+)
+def test_unescape(sent: str, typed: str) -> None:
+    assert unescape(sent) == typed

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 
 import pytest
-from conftest import MakeKit
 from sqlalchemy import select
 from support import TEST_CONFIG
 
+from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.core.errors import ConfigRefused, Conflict
 from bot.core.models import ConfigOverride
@@ -26,23 +27,24 @@ def _overrides(kit: ServiceKit) -> dict[tuple[str, str], object]:
         return {(r.scope, r.key): json.loads(r.value) for r in rows}
 
 
-def test_an_admin_deciding_on_a_stale_configuration_is_told_to_look_again(kit: ServiceKit) -> None:
+def test_a_change_validated_against_an_older_revision_is_not_written(kit: ServiceKit) -> None:
     admin = kit.person("U0ADMIN")
-    steering = kit.steering
     kit.slack.set_usergroup("S0SOLO", ["U0BOB"])
-    # Both admins read revision 0; the first lowers the approvers to one person ...
-    seen = kit.ctx.segments.revision
-    steering.set_approvers(admin, "customer_relations", ["S0SOLO"], where=OPS)
-    # ... the second, validated against revision 0 (two approvers), must not slip through.
-    kit.ctx.segments._revision = seen  # what a replica that had not refreshed yet would hold
-    kit.ctx.segments.refresh = lambda force=False: None  # type: ignore[method-assign]
-    with pytest.raises(Conflict, match="Another admin changed the configuration"):
-        steering.set_approvals(admin, "customer_relations", 1, where=OPS)
+    kit.ctx.segments.refresh()
+    seen = kit.ctx.segments.revision  # what a second admin's change was validated against
+    assert seen == 0
+    kit.steering.set_approvers(admin, "customer_relations", ["S0SOLO"], where=OPS)
+    with (
+        pytest.raises(Conflict, match="Another admin changed the configuration"),
+        kit.ctx.transaction() as session,
+    ):
+        kit.steering._bump(session, seen=seen)
+    assert kit.ctx.segments.revision == seen + 1
     assert _overrides(kit) == {("customer_relations", "approvers"): ["S0SOLO"]}
 
 
 def test_concurrent_changes_each_land_once_and_the_revision_counts_them(
-    make_kit: MakeKit,
+    make_kit: Callable[..., ServiceKit],
 ) -> None:
     kits = [make_kit(), make_kit()]  # two replicas on one database
     admin = kits[0].person("U0ADMIN")
@@ -55,6 +57,8 @@ def test_concurrent_changes_each_land_once_and_the_revision_counts_them(
             outcomes.append("changed")
         except Conflict:
             outcomes.append("conflict")
+        except Exception as exc:
+            outcomes.append(repr(exc))
 
     threads = [threading.Thread(target=change, args=(k, 20 + i)) for i, k in enumerate(kits)]
     for t in threads:
@@ -62,7 +66,10 @@ def test_concurrent_changes_each_land_once_and_the_revision_counts_them(
     for t in threads:
         t.join()
     changed = outcomes.count("changed")
-    assert changed >= 1 and sorted(outcomes) in (["changed", "changed"], ["changed", "conflict"])
+    assert len(outcomes) == 2 and changed >= 1, outcomes and sorted(outcomes) in (
+        ["changed", "changed"],
+        ["changed", "conflict"],
+    )
     assert len(kits[0].audit("config.changed")) == changed
     kits[0].ctx.segments.refresh(force=True)
     assert kits[0].ctx.segments.revision == changed
@@ -93,6 +100,7 @@ def test_slack_failing_to_take_an_announcement_delays_it(kit: ServiceKit) -> Non
     kit.deliver(rounds=1)
     (note,) = kit.messages(ANNOUNCEMENT)
     assert note.ts is None  # not lost: due again later
+    assert isinstance(kit.clock, FakeClock)
     kit.clock.advance(minutes=5)
     kit.deliver()
     (note,) = kit.messages(ANNOUNCEMENT)
@@ -102,7 +110,7 @@ def test_slack_failing_to_take_an_announcement_delays_it(kit: ServiceKit) -> Non
 
 
 def test_an_override_app_yaml_no_longer_allows_is_left_out_at_start(
-    make_kit: MakeKit,
+    make_kit: Callable[..., ServiceKit],
 ) -> None:
     two = TEST_CONFIG.replace(
         "  - {handle: acme, credentials_env: ACME}\n",
