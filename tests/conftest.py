@@ -62,13 +62,10 @@ class RunDatabase:
         migrate.upgrade(self._engine)
 
     def empty_tables(self) -> None:
-        """Every table as a fresh migration leaves it: empty, but for the rows migrations seed
-        (the one config_revision row every replica watches)."""
         assert self._engine is not None
         tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
         with self._engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            conn.execute(text("INSERT INTO config_revision (id, revision) VALUES (1, 0)"))
 
     def drop(self) -> None:
         if self._engine is not None:
