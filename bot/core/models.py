@@ -277,7 +277,6 @@ class HomeTab(SQLModel, table=True):
     __tablename__ = "home_tab"
 
     user_id: str = Field(primary_key=True, max_length=32)
-    user_name: str = Field(default="", max_length=200)
     opened_at: datetime
     revision: int = 0
     due_at: datetime = Field(

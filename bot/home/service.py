@@ -52,7 +52,7 @@ class HomeService:
     def opened(self, person: Person, *, shown: bool = True) -> None:
         """They opened their Home tab: publish it now and keep it current from now on.
         `shown`: Slack already shows them a view of ours (else it is sent even if unchanged)."""
-        self.tabs.opened(person.user_id, person.user_name, republish=not shown)
+        self.tabs.opened(person.user_id, republish=not shown)
         self.tabs.publish_now(person.user_id)
 
     def tell(self, person: Person, text: str) -> None:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, case, or_, select, update
 from sqlmodel import col
 
 from bot.core.clock import monotonic
@@ -80,7 +80,6 @@ class HomeTabs(Worker):
     lease_seconds: int = 60
     batch_size: int = 50
     debounce: Debounce = field(default_factory=Debounce)
-    held: bool = field(default=False, init=False)  # the last pass stopped at a 429
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -94,18 +93,18 @@ class HomeTabs(Worker):
             self.mark_stale()
         return self.publish_due()
 
-    def opened(self, user_id: str, user_name: str, *, republish: bool = False) -> None:
-        """The person opened their Home tab: keep it current from now on, and publish it now.
+    def opened(self, user_id: str, *, republish: bool = False) -> None:
+        """The person opened their Home tab: keep it current from now on; it is due now.
         `republish`: Slack shows them no view of ours, so send it even if unchanged."""
         now = self.ctx.clock.now()
         with self.ctx.transaction() as session:
             inserted = session.execute(
                 insert_ignoring_conflicts(self.ctx.engine, table_of(HomeTab))
-                .values(user_id=user_id, user_name=user_name, opened_at=now, due_at=now)
+                .values(user_id=user_id, opened_at=now, due_at=now)
                 .returning(table_of(HomeTab).c.user_id)
             ).first()
             if inserted is None:
-                values: dict[str, Any] = {"opened_at": now, "user_name": user_name}
+                values: dict[str, Any] = {"opened_at": now}
                 if republish:
                     values["published_hash"] = None
                 session.execute(self._due_now(user_id, now).values(**values))
@@ -140,7 +139,7 @@ class HomeTabs(Worker):
             )
             return rowcount(result)
 
-    def _due_now(self, user_id: str, now: datetime) -> Any:
+    def _due_now(self, user_id: str, now: datetime) -> Update:
         return (
             update(HomeTab)
             .where(col(HomeTab.user_id) == user_id)
@@ -154,31 +153,32 @@ class HomeTabs(Worker):
         Slack has not asked us to wait; True if it was sent or already current."""
         if not self._lease(user_id):
             return False
-        self.held = False
-        return self._publish_leased([user_id]) == 1
+        current, _ = self._publish_leased([user_id])
+        return current == 1
 
     def publish_due(self) -> int:
         """Render every due home once, publish those that changed; how many are current now."""
-        done, self.held = 0, False
-        while not self.held:
+        done = 0
+        while True:
             leased = [u for u in self._due_ids() if self._lease(u)]
             if not leased:
-                break
-            done += self._publish_leased(leased)
-            if len(leased) < self.batch_size:
-                break
-        return done
+                return done
+            current, held = self._publish_leased(leased)
+            done += current
+            if held or len(leased) < self.batch_size:
+                return done
 
-    def _publish_leased(self, user_ids: list[str]) -> int:
-        """Render and send the homes leased to this worker. The snapshot is read after the
-        leases, so it is at least as new as every revision they saw."""
+    def _publish_leased(self, user_ids: list[str]) -> tuple[int, bool]:
+        """Render and send the homes leased to this worker: how many are current now, and
+        whether Slack asked every home to wait. The snapshot is read after the leases, so it
+        is at least as new as every revision they saw."""
         try:
             snapshot = self.content.snapshot()
         except Exception as exc:
             log.exception("home snapshot failed")
             for user_id in user_ids:
                 self._failed(user_id, exc)
-            return 0
+            return 0, False
         current = 0
         for index, user_id in enumerate(user_ids):
             outcome = self._publish_one(user_id, snapshot)
@@ -186,9 +186,8 @@ class HomeTabs(Worker):
             if outcome == HELD:  # Slack said wait: the others wait too
                 for later in user_ids[index + 1 :]:
                     self._release(later)
-                self.held = True
-                break
-        return current
+                return current, True
+        return current, False
 
     def _publish_one(self, user_id: str, snapshot: Snapshot) -> str:
         now = self.ctx.clock.now()

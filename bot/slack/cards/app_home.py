@@ -210,7 +210,7 @@ def _awaiting(view: HomeView) -> list[Block]:
     return blocks + _more(view.more_awaiting, "drafts: see their cards")
 
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     DraftState.PENDING: ":hourglass_flowing_sand: waiting for approval",
     DraftState.APPROVED: ":white_check_mark: approved, in the publish queue",
     DraftState.POSTING: ":outbox_tray: posting",
@@ -229,7 +229,7 @@ STATE_LABELS = {
 def _draft_line(draft: Draft) -> str:
     first = (draft.text.splitlines() or [""])[0]
     short = first if len(first) <= 80 else first[:79] + "…"
-    state = STATE_LABELS.get(DraftState(draft.state), str(draft.state))
+    state = STATE_LABELS.get(draft.state, str(draft.state))  # a state from a newer version: as is
     if draft.state == DraftState.POSTED and draft.tweet_id:
         state += f" — <https://x.com/{draft.account}/status/{draft.tweet_id}|view on X>"
     if draft.state == DraftState.REJECTED and draft.reject_reason:

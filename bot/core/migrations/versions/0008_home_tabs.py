@@ -21,7 +21,6 @@ def upgrade() -> None:
     op.create_table(
         "home_tab",
         sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("user_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("opened_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("due_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
