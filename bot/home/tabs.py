@@ -152,6 +152,7 @@ class HomeTabs(Worker):
         """Publish this person's home if it is due (it is, after `opened` or `notify`) and
         Slack has not asked us to wait; True if it was sent or already current."""
         if not self._lease(user_id):
+            self.wake()  # in flight elsewhere (or held): the row stays due for the worker
             return False
         current, _ = self._publish_leased([user_id])
         return current == 1
