@@ -20,6 +20,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.info": ("channels:read", "groups:read"),  # a channel exists; am I in it
     "conversations.join": ("channels:join",),  # /brand channel: join a public channel
     "usergroups.users.list": ("usergroups:read",),  # approvers, responders, admins as groups
+    "usergroups.list": ("usergroups:read",),  # the App Home's segment form: pick approver groups
+    "chat.getPermalink": (),  # the App Home links a reply with several texts to its card
     "users.info": ("users:read",),  # names for the audit log
     "views.open": (),  # the draft, reject, edit, dismiss and segment forms
     "views.publish": (),  # each member's App Home

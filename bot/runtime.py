@@ -27,6 +27,9 @@ from bot.drafts.rendering import approval_card_renderer, author_dm_renderer
 from bot.drafts.service import APPROVAL_CARD, AUTHOR_DM, DraftService
 from bot.freeze.held_queue import HELD_QUEUE, HeldQueueService, render_held_queue
 from bot.freeze.service import FreezeService
+from bot.home.content import HomeContent, Permalinks
+from bot.home.service import HomeService
+from bot.home.tabs import HomeTabs
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
@@ -51,6 +54,7 @@ class Runtime(OnContext):
     outbox: Outbox
     ingestor: Ingestor
     publisher: Publisher
+    homes: HomeTabs
     services: Services
     bolt: App
     owner: str
@@ -58,7 +62,7 @@ class Runtime(OnContext):
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start_workers(
-        self, *, poll: bool = True, deliver: bool = True, publish: bool = True
+        self, *, poll: bool = True, deliver: bool = True, publish: bool = True, homes: bool = True
     ) -> None:
         self._stop.clear()
         if deliver:
@@ -67,6 +71,8 @@ class Runtime(OnContext):
             self._spawn("poller", self.ingestor.run)
         if publish:
             self._spawn("publisher", self.publisher.run)
+        if homes:
+            self._spawn("homes", self.homes.run)
 
     def _spawn(self, name: str, target: Callable[[threading.Event], object]) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
@@ -77,6 +83,7 @@ class Runtime(OnContext):
         self._stop.set()
         self.outbox.wake()
         self.publisher.wake()
+        self.homes.wake()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -156,6 +163,7 @@ def build_runtime(
         outbox=wired.outbox,
         ingestor=wired.ingestor,
         publisher=wired.publisher,
+        homes=wired.homes,
         services=wired.services,
         bolt=bolt,
         owner=owner,
@@ -170,6 +178,7 @@ class Wired:
     outbox: Outbox
     ingestor: Ingestor
     publisher: Publisher
+    homes: HomeTabs
     services: Services
 
 
@@ -211,7 +220,14 @@ def wire(
     # a post handed to X just before a freeze may take this long to be answered
     freeze = FreezeService(ctx, in_flight_wait=x_timeout + 2)
     publisher.timers.append(freeze.lapse_expired)
-    ctx.hooks.cards_changed = outbox.wake
+    steering = SteeringService(ctx, client=client)
+    homes = HomeTabs(
+        ctx=ctx,
+        client=outbox_client,  # no hidden retries: a failed publish waits in home_tab
+        content=HomeContent(ctx, permalink=Permalinks(client)),
+        owner=owner,
+    )
+    ctx.hooks.cards_changed = _both(outbox.wake, homes.changed)  # a card redrawn: homes too
     ctx.hooks.approved = publisher.wake
     services = Services(
         mentions=MentionService(ctx),
@@ -220,9 +236,19 @@ def wire(
         held_queue=HeldQueueService(ctx, drafts=drafts),
         audit=AuditTrail(engine),
         segments=segments,
-        steering=SteeringService(ctx, client=client),
+        steering=steering,
+        homes=HomeService(ctx, drafts=drafts, steering=steering, tabs=homes, client=client),
     )
-    return Wired(ctx, outbox, Ingestor(ctx, gateway=gateway, owner=owner), publisher, services)
+    ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
+    return Wired(ctx, outbox, ingestor, publisher, homes, services)
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        first()
+        second()
+
+    return call
 
 
 def _renderers(segments: SegmentCatalog, clock: Clock) -> dict[str, Renderer]:

@@ -9,6 +9,7 @@ from bot.core.segments import SegmentCatalog
 from bot.drafts.service import DraftService
 from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
+from bot.home.service import HomeService
 from bot.mentions.service import MentionService
 from bot.steering.service import SteeringService
 
@@ -22,3 +23,4 @@ class Services:
     audit: AuditTrail
     segments: SegmentCatalog
     steering: SteeringService
+    homes: HomeService

@@ -5,7 +5,15 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import brand_command, drafts, errors, held_queue, mention_actions, steering
+from handlers import (
+    app_home,
+    brand_command,
+    drafts,
+    errors,
+    held_queue,
+    mention_actions,
+    steering,
+)
 
 
 def register(app: App, services: Services) -> None:
@@ -15,3 +23,4 @@ def register(app: App, services: Services) -> None:
     brand_command.register(app, services)
     held_queue.register(app, services)
     steering.register(app, services)
+    app_home.register(app, services)

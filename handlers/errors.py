@@ -34,17 +34,20 @@ def register(app: App) -> None:
 
 
 def report(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+    tell(client, body, describe(error, body))
+
+
+def describe(error: Exception, body: dict[str, Any]) -> str:
+    """What the person is told: a refusal says why; anything else is logged with a reference."""
     if isinstance(error, ActionRefused):
-        tell(client, body, str(error))
-        return
+        return str(error)
     if isinstance(error, SlackApiError):  # e.g. views.open with a trigger that expired
         code = error.response.get("error") if error.response is not None else None
         log.warning("Slack refused a call for %s: %s", body.get("type"), code)
-        tell(client, body, "Slack didn't accept that just now; please try again.")
-        return
+        return "Slack didn't accept that just now; please try again."
     ref = uuid.uuid4().hex[:8]
     log.error("unhandled error ref=%s type=%s", ref, body.get("type"), exc_info=error)
-    tell(client, body, f"Something went wrong on my side (ref {ref}). Please try again.")
+    return f"Something went wrong on my side (ref {ref}). Please try again."
 
 
 def guarded(listener: Callable[..., None]) -> Callable[..., None]:

@@ -140,3 +140,14 @@ def approvals_reachable(*, required: int, approvers: int) -> Reachable:
             "then never be approved (nobody approves their own draft)"
         )
     return Reachable()
+
+
+def awaits(
+    user_id: str, progress: Sequence[RuleProgress], members: Mapping[str, frozenset[str]]
+) -> bool:
+    """Whether a draft is waiting for this person: a rule not yet met that their approval would
+    count toward (that they may approve at all is `permissions.may_approve`'s to say)."""
+    return any(
+        not p.met and user_id not in p.approved_by and is_member(user_id, p.rule.approvers, members)
+        for p in progress
+    )

@@ -266,3 +266,30 @@ class Announcement(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
+
+
+class HomeTab(SQLModel, table=True):
+    """A member who opened brandbot's Home tab, so it is kept current for them: what was last
+    published there (its hash, so an unchanged view is not sent again, whichever replica renders
+    it) and when it is next due. `revision` counts requests to re-render (a change, a notice);
+    a publish that rendered an older revision leaves the row due."""
+
+    __tablename__ = "home_tab"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    opened_at: datetime
+    revision: int = 0
+    due_at: datetime = Field(
+        index=True, description="re-render then (a change, or to keep ages true)"
+    )
+    retry_at: datetime | None = Field(default=None, description="Slack failed: not before then")
+    attempts: int = 0
+    published_hash: str | None = Field(default=None, max_length=64)
+    published_at: datetime | None = None
+    notice: str | None = Field(
+        default=None, sa_column=Column(Text), description="outcome shown on top"
+    )
+    notice_until: datetime | None = None
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))

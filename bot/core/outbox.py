@@ -23,12 +23,12 @@ from sqlmodel import Session, col
 from bot.core.clock import Clock
 from bot.core.db import rowcount, transaction
 from bot.core.models import SlackMessage
+from bot.core.retry import backoff, describe_failure, retry_after
 from bot.core.worker import Worker
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "brandbot_message"
-MAX_BACKOFF = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -296,10 +296,10 @@ class Outbox(Worker):
         self, message_id: int, exc: Exception, *, posting: bool, channel: str | None
     ) -> None:
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        retry_after = _retry_after(exc)
+        wait = retry_after(exc)
         # A 429 or an ok:false answer means Slack refused the post; anything else may have posted.
         refused = status == 429 or (status == 200 and isinstance(exc, SlackApiError))
-        error = _describe(exc)
+        error = describe_failure(exc)
         log.warning("slack message %s not delivered: %s", message_id, error)
         now = self.clock.now()
         with transaction(self.engine) as session:
@@ -310,19 +310,17 @@ class Outbox(Worker):
                 # We only post after a search found nothing (or nothing was ever attempted),
                 # so a refusal proves no copy exists.
                 message.outcome_unknown = not refused
-            self._reschedule(
-                session, message, delay=retry_after or _backoff(message.attempts), error=error
-            )
-            if retry_after and channel:
+            self._reschedule(session, message, delay=wait or backoff(message.attempts), error=error)
+            if wait and channel:
                 # Slack rate-limits per channel: hold that channel's other messages too.
                 session.execute(
                     update(SlackMessage)
                     .where(
                         col(SlackMessage.channel) == channel,
                         col(SlackMessage.pending),
-                        col(SlackMessage.due_at) < now + retry_after,
+                        col(SlackMessage.due_at) < now + wait,
                     )
-                    .values(due_at=now + retry_after)
+                    .values(due_at=now + wait)
                 )
 
     def _reschedule(
@@ -338,27 +336,3 @@ class Outbox(Worker):
 
 def _metadata(message_id: int) -> dict[str, Any]:
     return {"event_type": METADATA_EVENT, "event_payload": {"id": message_id}}
-
-
-def _retry_after(exc: Exception) -> timedelta | None:
-    response = getattr(exc, "response", None)
-    if getattr(response, "status_code", None) != 429:
-        return None
-    headers = getattr(response, "headers", {}) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after") or "1"
-    if isinstance(value, list):
-        value = value[0]
-    try:
-        return timedelta(seconds=max(1, int(value)))
-    except ValueError:
-        return timedelta(seconds=1)
-
-
-def _backoff(attempts: int) -> timedelta:
-    return min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return f"Slack error {exc.response.status_code}: {exc.response.get('error')}"
-    return f"{type(exc).__name__}: {exc}"[:500]

@@ -28,6 +28,7 @@ from bot.core.guard import Checkpoint
 from bot.core.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
 from bot.drafts import machine as draft_machine
 from bot.drafts.standing import (
+    approval_decision,
     approval_facts,
     editors_of,
     progress_note,
@@ -587,12 +588,7 @@ class DraftService:
         """Why this person may not approve (or release, or retry) the draft, if they may not."""
         with self._ctx.transaction() as session:
             editors = editors_of(session, draft, text_hash or draft.text_hash)
-        decision = permissions.may_approve(
-            user_id=user_id,
-            author_id=draft.author_id,
-            editors=frozenset(editors),
-            is_approver=any(is_member(user_id, rule.approvers, members) for rule in rules),
-        )
+        decision = approval_decision(user_id, draft, rules, members, editors)
         return None if decision.allowed else decision.reason
 
     def _progress(

@@ -9,7 +9,8 @@ from sqlmodel import Session, col
 from bot.core.models import Draft, DraftApproval, DraftEdit, Mention
 from bot.core.segments import SegmentCatalog
 from bot.slack.cards.mention_card import segment_label
-from policies.approvals import ApprovalRule, RuleProgress, approval_rules
+from policies import permissions
+from policies.approvals import ApprovalRule, RuleProgress, approval_rules, is_member
 
 
 def rules_for(session: Session, segments: SegmentCatalog, draft: Draft) -> list[ApprovalRule]:
@@ -50,6 +51,23 @@ def editors_of(session: Session, draft: Draft, text_hash: str) -> set[str]:
         )
     )
     return set(rows)
+
+
+def approval_decision(
+    user_id: str,
+    draft: Draft,
+    rules: list[ApprovalRule],
+    members: dict[str, frozenset[str]],
+    editors: set[str],
+) -> permissions.Decision:
+    """May this person approve the text of the draft that `editors` wrote, under these rules,
+    with these members of the approvers' groups? (policies.permissions.may_approve decides.)"""
+    return permissions.may_approve(
+        user_id=user_id,
+        author_id=draft.author_id,
+        editors=frozenset(editors),
+        is_approver=any(is_member(user_id, rule.approvers, members) for rule in rules),
+    )
 
 
 def approvals_of(session: Session, draft: Draft) -> list[DraftApproval]:

@@ -1,6 +1,6 @@
 """The services on a real database against the fake Slack and fake X, with no Bolt and no HTTP into
 the app: for service tests and benchmarks that call DraftService, Publisher, Outbox,
-FreezeService, Ingestor and MentionService directly.
+FreezeService, Ingestor, MentionService and the App Home directly.
 
 `start_fakes` starts FakeSlack and FakeX with the config's accounts able to post;
 `build_services` wires one ServiceContext and every service on an engine and a clock the caller
@@ -41,6 +41,8 @@ from bot.fakes.world import APP_SLACK_METHODS, BOT_TOKEN, X_BEARER, register_acc
 from bot.fakes.x_api import FakeX
 from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
+from bot.home.service import HomeService
+from bot.home.tabs import HomeTabs
 from bot.mentions.ingest import Ingestor
 from bot.mentions.service import CardRequest, MentionService, create_cards
 from bot.runtime import posting_credentials, wire
@@ -93,6 +95,8 @@ class ServiceKit(OnContext):
     mentions: MentionService
     ingestor: Ingestor
     steering: SteeringService
+    homes: HomeService
+    tabs: HomeTabs
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -250,6 +254,8 @@ def build_services(
         mentions=services.mentions,
         ingestor=wired.ingestor,
         steering=services.steering,
+        homes=services.homes,
+        tabs=wired.homes,
     )
 
 

@@ -59,7 +59,7 @@ ALSO_REQUIRED: dict[str, frozenset[str]] = {
     "views.update": frozenset({"view"}),
 }
 JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
-VIEW_METHODS = frozenset({"views.open", "views.update", "views.push"})
+VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
 ERROR_NAMES = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
 # Methods that take the app-level token (xapp-…) rather than the bot token.
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
@@ -143,17 +143,28 @@ def block_problems(blocks: Any, *, limit: int) -> list[str]:
     return problems
 
 
-def view_problems(view: Any) -> list[str]:
+def view_problems(view: Any, *, surface: str = "modal") -> list[str]:
+    """What Slack would refuse in a view: a modal (views.open/update/push), or a Home tab
+    (views.publish: no title, and none of a modal's buttons)."""
     if not isinstance(view, dict):
         return [f"view must be a JSON object, got {str(view)[:80]!r}"]
-    problems = [] if view.get("type") == "modal" else [f"view type {view.get('type')!r} != modal"]
-    title = view.get("title")
-    if not isinstance(title, dict) or not title.get("text"):
-        problems.append("view has no title")
-    elif len(title["text"]) > 24:
-        problems.append(f"view title {title['text']!r} is longer than 24 characters")
+    problems = (
+        [] if view.get("type") == surface else [f"view type {view.get('type')!r} != {surface}"]
+    )
+    if surface == "modal":
+        title = view.get("title")
+        if not isinstance(title, dict) or not title.get("text"):
+            problems.append("view has no title")
+        elif len(title["text"]) > 24:
+            problems.append(f"view title {title['text']!r} is longer than 24 characters")
+    else:
+        problems += [
+            f"a {surface} view has no {k!r}" for k in ("title", "submit", "close") if k in view
+        ]
     if len(view.get("private_metadata") or "") > 3000:
         problems.append("view private_metadata is longer than 3000 characters")
+    if len(json.dumps(view)) > 250_000:
+        problems.append("view is larger than 250 kB")
     return problems + block_problems(view.get("blocks", []), limit=100)
 
 
@@ -184,7 +195,9 @@ class FakeSlack:
         self.ephemerals: list[JSON] = []
         self.users: dict[str, JSON] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.usergroup_names: dict[str, tuple[str, str]] = {}  # id -> (handle, name)
         self.views: dict[str, JSON] = {}
+        self.home_views: dict[str, JSON] = {}  # user -> the Home tab view published to them
         self.responses: list[JSON] = []
         self._triggers: dict[str, tuple[str, float]] = {}  # id -> (user, monotonic issue time)
         self._response_urls: dict[str, JSON] = {}
@@ -276,9 +289,12 @@ class FakeSlack:
             self.users[user_id] = user
         return user
 
-    def set_usergroup(self, group_id: str, user_ids: list[str]) -> None:
+    def set_usergroup(
+        self, group_id: str, user_ids: list[str], *, handle: str | None = None, name: str = ""
+    ) -> None:
         with self._lock:
             self.usergroups[group_id] = list(user_ids)
+            self.usergroup_names[group_id] = (handle or group_id.lower(), name or group_id)
 
     def add_message(
         self, channel: str, text: str, *, user: str, thread_ts: str | None = None
@@ -365,6 +381,13 @@ class FakeSlack:
             if view_id not in self.views:
                 raise LookupError(f"no view {view_id}; there are {list(self.views)}")
             return copy.deepcopy(self.views[view_id])
+
+    def home_view(self, user_id: str) -> JSON:
+        """The Home tab view last published to this person (LookupError: none yet)."""
+        with self._lock:
+            if user_id not in self.home_views:
+                raise LookupError(f"no Home tab was published to {user_id}")
+            return copy.deepcopy(self.home_views[user_id])
 
     def views_for(self, user_id: str) -> list[JSON]:
         with self._lock:
@@ -507,7 +530,10 @@ class FakeSlack:
         if "blocks" in args:
             problems += [("invalid_blocks", p) for p in block_problems(args["blocks"], limit=50)]
         if method in VIEW_METHODS and "view" in args:
-            problems += [("invalid_arguments", p) for p in view_problems(args["view"])]
+            surface = "home" if method == "views.publish" else "modal"
+            problems += [
+                ("invalid_arguments", p) for p in view_problems(args["view"], surface=surface)
+            ]
         meta = args.get("metadata")
         if "_body" in args:
             problems.append(("invalid_json", f"body is not a JSON object: {args['_body']!r}"))
@@ -821,6 +847,41 @@ class FakeSlack:
         stack = [v for v in self.views.values() if v["user_id"] == user]
         root = stack[-1]["root_view_id"] if stack else None
         return self._store_view(a["view"], user_id=user, root=root)
+
+    def _api_views_publish(self, a: JSON) -> JSON:
+        user = a["user_id"]
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        current = self.home_views.get(user)
+        if a.get("hash") and current is not None and a["hash"] != current["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+        stored = copy.deepcopy(a["view"]) | {
+            "id": current["id"] if current else f"V{secrets.token_hex(5).upper()}",
+            "team_id": TEAM_ID,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "state": {"values": {}},
+            "private_metadata": a["view"].get("private_metadata", ""),
+            "callback_id": a["view"].get("callback_id", ""),
+            "external_id": a["view"].get("external_id", ""),
+        }
+        stored["root_view_id"] = stored["id"]
+        self.home_views[user] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _api_usergroups_list(self, a: JSON) -> JSON:
+        groups = []
+        for group_id, members in self.usergroups.items():
+            handle, name = self.usergroup_names.get(group_id, (group_id.lower(), group_id))
+            group: JSON = {"id": group_id, "team_id": TEAM_ID, "is_usergroup": True}
+            group |= {"is_subteam": True, "name": name, "handle": handle, "description": ""}
+            group |= {"is_external": False, "date_create": 0, "date_update": 0}
+            group |= {"date_delete": 0, "auto_type": None, "user_count": len(members)}
+            if _truthy(a.get("include_users")):
+                group["users"] = list(members)
+            groups.append(group)
+        return {"ok": True, "usergroups": groups}
 
     def _api_views_update(self, a: JSON) -> JSON:
         if "view_id" in a:

@@ -10,7 +10,9 @@ instead, and each action returns the app's ack as a ``SocketAck``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from enum import Enum
@@ -20,7 +22,7 @@ from urllib.parse import urlencode
 import requests
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fakes.slack_api import APP_ID, TEAM_DOMAIN, FakeSlack
+from bot.fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_DOMAIN, FakeSlack
 from bot.fakes.slack_socket import FakeSocketMode, Kind, SocketAck
 
 JSON = dict[str, Any]
@@ -30,6 +32,7 @@ OPTION_ELEMENTS = frozenset({"static_select", "overflow", "radio_buttons"})
 PICKED = {"users_select": "selected_user", "conversations_select": "selected_conversation"}
 PICKED |= {"channels_select": "selected_channel", "datepicker": "selected_date"}
 INFERRED_TYPES = {"selected_option": "static_select", "selected_options": "multi_static_select"}
+INFERRED_TYPES |= {"selected_users": "multi_users_select"}
 INFERRED_TYPES |= {v: k for k, v in PICKED.items()}
 
 
@@ -185,6 +188,12 @@ class SlackUser:
             # What the person sees pre-filled is what Slack submits unless they change it.
             if "initial_option" in element:
                 start: JSON = {"selected_option": element["initial_option"]}
+            elif kind == "multi_static_select":
+                start = {"selected_options": element.get("initial_options") or []}
+            elif kind == "multi_users_select":
+                start = {"selected_users": element.get("initial_users") or []}
+            elif kind == "conversations_select":
+                start = {"selected_conversation": element.get("initial_conversation")}
             elif "initial_value" in element:
                 start = {"value": element["initial_value"]}
             else:
@@ -213,6 +222,86 @@ class SlackUser:
             "response_urls": [],
         }
         payload["view"].pop("user_id", None)
+        return self._deliver("interactive", payload)
+
+    def open_home(self, *, tab: str = "home") -> Reply:
+        """Open the app's Home tab (or its Messages tab): Slack sends `app_home_opened`, with
+        the view it shows when one was ever published there."""
+        event: JSON = {
+            "type": "app_home_opened",
+            "user": self.user_id,
+            "channel": f"D{self.user_id[1:]}",
+            "tab": tab,
+            "event_ts": f"{self.clock():.6f}",
+        }
+        if tab == "home":
+            with contextlib.suppress(LookupError):  # never published: Slack sends no view
+                event["view"] = self.slack.home_view(self.user_id)
+        payload: JSON = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(6).upper()}",
+            "event_time": int(self.clock()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+        if self.socket is not None:
+            return SocketAck(self.socket.deliver(payload, kind="events_api"))
+        return self.send_raw(json.dumps(payload), content_type="application/json")
+
+    def click_home(self, *, action_id: str, value: str | None = None) -> Reply:
+        """Press a button on the Home tab as it was last published to this person: a
+        block_actions from a view, with no channel and no message."""
+        action_id = _plain(action_id)
+        view = self.slack.home_view(self.user_id)
+        found = [
+            (b, e)
+            for b, e in _elements(view["blocks"])
+            if e.get("action_id") == action_id and (value is None or e.get("value") == value)
+        ]
+        if not found:
+            shown = [(e.get("action_id"), e.get("value")) for _, e in _elements(view["blocks"])]
+            raise LookupError(f"{self.name}'s home shows no {action_id!r} {value!r}: {shown}")
+        block_id, element = found[0]
+        return self.forge_home(
+            action_id=action_id, value=element.get("value"), block_id=block_id, view=view
+        )
+
+    def forge_home(
+        self,
+        *,
+        action_id: str,
+        value: str | None = None,
+        block_id: str = "forged",
+        view: JSON | None = None,
+    ) -> Reply:
+        """A correctly signed press in the Home tab that nothing checks (a button this person's
+        home does not show, a stale or forged value)."""
+        if view is None:
+            try:
+                view = self.slack.home_view(self.user_id)
+            except LookupError:
+                view = {"id": "V0NEVER", "type": "home", "blocks": [], "callback_id": ""}
+        action: JSON = {"action_id": _plain(action_id), "block_id": block_id, "type": "button"}
+        if value is not None:
+            action["value"] = value
+        payload = self._envelope("block_actions") | {
+            "container": {"type": "view", "view_id": view["id"]},
+            "view": view,
+            "actions": [action | {"action_ts": f"{self.clock():.6f}"}],
+            "state": {"values": {}},
+        }
         return self._deliver("interactive", payload)
 
     def last_view_for(self, user_id: str) -> JSON:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select, text
+from sqlalchemy import ColumnElement, and_, or_, select, text
 from sqlmodel import Session, col
 
 from bot.core.models import Freeze
@@ -39,20 +39,30 @@ def _scope(account: str) -> ColumnElement[bool]:
     return col(Freeze.scope).in_(["all", account.lower()])
 
 
+def _in_force(now: datetime) -> ColumnElement[bool]:
+    """Not lifted and not run out — never compared with when it began, so a freeze committed
+    after this worker read its clock (or set by a replica whose clock is ahead) is in force at
+    once."""
+    return and_(
+        col(Freeze.lifted_at).is_(None), or_(col(Freeze.until).is_(None), col(Freeze.until) > now)
+    )
+
+
 def active_freeze(session: Session, account: str, now: datetime) -> Freeze | None:
-    """The freeze in force for this account (or all accounts), if any: every freeze not lifted
-    and not run out — never compared with when it began, so a freeze committed after this
-    worker read its clock (or set by a replica whose clock is ahead) is in force at once."""
+    """The freeze in force for this account (or all accounts), if any."""
     return session.scalars(
         select(Freeze)
-        .where(
-            _scope(account),
-            col(Freeze.lifted_at).is_(None),
-            or_(col(Freeze.until).is_(None), col(Freeze.until) > now),
-        )
+        .where(_scope(account), _in_force(now))
         .order_by(col(Freeze.id).desc())
         .limit(1)
     ).first()
+
+
+def freezes_in_force(session: Session, now: datetime) -> list[Freeze]:
+    """Every freeze in force now, of one account or all, newest first."""
+    return list(
+        session.scalars(select(Freeze).where(_in_force(now)).order_by(col(Freeze.id).desc()))
+    )
 
 
 def freeze_at(session: Session, account: str, moment: datetime) -> Freeze | None:

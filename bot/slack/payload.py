@@ -6,8 +6,8 @@ get the same treatment. Listeners index `body["user"]["id"]` or `body["actions"]
 they find into the audit chain, so a wrong type must be refused here, not discovered there: an int
 user id once hashed would break `brandbot audit verify` for good.
 
-Only the kinds this app serves pass: slash commands, block actions, view submissions/closes, and
-Slack's own url_verification and ssl_check. Each problem is named by its field path, never by the
+Only the kinds this app serves pass: slash commands, block actions, view submissions/closes, the
+events it subscribes to (`app_home_opened`), and Slack's own url_verification and ssl_check. Each problem is named by its field path, never by the
 value sent, so the log line stays short and free of whatever the sender put there.
 """
 
@@ -98,6 +98,15 @@ STATE_FIELDS: dict[str, Check] = {
     "selected_conversation": _optional_text,
 }
 INTERACTIVE = frozenset({"block_actions", "view_submission"})  # no view_closed listener here
+EVENTS = frozenset({"app_home_opened"})  # the manifest's bot_events
+# What an event's listener reads (the event's own user is who it is about).
+EVENT_FIELDS: dict[str, Check] = {
+    "type": _text,
+    "user": _slack_id,
+    "channel": _slack_id,
+    "tab": _text,
+    "event_ts": _text,
+}
 
 
 def payload_problem(body: Any) -> str | None:
@@ -116,7 +125,7 @@ def _kind(body: dict[str, Any]) -> str | None:
     if "command" in body:
         return "command"
     kind = body.get("type")
-    if isinstance(kind, str) and (kind in INTERACTIVE or kind == "url_verification"):
+    if isinstance(kind, str) and kind in {*INTERACTIVE, "url_verification", "event_callback"}:
         return kind
     return None
 
@@ -145,6 +154,8 @@ def _kind_problem(kind: str, body: dict[str, Any]) -> str | None:
     if kind == "command":
         missing = [f for f in ("user_id", "channel_id", "trigger_id") if f not in body]
         return f"{missing[0]} is missing" if missing else None
+    if kind == "event_callback":
+        return _event_problem(body.get("event"))
     if not isinstance(body.get("user"), dict) or "id" not in body["user"]:
         return "user.id is missing"
     if kind == "block_actions":
@@ -152,6 +163,21 @@ def _kind_problem(kind: str, body: dict[str, Any]) -> str | None:
             return "trigger_id is missing"
         return _actions_problem(body.get("actions"))
     return _view_problem(kind, body.get("view"))
+
+
+def _event_problem(event: Any) -> str | None:
+    if not isinstance(event, dict):
+        return "event is missing"
+    if event.get("type") not in EVENTS:
+        return "not an event this app subscribes to"
+    if "user" not in event:
+        return "event.user is missing"
+    for name, check in EVENT_FIELDS.items():
+        if name in event and not check(event[name]):
+            return f"event.{name} is not a {'Slack id' if check is _slack_id else 'string'}"
+    if event.get("view") is not None and not isinstance(event["view"], dict):
+        return "event.view is not an object"
+    return None
 
 
 def _actions_problem(actions: Any) -> str | None:

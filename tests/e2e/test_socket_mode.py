@@ -248,6 +248,9 @@ def test_run_socket_mode_delivers_cards_and_handles_clicks_over_the_socket(
             assert envelope.ack_seconds is not None and envelope.ack_seconds < 3
             slack.wait_for(lambda s: s.calls_to("chat.update"), timeout=30)
             assert "Claimed* by <@U0ALICE>" in str(slack.calls_to("chat.update")[-1].args["blocks"])
+            alice.open_home()  # an event over the socket, past the same payload checks
+            slack.wait_for(lambda s: "U0ALICE" in s.home_views, timeout=30)
+            assert "Mentions you claimed (1)" in str(slack.home_view("U0ALICE")["blocks"])
         output = (tmp_path / "run.log").read_text()
         for secret in (BOT_TOKEN, APP_TOKEN, X_BEARER, AUDIT_KEY):
             assert secret not in output, "a secret reached the logs"

@@ -1,0 +1,113 @@
+"""The App Home: opening it publishes it; its Approve, Reject and (for admins) Edit buttons, and
+the Edit form. Every check is the services'; a click here has no channel to answer in, so what
+happened — the outcome or the refusal — goes on top of the person's home instead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.core.errors import ActionRefused, ConfigRefused
+from bot.services import Services
+from bot.slack.cards.app_home import HomeAction
+from bot.slack.cards.draft_modals import build_reject_modal
+from bot.slack.cards.segment_modal import (
+    BLOCKS,
+    SEGMENT_CALLBACK,
+    build_segment_modal,
+    edit_from,
+    form_errors,
+    segment_of,
+)
+from bot.slack.clicks import Person
+from handlers.clicks import click_from, person_of
+from handlers.errors import describe, guarded
+
+HOME_TAB = "home"  # app_home_opened also comes for the Messages tab
+
+
+def register(app: App, services: Services) -> None:
+    home = HomeListeners(services)
+    app.event("app_home_opened")(guarded(home.opened))
+    app.action(HomeAction.APPROVE)(guarded(home.approve))
+    app.action(HomeAction.REJECT)(guarded(home.open_reject))
+    app.action(HomeAction.EDIT_SEGMENT)(guarded(home.open_edit))
+    app.view(SEGMENT_CALLBACK)(guarded(home.submit_edit))
+
+
+class HomeListeners:
+    """One listener per thing done at home (methods, so a test can call each)."""
+
+    def __init__(self, services: Services) -> None:
+        self.homes = services.homes
+
+    def opened(self, event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") != HOME_TAB:
+            return
+        person = Person(str(event["user"]), "")
+        self.homes.opened(person, shown=isinstance(event.get("view"), dict))
+
+    def approve(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = click_from(body)
+        self._answer(body, lambda: self.homes.approve(click.person, click.value))
+
+    def open_reject(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """The card's own reject form, acting on the card (its submit is the card's too)."""
+        ack()
+        click = click_from(body)
+
+        def open_form() -> None:
+            context = self.homes.reject_form(click.person, click.value)
+            client.views_open(
+                trigger_id=body["trigger_id"], view=build_reject_modal(context=context)
+            )
+
+        self._answer(body, open_form)
+
+    def open_edit(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = click_from(body)
+
+        def open_form() -> None:
+            current = self.homes.edit_form(click.person, click.value or "")
+            client.views_open(trigger_id=body["trigger_id"], view=build_segment_modal(current))
+
+        self._answer(body, open_form)
+
+    def submit_edit(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        """Saved through the steering service; what it refuses shows on the field, inline, and
+        nothing is saved."""
+        person = person_of(body)
+        try:
+            segment = segment_of(view.get("private_metadata", ""))
+        except (KeyError, ValueError, TypeError, AttributeError):
+            ack(
+                response_action="errors",
+                errors={BLOCKS["channel"]: "This form is not one of mine."},
+            )
+            return
+        try:
+            summary = self.homes.save_segment(person, segment, edit_from(view["state"]["values"]))
+        except ConfigRefused as refused:
+            ack(response_action="errors", errors=form_errors(refused.problems))
+            return
+        except ActionRefused as refused:
+            ack(response_action="errors", errors={BLOCKS["channel"]: str(refused)})
+            return
+        ack()
+        self.homes.tell(person, summary)
+
+    def _answer(self, body: dict[str, Any], act: Callable[[], str | None]) -> None:
+        """Do it; show the outcome, or why not, on top of the person's home."""
+        try:
+            note = act()
+        except Exception as error:
+            note = describe(error, body)
+        if note:
+            self.homes.tell(person_of(body), note)
