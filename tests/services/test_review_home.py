@@ -128,6 +128,17 @@ def test_a_non_admin_submitting_the_edit_form_is_refused_and_audited_whatever_it
     ]
 
 
+def test_the_edit_form_warns_that_listing_an_account_guards_it(kit: ServiceKit) -> None:
+    """`/brand accounts customer_relations @acme` warns that the segments listing none lose
+    @acme (`_accounts_lost`); the Edit form's `update_segment` saves the same change with no
+    warning, and five segments silently can no longer post at all."""
+    admin = kit.person("U0ADMIN")
+    edit = _edit(accounts=["acme"])
+    summary = kit.homes.save_segment(admin, "customer_relations", edit)
+    assert kit.ctx.segments.config.segments["customer_relations"].accounts == ["acme"]
+    assert "Listing an account guards it" in summary, summary
+
+
 # -- two admins at once ---------------------------------------------------------------------------
 
 
