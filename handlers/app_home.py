@@ -85,7 +85,7 @@ class HomeListeners:
         nothing is saved."""
         person = person_of(body)
         try:
-            segment = segment_of(view.get("private_metadata", ""))
+            segment, revision = segment_of(view.get("private_metadata", ""))
         except (KeyError, ValueError, TypeError, AttributeError):
             ack(
                 response_action="errors",
@@ -93,7 +93,9 @@ class HomeListeners:
             )
             return
         try:
-            summary = self.homes.save_segment(person, segment, edit_from(view["state"]["values"]))
+            summary = self.homes.save_segment(
+                person, segment, edit_from(view["state"]["values"]), opened_at=revision
+            )
         except ConfigRefused as refused:
             ack(response_action="errors", errors=form_errors(refused.problems))
             return

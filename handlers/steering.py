@@ -20,7 +20,7 @@ from bot.slack.cards.steering import (
     usage,
 )
 from bot.slack.clicks import Person
-from bot.steering.service import RESET_ALL, describe_rule
+from bot.steering.service import RESET_ALL, WHOLE_CONFIG, describe_rule
 from handlers.clicks import click_from
 from handlers.errors import guarded, tell
 from policies.config import ROUTING_CRITERIA
@@ -75,6 +75,10 @@ def steer(
     """The answer to one admin subcommand: text, and blocks when it needs a button."""
     steering = services.steering
     args = words(rest)
+    # Admins only, decided before a word of it is read: anyone else learns nothing of the syntax
+    steering.require_admin(
+        person, subcommand, where=where, scope=_scope_of(services, subcommand, args)
+    )
     if subcommand == "segments":
         return segments_table(steering.segment_rows(person, where=where)), None
     if subcommand == "route":
@@ -91,7 +95,11 @@ def steer(
             if not count:
                 return "Nothing to reset: everything follows app.yaml already.", None
             return "Reset everything to app.yaml?", reset_all_confirmation(count)
-        scope = ROUTING_SCOPE if target == ROUTING_SCOPE else _segment(services, args[0], "reset")
+        names = services.segments.names()
+        if target in ("routing", "rules") and target not in names:  # a segment may be "routing"
+            scope = ROUTING_SCOPE
+        else:
+            scope = _segment(services, args[0], "reset")
         return str(steering.reset(person, scope, where=where)), None
     if not args:
         raise Usage("Name a segment first.", subcommand)
@@ -101,6 +109,18 @@ def steer(
         return str(_segment_change(services, person, subcommand, segment, values, where)), None
     except ConfigRefused as refused:
         raise Usage(str(refused), subcommand) from None
+
+
+def _scope_of(services: Services, subcommand: str, args: list[str]) -> str:
+    """What an attempt is about, for the audit log: the segment it names, if any."""
+    if subcommand == "route":
+        return ROUTING_SCOPE
+    if args:
+        try:
+            return services.steering.segment_name(args[0])
+        except ActionRefused:
+            pass
+    return WHOLE_CONFIG
 
 
 def _segment_change(

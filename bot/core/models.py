@@ -234,7 +234,7 @@ class SeenRequest(SQLModel, table=True):
 
 class ConfigOverride(SQLModel, table=True):
     """One value an admin set from Slack, winning over app.yaml until reset: `scope` is a segment
-    name (or "routing"), `key` a field of it ("channel", "follow.keywords", "rules"), `value` its
+    name (or "_routing"), `key` a field of it ("channel", "follow.keywords", "rules"), `value` its
     JSON. Validated as a whole config before it is stored (bot/steering)."""
 
     __tablename__ = "config_override"

@@ -111,14 +111,18 @@ class SegmentCatalog:
     def revision(self) -> int:
         return self._revision
 
-    def overrides(self, scope: str | None = None) -> list[StoredOverride]:
-        """The overrides in force (of one segment, or "routing"), oldest first."""
+    def overrides(
+        self, scope: str | None = None, *, left_out_too: bool = False
+    ) -> list[StoredOverride]:
+        """The overrides in force (of one scope: a segment, or the routing rules), oldest
+        first; with `left_out_too`, also those stored that no longer fit app.yaml."""
         self.config  # noqa: B018  (refresh if due)
         left_out = [o for o, _ in self._ignored]
         return [
             s
             for s in self._stored
-            if s.override not in left_out and (scope is None or s.override.scope == scope)
+            if (left_out_too or s.override not in left_out)
+            and (scope is None or s.override.scope == scope)
         ]
 
     def ignored(self) -> list[tuple[Override, str]]:

@@ -9,6 +9,7 @@ top of the person's home, published at once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -74,7 +75,7 @@ class HomeService:
 
     def _on_card(self, person: Person, value: str | None, action: str) -> Click:
         draft_id = (value or "").partition(":")[0]
-        if not draft_id.isdigit() or len(draft_id) > 18:
+        if not re.fullmatch(r"[0-9]{1,18}", draft_id):  # ASCII digits: "²".isdigit() is true
             self._refuse(person, "draft:unknown", action, NOT_MINE)
         with self._ctx.transaction() as session:
             draft = session.get(Draft, int(draft_id))
@@ -91,8 +92,9 @@ class HomeService:
         """A segment's values now (app.yaml and overrides), for an admin to edit; anyone else
         is refused, and the refusal audited."""
         self._known(segment)
-        checkpoint = Checkpoint(self._ctx, person, WHERE, "config", f"segment:{segment}", "edit")
-        checkpoint.require(may_administer(is_admin=checkpoint.is_admin()))
+        self._require_admin(person, segment, "edit")
+        self._ctx.segments.refresh()
+        revision = self._ctx.segments.revision
         config = self._ctx.segments.config
         current = config.segments[segment]
         users = [p for p in current.approvers if not p.startswith("S")]
@@ -113,15 +115,26 @@ class HomeService:
             hashtags=list(current.follow.hashtags),
             authors=list(current.follow.authors),
             groups_note=note,
+            revision=revision,
         )
 
-    def save_segment(self, person: Person, segment: str, edit: SegmentEdit) -> str:
+    def save_segment(
+        self, person: Person, segment: str, edit: SegmentEdit, *, opened_at: int | None = None
+    ) -> str:
         """Save what the admin changed, through the steering service's validated path (it
         checks the admin again, validates, audits and announces). Raises ConfigRefused with
-        each problem keyed by its field."""
+        each problem keyed by its field. `opened_at`: the revision the form showed; a save
+        over someone else's later change is refused, never silently undoing it."""
         self._known(segment)
+        self._require_admin(person, segment, "edit")  # before reading a field of the form
         changes = self.segment_changes(segment, edit)
-        return self._steering.update_segment(person, segment, changes, channel=WHERE)
+        return self._steering.update_segment(
+            person, segment, changes, channel=WHERE, opened_at=opened_at
+        )
+
+    def _require_admin(self, person: Person, segment: str, attempted: str) -> None:
+        checkpoint = Checkpoint(self._ctx, person, WHERE, "config", f"segment:{segment}", attempted)
+        checkpoint.require(may_administer(is_admin=checkpoint.is_admin()))
 
     def segment_changes(self, segment: str, edit: SegmentEdit) -> dict[str, Any]:
         """The form's values as the steering service takes them; numbers that aren't, refused
@@ -139,7 +152,7 @@ class HomeService:
             ("first_response_minutes", edit.first_response_minutes),
         ):
             text = (raw or "").strip()
-            if not text.isdigit():
+            if not re.fullmatch(r"[0-9]{1,6}", text):  # ASCII digits: "²".isdigit() is true
                 problems[key] = "Write a whole number, like 2."
             else:
                 changes[key] = int(text)

@@ -41,6 +41,7 @@ from policies.permissions import may_administer
 
 ANNOUNCEMENT = "announcement"  # the outbox kind of a note posted once in a channel
 RESET_ALL = "all"
+WHOLE_CONFIG = "_config"  # what a refusal names when the attempt named no one segment
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,10 @@ class SteeringService(OnContext):
 
     def is_admin(self, person: Person) -> bool:
         """For showing admin controls only; every change checks again."""
-        return self._checkpoint(person, "view", "-", "config").is_admin()
+        return self._checkpoint(person, "view", "-", WHOLE_CONFIG).is_admin()
 
     def segment_rows(self, person: Person, *, where: str) -> list[SegmentRow]:
-        self._require_admin(person, "segments", where, "config")
+        self._require_admin(person, "segments", where, WHOLE_CONFIG)
         config = self._segments.config
         counts = self._mention_counts()
         rows = []
@@ -132,7 +133,7 @@ class SteeringService(OnContext):
 
     def set_channel(self, person: Person, segment: str, channel: str, *, where: str) -> Changed:
         old = self._segments.config.segments[segment].channel
-        self._require_admin(person, "channel", where, segment)
+        seen = self._require_admin(person, "channel", where, segment)
         if channel == old:
             raise ConfigRefused({"channel": f"{segment_label(segment)} already uses <#{channel}>."})
         self._ready(channel, "channel")
@@ -150,6 +151,7 @@ class SteeringService(OnContext):
             ),
         ]
         return self._change(
+            seen,
             person,
             where,
             segment,
@@ -162,7 +164,7 @@ class SteeringService(OnContext):
     def set_approvers(
         self, person: Person, segment: str, approvers: Sequence[str], *, where: str
     ) -> Changed:
-        self._require_admin(person, "approvers", where, segment)
+        seen = self._require_admin(person, "approvers", where, segment)
         current = self._segments.config.segments[segment]
         required = current.approvals_required or 1
         reach = self._reachable(segment, approvers, required, field="approvers")
@@ -172,6 +174,7 @@ class SteeringService(OnContext):
             f"(was {_principals(current.approvers) or 'nobody'})."
         )
         return self._change(
+            seen,
             person,
             where,
             segment,
@@ -183,7 +186,7 @@ class SteeringService(OnContext):
         )
 
     def set_approvals(self, person: Person, segment: str, required: int, *, where: str) -> Changed:
-        self._require_admin(person, "approvals", where, segment)
+        seen = self._require_admin(person, "approvals", where, segment)
         current = self._segments.config.segments[segment]
         old = current.approvals_required or 1
         if required < 1:
@@ -202,6 +205,7 @@ class SteeringService(OnContext):
             f"drafts need to {required} (was {old})."
         )
         return self._change(
+            seen,
             person,
             where,
             segment,
@@ -214,7 +218,7 @@ class SteeringService(OnContext):
     def set_response_target(
         self, person: Person, segment: str, minutes: int, *, where: str
     ) -> Changed:
-        self._require_admin(person, "sla", where, segment)
+        seen = self._require_admin(person, "sla", where, segment)
         current = self._segments.config.segments[segment]
         title = segment_label(segment)
         note = (
@@ -222,6 +226,7 @@ class SteeringService(OnContext):
             f"(was {current.first_response_minutes})."
         )
         return self._change(
+            seen,
             person,
             where,
             segment,
@@ -234,13 +239,14 @@ class SteeringService(OnContext):
     def set_accounts(
         self, person: Person, segment: str, handles: Sequence[str], *, where: str
     ) -> Changed:
-        self._require_admin(person, "accounts", where, segment)
+        seen = self._require_admin(person, "accounts", where, segment)
         config = self._segments.config
         was = ", ".join(f"@{a.handle}" for a in config.accounts_for(segment)) or "none"
         shown = ", ".join(f"@{h.removeprefix('@')}" for h in handles)
         title = segment_label(segment)
         note = f"<@{person.user_id}> set the accounts {title} may post as: {shown} (was {was})."
         return self._change(
+            seen,
             person,
             where,
             segment,
@@ -254,21 +260,27 @@ class SteeringService(OnContext):
         self, person: Person, segment: str, *, add: bool, kind: str, value: str, where: str
     ) -> Changed:
         """Add or remove one keyword, hashtag or author a segment follows on X."""
-        self._require_admin(person, "follow", where, segment)
+        seen = self._require_admin(person, "follow", where, segment)
         key = f"follow.{kind}"
         current = self._segments.config.segments[segment]
         values: list[str] = list(getattr(current.follow, kind))
         normal = _normalised(kind, value)
+        folded = [v.casefold() for v in values]  # X matches keywords in any case
         title, what = segment_label(segment), f"{kind[:-1]} {value.strip()!r}"
-        if add and normal in values:
+        if add and normal.casefold() in folded:
             raise ConfigRefused({key: f"{title} already follows the {what}."})
-        if not add and normal not in values:
+        if not add and normal.casefold() not in folded:
             listed = ", ".join(values) or "none"
             raise ConfigRefused({key: f"{title} does not follow the {what}; its {kind}: {listed}."})
-        new = [*values, value.strip()] if add else [v for v in values if v != normal]
+        new = (
+            [*values, value.strip()]
+            if add
+            else [v for v in values if v.casefold() != normal.casefold()]
+        )
         verb = "now follows" if add else "no longer follows"
         note = f"<@{person.user_id}>: {title} {verb} the {what} on X."
         return self._change(
+            seen,
             person,
             where,
             segment,
@@ -284,10 +296,18 @@ class SteeringService(OnContext):
         changes: Mapping[str, Any],
         *,
         channel: str = "app_home",
+        opened_at: int | None = None,
     ) -> str:
         """Several values of one segment at once (the App Home's Edit form): all or nothing,
-        each problem named by its field for the form to show inline."""
-        self._require_admin(person, "edit", channel, segment)
+        each problem named by its field for the form to show inline. `opened_at`: the revision
+        the form showed; if the configuration moved since, the save is refused rather than
+        silently putting back what another admin just changed."""
+        seen = self._require_admin(person, "edit", channel, segment)
+        if opened_at is not None and opened_at != seen:
+            raise Conflict(
+                "Another admin changed the configuration since you opened this form: close it "
+                "and press Edit again to see the values as they are now."
+            )
         current = self._segments.config.segments[segment]
         changed = {k: v for k, v in changes.items() if _current(current, k) != _normal_value(k, v)}
         if not changed:
@@ -297,17 +317,25 @@ class SteeringService(OnContext):
         required = int(changed.get("approvals_required", current.approvals_required or 1))
         approvers = list(changed.get("approvers", current.approvers))
         warning = ""
-        if "approvers" in changed or "approvals_required" in changed:
+        if {"approvers", "approvals_required", "accounts"} & set(changed):
             field = "approvals_required" if "approvals_required" in changed else "approvers"
-            warning = self._reachable(segment, approvers, required, field=field)
+            accounts = changed.get("accounts")
+            warning = self._reachable(segment, approvers, required, field=field, accounts=accounts)
         title, who = segment_label(segment), f"<@{person.user_id}>"
         names = ", ".join(_FIELD_WORDS.get(k, k) for k in changed)
-        notes = [(current.channel, f"{who} changed {title}: {names}.")]
+        lowered = required < (current.approvals_required or 1)
+        values = "; ".join(
+            f"{_FIELD_WORDS.get(k, k)} {_shown(k, _current(current, k))} → "
+            f"{_shown(k, _normal_value(k, v))}"
+            for k, v in changed.items()
+        )
+        mark = ":warning: " if lowered else ""  # fewer approvals: everyone should notice
+        notes = [(current.channel, f"{mark}{who} changed {title}: {values}.")]
         if "channel" in changed:
             notes = [
                 (
                     str(changed["channel"]),
-                    f"{who} moved {title} here from <#{current.channel}> (and changed {names}).",
+                    f"{mark}{who} moved {title} here from <#{current.channel}>: {values}.",
                 ),
                 (
                     current.channel,
@@ -316,6 +344,7 @@ class SteeringService(OnContext):
                 ),
             ]
         result = self._change(
+            seen,
             person,
             channel,
             segment,
@@ -323,6 +352,7 @@ class SteeringService(OnContext):
             notes,
             summary=f"Saved {title}: {names}.",
             warning=warning,
+            knock_on=_accounts_lost if "accounts" in changed else None,
         )
         return str(result)
 
@@ -331,7 +361,7 @@ class SteeringService(OnContext):
     def add_route(
         self, person: Person, rule: Mapping[str, Any], *, position: int | None, where: str
     ) -> Changed:
-        self._require_admin(person, "route add", where, ROUTING_SCOPE)
+        seen = self._require_admin(person, "route add", where, ROUTING_SCOPE)
         rules = self._rules()
         at = len(rules) if position is None else position - 1
         if not 0 <= at <= len(rules):
@@ -343,6 +373,7 @@ class SteeringService(OnContext):
         rules.insert(at, dict(rule))
         target = str(rule.get("segment"))
         return self._change_routes(
+            seen,
             person,
             where,
             rules,
@@ -351,13 +382,14 @@ class SteeringService(OnContext):
         )
 
     def move_route(self, person: Person, frm: int, to: int, *, where: str) -> Changed:
-        self._require_admin(person, "route move", where, ROUTING_SCOPE)
+        seen = self._require_admin(person, "route move", where, ROUTING_SCOPE)
         rules = self._rules()
         self._check_position(frm, rules)
         self._check_position(to, rules)
         rule = rules.pop(frm - 1)
         rules.insert(to - 1, rule)
         return self._change_routes(
+            seen,
             person,
             where,
             rules,
@@ -366,11 +398,12 @@ class SteeringService(OnContext):
         )
 
     def remove_route(self, person: Person, number: int, *, where: str) -> Changed:
-        self._require_admin(person, "route remove", where, ROUTING_SCOPE)
+        seen = self._require_admin(person, "route remove", where, ROUTING_SCOPE)
         rules = self._rules()
         self._check_position(number, rules)
         rule = rules.pop(number - 1)
         return self._change_routes(
+            seen,
             person,
             where,
             rules,
@@ -382,8 +415,10 @@ class SteeringService(OnContext):
 
     def reset(self, person: Person, scope: str, *, where: str) -> Changed:
         """Drop one segment's overrides (or the routing rules', or with RESET_ALL every one)."""
-        self._require_admin(person, "reset", where, scope)
-        stored = self._segments.overrides(None if scope == RESET_ALL else scope)
+        seen = self._require_admin(person, "reset", where, scope)
+        # Left-out ones too: an override app.yaml no longer allows would come back unannounced
+        # the day app.yaml allows it again.
+        stored = self._segments.overrides(None if scope == RESET_ALL else scope, left_out_too=True)
         if not stored:
             what = "Nothing" if scope == RESET_ALL else f"{segment_label(scope)} has nothing"
             raise ActionRefused(f"{what} to reset: it follows app.yaml already.")
@@ -403,7 +438,7 @@ class SteeringService(OnContext):
         ]
         now, actor = self.clock.now(), self.ctx.actor(person)
         with self.ctx.transaction() as session:
-            revision = self._bump(session)
+            revision = self._bump(session, seen=seen)
             session.execute(delete(ConfigOverride).where(col(ConfigOverride.scope).in_(scopes)))
             for s in scopes:
                 audit.record(
@@ -426,6 +461,7 @@ class SteeringService(OnContext):
 
     def _change(
         self,
+        seen: int,
         person: Person,
         where: str,
         scope: str,
@@ -436,7 +472,6 @@ class SteeringService(OnContext):
         warning: str = "",
         knock_on: Callable[[BrandConfig, BrandConfig], str] | None = None,
     ) -> Changed:
-        seen = self._segments.revision
         base = self._segments.base.model_dump(mode="json")
         mine = {(scope, key) for key in changes}
         kept = [
@@ -482,6 +517,7 @@ class SteeringService(OnContext):
 
     def _change_routes(
         self,
+        seen: int,
         person: Person,
         where: str,
         rules: list[dict[str, Any]],
@@ -493,6 +529,7 @@ class SteeringService(OnContext):
         channel = config.segments[note_segment].channel if note_segment in config.segments else None
         note = f"<@{person.user_id}>: {summary}"
         return self._change(
+            seen,
             person,
             where,
             ROUTING_SCOPE,
@@ -570,10 +607,18 @@ class SteeringService(OnContext):
     def _checkpoint(self, person: Person, attempted: str, where: str, scope: str) -> Checkpoint:
         return Checkpoint(self.ctx, person, where, "config", _subject(scope), attempted)
 
-    def _require_admin(self, person: Person, attempted: str, where: str, scope: str) -> None:
+    def require_admin(self, person: Person, attempted: str, *, where: str, scope: str) -> None:
+        """Refuse (and audit) anyone but an admin before reading what they typed: `scope` is
+        the segment it names, ROUTING_SCOPE, or WHOLE_CONFIG."""
+        self._require_admin(person, attempted, where, scope)
+
+    def _require_admin(self, person: Person, attempted: str, where: str, scope: str) -> int:
+        """Refuse anyone but an admin; the revision every check that follows decides on (a
+        change is written only if the configuration is still at it)."""
         checkpoint = self._checkpoint(person, attempted, where, scope)
         checkpoint.require(may_administer(is_admin=checkpoint.is_admin()))
         self._segments.refresh()  # decide on the configuration as it is in the database now
+        return self._segments.revision
 
     def _ready(self, channel: str, field: str) -> None:
         try:
@@ -582,9 +627,26 @@ class SteeringService(OnContext):
             raise ConfigRefused({field: str(unusable)}) from None
 
     def _reachable(
-        self, segment: str, approvers: Sequence[str], required: int, *, field: str
+        self,
+        segment: str,
+        approvers: Sequence[str],
+        required: int,
+        *,
+        field: str,
+        accounts: Sequence[str] | None = None,
     ) -> str:
-        """Refuse approvals that could never be given; the warning for exactly enough."""
+        """Refuse approvals that could never be given; the warning for exactly enough. What a
+        draft needs is the segment's number or, if higher, the floor (`min_approvals`) of an
+        account it may post as (`accounts`: the segment's new list, if it changes)."""
+        config = self._segments.config
+        may_post_as = (
+            [config.account(h) for h in accounts if _has_account(config, h)]
+            if accounts
+            else config.accounts_for(segment)
+        )
+        floor = max((a.min_approvals for a in may_post_as), default=1)
+        if floor > required:
+            required = floor
         try:
             members = self.ctx.directory.members(approvers)
         except DirectoryUnavailable as exc:
@@ -650,6 +712,31 @@ _FIELD_WORDS = {
 }
 
 
+def _has_account(config: BrandConfig, handle: str) -> bool:
+    try:
+        config.account(handle)
+    except KeyError:
+        return False  # the validation names it
+    return True
+
+
+def _shown(key: str, value: Any) -> str:
+    """A setting's value in an announcement, as Slack should render it."""
+    if key == "approvers":
+        return _principals(value) or "nobody"
+    if key == "channel":
+        return f"<#{value}>"
+    if key == "accounts":
+        return (
+            "every account no segment guards"
+            if value is None
+            else (", ".join(f"@{str(h).removeprefix('@')}" for h in value) or "none")
+        )
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return str(value)
+
+
 def _accounts_lost(before: BrandConfig, after: BrandConfig) -> str:
     """Listing an account guards it: the segments that list none lose it. Say which."""
     lost = []
@@ -684,12 +771,14 @@ def describe_rule(rule: Mapping[str, Any]) -> str:
 
 
 def _subject(scope: str) -> str:
+    if scope == WHOLE_CONFIG:
+        return "config"
     return "config:routing" if scope == ROUTING_SCOPE else f"segment:{scope}"
 
 
 def _field_of(key: str, scope: str) -> str:
     """`segments.care.follow.keywords[2]` → `follow.keywords`; routing problems → `rules`."""
-    if key.startswith(f"{ROUTING_SCOPE}."):
+    if key.startswith("routing."):
         return "rules"
     prefix = f"segments.{scope}"
     rest = key.removeprefix(prefix).lstrip(".")

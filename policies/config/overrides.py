@@ -19,7 +19,9 @@ from policies.config.lines import error_problem
 from policies.config.load import search_query_problems
 from policies.config.schema import _SKIP_CROSS_CHECKS, BrandConfig, default_approvals
 
-ROUTING_SCOPE = "routing"
+# The routing rules' scope: a name no segment can have (segment names start with a letter), so a
+# segment may be called "routing".
+ROUTING_SCOPE = "_routing"
 # What an admin may set per segment from Slack; dotted keys reach into `follow:`.
 SEGMENT_KEYS: tuple[str, ...] = (
     "channel",
@@ -53,7 +55,7 @@ class ConfigRejected(ValueError):
 def path_of(override: Override) -> KeyPath:
     """Where in app.yaml's shape the override's value goes."""
     if override.scope == ROUTING_SCOPE:
-        return (ROUTING_SCOPE, *override.key.split("."))
+        return ("routing", *override.key.split("."))
     return ("segments", override.scope, *override.key.split("."))
 
 

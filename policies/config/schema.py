@@ -4,6 +4,7 @@ message written for the person editing the file) and the constants they share.""
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Annotated, Any, NoReturn
 
@@ -19,6 +20,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from policies.config.checks import cross_field_problems, dotted
+
+with warnings.catch_warnings():  # the regex parser, for the nesting check; typed, though deprecated
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants as _sre_constants
+    import sre_parse as _sre
 
 STANDARD_SEGMENTS: tuple[str, ...] = (
     "customer_relations",
@@ -141,7 +147,34 @@ def _regex(value: str) -> str:
         re.compile(value, re.IGNORECASE)
     except re.error as exc:
         _fail("regex", f"invalid regex {value!r}: {exc}")
+    if _repeats_a_repeat(_sre.parse(value)):
+        _fail(
+            "regex",
+            f"regex {value!r} repeats a repetition (like (a+)+), which can take exponential "
+            "time on an unlucky tweet and stall every poll; write it without the nesting",
+        )
     return value
+
+
+_REPEATS = (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT, _sre_constants.POSSESSIVE_REPEAT)
+
+
+def _repeats_a_repeat(pattern: Any, *, inside: bool = False) -> bool:
+    """Is an unbounded repetition nested in another repetition (catastrophic backtracking)?"""
+    for op, av in pattern:
+        if op in _REPEATS:
+            _lo, hi, body = av
+            if inside and hi == _sre_constants.MAXREPEAT:  # unbounded, within a repetition
+                return True
+            if _repeats_a_repeat(body, inside=inside or hi > 1):
+                return True
+            continue
+        for part in av if isinstance(av, tuple | list) else (av,):
+            subpatterns = part if isinstance(part, list) else [part]
+            for sub in subpatterns:
+                if isinstance(sub, _sre.SubPattern) and _repeats_a_repeat(sub, inside=inside):
+                    return True
+    return False
 
 
 def _lang(value: str) -> str:

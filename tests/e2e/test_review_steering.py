@@ -119,11 +119,11 @@ def test_lowering_approvals_from_the_edit_form_is_announced_with_a_warning(
         if "<@U0ADMIN>" in str(m.get("text"))
     ]
     assert notes, "nothing announced in the segment's channel"
-    assert any(n.startswith(":warning:") and "(was 2)" in n for n in notes), notes
+    assert any(n.startswith(":warning:") and "approvals 2 → 1" in n for n in notes), notes
 
 
 def test_the_form_names_a_superscript_number_on_its_field(world: FakeWorld, ada: SlackUser) -> None:
-    """"²" passes `isdigit()` and fails `int()`: the submit raises before it acks, and Slack is
+    """ "²" passes `isdigit()` and fails `int()`: the submit raises before it acks, and Slack is
     answered with no `errors` (the person sees a connection error), not "Write a whole number"."""
     form = _edit_form(world, ada, "customer_relations")
     response = ada.submit_view(form["id"], {BLOCKS["approvals_required"]: {"value": "²"}})

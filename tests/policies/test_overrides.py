@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from policies.config import ConfigError, parse_config
-from policies.config.overrides import ConfigRejected, Override, apply, effective, validate
+from policies.config.overrides import (
+    ROUTING_SCOPE,
+    ConfigRejected,
+    Override,
+    apply,
+    effective,
+    validate,
+)
 
 APP_YAML = """
 brand: Acme
@@ -59,7 +66,9 @@ def test_the_files_configuration_round_trips_unchanged() -> None:
             lambda c: c.segments["customer_relations"].accounts,
         ),
         (
-            Override("routing", "rules", [{"segment": "customer_relations", "authors": ["@Dana"]}]),
+            Override(
+                ROUTING_SCOPE, "rules", [{"segment": "customer_relations", "authors": ["@Dana"]}]
+            ),
             lambda c: c.routing.rules[0].authors,
         ),
     ],
@@ -143,17 +152,19 @@ def test_a_value_the_file_refuses_is_refused_with_the_same_words(
             "is not a hashtag",
         ),
         (
-            Override("routing", "rules", [{"segment": "customer_relations", "regex": "(unclosed"}]),
+            Override(
+                ROUTING_SCOPE, "rules", [{"segment": "customer_relations", "regex": "(unclosed"}]
+            ),
             "routing.rules[0].regex",
             "invalid regex",
         ),
         (
-            Override("routing", "rules", [{"segment": "nope", "keywords": ["x"]}]),
+            Override(ROUTING_SCOPE, "rules", [{"segment": "nope", "keywords": ["x"]}]),
             "routing.rules[0].segment",
             "unknown segment 'nope'",
         ),
         (
-            Override("routing", "rules", [{"segment": "customer_relations"}]),
+            Override(ROUTING_SCOPE, "rules", [{"segment": "customer_relations"}]),
             "routing.rules[0]",
             "needs at least one criterion",
         ),
@@ -186,3 +197,31 @@ def test_overrides_that_no_longer_fit_the_file_are_left_out_with_why() -> None:
 
 def test_no_overrides_is_the_file() -> None:
     assert effective(BASE, []) == (BASE, [])
+
+
+@pytest.mark.parametrize(
+    ("regex", "refused"),
+    [
+        ("(a+)+$", True),
+        ("(a*)*", True),
+        (r"(\w+\s?)+!", True),
+        ("(x|y+)*", True),
+        ("(?:(a+))+", True),
+        ("(a+){2}", True),
+        ("a+b+", False),
+        ("(ab){2,5}", False),
+        ("(a|b)+", False),
+        ("(a{1,3}){2}", False),
+        (r"\b(refund|money back)\b", False),
+        ("hack(ed|ing)", False),
+    ],
+)
+def test_a_regex_that_can_backtrack_exponentially_is_refused(regex: str, refused: bool) -> None:
+    rule = Override(ROUTING_SCOPE, "rules", [{"segment": "customer_relations", "regex": regex}])
+    if not refused:
+        assert validate(_with(rule)).routing.rules[0].regex == regex
+        return
+    with pytest.raises(ConfigRejected) as raised:
+        validate(_with(rule))
+    ((key, message),) = raised.value.problems
+    assert key == "routing.rules[0].regex" and "repeats a repetition" in message

@@ -60,15 +60,18 @@ class SegmentForm:
     hashtags: list[str]
     authors: list[str]
     groups_note: str | None = None  # e.g. Slack did not list the groups just now
+    revision: int = 0  # the configuration's revision it shows: a save from an older one is refused
 
 
-def segment_metadata(segment: str) -> str:
-    return json.dumps({"segment": segment})
+def segment_metadata(segment: str, revision: int) -> str:
+    return json.dumps({"segment": segment, "revision": revision})
 
 
-def segment_of(metadata: str) -> str:
-    """The segment a submitted form was opened for (ValueError/KeyError: not our form)."""
-    return str(json.loads(metadata or "{}")["segment"])
+def segment_of(metadata: str) -> tuple[str, int]:
+    """The segment a submitted form was opened for, and the configuration revision it showed
+    (ValueError/KeyError/TypeError: not our form)."""
+    data = json.loads(metadata or "{}")
+    return str(data["segment"]), int(data["revision"])
 
 
 def listed(values: list[str]) -> str:
@@ -82,7 +85,10 @@ def split_list(text: str | None) -> list[str]:
 
 
 def build_segment_modal(current: SegmentForm) -> dict[str, object]:
-    group_options = [Option(value=g, text=label[:75]) for g, label in current.groups][:MAX_OPTIONS]
+    # The segment's own groups first: past Slack's 100 options one would drop out of the menu,
+    # and so out of the approvers on any save.
+    ordered = sorted(current.groups, key=lambda g: g[0] not in current.approver_groups)
+    group_options = [Option(value=g, text=label[:75]) for g, label in ordered][:MAX_OPTIONS]
     account_options = [Option(value=h, text=f"@{h}") for h in current.all_accounts][:MAX_OPTIONS]
     chosen_accounts = [o for o in account_options if o.value in current.accounts]
     blocks: list[Block] = [
@@ -170,7 +176,7 @@ def build_segment_modal(current: SegmentForm) -> dict[str, object]:
         callback_id=SEGMENT_CALLBACK,
         title="Edit segment",
         submit="Save",
-        metadata=segment_metadata(current.segment),
+        metadata=segment_metadata(current.segment, current.revision),
         blocks=blocks,
     )
 
