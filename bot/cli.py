@@ -79,7 +79,8 @@ def check(config_path: Path | None, online: bool, effective: bool) -> None:
             raise BadInput("not found online:\n" + "\n".join(str(i) for i in issues))
     found = ", all found in Slack and X" if online else ""
     click.echo(
-        f"{path}: ok — brand {config.brand}, {len(config.accounts)} account(s), "
+        ("# " if effective else "")  # keeps the printed configuration plain YAML
+        + f"{path}: ok — brand {config.brand}, {len(config.accounts)} account(s), "
         f"{len(config.segments)} segment(s), {len(config.routing.rules)} routing rule(s){found}"
     )
 

@@ -4,11 +4,12 @@ set from Slack laid over it, and which values those are."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import make_url
 
-from bot.core.db import make_engine
+from bot.core.db import make_engine, normalise_url
 from bot.core.segments import SegmentCatalog
 from policies.config import BrandConfig
 from policies.config.checks import dotted
@@ -16,16 +17,22 @@ from policies.config.overrides import path_of
 
 
 def effective_report(base: BrandConfig, database_url: str) -> str:
+    url = make_url(normalise_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # Not created by looking: `brandbot run` (or `db upgrade`) makes it.
+        note = f"# No database at {url.database} yet, so no overrides: app.yaml alone.\n"
+        return note + _yaml(base)
     engine = make_engine(database_url)
     catalog = SegmentCatalog(base, engine=engine)
     try:
         catalog.refresh(force=True)
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # the driver's own error: its tables may not exist yet
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        return (
-            f"# could not read overrides from the database ({reason}); "
-            "`brandbot db upgrade` creates its tables. app.yaml alone:\n" + _yaml(base)
+        note = (
+            f"# Could not read overrides from the database ({reason}); "
+            "`brandbot db upgrade` creates its tables. app.yaml alone:\n"
         )
+        return note + _yaml(base)
     finally:
         engine.dispose()
     stored, ignored = catalog.overrides(), catalog.ignored()

@@ -279,3 +279,19 @@ def test_verify_with_an_anchor_detects_deleted_and_rewritten_history(database_ur
 def test_verify_with_a_malformed_anchor_exits_2(database_url: str, anchor: str) -> None:
     result = brandbot("audit", "verify", "--anchor", anchor, env=_audit_env(database_url))
     assert result.returncode == 2 and "is not an audit anchor: expected HASH:COUNT" in result.stderr
+
+
+def test_check_effective_before_any_database_shows_app_yaml_alone(tmp_path: Path) -> None:
+    database = tmp_path / "brandbot.db"
+    env = {"DATABASE_URL": f"sqlite:///{database}"}
+    result = brandbot("check", "--effective", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"# No database at {database} yet, so no overrides")
+    assert yaml.safe_load(result.stdout)["brand"] == "Acme"
+    assert not database.exists()  # looking does not create it
+
+    database.touch()  # a database nobody has migrated
+    unmigrated = brandbot("check", "--effective", env=env)
+    assert unmigrated.returncode == 0, unmigrated.stderr
+    assert "no such table: config_revision" in unmigrated.stdout
+    assert "`brandbot db upgrade` creates its tables" in unmigrated.stdout
