@@ -20,7 +20,7 @@ from bot.slack.cards.steering import (
     usage,
 )
 from bot.slack.clicks import Person
-from bot.steering.service import RESET_ALL, WHOLE_CONFIG, describe_rule
+from bot.steering.service import RESET_ALL, WHOLE_CONFIG
 from handlers.clicks import click_from
 from handlers.errors import guarded, tell
 from policies.config import ROUTING_CRITERIA
@@ -174,7 +174,7 @@ def _route(services: Services, person: Person, args: list[str], *, where: str) -
         case "list":
             rules, default = steering.routing_rules(person, where=where)
             overridden = bool(services.segments.overrides(ROUTING_SCOPE))
-            return routes_text(rules, default, overridden=overridden, describe=describe_rule)
+            return routes_text(rules, default, overridden=overridden)
         case "add":
             if len(args) < 4:
                 raise Usage("Name the segment, the kind of rule and its value.", "route add")
@@ -189,9 +189,7 @@ def _route(services: Services, person: Person, args: list[str], *, where: str) -
                     f"{args[2]!r} is not one of {', '.join(ROUTING_CRITERIA)}.", "route add"
                 )
             rule = {"segment": segment, kind: _criterion(kind, unescape(" ".join(args[3:])))}
-            return _or_usage(
-                lambda: steering.add_route(person, rule, position=None, where=where), "route add"
-            )
+            return _or_usage(lambda: steering.add_route(person, rule, where=where), "route add")
         case "move":
             frm, to = (_number(args[1:2], "route move"), _number(args[2:3], "route move"))
             return _or_usage(

@@ -26,7 +26,6 @@ from bot.slack.cards.mention_card import segment_label
 from bot.slack.cards.segment_modal import SegmentEdit, SegmentForm, split_list
 from bot.slack.clicks import Click, Person
 from bot.steering.service import SteeringService
-from policies.permissions import may_administer
 
 WHERE = "app_home"  # what audit entries of actions taken here name as their channel
 NOT_MINE = "That button isn't one of mine; nothing was changed."
@@ -92,9 +91,7 @@ class HomeService:
         """A segment's values now (app.yaml and overrides), for an admin to edit; anyone else
         is refused, and the refusal audited."""
         self._known(segment)
-        self._require_admin(person, segment, "edit")
-        self._ctx.segments.refresh()
-        revision = self._ctx.segments.revision
+        revision = self._steering.require_admin(person, "edit", where=WHERE, scope=segment)
         config = self._ctx.segments.config
         current = config.segments[segment]
         users = [p for p in current.approvers if not p.startswith("S")]
@@ -126,15 +123,12 @@ class HomeService:
         each problem keyed by its field. `opened_at`: the revision the form showed; a save
         over someone else's later change is refused, never silently undoing it."""
         self._known(segment)
-        self._require_admin(person, segment, "edit")  # before reading a field of the form
+        # admins only, decided before a field of the form is read
+        self._steering.require_admin(person, "edit", where=WHERE, scope=segment)
         changes = self.segment_changes(segment, edit)
         return self._steering.update_segment(
             person, segment, changes, channel=WHERE, opened_at=opened_at
         )
-
-    def _require_admin(self, person: Person, segment: str, attempted: str) -> None:
-        checkpoint = Checkpoint(self._ctx, person, WHERE, "config", f"segment:{segment}", attempted)
-        checkpoint.require(may_administer(is_admin=checkpoint.is_admin()))
 
     def segment_changes(self, segment: str, edit: SegmentEdit) -> dict[str, Any]:
         """The form's values as the steering service takes them; numbers that aren't, refused

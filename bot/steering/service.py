@@ -24,11 +24,12 @@ from bot.core.db import rowcount
 from bot.core.errors import ActionRefused, ConfigRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Announcement, ConfigOverride, ConfigRevision, Mention, MentionState
-from bot.slack.cards.mention_card import segment_label
+from bot.slack.cards.mention_card import principal_mention, segment_label
+from bot.slack.cards.steering import describe_rule
 from bot.slack.clicks import Person
 from bot.slack.directory import ChannelUnusable, DirectoryUnavailable, ready_to_post
 from policies.approvals import approvals_reachable
-from policies.config import BrandConfig, RoutingRule
+from policies.config import BrandConfig
 from policies.config.checks import unknown_segment
 from policies.config.overrides import (
     ROUTING_SCOPE,
@@ -37,6 +38,7 @@ from policies.config.overrides import (
     apply,
     validate,
 )
+from policies.config.schema import follow_value
 from policies.permissions import may_administer
 
 ANNOUNCEMENT = "announcement"  # the outbox kind of a note posted once in a channel
@@ -85,7 +87,7 @@ class SteeringService(OnContext):
         return self._checkpoint(person, "view", "-", WHOLE_CONFIG).is_admin()
 
     def segment_rows(self, person: Person, *, where: str) -> list[SegmentRow]:
-        self._require_admin(person, "segments", where, WHOLE_CONFIG)
+        self.require_admin(person, "segments", where=where, scope=WHOLE_CONFIG)
         config = self._segments.config
         counts = self._mention_counts()
         rows = []
@@ -115,11 +117,11 @@ class SteeringService(OnContext):
             )
         return rows
 
-    def routing_rules(self, person: Person, *, where: str) -> tuple[list[RoutingRule], str]:
-        """The ordered rules and the default segment; whether they come from an override."""
-        self._require_admin(person, "route list", where, ROUTING_SCOPE)
-        routing = self._segments.config.routing
-        return list(routing.rules), routing.default_segment
+    def routing_rules(self, person: Person, *, where: str) -> tuple[list[dict[str, Any]], str]:
+        """The ordered rules (as app.yaml writes them) and the default segment."""
+        self.require_admin(person, "route list", where=where, scope=ROUTING_SCOPE)
+        config = self._segments.config
+        return _rules_of(config), config.routing.default_segment
 
     def segment_name(self, typed: str) -> str:
         """The segment a person meant: its name in any case, spaces or dashes for _."""
@@ -132,8 +134,8 @@ class SteeringService(OnContext):
     # -- changing a segment -----------------------------------------------------------------
 
     def set_channel(self, person: Person, segment: str, channel: str, *, where: str) -> Changed:
+        seen = self.require_admin(person, "channel", where=where, scope=segment)
         old = self._segments.config.segments[segment].channel
-        seen = self._require_admin(person, "channel", where, segment)
         if channel == old:
             raise ConfigRefused({"channel": f"{segment_label(segment)} already uses <#{channel}>."})
         self._ready(channel, "channel")
@@ -144,11 +146,7 @@ class SteeringService(OnContext):
                 f"{who} moved {title} here from <#{old}>: its new mention cards and drafts "
                 "come here from now on.",
             ),
-            (
-                old,
-                f"{who} moved {title} to <#{channel}>: its new cards go there; the cards "
-                "already here stay and keep working.",
-            ),
+            _moved_away(who, title, old, channel),
         ]
         return self._change(
             seen,
@@ -164,7 +162,7 @@ class SteeringService(OnContext):
     def set_approvers(
         self, person: Person, segment: str, approvers: Sequence[str], *, where: str
     ) -> Changed:
-        seen = self._require_admin(person, "approvers", where, segment)
+        seen = self.require_admin(person, "approvers", where=where, scope=segment)
         current = self._segments.config.segments[segment]
         required = current.approvals_required or 1
         reach = self._reachable(segment, approvers, required, field="approvers")
@@ -186,7 +184,7 @@ class SteeringService(OnContext):
         )
 
     def set_approvals(self, person: Person, segment: str, required: int, *, where: str) -> Changed:
-        seen = self._require_admin(person, "approvals", where, segment)
+        seen = self.require_admin(person, "approvals", where=where, scope=segment)
         current = self._segments.config.segments[segment]
         old = current.approvals_required or 1
         if required < 1:
@@ -218,7 +216,7 @@ class SteeringService(OnContext):
     def set_response_target(
         self, person: Person, segment: str, minutes: int, *, where: str
     ) -> Changed:
-        seen = self._require_admin(person, "sla", where, segment)
+        seen = self.require_admin(person, "sla", where=where, scope=segment)
         current = self._segments.config.segments[segment]
         title = segment_label(segment)
         note = (
@@ -239,7 +237,7 @@ class SteeringService(OnContext):
     def set_accounts(
         self, person: Person, segment: str, handles: Sequence[str], *, where: str
     ) -> Changed:
-        seen = self._require_admin(person, "accounts", where, segment)
+        seen = self.require_admin(person, "accounts", where=where, scope=segment)
         config = self._segments.config
         was = ", ".join(f"@{a.handle}" for a in config.accounts_for(segment)) or "none"
         shown = ", ".join(f"@{h.removeprefix('@')}" for h in handles)
@@ -260,11 +258,11 @@ class SteeringService(OnContext):
         self, person: Person, segment: str, *, add: bool, kind: str, value: str, where: str
     ) -> Changed:
         """Add or remove one keyword, hashtag or author a segment follows on X."""
-        seen = self._require_admin(person, "follow", where, segment)
+        seen = self.require_admin(person, "follow", where=where, scope=segment)
         key = f"follow.{kind}"
         current = self._segments.config.segments[segment]
         values: list[str] = list(getattr(current.follow, kind))
-        normal = _normalised(kind, value)
+        normal = follow_value(kind, value)
         folded = [v.casefold() for v in values]  # X matches keywords in any case
         title, what = segment_label(segment), f"{kind[:-1]} {value.strip()!r}"
         if add and normal.casefold() in folded:
@@ -302,7 +300,7 @@ class SteeringService(OnContext):
         each problem named by its field for the form to show inline. `opened_at`: the revision
         the form showed; if the configuration moved since, the save is refused rather than
         silently putting back what another admin just changed."""
-        seen = self._require_admin(person, "edit", channel, segment)
+        seen = self.require_admin(person, "edit", where=channel, scope=segment)
         if opened_at is not None and opened_at != seen:
             raise Conflict(
                 "Another admin changed the configuration since you opened this form: close it "
@@ -337,11 +335,7 @@ class SteeringService(OnContext):
                     str(changed["channel"]),
                     f"{mark}{who} moved {title} here from <#{current.channel}>: {values}.",
                 ),
-                (
-                    current.channel,
-                    f"{who} moved {title} to <#{changed['channel']}>: its new "
-                    "cards go there; the cards already here stay and keep working.",
-                ),
+                _moved_away(who, title, current.channel, str(changed["channel"])),
             ]
         result = self._change(
             seen,
@@ -358,32 +352,22 @@ class SteeringService(OnContext):
 
     # -- routing rules ----------------------------------------------------------------------
 
-    def add_route(
-        self, person: Person, rule: Mapping[str, Any], *, position: int | None, where: str
-    ) -> Changed:
-        seen = self._require_admin(person, "route add", where, ROUTING_SCOPE)
-        rules = self._rules()
-        at = len(rules) if position is None else position - 1
-        if not 0 <= at <= len(rules):
-            raise ConfigRefused(
-                {
-                    "rules": f"There are {len(rules)} rules: pick a position from 1 to {len(rules) + 1}."
-                }
-            )
-        rules.insert(at, dict(rule))
-        target = str(rule.get("segment"))
+    def add_route(self, person: Person, rule: Mapping[str, Any], *, where: str) -> Changed:
+        """Append a rule (`move_route` puts it elsewhere)."""
+        seen = self.require_admin(person, "route add", where=where, scope=ROUTING_SCOPE)
+        rules = [*_rules_of(self._segments.config), dict(rule)]
         return self._change_routes(
             seen,
             person,
             where,
             rules,
-            note_segment=target,
-            summary=f"Added routing rule {at + 1}: {describe_rule(rule)}.",
+            note_segment=str(rule.get("segment")),
+            summary=f"Added routing rule {len(rules)}: {describe_rule(rule)}.",
         )
 
     def move_route(self, person: Person, frm: int, to: int, *, where: str) -> Changed:
-        seen = self._require_admin(person, "route move", where, ROUTING_SCOPE)
-        rules = self._rules()
+        seen = self.require_admin(person, "route move", where=where, scope=ROUTING_SCOPE)
+        rules = _rules_of(self._segments.config)
         self._check_position(frm, rules)
         self._check_position(to, rules)
         rule = rules.pop(frm - 1)
@@ -398,8 +382,8 @@ class SteeringService(OnContext):
         )
 
     def remove_route(self, person: Person, number: int, *, where: str) -> Changed:
-        seen = self._require_admin(person, "route remove", where, ROUTING_SCOPE)
-        rules = self._rules()
+        seen = self.require_admin(person, "route remove", where=where, scope=ROUTING_SCOPE)
+        rules = _rules_of(self._segments.config)
         self._check_position(number, rules)
         rule = rules.pop(number - 1)
         return self._change_routes(
@@ -415,7 +399,7 @@ class SteeringService(OnContext):
 
     def reset(self, person: Person, scope: str, *, where: str) -> Changed:
         """Drop one segment's overrides (or the routing rules', or with RESET_ALL every one)."""
-        seen = self._require_admin(person, "reset", where, scope)
+        seen = self.require_admin(person, "reset", where=where, scope=scope)
         # Left-out ones too: an override app.yaml no longer allows would come back unannounced
         # the day app.yaml allows it again.
         stored = self._segments.overrides(None if scope == RESET_ALL else scope, left_out_too=True)
@@ -567,7 +551,7 @@ class SteeringService(OnContext):
             )
         )
 
-    def _bump(self, session: Session, *, seen: int | None = None) -> int:
+    def _bump(self, session: Session, *, seen: int) -> int:
         """Move the revision on, only from the one this change was validated against."""
         current = session.scalar(
             select(col(ConfigRevision.revision))
@@ -583,7 +567,7 @@ class SteeringService(OnContext):
             .where(col(ConfigRevision.id) == 1, col(ConfigRevision.revision) == current)
             .values(revision=current + 1)
         )
-        if (seen is not None and current != seen) or rowcount(moved) == 0:
+        if current != seen or rowcount(moved) == 0:
             raise Conflict(
                 "Another admin changed the configuration just now: look again and retry."
             )
@@ -607,14 +591,11 @@ class SteeringService(OnContext):
     def _checkpoint(self, person: Person, attempted: str, where: str, scope: str) -> Checkpoint:
         return Checkpoint(self.ctx, person, where, "config", _subject(scope), attempted)
 
-    def require_admin(self, person: Person, attempted: str, *, where: str, scope: str) -> None:
-        """Refuse (and audit) anyone but an admin before reading what they typed: `scope` is
-        the segment it names, ROUTING_SCOPE, or WHOLE_CONFIG."""
-        self._require_admin(person, attempted, where, scope)
-
-    def _require_admin(self, person: Person, attempted: str, where: str, scope: str) -> int:
-        """Refuse anyone but an admin; the revision every check that follows decides on (a
-        change is written only if the configuration is still at it)."""
+    def require_admin(self, person: Person, attempted: str, *, where: str, scope: str) -> int:
+        """Refuse (and audit) anyone but an admin — before reading what they typed, too.
+        `scope` is the segment it is about, ROUTING_SCOPE, or WHOLE_CONFIG. Returns the
+        revision every check that follows decides on (a change is written only if the
+        configuration is still at it)."""
         checkpoint = self._checkpoint(person, attempted, where, scope)
         checkpoint.require(may_administer(is_admin=checkpoint.is_admin()))
         self._segments.refresh()  # decide on the configuration as it is in the database now
@@ -667,12 +648,6 @@ class SteeringService(OnContext):
             )
         return reach.warning
 
-    def _rules(self) -> list[dict[str, Any]]:
-        return [
-            rule.model_dump(mode="json", exclude_defaults=True)
-            for rule in self._segments.config.routing.rules
-        ]
-
     @staticmethod
     def _check_position(number: int, rules: Sequence[object]) -> None:
         if not 1 <= number <= len(rules):
@@ -710,6 +685,15 @@ _FIELD_WORDS = {
     "follow.authors": "authors",
     "rules": "routing rules",
 }
+
+
+def _moved_away(who: str, title: str, old: str, new: str) -> tuple[str, str]:
+    """The announcement in the channel a segment leaves."""
+    return (
+        old,
+        f"{who} moved {title} to <#{new}>: its new cards go there; the cards already here "
+        "stay and keep working.",
+    )
 
 
 def _has_account(config: BrandConfig, handle: str) -> bool:
@@ -755,21 +739,6 @@ def _accounts_lost(before: BrandConfig, after: BrandConfig) -> str:
     )
 
 
-def describe_rule(rule: Mapping[str, Any]) -> str:
-    """A routing rule as one line: `keywords hacked, lawsuit · sentiment below -0.6 → Crisis`."""
-    parts = []
-    for key, value in rule.items():
-        if key == "segment" or value in (None, []):
-            continue
-        if key == "sentiment_below":
-            parts.append(f"sentiment below {value}")
-        elif isinstance(value, list):
-            parts.append(f"{key} {', '.join(str(v) for v in value)}")
-        else:
-            parts.append(f"{key} {value}")
-    return " · ".join(parts) + f" → {segment_label(str(rule.get('segment')))}"
-
-
 def _subject(scope: str) -> str:
     if scope == WHOLE_CONFIG:
         return "config"
@@ -788,8 +757,13 @@ def _field_of(key: str, scope: str) -> str:
 
 def _current_in(config: BrandConfig, scope: str, key: str) -> Any:
     if scope == ROUTING_SCOPE:
-        return [r.model_dump(mode="json", exclude_defaults=True) for r in config.routing.rules]
+        return _rules_of(config)
     return _current(config.segments[scope], key)
+
+
+def _rules_of(config: BrandConfig) -> list[dict[str, Any]]:
+    """The routing rules as app.yaml writes them (what an override of them stores)."""
+    return [r.model_dump(mode="json", exclude_defaults=True) for r in config.routing.rules]
 
 
 def _current(segment: Any, key: str) -> Any:
@@ -801,20 +775,11 @@ def _current(segment: Any, key: str) -> Any:
 
 def _normal_value(key: str, value: Any) -> Any:
     if key.startswith("follow.") and isinstance(value, list):
-        return [_normalised(key.removeprefix("follow."), str(v)) for v in value]
+        return [follow_value(key.removeprefix("follow."), str(v)) for v in value]
     if key == "accounts" and isinstance(value, list):
         return [str(v).strip().removeprefix("@").lower() for v in value]
     return value
 
 
-def _normalised(kind: str, value: str) -> str:
-    """As app.yaml's loader stores it, so "#Refund" and "#refund" are one hashtag."""
-    if kind == "hashtags":
-        return "#" + value.strip().removeprefix("#").lower()
-    if kind == "authors":
-        return value.strip().removeprefix("@").lower()
-    return " ".join(value.split())
-
-
 def _principals(ids: Sequence[str]) -> str:
-    return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in ids)
+    return ", ".join(map(principal_mention, ids))

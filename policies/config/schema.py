@@ -191,6 +191,16 @@ def _domain(value: str) -> str:
     return domain
 
 
+def follow_value(kind: str, value: str) -> str:
+    """A `follow:` keyword, hashtag or author as the loader stores it ("#Refund" → "#refund"),
+    or, when it is no valid one, as typed (the validation then says what is wrong)."""
+    normalise = {"keywords": _keyword, "hashtags": _hashtag, "authors": _handle_ref}[kind]
+    try:
+        return normalise(value)
+    except PydanticCustomError:
+        return value.strip()
+
+
 Handle = Annotated[str, AfterValidator(_handle)]
 HandleRef = Annotated[str, AfterValidator(_handle_ref)]
 EnvPrefix = Annotated[str, AfterValidator(_env_prefix)]

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.models import Draft, DraftState, Freeze, Mention
-from bot.slack.cards.mention_card import escape, segment_label, slack_date
+from bot.slack.cards.mention_card import escape, principal_mention, segment_label, slack_date
 from policies.response_time import ResponseClock, Urgency
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab
@@ -245,10 +245,6 @@ def _mine(view: HomeView) -> list[Block]:
     return blocks + _more(view.more_mine, "older drafts")
 
 
-def _principal(principal: str) -> str:
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
-
-
 def _listed(values: list[str]) -> str:
     return ", ".join(escape(v) for v in values) if values else "—"
 
@@ -256,7 +252,7 @@ def _listed(values: list[str]) -> str:
 def _segments(segments: list[SegmentSummary]) -> list[Block]:
     blocks = _heading("Segments (you are an admin)", len(segments))
     for segment in segments[:SHOWN_SEGMENTS]:
-        approvers = ", ".join(map(_principal, segment.approvers)) or "nobody named"
+        approvers = ", ".join(map(principal_mention, segment.approvers)) or "nobody named"
         accounts = ", ".join(f"@{a}" for a in segment.accounts) or "no account"
         text = (
             f"*{segment_label(segment.name)}* → <#{segment.channel}>\n"

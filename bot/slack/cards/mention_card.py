@@ -37,6 +37,11 @@ def segment_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+def principal_mention(principal: str) -> str:
+    """A person or a user group as Slack renders it: @name, @group-handle."""
+    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+
+
 def slack_date(at: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
     epoch = timegm(at.timetuple())
     return f"<!date^{epoch}^{fmt}|{at:%Y-%m-%d %H:%M} UTC>"

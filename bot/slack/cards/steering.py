@@ -3,12 +3,11 @@ confirmation (ephemeral messages, one builder per surface)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from bot.slack.cards.mention_card import escape, segment_label
-from policies.config import RoutingRule
+from bot.slack.cards.mention_card import escape, principal_mention, segment_label
 
 MAX_LISTED = 8  # follow values shown per kind; `brandbot check --effective` prints all
 
@@ -111,7 +110,7 @@ def segments_table(rows: Sequence[Any]) -> str:
                 shown = ", ".join(escape(v) for v in values[:MAX_LISTED])
                 more = f" +{len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else ""
                 follow.append(f"{kind} {shown}{more}{mark('follow.' + kind)}")
-        approvers = ", ".join(_principal(p) for p in row.approvers) or "nobody named"
+        approvers = ", ".join(principal_mention(p) for p in row.approvers) or "nobody named"
         accounts = ", ".join(f"@{a}" for a in row.accounts) or "none"
         out.append(
             f"*{segment_label(row.name)}* (`{row.name}`) — <#{row.channel}>{mark('channel')}\n"
@@ -125,19 +124,30 @@ def segments_table(rows: Sequence[Any]) -> str:
     return "\n".join(out)
 
 
-def routes_text(
-    rules: Sequence[RoutingRule], default: str, *, overridden: bool, describe: Any
-) -> str:
+def routes_text(rules: Sequence[Mapping[str, Any]], default: str, *, overridden: bool) -> str:
     where = " _(overridden from Slack)_" if overridden else ""
     if not rules:
         return f"No routing rules{where}: every mention goes to {segment_label(default)}."
     lines = [f"*Routing rules*{where}, first match wins:"]
     for i, rule in enumerate(rules, 1):
-        lines.append(
-            f"{i}. {escape(describe(rule.model_dump(mode='json', exclude_defaults=True)))}"
-        )
+        lines.append(f"{i}. {escape(describe_rule(rule))}")
     lines.append(f"Anything else → {segment_label(default)}.")
     return "\n".join(lines)
+
+
+def describe_rule(rule: Mapping[str, Any]) -> str:
+    """A routing rule as one line: `keywords hacked, lawsuit · sentiment below -0.6 → Crisis`."""
+    parts = []
+    for key, value in rule.items():
+        if key == "segment" or value in (None, []):
+            continue
+        if key == "sentiment_below":
+            parts.append(f"sentiment below {value}")
+        elif isinstance(value, list):
+            parts.append(f"{key} {', '.join(str(v) for v in value)}")
+        else:
+            parts.append(f"{key} {value}")
+    return " · ".join(parts) + f" → {segment_label(str(rule.get('segment')))}"
 
 
 def reset_all_confirmation(overrides: int) -> list[dict[str, Any]]:
@@ -161,7 +171,3 @@ def reset_all_confirmation(overrides: int) -> list[dict[str, Any]]:
             ],
         },
     ]
-
-
-def _principal(principal: str) -> str:
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
