@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 
 class MentionState(StrEnum):
     OPEN = "open"
     CLAIMED = "claimed"
+    REPLIED = "replied"  # a reply from a brand account is on X: the response target is met
     RESOLVED = "resolved"
     DISMISSED = "dismissed"
 
@@ -21,7 +22,7 @@ class Mention(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=32)
     account: str = Field(max_length=15, description="brand handle it arrived for")
-    author_id: str = Field(max_length=32)
+    author_id: str = Field(index=True, max_length=32, description="their history is one click away")
     author_handle: str = Field(max_length=64)
     author_name: str = Field(default="", max_length=200)
     text: str = Field(sa_column=Column(Text, nullable=False))
@@ -44,6 +45,22 @@ class Mention(SQLModel, table=True):
     card_id: int | None = Field(default=None, description="the live card (SlackMessage.id)")
     version: int = Field(default=1, description="bumped on every change; guards races")
     ingested_at: datetime = Field(index=True)
+    summoned: bool = Field(
+        default=True,
+        sa_column_kwargs={"server_default": true()},
+        description="it mentions one of our accounts: X lets us reply (else only quote it)",
+    )
+    assigned_to: str | None = Field(default=None, max_length=32)
+    assigned_to_name: str | None = Field(default=None, max_length=200)
+    assigned_by: str | None = Field(default=None, max_length=32)
+    assigned_at: datetime | None = None
+    tags: str | None = Field(default=None, sa_column=Column(Text), description="JSON list")
+    replied_at: datetime | None = Field(default=None, description="our first reply reached X")
+    follow_up_of: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the earlier mention of this conversation we answered",
+    )
 
 
 class SlackMessage(SQLModel, table=True):
@@ -148,7 +165,10 @@ class Draft(SQLModel, table=True):
     author_name: str = Field(max_length=200)
     text: str = Field(sa_column=Column(Text, nullable=False))
     text_hash: str = Field(max_length=64, description="approvals bind to this exact text")
-    in_reply_to: str | None = Field(default=None, max_length=32, description="tweet id")
+    in_reply_to: str | None = Field(default=None, index=True, max_length=32, description="tweet id")
+    quote_of: str | None = Field(
+        default=None, max_length=32, description="tweet id a quote post quotes (X's reply rule)"
+    )
     candidates: str | None = Field(
         default=None, sa_column=Column(Text), description="JSON list of alternative texts (replies)"
     )
@@ -159,6 +179,11 @@ class Draft(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = None
     attempt_at: datetime | None = Field(default=None, description="last post attempt began")
+    wanted_at: datetime | None = Field(
+        default=None,
+        description="when its approvers meant it to go out (approval or schedule): later than "
+        "stale_after_minutes, an approver confirms it first",
+    )
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     held_reason: str | None = Field(default=None, max_length=200)
@@ -293,3 +318,31 @@ class HomeTab(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class MentionNote(SQLModel, table=True):
+    """An internal note on a mention: posted in its card's thread, never sent to X."""
+
+    __tablename__ = "mention_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: str = Field(index=True, max_length=32)
+    author_id: str = Field(max_length=32)
+    author_name: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class XAuthor(SQLModel, table=True):
+    """What X says of a mention's author, fetched once and kept (a user read costs money)."""
+
+    __tablename__ = "x_author"
+
+    author_id: str = Field(primary_key=True, max_length=32)
+    handle: str = Field(max_length=64)
+    name: str = Field(default="", max_length=200)
+    followers: int | None = None
+    verified: bool | None = None
+    created_at: datetime | None = Field(default=None, description="the account's creation")
+    fetched_at: datetime
+    error: str | None = Field(default=None, sa_column=Column(Text))

@@ -40,6 +40,7 @@ from policies.config.schema import (
     CRISIS_APPROVALS,
     CRISIS_SEGMENT,
     DEFAULT_APPROVALS,
+    PLACEHOLDERS,
     ROUTING_CRITERIA,
     STANDARD_SEGMENTS,
     Account,
@@ -49,14 +50,18 @@ from policies.config.schema import (
     FollowRules,
     Routing,
     RoutingRule,
+    SavedReply,
     Segment,
+    SentimentSettings,
     default_approvals,
+    fill_placeholders,
 )
 
 __all__ = [
     "CRISIS_APPROVALS",
     "CRISIS_SEGMENT",
     "DEFAULT_APPROVALS",
+    "PLACEHOLDERS",
     "ROUTING_CRITERIA",
     "STANDARD_SEGMENTS",
     "Account",
@@ -68,8 +73,11 @@ __all__ = [
     "FollowRules",
     "Routing",
     "RoutingRule",
+    "SavedReply",
     "Segment",
+    "SentimentSettings",
     "default_approvals",
+    "fill_placeholders",
     "issue_at",
     "parse_config",
 ]

@@ -191,6 +191,52 @@ def _domain(value: str) -> str:
     return domain
 
 
+_TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
+# What a saved reply may say about the mention it answers (filled in when it is chosen).
+PLACEHOLDERS: tuple[str, ...] = ("author", "author_name", "account", "brand")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _tag(value: str) -> str:
+    tag = value.strip().lower()
+    if not _TAG.fullmatch(tag):
+        _fail(
+            "tag",
+            f"{value!r} is not a tag: one word of letters, digits, - or _, at most 30 long, "
+            "like 'billing'",
+        )
+    return tag
+
+
+def _unique(kind: str) -> Any:
+    def check(values: list[Any]) -> list[Any]:
+        names = [getattr(v, "name", v) for v in values]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            _fail(kind, f"{', '.join(map(repr, doubled))} is listed twice")
+        return values
+
+    return check
+
+
+def _saved_reply_text(value: str) -> str:
+    unknown = [p for p in _PLACEHOLDER.findall(value) if p not in PLACEHOLDERS]
+    if unknown:
+        known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        _fail(
+            "placeholder",
+            f"unknown placeholder {{{unknown[0]}}} in a saved reply; the known ones are {known}",
+        )
+    if not value.strip():
+        _fail("saved_reply", "a saved reply's text cannot be empty")
+    return value.strip()
+
+
+def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """A saved reply's text with its {placeholders} filled in (unknown ones left as typed)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), text)
+
+
 def follow_value(kind: str, value: str) -> str:
     """A `follow:` keyword, hashtag or author as the loader stores it ("#Refund" → "#refund"),
     or, when it is no valid one, as typed (the validation then says what is wrong)."""
@@ -221,6 +267,9 @@ Regexes = Annotated[list[Regex], BeforeValidator(_none_to_list)]
 Langs = Annotated[list[Lang], BeforeValidator(_none_to_list)]
 Principals = Annotated[list[SlackPrincipal], BeforeValidator(_none_to_list)]
 Terms = Annotated[list[Keyword], BeforeValidator(_none_to_list)]
+Tag = Annotated[str, AfterValidator(_tag)]
+Tags = Annotated[list[Tag], BeforeValidator(_none_to_list), AfterValidator(_unique("tag"))]
+SavedReplyText = Annotated[str, Field(max_length=1000), AfterValidator(_saved_reply_text)]
 Domains = Annotated[list[Domain], BeforeValidator(_none_to_list)]
 
 
@@ -272,6 +321,18 @@ class CreateRules(_Model):
     allowed_link_domains: Domains = []
 
 
+class SavedReply(_Model):
+    """A canned answer responders pick in the reply form; still linted and approved."""
+
+    name: Annotated[str, Field(min_length=1, max_length=75)]  # Slack caps option text at 75
+    text: SavedReplyText
+
+
+SavedReplies = Annotated[
+    list[SavedReply], BeforeValidator(_none_to_list), AfterValidator(_unique("saved_reply"))
+]
+
+
 class Segment(_Model):
     """One part of the brand's X work, run from one Slack channel.
 
@@ -291,6 +352,11 @@ class Segment(_Model):
     create: Annotated[CreateRules, BeforeValidator(_none_to_dict)] = Field(
         default_factory=CreateRules
     )
+    # The responder's inbox: labels for its mentions, canned replies, and how late an approved
+    # post may go out before an approver confirms it is still right.
+    tags: Tags = []
+    saved_replies: SavedReplies = []
+    stale_after_minutes: Annotated[int, Field(ge=1, le=10080)] = 30
 
 
 ROUTING_CRITERIA: tuple[str, ...] = (
@@ -335,6 +401,16 @@ class AuditSettings(_Model):
     anchor_channel: ChannelId | None = None
 
 
+SentimentWeight = Annotated[float, Field(ge=-4.0, le=4.0)]
+
+
+class SentimentSettings(_Model):
+    """`sentiment:` — words and phrases that mean more (or other) things to this brand's care
+    team than to a general-purpose lexicon, with a weight from -4 (very negative) to 4."""
+
+    extra_terms: Annotated[dict[Keyword, SentimentWeight], BeforeValidator(_none_to_dict)] = {}
+
+
 _SKIP_CROSS_CHECKS = "brandbot.cross_checks_done"
 
 
@@ -349,6 +425,9 @@ class BrandConfig(_Model):
     routing: Routing
     audit: Annotated[AuditSettings, BeforeValidator(_none_to_dict)] = Field(
         default_factory=AuditSettings
+    )
+    sentiment: Annotated[SentimentSettings, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=SentimentSettings
     )
 
     @model_validator(mode="before")
