@@ -210,7 +210,7 @@ def _play(
         "audit",
         f"{checked} entries, hash chain {'BROKEN at ' + str(broken.seq) if broken else 'verified'}",
     )
-    counts = dict.fromkeys(("open", "claimed", "resolved", "dismissed"), 0)
+    counts = dict.fromkeys(("open", "claimed", "replied", "resolved", "dismissed"), 0)
     with transaction(world.db) as session:
         for m in session.scalars(select(Mention)):
             counts[m.state] += 1

@@ -36,6 +36,7 @@ from bot.drafts import machine as draft_machine
 from bot.drafts.service import AUTHOR_DM
 from bot.drafts.standing import rules_for
 from bot.freeze.gate import FROZEN, account_gate, active_freeze, freeze_at, publish_gate
+from bot.mentions.service import reply_posted
 from bot.slack.directory import DirectoryUnavailable
 from bot.x.gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.approvals import ApprovalRule, RuleProgress, all_met
@@ -416,6 +417,10 @@ class Publisher(Worker):
                         "recovered": recovered,
                     },
                 )
+                if recorded:
+                    posted = session.get(Draft, draft.id, populate_existing=True)
+                    assert posted is not None
+                    reply_posted(session, posted, now=now)
         except IntegrityError:  # another draft already has this tweet: never share it
             return self._stop(
                 draft,

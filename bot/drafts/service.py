@@ -73,6 +73,7 @@ class DraftRequest:
     schedule_at: datetime | None = None
     in_reply_to: str | None = None
     alternatives: tuple[str, ...] = ()  # up to two more candidate texts, for replies
+    quote_of: str | None = None  # a mention's tweet id: a quote post of it (X's reply rule)
 
     def texts(self) -> list[str]:
         """Every candidate text exactly as it would be posted."""
@@ -152,8 +153,9 @@ class DraftService:
             return mention.segment if mention is not None else None
 
     def create(self, *, author: Person, request: DraftRequest) -> Draft:
-        if request.in_reply_to:
-            segment = self.reply_segment(request.in_reply_to)
+        answered = request.in_reply_to or request.quote_of  # a reply or a quote of a mention
+        if answered:
+            segment = self.reply_segment(answered)
             if segment is None:
                 raise DraftInvalid(
                     [LintIssue("text", "That tweet isn't one of my mentions: reply from its card.")]
@@ -175,6 +177,7 @@ class DraftService:
                 text=text,
                 text_hash=text_fingerprint(text),
                 in_reply_to=request.in_reply_to,
+                quote_of=request.quote_of,
                 candidates=json.dumps(texts) if len(texts) > 1 else None,
                 schedule_at=request.schedule_at,
                 created_at=now,

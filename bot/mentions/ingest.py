@@ -186,6 +186,9 @@ class Ingestor:
             "state": "open",
             "version": 1,
             "ingested_at": now,
+            # X's 2026 rule: a brand may reply only to a tweet that mentions (or quotes) it.
+            "summoned": source.kind == "mentions"
+            or any(names_account(tweet.text, a.handle) for a in self.config.accounts),
         }
 
     def _account_for(self, tweet: Tweet, source: Source, segment: str) -> str:

@@ -33,8 +33,14 @@ MENTION_CARD = "mention_card"
 TRANSITIONS: dict[str, tuple[frozenset[MentionState], MentionState]] = {
     "claim": (frozenset({MentionState.OPEN}), MentionState.CLAIMED),
     "release": (frozenset({MentionState.CLAIMED}), MentionState.OPEN),
-    "resolve": (frozenset({MentionState.OPEN, MentionState.CLAIMED}), MentionState.RESOLVED),
-    "dismiss": (frozenset({MentionState.OPEN, MentionState.CLAIMED}), MentionState.DISMISSED),
+    "resolve": (
+        frozenset({MentionState.OPEN, MentionState.CLAIMED, MentionState.REPLIED}),
+        MentionState.RESOLVED,
+    ),
+    "dismiss": (
+        frozenset({MentionState.OPEN, MentionState.CLAIMED, MentionState.REPLIED}),
+        MentionState.DISMISSED,
+    ),
     "reroute": (frozenset({MentionState.OPEN, MentionState.CLAIMED}), MentionState.OPEN),
     "reopen": (frozenset({MentionState.RESOLVED, MentionState.DISMISSED}), MentionState.OPEN),
 }
@@ -127,6 +133,44 @@ def _insert_cards(
         for r in requests
     ]
     return outbox.enqueue(session, messages, now=now)
+
+
+def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
+    """A reply of ours reached X (in the caller's transaction): its mention is answered — the
+    response target is met, the mention moves to Replied unless a person already closed it —
+    and its card says so."""
+    if not draft.in_reply_to:
+        return
+    mention = session.get(Mention, draft.in_reply_to)
+    if mention is None:
+        return
+    before = _audit_view(mention)
+    answered = mention.state in (MentionState.OPEN, MentionState.CLAIMED)
+    session.execute(
+        update(Mention)
+        .where(col(Mention.id) == mention.id)
+        .values(
+            state=MentionState.REPLIED if answered else mention.state,
+            replied_at=func.coalesce(col(Mention.replied_at), now),
+            version=col(Mention.version) + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    outbox.mark_changed(session, mention.card_id, now=now)
+    audit.record(
+        session,
+        actor=audit.SYSTEM,
+        action="mention.replied",
+        subject=f"mention:{mention.id}",
+        at=now,
+        before=before,
+        after={
+            **before,
+            "state": str(MentionState.REPLIED if answered else mention.state),
+            "draft": draft.id,
+            "tweet": draft.tweet_id,
+        },
+    )
 
 
 class MentionService:
