@@ -163,7 +163,7 @@ class Ingestor:
         return [r["id"] for r in rows if r["id"] in new_ids]
 
     def _mention_row(self, tweet: Tweet, source: Source, now: datetime) -> dict[str, Any]:
-        score = sentiment.score(tweet.text)
+        score = sentiment.score(tweet.text, extra_terms=self.config.sentiment.extra_terms)
         facts = MentionFacts(
             text=tweet.text, author_handle=tweet.author_handle, lang=tweet.lang, sentiment=score
         )

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from policies.config.checks import cross_field_problems, dotted
+from policies.sentiment_terms import normalise_term, term_problem
 
 with warnings.catch_warnings():  # the regex parser, for the nesting check; typed, though deprecated
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -401,14 +402,50 @@ class AuditSettings(_Model):
     anchor_channel: ChannelId | None = None
 
 
-SentimentWeight = Annotated[float, Field(ge=-4.0, le=4.0)]
+def _sentiment_weight(value: float) -> float:
+    if not -4.0 <= value <= 4.0:
+        _fail(
+            "sentiment_weight",
+            f"a sentiment weight is from -4 (very negative) to 4 (very positive), not {value:g}",
+        )
+    return value
+
+
+SentimentWeight = Annotated[float, AfterValidator(_sentiment_weight)]
+
+
+def _sentiment_term(value: str) -> str:
+    problem = term_problem(value)
+    if problem:
+        _fail("sentiment_term", problem)
+    return normalise_term(value)
+
+
+def _distinct_terms(value: Any) -> Any:
+    """Terms differing only in case or spacing are one term: say so rather than keep one."""
+    if isinstance(value, Mapping):
+        seen: dict[str, str] = {}
+        for term in value:
+            if isinstance(term, str) and normalise_term(term) in seen:
+                first = seen[normalise_term(term)]
+                _fail("sentiment_term", f"{term!r} is the same term as {first!r}")
+            if isinstance(term, str):
+                seen[normalise_term(term)] = term
+    return value
+
+
+SentimentTerm = Annotated[str, AfterValidator(_sentiment_term)]
 
 
 class SentimentSettings(_Model):
     """`sentiment:` — words and phrases that mean more (or other) things to this brand's care
     team than to a general-purpose lexicon, with a weight from -4 (very negative) to 4."""
 
-    extra_terms: Annotated[dict[Keyword, SentimentWeight], BeforeValidator(_none_to_dict)] = {}
+    extra_terms: Annotated[
+        dict[SentimentTerm, SentimentWeight],
+        BeforeValidator(_none_to_dict),
+        BeforeValidator(_distinct_terms),
+    ] = {}
 
 
 _SKIP_CROSS_CHECKS = "brandbot.cross_checks_done"

@@ -70,6 +70,28 @@ def test_check_names_file_line_and_key_and_exits_2(
     assert f"{bad}:{line}: {expected}" in result.stderr
 
 
+def test_check_names_the_line_of_a_bad_sentiment_term_or_weight(tmp_path: Path) -> None:
+    text = (REPO / "app.yaml").read_text()
+    commented = '# sentiment:\n#   extra_terms:\n#     "out of stock": -2\n'
+    assert commented in text
+    bad = tmp_path / "app.yaml"
+    bad.write_text(
+        text.replace(
+            commented, 'sentiment:\n  extra_terms:\n    "out of stock": -6\n    "#sale": 2\n'
+        )
+    )
+    line = text.splitlines().index("# sentiment:") + 1
+    result = brandbot("check", "--config", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-2:] == [
+        f"{bad}:{line + 2}: sentiment.extra_terms.out of stock: "
+        "a sentiment weight is from -4 (very negative) to 4 (very positive), not -6",
+        f"{bad}:{line + 3}: sentiment.extra_terms.#sale: '#sale' is not a sentiment term: "
+        "words of letters and digits (with ' or - inside a word), like 'charged twice', "
+        "or one emoji",
+    ]
+
+
 def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     result = brandbot("check", env={"BRANDBOT_CONFIG": str(tmp_path / "nope.yaml")})
     assert result.returncode == 2 and "file not found" in result.stderr

@@ -141,6 +141,14 @@ def test_a_bad_audit_section_names_line_and_key(audit_yaml: str, key: str, fragm
     assert fragment in issues[0].message
 
 
+def test_sentiment_terms_are_normalised_and_optional() -> None:
+    terms = "sentiment:\n  extra_terms:\n    '  Out  Of Stock ': -2\n    '🙄': -2.5\n    Blaze: 0\n"
+    config = parse_config(edit("routing:\n", terms + "routing:\n"))
+    assert config.sentiment.extra_terms == {"out of stock": -2.0, "🙄": -2.5, "blaze": 0.0}
+    assert parse_config(MINIMAL).sentiment.extra_terms == {}
+    assert parse_config(edit("routing:\n", "sentiment:\nrouting:\n")).sentiment.extra_terms == {}
+
+
 def test_custom_segment_names_are_allowed() -> None:
     text = edit("  crisis_management:", "  partner_support:")
     text = edit("segment: crisis_management", "segment: partner_support", text)
@@ -267,6 +275,32 @@ def test_building_a_config_in_python_runs_the_cross_checks_too() -> None:
             9, "segments.customer_relations.follow.sentiment_below",
             "greater than or equal to -1",
             id="sentiment-out-of-range",
+        ),
+        pytest.param(
+            edit("routing:\n", "sentiment: {extra_terms: {out of stock: -5}}\nrouting:\n"),
+            12, "sentiment.extra_terms.out of stock",
+            "a sentiment weight is from -4 (very negative) to 4 (very positive), not -5",
+            id="sentiment-weight-out-of-range",
+        ),
+        pytest.param(
+            edit("routing:\n", "sentiment: {extra_terms: {delayed: very}}\nrouting:\n"),
+            12, "sentiment.extra_terms.delayed", "valid number",
+            id="sentiment-weight-not-a-number",
+        ),
+        pytest.param(
+            edit("routing:\n", "sentiment:\n  extra_terms:\n    ok: 1\n    '#fail': -2\nrouting:\n"),
+            15, "sentiment.extra_terms.#fail", "'#fail' is not a sentiment term",
+            id="sentiment-term-not-words",
+        ),
+        pytest.param(
+            edit("routing:\n", "sentiment:\n  extra_terms:\n    Refund: 1\n    refund: 2\nrouting:\n"),
+            13, "sentiment.extra_terms", "'refund' is the same term as 'Refund'",
+            id="sentiment-term-twice-in-other-case",
+        ),
+        pytest.param(
+            edit("routing:\n", "sentiment: {extra_terms: [outage]}\nrouting:\n"),
+            12, "sentiment.extra_terms", "must be a mapping",
+            id="sentiment-terms-as-a-list",
         ),
         pytest.param(
             edit("keywords: [hacked]}", "}"),

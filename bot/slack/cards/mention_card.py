@@ -48,13 +48,17 @@ def slack_date(at: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
 
 
 def sentiment_label(score: float) -> str:
-    if score <= -0.05:
+    """The label in words, then the score: "negative (-0.72)". The ±0.05 bounds are VADER's
+    own convention; the care lexicon scores on VADER's scale, so they still fit. The word is
+    decided on the number shown, so the two never disagree."""
+    shown = round(score, 2) + 0.0  # + 0.0: never "-0.00"
+    if shown <= -0.05:
         mood = "negative"
-    elif score >= 0.05:
+    elif shown >= 0.05:
         mood = "positive"
     else:
         mood = "neutral"
-    return f"{score:+.2f} ({mood})"
+    return f"{mood} ({shown:+.2f})" if shown else f"{mood} (0.00)"
 
 
 def escape(text: str) -> str:
