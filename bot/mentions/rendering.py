@@ -18,14 +18,18 @@ def mention_card_renderer(segments: SegmentCatalog, team: TeamUrl | None = None)
         mention = session.get(Mention, message.subject_id)
         if mention is None:
             return Rendered(text="(mention no longer available)", blocks=[])
+        facts = card_facts(session, mention, team)
         blocks = build_mention_card(
             mention,
             segment=segments.view(mention.segment),
             segments=segments.views(),
             is_live=mention.card_id == message.id,
-            facts=card_facts(session, mention, team),
+            facts=facts,
         )
-        return Rendered(text=fallback_text(mention), blocks=blocks)
+        text = fallback_text(mention)
+        if facts.owner:  # the notification comes from the text: the owner is told it re-opened
+            text = f"<@{facts.owner}> the customer wrote again. {text}"[:3000]
+        return Rendered(text=text, blocks=blocks)
 
     return render
 

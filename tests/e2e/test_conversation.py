@@ -175,6 +175,7 @@ def test_a_customers_follow_up_reopens_the_conversation_in_the_thread(world: Fak
     message = world.slack.message(card.channel, str(card.ts))
     assert message["thread_ts"] == original.ts
     assert "<@U0ALICE> answered this conversation" in _dumps(message["blocks"])
+    assert message["text"].startswith("<@U0ALICE>")  # Slack notifies her from the text
     assert "wrote again" in _shown(world, mention_id)  # the original card says so
     assert world.mention(mention_id).state == MentionState.REPLIED
 
