@@ -17,13 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from bot.core import audit
 from bot.core.audit_report import render_who, who_tweeted
 from bot.core.db import transaction
-from bot.core.models import Draft, DraftState, Mention, SlackMessage
+from bot.core.models import Draft, DraftState, Mention, PollCursor, SlackMessage
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
@@ -201,6 +201,7 @@ def _play(
     _click(world, log, dev, event, MentionAction.RESOLVE, "Resolve")
     _reply_through_approval(world, log, author=alice, approver=bob, mention_id=outage)
     _click(world, log, alice, outage, MentionAction.RESOLVE, "Resolve")
+    _follow_up(world, log, outage)
     _dismiss(world, log, casey, hostile)
 
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
@@ -260,6 +261,8 @@ def _reply_through_approval(
     )
     _click(world, log, author, mention_id, MentionAction.REPLY, "Reply")
     view = author.last_view_for(author.user_id)
+    quoted = next(b for b in view["blocks"] if b["type"] == "section")["text"]["text"]
+    log.say("slack", f"the reply form quotes: {_readable_quote(quoted)}")
     handle = world.mention(mention_id).author_handle
     text = f"@{handle} Sorry about that! Service is restored; details at https://acme.com/status"
     log.say("click", f"{author.name} writes the reply and sends it for approval")
@@ -287,6 +290,33 @@ def _reply_through_approval(
         assert history is not None
         for line in render_who(history).splitlines():
             log.say("", f"  {line}")
+
+
+def _readable_quote(text: str) -> str:
+    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", text).replace("*", "").replace("\n>", " “")
+    return text.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&") + "”"
+
+
+def _follow_up(world: FakeWorld, log: Transcript, mention_id: str) -> None:
+    """The customer answers our reply: the conversation re-opens in the card's thread."""
+    ours = world.x.posted_by("acme")[0]["id"]
+    handle = world.mention(mention_id).author_handle
+    text = "@acme thanks, but it dropped again just now"
+    tweet = world.x.add_tweet(author=handle, text=text, in_reply_to=ours)
+    log.say("x", f"@{handle} (replying to us): {text}")
+    before = len(world.slack.calls)
+    with transaction(world.db) as session:  # poll now: the demo doesn't wait poll_seconds
+        session.execute(update(PollCursor).values(next_poll_at=world.clock.now()))
+    world.poll()
+    world.slack.wait_for(
+        lambda s: any(c.method == "chat.postMessage" for c in s.calls[before:]), timeout=30
+    )
+    again = world.mention(tweet["id"])
+    log.say(
+        "route",
+        f"follow-up of the answered conversation: {again.state}, its card in the original's thread",
+    )
 
 
 def _ephemeral_since(before: int) -> Callable[[FakeSlack], bool]:

@@ -23,7 +23,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "usergroups.list": ("usergroups:read",),  # the App Home's segment form: pick approver groups
     "chat.getPermalink": (),  # the App Home links a reply with several texts to its card
     "users.info": ("users:read",),  # names for the audit log
-    "views.open": (),  # the draft, reject, edit, dismiss and segment forms
+    "views.open": (),  # the draft, reject, edit, dismiss, segment and author-history forms
+    "views.update": (),  # the author-history modal, once X has answered
     "views.publish": (),  # each member's App Home
     "auth.test": (),  # `check --online`: the token works
 }

@@ -23,13 +23,18 @@ from bot.core.outbox import Outbox, Renderer
 from bot.core.segments import SegmentCatalog
 from bot.core.settings import Settings, SettingsError
 from bot.drafts.publisher import Publisher
-from bot.drafts.rendering import approval_card_renderer, author_dm_renderer
+from bot.drafts.rendering import (
+    approval_card_posted,
+    approval_card_renderer,
+    author_dm_renderer,
+)
 from bot.drafts.service import APPROVAL_CARD, AUTHOR_DM, DraftService
 from bot.freeze.held_queue import HELD_QUEUE, HeldQueueService, render_held_queue
 from bot.freeze.service import FreezeService
 from bot.home.content import HomeContent, Permalinks
 from bot.home.service import HomeService
 from bot.home.tabs import HomeTabs
+from bot.mentions.history import AuthorHistory
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
@@ -37,6 +42,7 @@ from bot.services import Services
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.server import wsgi_app
+from bot.slack.team import TeamUrl
 from bot.steering.rendering import render_announcement
 from bot.steering.service import ANNOUNCEMENT, SteeringService
 from bot.x.gateway import PostingCredentials, XGateway
@@ -202,12 +208,15 @@ def wire(
         segments=segments,
         directory=SlackDirectory(client=client, clock=clock),
     )
+    team = TeamUrl(outbox_client)
     outbox = Outbox(
         engine=engine,
         client=outbox_client,
         clock=clock,
-        renderers=_renderers(segments, clock),
+        renderers=_renderers(segments, clock, team),
         owner=owner,
+        before_pass=[team.learn],  # mention cards link their reply's approval card
+        on_first_post={APPROVAL_CARD: approval_card_posted},
     )
     drafts = DraftService(ctx, gateway=gateway)
     publisher = Publisher(
@@ -231,6 +240,7 @@ def wire(
     ctx.hooks.approved = publisher.wake
     services = Services(
         mentions=MentionService(ctx),
+        authors=AuthorHistory(ctx, gateway=gateway),
         drafts=drafts,
         freeze=freeze,
         held_queue=HeldQueueService(ctx, drafts=drafts),
@@ -251,10 +261,10 @@ def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[],
     return call
 
 
-def _renderers(segments: SegmentCatalog, clock: Clock) -> dict[str, Renderer]:
+def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[str, Renderer]:
     """What each kind of message the outbox sends shows, rendered from the database."""
     return {
-        MENTION_CARD: mention_card_renderer(segments),
+        MENTION_CARD: mention_card_renderer(segments, team),
         APPROVAL_CARD: approval_card_renderer(segments, clock),
         AUTHOR_DM: author_dm_renderer,
         HELD_QUEUE: render_held_queue,

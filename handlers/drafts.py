@@ -24,6 +24,7 @@ from bot.slack.cards.draft_modals import (
     value_of,
 )
 from bot.slack.cards.mention_card import MentionAction
+from bot.slack.cards.quoted_context import QuotedContext
 from bot.slack.clicks import Click
 from handlers.clicks import click_from, person_of
 from handlers.errors import answering, guarded, tell
@@ -47,6 +48,7 @@ def _register_drafting(app: App, services: Services) -> None:
         segment: str,
         text: str,
         account: str | None = None,
+        quoted: QuotedContext | None = None,
     ) -> None:
         accounts = drafts.accounts_for(segment, prefer=account)
         view = build_tweet_modal(
@@ -55,6 +57,7 @@ def _register_drafting(app: App, services: Services) -> None:
             segments=segments.names(),
             segment=segment,
             text=text[:MAX_COMMAND_TEXT],
+            quoted=quoted,
         )
         client.views_open(trigger_id=trigger_id, view=view)
 
@@ -68,21 +71,37 @@ def _register_drafting(app: App, services: Services) -> None:
         context = DraftContext(channel=body["channel_id"])
         open_tweet_modal(client, body["trigger_id"], context, segment, body.get("text", ""))
 
-    @app.action(MentionAction.REPLY)
-    @guarded
-    def reply(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def answer(body: dict[str, Any], client: WebClient, *, quote: bool) -> None:
+        """Reply (or Quote) claims the mention for the clicker, then opens the form quoting it."""
         click = click_from(body)
-        mention = services.mentions.reply_form(click)
-        context = DraftContext(channel=click.channel, in_reply_to=mention.id)
+        found = services.mentions.reply_form(click, quote=quote)
+        mention = found.mention
+        context = (
+            DraftContext(channel=click.channel, quote_of=mention.id)
+            if quote
+            else DraftContext(channel=click.channel, in_reply_to=mention.id)
+        )
         open_tweet_modal(
             client,
             body["trigger_id"],
             context,
             mention.segment,
-            f"@{mention.author_handle} ",
+            "" if quote else f"@{mention.author_handle} ",
             account=mention.account,  # answer from the account that was mentioned
+            quoted=found.context,
         )
+
+    @app.action(MentionAction.REPLY)
+    @guarded
+    def reply(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        answer(body, client, quote=False)
+
+    @app.action(MentionAction.QUOTE)
+    @guarded
+    def quote(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        answer(body, client, quote=True)
 
     @app.view(CREATE_CALLBACK)
     @guarded
@@ -185,6 +204,7 @@ def _request_from(values: dict[str, Any], context: DraftContext) -> DraftRequest
         link=value_of(values, BLOCKS["link"]) or None,
         schedule_at=value_of(values, BLOCKS["schedule"]),
         in_reply_to=context.in_reply_to,
+        quote_of=context.quote_of,
         alternatives=tuple(
             str(value_of(values, BLOCKS[field]) or "")
             for field in ("alternative_2", "alternative_3")

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
 from bot.services import Services
+from bot.slack.cards.author_history import build_history_modal
 from bot.slack.cards.dismiss_modal import (
     CALLBACK_ID,
     REASON_BLOCK,
@@ -41,6 +42,25 @@ def register(app: App, services: Services) -> None:
         ack()
         selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
         mentions.reroute(click_from(body), to_segment=selected)
+
+    @app.action(MentionAction.HISTORY)
+    @guarded
+    def history(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Open the modal from the database at once; ask X (first time only) after, and update."""
+        ack()
+        authors = services.authors
+        known = authors.view(click_from(body))
+        opened = client.views_open(trigger_id=body["trigger_id"], view=build_history_modal(known))
+        if known.waiting_for_x:
+            full = authors.with_profile(known)
+            shown = opened["view"]
+            client.views_update(
+                view_id=shown["id"], hash=shown["hash"], view=build_history_modal(full)
+            )
+
+    @app.action(MentionAction.OPEN_ON_X)
+    def open_on_x(ack: Ack) -> None:
+        ack()  # a link button: Slack opens X itself and still tells us of the click
 
     @app.action(MentionAction.DISMISS)
     @guarded

@@ -55,6 +55,22 @@ def may_act_on_mention(action: str, *, actor: Actor, claimed_by: str | None) -> 
     return Decision(False, f"Unknown action {action!r}.")
 
 
+def may_reply(*, actor: Actor, claimed_by: str | None, state: str) -> Decision:
+    """Replying (or quoting) needs the claim: a responder (or an admin) replies to a mention
+    nobody has claimed (replying claims it) or that they claimed themselves. Someone else's
+    claim stops everyone, admins too — two people answering one customer is what claims
+    prevent; an admin releases it first. A closed mention is reopened first."""
+    if state in ("resolved", "dismissed"):
+        return Decision(False, f"It is {state}; reopen it before replying.")
+    if not (actor.is_admin or actor.is_responder):
+        return Decision(False, "Only this segment's responders can reply.")
+    if claimed_by is not None and claimed_by != actor.user_id:
+        return Decision(
+            False, f"<@{claimed_by}> has claimed this; ask them (or an admin to release it)."
+        )
+    return ALLOW
+
+
 def may_administer(*, is_admin: bool) -> Decision:
     return ALLOW if is_admin else Decision(False, "Only brandbot admins can do that.")
 

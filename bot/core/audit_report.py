@@ -333,7 +333,10 @@ def _step(row: AuditEntry) -> Step:
             summary, outcome = f"REFUSED: {who} tried to {attempted} mention {tweet}", "refused"
             detail = f"— {reason}" if reason else ""
         else:
-            participle = verb + ("d" if verb.endswith("e") else "ed")
+            # "replied" is already a participle (a posted reply moved the mention to Replied)
+            participle = (
+                verb if verb.endswith("ed") else verb + ("d" if verb.endswith("e") else "ed")
+            )
             summary = f"Mention {tweet} {participle} by {who}"
             if verb == "reroute" and after.get("segment"):
                 detail = f"to {after['segment']}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,6 +102,12 @@ class Outbox(Worker):
     owner: str
     lease_seconds: int = 60
     batch_size: int = 20
+    # run before each pass, outside any transaction (renderers run inside one and must not ask
+    # Slack): e.g. learning the workspace URL that permalinks are built from
+    before_pass: list[Callable[[], None]] = field(default_factory=list)
+    # kind -> what to do (in the transaction recording it) once a message of that kind is first
+    # in Slack: another message may link to it (a mention card to its reply's approval card)
+    on_first_post: dict[str, Callable[[Session, str, datetime], None]] = field(default_factory=dict)
 
     def work(self) -> int:
         return self.deliver_due()
@@ -109,7 +115,10 @@ class Outbox(Worker):
     def deliver_due(self) -> int:
         """Send every due message once; return how many were sent successfully."""
         sent = 0
-        for message_id in self._due_ids(self.clock.now()):
+        due = self._due_ids(self.clock.now())
+        for prepare in self.before_pass if due else []:
+            prepare()
+        for message_id in due:
             if not self._lease(message_id):
                 continue
             try:
@@ -173,6 +182,7 @@ class Outbox(Worker):
             revision = message.revision
             rendered = self.renderers[message.kind](session, message)
             channel, ts, created_at = message.channel, message.ts, message.created_at
+            kind, subject_id, first_post = message.kind, message.subject_id, message.ts is None
             search_first = message.outcome_unknown
             if ts is None:
                 # A post is about to be attempted: if this worker dies before recording its
@@ -216,6 +226,9 @@ class Outbox(Worker):
                     last_error=None,
                 )
             )
+            posted = self.on_first_post.get(kind) if first_post else None
+            if posted is not None:
+                posted(session, subject_id, self.clock.now())
         return True
 
     def _post(

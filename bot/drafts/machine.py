@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from bot.core import audit, outbox
 from bot.core.db import rowcount
-from bot.core.models import Draft, DraftState
+from bot.core.models import Draft, DraftState, Mention
 
 S = DraftState
 _OPEN_TO_REJECT = frozenset({S.PENDING, S.APPROVED, S.HELD, S.FAILED, S.NEEDS_CHECK})
@@ -117,6 +117,14 @@ def move(
     return True
 
 
+def mark_answered_mention(session: Session, draft: Draft, *, now: datetime) -> None:
+    """A reply's (or quote's) mention card tells where its answer stands: redraw it too."""
+    answered = draft.in_reply_to or draft.quote_of
+    mention = session.get(Mention, answered) if answered else None
+    if mention is not None:
+        outbox.mark_changed(session, mention.card_id, now=now)
+
+
 def record_change(
     session: Session,
     draft: Draft,
@@ -129,6 +137,7 @@ def record_change(
 ) -> None:
     """The card shows the change and the audit log keeps it: never one without the other."""
     outbox.mark_changed(session, draft.card_id, now=at)
+    mark_answered_mention(session, draft, now=at)
     audit.record(
         session,
         actor=actor,

@@ -207,6 +207,7 @@ class DraftService:
             )
             draft.card_id = cards[str(draft.id)]
             session.add(draft)
+            draft_machine.mark_answered_mention(session, draft, now=now)
             audit.record(
                 session,
                 actor=audit.Actor(author.user_id, name),

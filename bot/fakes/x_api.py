@@ -300,6 +300,7 @@ _ROUTES: tuple[tuple[str, str, str, bool, frozenset[str], tuple[int, int]], ...]
     # method, path regex, handler, needs user context, query params, limits/15 min (app, user)
     ("GET", r"/2/users/me", "_get_me", True, _LOOKUP, (0, 75)),
     ("GET", r"/2/users/by/username/([^/]+)", "_get_user", False, _LOOKUP, (300, 900)),
+    ("GET", r"/2/users/(\d+)", "_get_user_by_id", False, _LOOKUP, (300, 900)),
     ("GET", r"/2/users/(\w+)/mentions", "_get_mentions", False, _MENTIONS_Q, (450, 300)),
     ("GET", r"/2/users/(\w+)/tweets", "_get_user_tweets", False, _TWEETS_Q, (1500, 900)),
     ("GET", r"/2/tweets/search/recent", "_search", False, _SEARCH_Q, (450, 300)),
@@ -392,7 +393,15 @@ class FakeX:
         self.stop()
 
     # -- data --------------------------------------------------------------------------------
-    def add_user(self, handle: str, *, name: str | None = None, user_id: str | None = None) -> str:
+    def add_user(
+        self,
+        handle: str,
+        *,
+        name: str | None = None,
+        user_id: str | None = None,
+        followers: int = 0,
+        verified: bool = False,
+    ) -> str:
         handle = handle.lstrip("@")
         with self._cond:
             known = self._by_handle.get(handle.lower())
@@ -410,7 +419,14 @@ class FakeX:
                 "protected": False,
                 "created_at": "2020-01-01T00:00:00.000Z",
                 "description": "",
-                "verified": False,
+                "verified": verified,
+                "public_metrics": {
+                    "followers_count": followers,
+                    "following_count": 0,
+                    "tweet_count": 0,
+                    "listed_count": 0,
+                    "like_count": 0,
+                },
             }
             self._by_handle[handle.lower()] = user_id
             self._cond.notify_all()
@@ -802,6 +818,14 @@ class FakeX:
             uid = self._by_handle.get(username.lower())
             if uid is None:
                 return 200, _not_found("username", username)
+            return 200, {"data": self._user_out(uid, fields)}
+
+    def _get_user_by_id(self, req: _Req) -> tuple[int, JSON]:
+        (uid,) = req.args
+        fields = _fields(req.params, "user.fields", USER_FIELDS)
+        with self._cond:
+            if uid not in self._users:
+                return 200, _not_found("id", uid)
             return 200, {"data": self._user_out(uid, fields)}
 
     def _get_mentions(self, req: _Req) -> tuple[int, JSON]:

@@ -24,6 +24,7 @@ from bot.core.context import ServiceContext
 from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
 from bot.core.models import Mention, PollCursor
 from bot.mentions import sentiment
+from bot.mentions.conversation import link_follow_ups
 from bot.mentions.service import CardRequest, create_cards
 from bot.x.gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.routing import MentionFacts, explain_route
@@ -153,6 +154,7 @@ class Ingestor:
         now = self._ctx.clock.now()
         rows = [self._mention_row(t, source, now) for t in sorted(tweets, key=lambda t: int(t.id))]
         with self._ctx.transaction() as session:
+            link_follow_ups(session, rows, now=now)
             stmt = insert_ignoring_conflicts(self._ctx.engine, table_of(Mention)).returning(
                 col(Mention.id)
             )

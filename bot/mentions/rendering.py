@@ -2,25 +2,77 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlalchemy import or_, select
+from sqlmodel import Session, col
 
-from bot.core.models import Mention, SlackMessage
+from bot.core.models import Draft, DraftApproval, Mention, SlackMessage
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
-from bot.slack.cards.mention_card import build_mention_card, fallback_text
+from bot.mentions.conversation import conversation_owner
+from bot.slack.cards.mention_card import CardFacts, ReplyFacts, build_mention_card, fallback_text
+from bot.slack.team import TeamUrl
 
 
-def mention_card_renderer(segments: SegmentCatalog) -> Renderer:
+def mention_card_renderer(segments: SegmentCatalog, team: TeamUrl | None = None) -> Renderer:
     def render(session: Session, message: SlackMessage) -> Rendered:
         mention = session.get(Mention, message.subject_id)
         if mention is None:
             return Rendered(text="(mention no longer available)", blocks=[])
+        facts = card_facts(session, mention, team)
         blocks = build_mention_card(
             mention,
             segment=segments.view(mention.segment),
             segments=segments.views(),
             is_live=mention.card_id == message.id,
+            facts=facts,
         )
-        return Rendered(text=fallback_text(mention), blocks=blocks)
+        text = fallback_text(mention)
+        if facts.owner:  # the notification comes from the text: the owner is told it re-opened
+            text = f"<@{facts.owner}> the customer wrote again. {text}"[:3000]
+        return Rendered(text=text, blocks=blocks)
 
     return render
+
+
+def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> CardFacts:
+    """The newest reply drafted for it, a follow-up that came after it, who owns a follow-up."""
+    draft = session.scalars(
+        select(Draft)
+        .where(or_(col(Draft.in_reply_to) == mention.id, col(Draft.quote_of) == mention.id))
+        .order_by(col(Draft.id).desc())
+        .limit(1)
+    ).first()
+    reply = None
+    if draft is not None:
+        approvers = session.scalars(
+            select(col(DraftApproval.approver_id))
+            .where(
+                col(DraftApproval.draft_id) == draft.id,
+                col(DraftApproval.text_hash) == draft.text_hash,
+            )
+            .order_by(col(DraftApproval.id))
+        )
+        card = session.get(SlackMessage, draft.card_id) if draft.card_id else None
+        reply = ReplyFacts(
+            state=str(draft.state),
+            author_id=draft.author_id,
+            approver_ids=list(approvers),
+            approval_link=team.permalink(card.channel, card.ts) if team and card else None,
+            tweet_url=f"https://x.com/{draft.account}/status/{draft.tweet_id}"
+            if draft.tweet_id
+            else None,
+            rejected_by=draft.rejected_by,
+            reason=draft.reject_reason,
+            is_quote=draft.quote_of == mention.id,
+        )
+    wrote_again = session.scalars(
+        select(col(Mention.tweeted_at))
+        .where(col(Mention.follow_up_of) == mention.id)
+        .order_by(col(Mention.tweeted_at).desc())
+        .limit(1)
+    ).first()
+    owner = None
+    if mention.follow_up_of:
+        original = session.get(Mention, mention.follow_up_of)
+        owner = conversation_owner(session, original) if original else None
+    return CardFacts(reply=reply, wrote_again_at=wrote_again, owner=owner)

@@ -21,8 +21,10 @@ from bot.core.db import rowcount
 from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Draft, Mention, MentionState, SlackMessage
+from bot.mentions.conversation import conversation_context
 from bot.slack.cards.dismiss_modal import DismissContext
 from bot.slack.cards.mention_card import segment_label
+from bot.slack.cards.quoted_context import QuotedContext
 from bot.slack.clicks import Click
 from policies import permissions
 from policies.dismissal import dismissal_problems, dismissal_text
@@ -50,6 +52,15 @@ TRANSITIONS: dict[str, tuple[frozenset[MentionState], MentionState]] = {
 class Located:
     mention: Mention
     card: SlackMessage
+
+
+@dataclass(frozen=True)
+class ReplyForm:
+    """What the reply (or quote) form shows: the mention and the conversation before it."""
+
+    mention: Mention
+    context: QuotedContext
+    quote: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,12 +147,13 @@ def _insert_cards(
 
 
 def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
-    """A reply of ours reached X (in the caller's transaction): its mention is answered — the
-    response target is met, the mention moves to Replied unless a person already closed it —
-    and its card says so."""
-    if not draft.in_reply_to:
+    """A reply (or quote) of ours reached X (in the caller's transaction): its mention is
+    answered — the response target is met, the mention moves to Replied unless a person already
+    closed it — and its card says so."""
+    answered_tweet = draft.in_reply_to or draft.quote_of
+    if not answered_tweet:
         return
-    mention = session.get(Mention, draft.in_reply_to)
+    mention = session.get(Mention, answered_tweet)
     if mention is None:
         return
     before = _audit_view(mention)
@@ -200,9 +212,30 @@ class MentionService:
             raise ActionRefused(" ".join(problems.values()))
         self._transition(click, "dismiss", dismiss_reason=dismissal_text(reason, note))
 
-    def reply_form(self, click: Click) -> Mention:
-        """The mention to reply to (a database read: the modal must open within 3 seconds)."""
-        return self._locate(click, "reply").mention
+    def reply_form(self, click: Click, *, quote: bool = False) -> ReplyForm:
+        """The mention to answer and its quoted context. Replying needs the claim: an unclaimed
+        mention is claimed for the clicker here (audited as a claim, its card updates); someone
+        else's claim refuses. Database reads and one conditional UPDATE, within Slack's 3 s."""
+        action = "quote" if quote else "reply"
+        located = self._locate(click, action)
+        mention = located.mention
+        check = self._checkpoint(click, action, mention.id)
+        is_admin = check.is_admin()
+        responders = self._ctx.segments.responders(mention.segment)
+        is_responder = is_admin or not responders or check.includes(responders)
+        check.require(
+            permissions.may_reply(
+                actor=permissions.Actor(click.user_id, is_admin, is_responder),
+                claimed_by=mention.claimed_by,
+                state=str(mention.state),
+            )
+        )
+        if mention.state == MentionState.OPEN:
+            self._transition(click, "claim")  # a race lost here says who has it now
+        with self._ctx.transaction() as session:
+            current = session.get(Mention, mention.id)
+            assert current is not None
+            return ReplyForm(current, conversation_context(session, current), quote=quote)
 
     def dismiss_form(self, click: Click) -> tuple[DismissContext, Mention]:
         """What the reason modal needs. Only a database read, because Slack's trigger_id lives

@@ -96,6 +96,18 @@ class Tweet:
 
 
 @dataclass(frozen=True)
+class XProfile:
+    """What X says of an account (a user read: fetched once per author, then cached)."""
+
+    id: str
+    handle: str
+    name: str
+    followers: int | None
+    verified: bool | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Page:
     tweets: list[Tweet]
     newest_id: str | None
@@ -194,6 +206,29 @@ class XGateway:
                 raise XRejected(f"X account @{handle} not found")
             self._user_ids[key] = body["data"]["id"]
         return self._user_ids[key]
+
+    def profile(self, user_id: str) -> XProfile:
+        """The account's public profile: followers, verified, created. Raises XNotFound, XRejected,
+        XUnavailable."""
+        body = self._call(
+            self._client.get_user,
+            id=user_id,
+            user_fields=["public_metrics", "verified", "created_at"],
+        )
+        if "data" not in body:
+            raise XNotFound(f"X has no account {user_id}")
+        user = body["data"]
+        created = user.get("created_at")
+        return XProfile(
+            id=str(user["id"]),
+            handle=str(user.get("username", "")),
+            name=str(user.get("name", "")),
+            followers=(user.get("public_metrics") or {}).get("followers_count"),
+            verified=user.get("verified"),
+            created_at=datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(UTC)
+            if created
+            else None,
+        )
 
     def mentions(
         self,

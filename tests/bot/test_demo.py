@@ -15,6 +15,10 @@ def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
         "only alice sees: You wrote this draft",  # no self-approval
         "@acme posted: @dana_k Sorry about that!",  # on the fake X, once
         "Approved by bob (U0BOB)",  # audit who names the approver
+        "the reply form quotes: Answering dana_k @dana_k",  # context on every reply
+        "Replied by @alice, approved by @bob — view on X",  # the mention card follows the reply
+        "(in the conversation's thread)",  # the customer's follow-up threads under it
+        "follow-up of the answered conversation: open",
         "hash chain verified",
         "0 Slack API violations",
     ):

@@ -239,7 +239,8 @@ def test_a_queued_reply_whose_mention_moves_to_crisis_needs_crisis_approvals(
     assert _publish(world) == 0
 
     card = posted_card(world, mention["id"])
-    world.user("U0CRISIS1", "casey").click(
+    # Replying claimed it for alice: she escalates it herself (nobody else may move her claim).
+    world.user("U0ALICE", "alice").click(
         channel=card.channel,
         ts=card.ts,
         action_id=MentionAction.REROUTE,

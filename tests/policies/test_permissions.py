@@ -16,6 +16,7 @@ from policies.permissions import (
     may_freeze,
     may_reject,
     may_release_held,
+    may_reply,
 )
 
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -133,3 +134,25 @@ def test_only_admins_freeze_or_administer(
     assert (
         decision.allowed is allowed and ("Only brandbot admins" in decision.reason) is not allowed
     )
+
+
+REPLY_CASES = [
+    # actor,     claimed_by, state,      allowed
+    (responder, None, "open", True),  # replying claims it
+    (responder, ALICE, "claimed", True),
+    (responder, BOB, "claimed", False),  # someone else's claim
+    (admin, BOB, "claimed", False),  # admins too: release it first
+    (admin, None, "open", True),
+    (outsider, None, "open", False),
+    (responder, ALICE, "replied", True),  # a second reply by whoever answered
+    (responder, BOB, "replied", False),
+    (responder, None, "resolved", False),
+    (admin, None, "dismissed", False),
+]
+
+
+@pytest.mark.parametrize(("actor", "claimed_by", "state", "allowed"), REPLY_CASES)
+def test_reply_permissions(actor: Actor, claimed_by: str | None, state: str, allowed: bool) -> None:
+    decision = may_reply(actor=actor, claimed_by=claimed_by, state=state)
+    assert decision.allowed is allowed
+    assert decision.allowed or decision.reason

@@ -122,8 +122,10 @@ def test_a_search_hit_naming_none_of_our_accounts_is_the_segments_and_its_card_s
         m: str(kit.slack.message(c.channel, str(c.ts))["blocks"])
         for m, c in ((m, kit.card(kit.mention(m).card_id)) for m in (hit, named))
     }
-    assert "names none of our accounts: a reply goes out as @acme_events" in shown[hit]
-    assert "names none of our accounts" not in shown[named]
+    # X lets a brand reply only to tweets that mention it: the hit is to be quoted, from its account
+    assert "X only lets @acme_events reply to tweets that mention it" in shown[hit]
+    assert "mention_quote" in shown[hit] and "mention_reply" not in shown[hit]
+    assert "X only lets" not in shown[named] and "mention_reply" in shown[named]
 
 
 def test_a_tweet_to_a_longer_handle_is_not_taken_for_ours(kit: ServiceKit) -> None:
@@ -137,4 +139,4 @@ def test_a_tweet_to_a_longer_handle_is_not_taken_for_ours(kit: ServiceKit) -> No
     assert mention.account == "acme" and mention.found_by.startswith("search")
     card = kit.card(mention.card_id)
     shown = str(kit.slack.message(card.channel, str(card.ts))["blocks"])
-    assert "names none of our accounts" in shown  # @acmestore is not @acme
+    assert "X only lets @acme reply to tweets that mention it" in shown  # @acmestore isn't @acme

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core.models import Draft, DraftState, Freeze
 from bot.slack.cards.mention_card import escape, segment_label, slack_date
+from bot.slack.cards.quoted_context import QuotedContext, quoted_context_blocks
 from policies.approvals import ApprovalRule
 from policies.text import MAX_WEIGHTED_LENGTH, weighted_length
 
@@ -44,6 +45,7 @@ class ApprovalView:
     freeze: Freeze | None
     candidates: list[tuple[str, str, list[str]]] = field(default_factory=list)
     rules: list[ApprovalRule] = field(default_factory=list)  # more than one: every one must be met
+    context: QuotedContext | None = None  # a reply's or quote's tweet and conversation, quoted
     # (text, its hash, who approved it) for each candidate of a reply with alternatives
 
 
@@ -79,6 +81,7 @@ def build_approval_card(view: ApprovalView) -> list[dict[str, Any]]:
                 )
             )
         )
+    blocks += quoted_context_blocks(view.context)  # what it answers, before the answer
     if len(view.candidates) > 1 and draft.state == DraftState.PENDING:
         return [b.to_dict() for b in blocks + _candidate_blocks(view, reply)]
     blocks += [

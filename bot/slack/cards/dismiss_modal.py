@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.cards.forms import form
+from bot.slack.cards.mention_card import escape
 from policies.dismissal import REASONS, dismissal_problems
 
 CALLBACK_ID = "mention_dismiss_modal"
@@ -48,7 +49,7 @@ def build_dismiss_modal(
         submit="Dismiss",
         metadata=context.dump(),
         blocks=[
-            SectionBlock(text=f"*@{author_handle}*: {text[:2500]}"),
+            SectionBlock(text=f"*@{author_handle}*: {escape(text[:2500])}"),  # mrkdwn: escaped once
             InputBlock(
                 block_id=REASON_BLOCK,
                 label="Why is no response needed?",

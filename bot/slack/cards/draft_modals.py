@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 
 from bot.slack.cards.forms import form
 from bot.slack.cards.mention_card import segment_label
+from bot.slack.cards.quoted_context import QuotedContext, quoted_context_blocks
 
 CREATE_CALLBACK = "draft_create_modal"
 EDIT_CALLBACK = "draft_edit_modal"
@@ -46,6 +47,14 @@ class DraftContext:
     in_reply_to: str | None = None
     card_ts: str | None = None  # for edit and reject: the approval card
     value: str | None = None
+    quote_of: str | None = (
+        None  # a quote post of a mention (X lets us quote what we can't reply to)
+    )
+
+    @property
+    def answers(self) -> str | None:
+        """The mention this draft answers, by reply or by quote."""
+        return self.in_reply_to or self.quote_of
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -58,6 +67,7 @@ class DraftContext:
             in_reply_to=data.get("in_reply_to"),
             card_ts=data.get("card_ts"),
             value=data.get("value"),
+            quote_of=data.get("quote_of"),
         )
 
 
@@ -72,16 +82,21 @@ def build_tweet_modal(
     segments: list[str],
     segment: str,
     text: str = "",
+    quoted: QuotedContext | None = None,
 ) -> dict[str, Any]:
+    """/tweet's form, or a mention's reply (quote) form: that one quotes what it answers and has
+    no Segment or Schedule field — it belongs to its mention's segment and goes out when approved."""
     account_options = _options(accounts, lambda h: f"@{h}")
     segment_options = _options(segments, segment_label)
-    title = "Reply on X" if context.in_reply_to else "Draft a tweet"
+    answering = context.answers is not None
+    title = "Quote on X" if context.quote_of else "Reply on X" if answering else "Draft a tweet"
     return form(
         callback_id=CREATE_CALLBACK,
         title=title,
         submit="Send for approval",
         metadata=context.dump(),
         blocks=[
+            *quoted_context_blocks(quoted),
             InputBlock(
                 block_id=BLOCKS["account"],
                 label="Post as",
@@ -95,11 +110,11 @@ def build_tweet_modal(
                 block_id=BLOCKS["segment"],
                 elements=[
                     MarkdownTextObject(
-                        text=f"In *{segment_label(segment)}*, like the tweet it answers: its approvers decide."
+                        text=f"In *{segment_label(segment)}*, like the tweet it answers: its approvers decide. It goes out once approved."
                     )
                 ],
             )
-            if context.in_reply_to
+            if answering
             else InputBlock(
                 block_id=BLOCKS["segment"],
                 label="Segment (its approvers decide)",
@@ -124,14 +139,18 @@ def build_tweet_modal(
                 optional=True,
                 element=UrlInputElement(action_id=ACTION),
             ),
-            InputBlock(
-                block_id=BLOCKS["schedule"],
-                label="Schedule (your time zone)",
-                optional=True,
-                element=DateTimePickerElement(action_id=ACTION),
-                hint="Leave empty to post as soon as it is approved. Unapproved at its time, it expires.",
-            ),
+            *([] if answering else [_schedule()]),
         ],
+    )
+
+
+def _schedule() -> InputBlock:
+    return InputBlock(
+        block_id=BLOCKS["schedule"],
+        label="Schedule (your time zone)",
+        optional=True,
+        element=DateTimePickerElement(action_id=ACTION),
+        hint="Leave empty to post as soon as it is approved. Unapproved at its time, it expires.",
     )
 
 

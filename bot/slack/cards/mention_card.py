@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from calendar import timegm
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,7 +21,6 @@ from slack_sdk.models.blocks import (
 
 from bot.core.models import Mention, MentionState
 from bot.core.segments import SegmentView
-from policies.text import names_account
 
 
 class MentionAction(StrEnum):
@@ -31,6 +31,32 @@ class MentionAction(StrEnum):
     DISMISS = "mention_dismiss"
     REOPEN = "mention_reopen"
     REPLY = "mention_reply"
+    QUOTE = "mention_quote"  # a search hit that doesn't mention us: X lets us quote, not reply
+    HISTORY = "mention_history"
+    OPEN_ON_X = "mention_open_on_x"  # a link button: Slack still sends the click, we ack it
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """The newest reply (or quote) drafted for the mention, as its card tells it."""
+
+    state: str  # a DraftState
+    author_id: str
+    approver_ids: list[str] = field(default_factory=list)
+    approval_link: str | None = None  # permalink of its approval card, once Slack has it
+    tweet_url: str | None = None
+    rejected_by: str | None = None
+    reason: str | None = None
+    is_quote: bool = False
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What else the card says, read from the database beside the mention."""
+
+    reply: ReplyFacts | None = None
+    wrote_again_at: datetime | None = None  # a follow-up of this answered mention arrived
+    owner: str | None = None  # a follow-up: who answered the conversation (mentioned, notified)
 
 
 def segment_label(name: str) -> str:
@@ -42,9 +68,16 @@ def principal_mention(principal: str) -> str:
     return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
 
 
-def slack_date(at: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+def slack_date(at: datetime) -> str:
+    """A time as each viewer reads it in their own time zone, with its date unless today
+    ("today 14:05", "yesterday 09:12", "Mar 3 17:40"): one format everywhere."""
     epoch = timegm(at.timetuple())
-    return f"<!date^{epoch}^{fmt}|{at:%Y-%m-%d %H:%M} UTC>"
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
+
+
+def quoted(text: str) -> str:
+    """The text as a mrkdwn quote, escaped once."""
+    return "\n".join(f">{line}" for line in escape(text).splitlines() or [""])
 
 
 def sentiment_label(score: float) -> str:
@@ -76,17 +109,16 @@ def build_mention_card(
     segment: SegmentView,
     segments: list[SegmentView],
     is_live: bool,
+    facts: CardFacts | None = None,
 ) -> list[dict[str, Any]]:
     """The card's blocks. `is_live` is False for a card left behind when the mention moved."""
-    quoted = "\n".join(f">{line}" for line in escape(mention.text).splitlines() or [""])
+    facts = facts or CardFacts()
     author = f"*{escape(mention.author_name or mention.author_handle)}* <https://x.com/{mention.author_handle}|@{mention.author_handle}>"
     to = f"@{mention.account}"
-    if not names_account(mention.text, mention.account):  # a search hit: say whose it was made
-        to = f"@{mention.account} (names none of our accounts: a reply goes out as @{mention.account})"
     blocks: list[Block] = [
         SectionBlock(
             block_id=f"mention:{mention.id}",
-            text=MarkdownTextObject(text=f"{author} → {to}\n{quoted}"[:3000]),
+            text=MarkdownTextObject(text=f"{author} → {to}\n{quoted(mention.text)}"[:3000]),
         ),
         ContextBlock(
             elements=[
@@ -103,7 +135,9 @@ def build_mention_card(
                 ),
             ]
         ),
-        SectionBlock(text=MarkdownTextObject(text=_status_line(mention, segment, is_live))),
+        SectionBlock(
+            text=MarkdownTextObject(text=_status(mention, segment, is_live, facts)[:3000])
+        ),
     ]
     if is_live:
         actions = _actions(mention, segment, segments)
@@ -112,35 +146,96 @@ def build_mention_card(
     return [block.to_dict() for block in blocks]
 
 
-def _status_line(mention: Mention, segment: SegmentView, is_live: bool) -> str:
+def _status(mention: Mention, segment: SegmentView, is_live: bool, facts: CardFacts) -> str:
     if not is_live:
         return f":arrow_right: Moved to <#{segment.channel}> ({segment_label(segment.name)})"
+    lines = []
+    if mention.follow_up_of:
+        owner = f"<@{facts.owner}> answered" if facts.owner else "We answered"
+        lines.append(
+            f":leftwards_arrow_with_hook: *Follow-up*: {owner} this conversation and the customer wrote again."
+        )
+    lines.append(_state_line(mention, segment))
+    if facts.reply is not None:
+        lines.append(_reply_line(facts.reply))
+    if facts.wrote_again_at is not None:
+        lines.append(
+            f":leftwards_arrow_with_hook: @{mention.author_handle} wrote again {slack_date(facts.wrote_again_at)} — the new message is in this thread."
+        )
+    if not mention.summoned and mention.state not in CLOSED:
+        lines.append(
+            f":information_source: X only lets @{mention.account} reply to tweets that mention it — quote it instead."
+        )
+    return "\n".join(lines)
+
+
+CLOSED = (MentionState.RESOLVED, MentionState.DISMISSED)
+
+
+def _state_line(mention: Mention, segment: SegmentView) -> str:
     match mention.state:
         case MentionState.OPEN:
             due = mention.tweeted_at + timedelta(minutes=segment.first_response_minutes)
-            return f":large_yellow_circle: *Open* — respond by {slack_date(due, '{time}')} ({segment.first_response_minutes} min target)"
+            return f":large_yellow_circle: *Open* — respond by {slack_date(due)} ({segment.first_response_minutes} min target)"
         case MentionState.CLAIMED:
-            return f":raising_hand: *Claimed* by <@{mention.claimed_by}> {slack_date(mention.claimed_at or mention.ingested_at, '{time}')}"
+            return f":raising_hand: *Claimed* by <@{mention.claimed_by}> {slack_date(mention.claimed_at or mention.ingested_at)}"
+        case MentionState.REPLIED:
+            return f":speech_balloon: *Replied* {slack_date(mention.replied_at or mention.ingested_at)} — the response target is met; resolve it when the conversation is done"
         case MentionState.RESOLVED:
-            return f":white_check_mark: *Resolved* by <@{mention.closed_by}> {slack_date(mention.closed_at or mention.ingested_at, '{time}')}"
+            return f":white_check_mark: *Resolved* by <@{mention.closed_by}> {slack_date(mention.closed_at or mention.ingested_at)}"
         case MentionState.DISMISSED:
             reason = escape(mention.dismiss_reason or "no reason given")
             return f":wastebasket: *Dismissed* by <@{mention.closed_by}>: {reason}"
-    return str(mention.state)
+    return f"*{escape(str(mention.state))}*"
+
+
+def _reply_line(reply: ReplyFacts) -> str:
+    what = "Quote" if reply.is_quote else "Reply"
+    by = f"<@{reply.author_id}>"
+    card = f" — <{reply.approval_link}|see its approval card>" if reply.approval_link else ""
+    approvers = ", ".join(f"<@{a}>" for a in reply.approver_ids) or "nobody yet"
+    match reply.state:
+        case "pending":
+            return f":memo: {what} drafted by {by} — waiting for approval{card}"
+        case "approved" | "posting" | "held":
+            return f":outbox_tray: {what} by {by}, approved by {approvers} — on its way to X{card}"
+        case "needs_check" | "failed":
+            return f":warning: {what} by {by} did not go out: a person must look at it{card}"
+        case "posted" | "deleting":
+            view = f" — <{reply.tweet_url}|view on X>" if reply.tweet_url else ""
+            verb = "Quoted" if reply.is_quote else "Replied"
+            return f":bird: {verb} by {by}, approved by {approvers}{view}"
+        case "rejected":
+            reason = f": {escape(reply.reason)}" if reply.reason else ""
+            return f":no_entry_sign: {what} by {by} was rejected by <@{reply.rejected_by}>{reason}{card}"
+        case "cancelled":
+            return f":heavy_multiplication_x: {what} by {by} was cancelled{card}"
+        case "expired":
+            return f":alarm_clock: {what} by {by} expired unapproved{card}"
+        case "deleted":
+            return f":wastebasket: {what} by {by} was deleted from X{card}"
+    return f"{what} by {by}: {escape(reply.state)}{card}"
 
 
 def _actions(mention: Mention, segment: SegmentView, segments: list[SegmentView]) -> list[Any]:
     value = mention.id
-    if mention.state in (MentionState.RESOLVED, MentionState.DISMISSED):
-        return [ButtonElement(text="Reopen", action_id=MentionAction.REOPEN, value=value)]
-    first = (
-        ButtonElement(text="Claim", action_id=MentionAction.CLAIM, value=value, style="primary")
-        if mention.state == MentionState.OPEN
-        else ButtonElement(text="Release", action_id=MentionAction.RELEASE, value=value)
+    history = ButtonElement(text="History", action_id=MentionAction.HISTORY, value=value)
+    if mention.state in CLOSED:
+        return [ButtonElement(text="Reopen", action_id=MentionAction.REOPEN, value=value), history]
+    answer = (
+        ButtonElement(text="Reply", action_id=MentionAction.REPLY, value=value)
+        if mention.summoned
+        else ButtonElement(text="Quote", action_id=MentionAction.QUOTE, value=value)
     )
+    elements: list[Any] = []
+    if mention.state == MentionState.OPEN:
+        elements.append(
+            ButtonElement(text="Claim", action_id=MentionAction.CLAIM, value=value, style="primary")
+        )
+    elif mention.state == MentionState.CLAIMED:
+        elements.append(ButtonElement(text="Release", action_id=MentionAction.RELEASE, value=value))
     others = [s for s in segments if s.name != segment.name]
-    elements: list[Any] = [first]
-    if others:
+    if others and mention.state != MentionState.REPLIED:  # answered: it stays where it was
         elements.append(
             StaticSelectElement(
                 placeholder="Reroute to…",
@@ -149,8 +244,13 @@ def _actions(mention: Mention, segment: SegmentView, segments: list[SegmentView]
             )
         )
     elements += [
-        ButtonElement(text="Reply", action_id=MentionAction.REPLY, value=value),
+        answer,
         ButtonElement(text="Resolve", action_id=MentionAction.RESOLVE, value=value),
         ButtonElement(text="Dismiss", action_id=MentionAction.DISMISS, value=value, style="danger"),
+        history,
     ]
+    if not mention.summoned:
+        elements.append(
+            ButtonElement(text="Open on X", action_id=MentionAction.OPEN_ON_X, url=mention.url)
+        )
     return elements
