@@ -139,9 +139,10 @@ def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
     """A reply of ours reached X (in the caller's transaction): its mention is answered — the
     response target is met, the mention moves to Replied unless a person already closed it —
     and its card says so."""
-    if not draft.in_reply_to:
+    tweet = draft.in_reply_to or draft.quote_of  # a quote of a mention answers it publicly too
+    if not tweet:
         return
-    mention = session.get(Mention, draft.in_reply_to)
+    mention = session.get(Mention, tweet)
     if mention is None:
         return
     before = _audit_view(mention)
