@@ -308,7 +308,7 @@ _ROUTES: tuple[tuple[str, str, str, bool, frozenset[str], tuple[int, int]], ...]
     ("GET", r"/2/users/(\w+)/mentions", "_get_mentions", False, _MENTIONS_Q, (450, 300)),
     ("GET", r"/2/users/(\w+)/tweets", "_get_user_tweets", False, _TWEETS_Q, (1500, 900)),
     ("GET", r"/2/tweets/search/recent", "_search", False, _SEARCH_Q, (450, 300)),
-    ("GET", r"/2/tweets/(\w+)", "_get_tweet", False, _TWEET_Q, (450, 900)),
+    ("GET", r"/2/tweets/([^/]+)", "_get_tweet", False, _TWEET_Q, (450, 900)),
     ("POST", r"/2/tweets", "_post_tweet", True, _NONE, (0, 100)),
     ("DELETE", r"/2/tweets/(\w+)", "_delete_tweet", True, _NONE, (0, 50)),
 )
