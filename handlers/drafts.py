@@ -23,6 +23,11 @@ from bot.slack.cards.draft_modals import (
     build_tweet_modal,
     value_of,
 )
+from bot.slack.cards.mark_posted_modal import (
+    MARK_POSTED_CALLBACK,
+    TWEET_BLOCK,
+    build_mark_posted_modal,
+)
 from bot.slack.cards.mention_card import MentionAction
 from bot.slack.cards.quoted_context import QuotedContext
 from bot.slack.clicks import Click
@@ -134,17 +139,36 @@ def _register_approval_card(app: App, services: Services) -> None:
     )
     app.action(DraftAction.DELETE)(answering(lambda body: drafts.delete(click_from(body))))
 
-    @app.action(DraftAction.RELEASE)
-    @guarded
-    def release(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        drafts.release(click_from(body))
+    app.action(DraftAction.RELEASE)(answering(lambda body: drafts.release(click_from(body))))
+    app.action(DraftAction.RETRY)(answering(lambda body: drafts.retry(click_from(body))))
+    app.action(DraftAction.CANCEL)(answering(lambda body: drafts.cancel(click_from(body))))
+    app.action(DraftAction.CHECK_X)(answering(lambda body: drafts.check_on_x(click_from(body))))
 
-    @app.action(DraftAction.RETRY)
+    @app.action(DraftAction.MARK_POSTED)
     @guarded
-    def retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def open_mark_posted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        drafts.retry(click_from(body))
+        click = click_from(body)
+        draft = drafts.mark_posted_form(click)
+        context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=build_mark_posted_modal(context=context, account=draft.account),
+        )
+
+    @app.view(MARK_POSTED_CALLBACK)
+    @guarded
+    def submit_mark_posted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        reference = str(value_of(view["state"]["values"], TWEET_BLOCK) or "")
+        try:
+            said = drafts.mark_posted(_click_from_view(body, view), reference=reference)
+        except ActionRefused as refused:  # back to the form, the pasted link kept
+            ack(response_action="errors", errors={TWEET_BLOCK: str(refused)})
+            return
+        ack()
+        tell(client, body, said)
 
     @app.action(DraftAction.REJECT)
     @guarded

@@ -138,6 +138,27 @@ def may_confirm_delete(*, user_id: str, requested_by: str | None, is_admin: bool
     return Decision(False, "another approver (or an admin) must confirm it")
 
 
+def may_mark_posted(*, user_id: str, author_id: str, is_admin: bool, is_approver: bool) -> Decision:
+    """Record a tweet a person found on X as this draft's post (a "needs a person" draft): an
+    approver of the draft or an admin, never its author alone — the author could otherwise pass
+    off a tweet posted by hand, unapproved, as the approved one in the record of who tweeted what."""
+    if user_id == author_id:
+        return Decision(
+            False, "You wrote this draft: an approver or an admin must confirm it is on X."
+        )
+    if is_admin or is_approver:
+        return ALLOW
+    return Decision(False, "Only this segment's approvers or an admin can mark a draft as posted.")
+
+
+def may_cancel(*, user_id: str, author_id: str, is_approver: bool) -> Decision:
+    """Cancel a post that will not go out (X refused it, or a person must check it): the author
+    (withdrawing it) or an approver of the draft — the same people who may reject it."""
+    if user_id == author_id or is_approver:
+        return ALLOW
+    return Decision(False, "Only this segment's approvers (or the author) can cancel this post.")
+
+
 def may_freeze(*, is_admin: bool) -> Decision:
     """Freeze or unfreeze publishing: admins only."""
     return (

@@ -4,8 +4,9 @@ X gives a tweet back with every link rewritten to t.co and the original in `enti
 (`expanded_url`; a bare domain gains `http://`). So the whole text is compared — the words
 exactly, and each link by its expanded URL — never with links masked: two drafts that differ
 only in their link ("…/shoes" and "…/jackets") are different posts. A reply must answer the
-same tweet. When a t.co link comes without its expanded URL the answer is UNSURE, and a person
-decides; a guess could record another draft's tweet as this one's.
+same tweet, and a quote post quote the same tweet. When a t.co link comes without its expanded
+URL the answer is UNSURE, and a person decides; a guess could record another draft's tweet as
+this one's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 from twitter_text import extract_urls
 
 _TCO = re.compile(r"https?://t\.co/[A-Za-z0-9]+")
+_STATUS_URL = re.compile(
+    r"(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/(?:\w{1,15}|i(?:/web)?)/status(?:es)?/(\d{1,20})(?:[/?#]\S*)?",
+    re.IGNORECASE,
+)
 _PLACEHOLDER = "\x00"
 
 
@@ -35,9 +40,13 @@ def same_post(
     tweet_text: str,
     tweet_links: Sequence[tuple[str, str]],
     tweet_reply_to: str | None,
+    draft_quote_of: str | None = None,
+    tweet_quoted: str | None = None,
 ) -> Match:
     """Compare a draft with a tweet of the same account (`tweet_text` already unescaped)."""
     if (draft_reply_to or None) != (tweet_reply_to or None):
+        return Match.DIFFERENT
+    if (draft_quote_of or None) != (tweet_quoted or None):
         return Match.DIFFERENT
     draft = _normal(draft_text)
     tweet = _normal(tweet_text)
@@ -100,3 +109,13 @@ def _url_key(url: str) -> str:
     if scheme == "http":
         scheme = "https"  # X may answer either for a bare domain; the address is the same
     return urlunsplit((scheme, parts.netloc.lower(), path, parts.query, parts.fragment))
+
+
+def tweet_id_of(reference: str) -> str | None:
+    """The tweet id in what a person pasted: an id, or a tweet's URL on x.com or twitter.com
+    (with or without the account, query or trailing path); None when it is neither."""
+    text = reference.strip()
+    if re.fullmatch(r"\d{1,20}", text):
+        return text
+    found = _STATUS_URL.fullmatch(text)
+    return found.group(1) if found else None

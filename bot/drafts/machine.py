@@ -36,6 +36,9 @@ TRANSITIONS: dict[str, tuple[frozenset[DraftState], frozenset[DraftState]]] = {
     "needs_check": (frozenset({S.POSTING}), frozenset({S.NEEDS_CHECK})),
     "failed": (frozenset({S.POSTING}), frozenset({S.FAILED})),
     "hold": (frozenset({S.APPROVED, S.POSTING}), frozenset({S.HELD})),  # came due while frozen
+    # Would go out more than the segment's stale_after_minutes after it was wanted (X down, a
+    # freeze, the hourly limit): an approver confirms it is still right (release) first.
+    "hold_stale": (frozenset({S.APPROVED, S.POSTING}), frozenset({S.HELD})),
     # Released or retried: an earlier attempt may have reached X, then it goes back to POSTING
     # so the publisher searches X before any new attempt.
     "release": (frozenset({S.HELD}), frozenset({S.APPROVED, S.POSTING})),
@@ -44,6 +47,10 @@ TRANSITIONS: dict[str, tuple[frozenset[DraftState], frozenset[DraftState]]] = {
     # segment, an approver left the group, a segment began guarding its account): back to
     # approval. Only when X surely has nothing of it (a maybe-posted one is searched first).
     "approvals_lost": (frozenset({S.APPROVED, S.POSTING}), frozenset({S.PENDING})),
+    # A person found the post on X (a "needs a person" draft) and gave its URL; checked on X.
+    "mark_posted": (frozenset({S.NEEDS_CHECK}), frozenset({S.POSTED})),
+    # It will not go out: X refused it for good, or a person checked and drops it.
+    "cancel": (frozenset({S.FAILED, S.NEEDS_CHECK}), frozenset({S.CANCELLED})),
     "delete_confirmed": (frozenset({S.POSTED, S.DELETING}), frozenset({S.DELETING})),
     "delete": (frozenset({S.DELETING}), frozenset({S.DELETED})),
     "delete_failed": (frozenset({S.DELETING}), frozenset({S.POSTED})),

@@ -38,7 +38,15 @@ from bot.drafts.standing import rules_for
 from bot.freeze.gate import FROZEN, account_gate, active_freeze, freeze_at, publish_gate
 from bot.mentions.service import reply_posted
 from bot.slack.directory import DirectoryUnavailable
-from bot.x.gateway import XDuplicate, XGateway, XRateLimited, XRejected, XUnavailable
+from bot.x.gateway import (
+    XDuplicate,
+    XGateway,
+    XRateLimited,
+    XRejected,
+    XReplyNotAllowed,
+    XUnavailable,
+)
+from policies import draft_reasons as reasons
 from policies.approvals import ApprovalRule, RuleProgress, all_met
 from policies.tweet_match import Match, same_post
 
@@ -166,7 +174,10 @@ class Publisher(Worker):
             return False
         try:
             tweet_id = self.gateway.post(
-                attempt.account, attempt.text, in_reply_to=attempt.in_reply_to
+                attempt.account,
+                attempt.text,
+                in_reply_to=attempt.in_reply_to,
+                quote_of=attempt.quote_of,
             )
         except XDuplicate:
             return self._after_duplicate(attempt)
@@ -178,6 +189,8 @@ class Publisher(Worker):
         except XUnavailable as exc:
             self._attempt_ended(attempt, "post_unknown", due=None, error=str(exc))
             return False
+        except XReplyNotAllowed:  # X's 2026 reply rule: no retry can help, never retried
+            return self._stop(attempt, "failed", reasons.reply_rule_refusal(attempt.account))
         except XRejected as exc:
             return self._stop(attempt, "failed", str(exc))
         return self._posted(attempt, tweet_id, recovered=False)
@@ -265,9 +278,24 @@ class Publisher(Worker):
                     after={"why": ended, "came_due": iso(current.due_at)},
                 )
                 return None
+            late = self._late(current, now)
+            if late is not None:  # surely not on X (searched above if it may have been)
+                draft_machine.move(
+                    session,
+                    current,
+                    "hold_stale",
+                    actor=audit.SYSTEM,
+                    at=now,
+                    values={"held_reason": late, "lease_owner": None, "lease_until": None},
+                    after={"wanted_at": iso(current.wanted_at), "why": late},
+                )
+                return None
             limit = self._hourly_limit(session, current, now)
             if limit is not None:
-                self._wait(session, current, now, reason=limit[0], due=limit[1])
+                # Waiting for its slot is the plan, not lateness: the card names the slot, so
+                # lateness counts from it (an outage or a freeze after that still counts).
+                wanted = max(current.wanted_at, limit[1]) if current.wanted_at else None
+                self._wait(session, current, now, reason=limit[0], due=limit[1], wanted_at=wanted)
                 return None
             attempt = current.attempts + 1
             moved = draft_machine.move(
@@ -287,6 +315,23 @@ class Publisher(Worker):
             if not moved:
                 return None
             return session.get(Draft, draft.id, populate_existing=True)
+
+    def _late(self, draft: Draft, now: datetime) -> str | None:
+        """Why a post would go out too long after its approvers meant it to (X was down, a
+        freeze), if it would: then a person confirms it is still right. A wait for the hourly
+        limit's next slot moves `wanted_at` to that slot (see `_pass_gate`)."""
+        if draft.wanted_at is None:
+            return None
+        segment = self.ctx.segments.config.segments.get(draft.segment)
+        minutes = segment.stale_after_minutes if segment is not None else 30
+        late = now - draft.wanted_at
+        if late <= timedelta(minutes=minutes):
+            return None
+        wanted = draft.wanted_at
+        return (
+            f"{reasons.STALE} it was meant to go out at {wanted:%H:%M} UTC on {wanted:%d %b}"
+            f" ({int(late.total_seconds() // 60)} min ago, more than {minutes}): an approver confirms it is still right, or rejects it"
+        )[:200]
 
     def _came_due_while_frozen(self, session: Session, draft: Draft) -> str | None:
         """A draft that came due during a freeze that has ended since waits for a person, however
@@ -325,15 +370,23 @@ class Publisher(Worker):
         )
 
     def _wait(
-        self, session: Session, draft: Draft, now: datetime, *, reason: str, due: datetime | None
+        self,
+        session: Session,
+        draft: Draft,
+        now: datetime,
+        *,
+        reason: str,
+        due: datetime | None,
+        wanted_at: datetime | None = None,
     ) -> None:
         """Back to the queue until `due`, the card saying why (not a state change)."""
         # Read before the UPDATE: it refreshes `draft` when the session holds it.
         reason_changed = draft.held_reason != reason
+        moved = {"wanted_at": wanted_at} if wanted_at is not None else {}
         session.execute(
             update(Draft)
             .where(col(Draft.id) == draft.id, col(Draft.lease_owner) == self.owner)
-            .values(held_reason=reason, due_at=due, lease_owner=None, lease_until=None)
+            .values(held_reason=reason, due_at=due, lease_owner=None, lease_until=None, **moved)
         )
         if reason_changed:
             outbox.mark_changed(session, draft.card_id, now=now)
@@ -354,6 +407,8 @@ class Publisher(Worker):
                 tweet_text=t.text,
                 tweet_links=t.links,
                 tweet_reply_to=t.replied_to,
+                draft_quote_of=draft.quote_of,
+                tweet_quoted=t.quoted,
             )
             for t in tweets
         }
@@ -488,9 +543,7 @@ class Publisher(Worker):
         self.ctx.hooks.cards_changed()
 
 
-_STRAGGLER = (
-    "An earlier attempt by another worker may still reach X: I'll look for it again before posting."
-)
+_STRAGGLER = reasons.STRAGGLER
 _NO_DIRECTORY = "I couldn't check its approvers with Slack just now; trying again shortly."
 _RULES_CHANGED = "Its approval rules changed just now; checking again."
 _UNSURE = (

@@ -33,9 +33,9 @@ def approval_card_renderer(segments: SegmentCatalog, clock: Clock) -> Renderer:
         approvals = approvals_of(session, draft)
         view = ApprovalView(
             draft=draft,
-            approvers=[a.approver_name for a in approvals if a.text_hash == draft.text_hash],
+            approvers=[a.approver_id for a in approvals if a.text_hash == draft.text_hash],
             candidates=[
-                (text, digest, [a.approver_name for a in approvals if a.text_hash == digest])
+                (text, digest, [a.approver_id for a in approvals if a.text_hash == digest])
                 for text in candidate_texts(draft)
                 for digest in [text_fingerprint(text)]
             ],

@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
 from bot.core.clock import iso
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, table_of
+from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
 from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
@@ -34,9 +35,11 @@ from bot.drafts.standing import (
     progress_note,
     rules_for,
 )
+from bot.mentions.service import reply_posted
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.clicks import Click, Person
 from bot.x.gateway import XGateway, XNotFound, XRejected, XUnavailable
+from policies import draft_reasons as reasons
 from policies import permissions
 from policies.approvals import (
     ApprovalRule,
@@ -48,6 +51,7 @@ from policies.approvals import (
     principals_of,
 )
 from policies.lint import LintIssue, lint_draft, text_fingerprint
+from policies.tweet_match import Match, same_post, tweet_id_of
 
 APPROVAL_CARD = "approval_card"
 AUTHOR_DM = "author_dm"  # a direct message to a draft's author (rejected, expired)
@@ -480,19 +484,34 @@ class DraftService:
             return f"<@{now.deleted_by}> is deleting it from X right now."
         raise Conflict(CHANGED)
 
-    def release(self, click: Click) -> None:
-        """Post a draft held by a freeze after all (an approver decides it still fits)."""
-        self._requeue(click, "release", DraftState.HELD)
+    def release(self, click: Click) -> str:
+        """Post a held draft after all: one a freeze held, or one so late that an approver must
+        confirm it is still right. Returns what the person who clicked is told."""
+        draft = self._requeue(click, "release", DraftState.HELD)
+        if reasons.held_as_stale(state=draft.state, held_reason=draft.held_reason):
+            return "Confirmed: it goes to the publish queue now, as it is."
+        return "Released: it goes to the publish queue now."
 
-    def retry(self, click: Click) -> None:
+    def retry(self, click: Click) -> str:
         """Try again after X refused the post (e.g. a suspended link was fixed on X's side), or
         after a person checked the account for a post whose outcome X left unclear."""
         self._requeue(click, "retry", DraftState.FAILED, DraftState.NEEDS_CHECK)
+        return "Retrying: it goes to the publish queue now; the card shows how it goes."
 
-    def _requeue(self, click: Click, action: str, *from_states: DraftState) -> None:
+    def _requeue(self, click: Click, action: str, *from_states: DraftState) -> Draft:
         draft = self._locate(click, action)
         if draft.state not in from_states:
             self._refuse(click, draft, action, f"This draft is {draft.state}.")
+        if action == "retry" and reasons.refused_by_reply_rule(
+            state=draft.state, last_error=draft.last_error
+        ):
+            self._refuse(
+                click,
+                draft,
+                action,
+                f"X refuses replies to tweets that don't mention @{draft.account}, so retrying "
+                "can't help: cancel it and quote the tweet from its card instead.",
+            )
         rules = self.rules(draft)
         members = self._members(click, draft, action, rules)
         reason = self._ineligible(click.person.user_id, draft, rules, members)
@@ -509,10 +528,195 @@ class DraftService:
             to=DraftState.POSTING
             if draft.attempt_at and draft.state != DraftState.NEEDS_CHECK
             else DraftState.APPROVED,
-            values={"due_at": now, "held_reason": None, "last_error": None},
+            # A person decided it goes out now: lateness counts from here.
+            values={"due_at": now, "held_reason": None, "last_error": None, "wanted_at": now},
         ):
             pass
         self._ctx.hooks.approved()
+        return draft
+
+    # -- no dead ends: a post that needs a person, or that is on its way -------------------
+
+    def mark_posted(self, click: Click, *, reference: str) -> str:
+        """A person found the post of a "needs a person" draft on X and pasted its URL (or id).
+        X is asked for that tweet: it must be by the draft's account, not a different post
+        (`policies.tweet_match`), and no other draft's; then it is recorded as posted. Refusals
+        raise ActionRefused saying what to do (the modal shows them on the field)."""
+        draft = self._locate(click, "mark_posted")
+        if draft.state == DraftState.POSTED:  # e.g. the form submitted twice
+            return (
+                f"Already recorded as posted: https://x.com/{draft.account}/status/{draft.tweet_id}"
+            )
+        self._check_may_mark_posted(click, draft)
+        tweet_id = tweet_id_of(reference)
+        if tweet_id is None:
+            raise ActionRefused(
+                "Paste the tweet's link (https://x.com/…/status/123…) or its numeric id."
+            )
+        if self._gateway is None:
+            raise ActionRefused("Checking tweets on X is not configured here.")
+        try:
+            tweet = self._gateway.get_tweet(tweet_id)
+            account_id = self._gateway.user_id(draft.account)
+        except XUnavailable as exc:
+            raise ActionRefused(
+                f"I couldn't ask X just now ({exc}); try again in a moment."
+            ) from exc
+        except XRejected as exc:
+            raise ActionRefused(f"X refused to show that tweet ({exc}).") from exc
+        if tweet is None:
+            raise ActionRefused(
+                f"X has no tweet {tweet_id} (deleted, or never posted): check the link."
+            )
+        if tweet.author_id != account_id:
+            self._refuse(
+                click,
+                draft,
+                "mark_posted",
+                f"That tweet is by @{tweet.author_handle}, not @{draft.account}: paste the link of @{draft.account}'s post.",
+            )
+        match = same_post(
+            draft_text=draft.text,
+            draft_reply_to=draft.in_reply_to,
+            tweet_text=tweet.text,
+            tweet_links=tweet.links,
+            tweet_reply_to=tweet.replied_to,
+            draft_quote_of=draft.quote_of,
+            tweet_quoted=tweet.quoted,
+        )
+        if match == Match.DIFFERENT:
+            self._refuse(
+                click,
+                draft,
+                "mark_posted",
+                "That tweet is not this draft's post (its text, or the tweet it answers or quotes, differs): paste the link of the matching post, or Retry if it is not on X.",
+            )
+        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
+        url = f"https://x.com/{draft.account}/status/{tweet.id}"
+        try:
+            with self._ctx.transaction() as session:
+                owner = session.scalars(
+                    select(col(Draft.id)).where(col(Draft.tweet_id) == tweet.id)
+                ).first()
+                if owner is not None:
+                    raise ActionRefused(
+                        f"That tweet is already recorded as draft {owner}'s post: two drafts never share a tweet. Paste this draft's own post."
+                    )
+                moved = draft_machine.move(
+                    session,
+                    draft,
+                    "mark_posted",
+                    actor=actor,
+                    at=now,
+                    values={
+                        "tweet_id": tweet.id,
+                        "posted_at": tweet.created_at,
+                        "last_error": None,
+                        "due_at": None,
+                        "lease_owner": None,
+                        "lease_until": None,
+                    },
+                    after={
+                        "tweet_id": tweet.id,
+                        "url": url,
+                        "account": draft.account,
+                        "match": str(match),
+                    },
+                )
+                if not moved:
+                    raise Conflict(CHANGED)
+                posted = session.get(Draft, draft.id, populate_existing=True)
+                assert posted is not None
+                reply_posted(session, posted, now=now)
+        except IntegrityError as exc:  # another draft recorded it meanwhile
+            raise ActionRefused(
+                "That tweet was just recorded for another draft: two drafts never share a tweet."
+            ) from exc
+        self._ctx.hooks.cards_changed()
+        return f"Marked as posted: <{url}|view on X>."
+
+    def mark_posted_form(self, click: Click) -> Draft:
+        """The draft whose Mark-as-posted form opens, if this person may mark it."""
+        draft = self._locate(click, "mark_posted")
+        self._check_may_mark_posted(click, draft)
+        return draft
+
+    def _check_may_mark_posted(self, click: Click, draft: Draft) -> None:
+        if draft.state != DraftState.NEEDS_CHECK:
+            self._refuse(click, draft, "mark_posted", f"This draft is {draft.state} now.")
+        user = click.person.user_id
+        rules = self.rules(draft)
+        members = self._members(click, draft, "mark_posted", rules, with_admins=True)
+        decision = permissions.may_mark_posted(
+            user_id=user,
+            author_id=draft.author_id,
+            is_admin=is_member(user, self._ctx.segments.admins, members),
+            is_approver=any(is_member(user, r.approvers, members) for r in rules),
+        )
+        if not decision.allowed:
+            self._refuse(click, draft, "mark_posted", decision.reason)
+
+    def cancel(self, click: Click) -> str:
+        """Drop a post that will not go out (X refused it, or a person checked and drops it)."""
+        draft = self._locate(click, "cancel")
+        if draft.state not in draft_machine.TRANSITIONS["cancel"][0]:
+            self._refuse(click, draft, "cancel", f"This draft is {draft.state}.")
+        user = click.person.user_id
+        if user != draft.author_id:  # the author withdraws without asking Slack anything
+            rules = self.rules(draft)
+            members = self._members(click, draft, "cancel", rules)
+            decision = permissions.may_cancel(
+                user_id=user,
+                author_id=draft.author_id,
+                is_approver=any(is_member(user, r.approvers, members) for r in rules),
+            )
+            if not decision.allowed:
+                self._refuse(click, draft, "cancel", decision.reason)
+        with self._moved_by(
+            click,
+            draft,
+            "cancel",
+            values={"due_at": None},
+            after={"error": draft.last_error},
+        ):
+            pass
+        return "Cancelled: it will not be posted."
+
+    def check_on_x(self, click: Click) -> str:
+        """A post on its way (Posting…) for a while: have the publisher search the account's
+        recent tweets now. Never posts from the click: it only makes the draft due, so the
+        publisher's own path (search first, exactly once) decides. Not while a worker holds it."""
+        draft = self._locate(click, "check_on_x")
+        if draft.state != DraftState.POSTING:
+            return f"It is {draft.state} now: the card shows the latest."
+        now, actor = self._ctx.clock.now(), self._ctx.actor(click.person)
+        with self._ctx.transaction() as session:
+            changed = session.execute(
+                update(Draft)
+                .where(
+                    col(Draft.id) == draft.id,
+                    col(Draft.state) == DraftState.POSTING,
+                    or_(col(Draft.lease_until).is_(None), col(Draft.lease_until) < now),
+                    # Another worker's request may still be on its way: its wait stands.
+                    or_(
+                        col(Draft.last_error).is_(None),
+                        col(Draft.last_error) != reasons.STRAGGLER,
+                    ),
+                )
+                .values(due_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            checked = rowcount(changed) == 1
+            if checked:
+                draft_machine.record_change(
+                    session, draft, actor=actor, action="draft.check_requested", at=now
+                )
+        if not checked:
+            if draft.last_error == reasons.STRAGGLER and draft.due_at:
+                return f"Another attempt may still reach X: I'll search the account's tweets at {draft.due_at:%H:%M} UTC."
+            return "I'm checking X for it right now; the card will say what I find."
+        self._ctx.hooks.approved()
+        return f"Checking @{draft.account}'s recent tweets on X now; the card will say what I find."
 
     def reject(self, click: Click, *, reason: str) -> None:
         reason = reason.strip()
@@ -622,6 +826,7 @@ class DraftService:
                 "text_hash": text_fingerprint(text),
                 "candidates": None,
                 "due_at": draft.schedule_at or now,
+                "wanted_at": draft.schedule_at or now,  # later than this + stale: confirm first
             },
             after={
                 "text": text,

@@ -44,6 +44,7 @@ class FakeWorld:
     env: dict[str, str] = field(default_factory=dict)
     x_timeout_seconds: float = 10.0  # the X gateway's per-request timeout (small in tests)
     shorten_links: bool = False  # the fake X rewrites links to t.co, as X does
+    x_reply_rule: bool = True  # the fake X refuses replies to tweets that didn't summon us
     slack: FakeSlack = field(init=False)
     x: FakeX = field(init=False)
     runtime: Runtime = field(init=False)
@@ -52,7 +53,9 @@ class FakeWorld:
     def start(self, *, workers: bool = False) -> FakeWorld:
         self.slack = FakeSlack(bot_token=BOT_TOKEN)
         self.slack.start()
-        self.x = FakeX(bearer_token=X_BEARER, shorten_links=self.shorten_links)
+        self.x = FakeX(
+            bearer_token=X_BEARER, shorten_links=self.shorten_links, reply_rule=self.x_reply_rule
+        )
         self.x.start()
         self.env |= register_accounts(self.x, self.config)
         self.runtime = self.build_runtime()

@@ -36,6 +36,10 @@ WINDOW_S = 900  # X counts rate limits per 15-minute window
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 TOO_LONG = "Your Tweet text is too long. For more information on how Twitter determines text length see https://github.com/twitter/twitter-text."
 REPLY_GONE = "You attempted to reply to a Tweet that is deleted or not visible to you."
+QUOTE_GONE = "You attempted to quote a Tweet that is deleted or not visible to you."
+# X's reply rule for self-serve access (23 Feb 2026): a programmatic reply only to a tweet whose
+# author mentioned or quoted the replying account.
+REPLY_NOT_ALLOWED = "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the author of the post you are replying to."
 APP_ONLY = "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
 
 
@@ -295,6 +299,7 @@ def _term(term: str) -> Pred:
 _MENTIONS_Q = _PAGED | {"pagination_token"}
 _TWEETS_Q = _PAGED | {"pagination_token", "exclude"}
 _SEARCH_Q = _PAGED | {"query", "next_token", "pagination_token", "sort_order"}
+_TWEET_Q = _LOOKUP | {"media.fields", "place.fields", "poll.fields"}
 _NONE: frozenset[str] = frozenset()
 _ROUTES: tuple[tuple[str, str, str, bool, frozenset[str], tuple[int, int]], ...] = (
     # method, path regex, handler, needs user context, query params, limits/15 min (app, user)
@@ -304,6 +309,7 @@ _ROUTES: tuple[tuple[str, str, str, bool, frozenset[str], tuple[int, int]], ...]
     ("GET", r"/2/users/(\w+)/mentions", "_get_mentions", False, _MENTIONS_Q, (450, 300)),
     ("GET", r"/2/users/(\w+)/tweets", "_get_user_tweets", False, _TWEETS_Q, (1500, 900)),
     ("GET", r"/2/tweets/search/recent", "_search", False, _SEARCH_Q, (450, 300)),
+    ("GET", r"/2/tweets/([^/]+)", "_get_tweet", False, _TWEET_Q, (450, 900)),
     ("POST", r"/2/tweets", "_post_tweet", True, _NONE, (0, 100)),
     ("DELETE", r"/2/tweets/(\w+)", "_delete_tweet", True, _NONE, (0, 50)),
 )
@@ -347,10 +353,13 @@ class FakeX:
         bearer_token: str = "fake-bearer",
         on_call: Callable[[XCall], None] | None = None,
         shorten_links: bool = False,
+        reply_rule: bool = True,
     ) -> None:
         self.bearer_token = bearer_token
         self.on_call = on_call
         self.shorten_links = shorten_links  # store and return every link as https://t.co/…
+        # X's 2026 rule: refuse a reply to a tweet that did not mention or quote the account.
+        self.reply_rule = reply_rule
         self.after_post: Callable[[JSON], object] | None = None  # its result is ignored
         self.url = ""
         self._cond = threading.Condition(threading.RLock())
@@ -459,6 +468,7 @@ class FakeX:
         lang: str = "en",
         tweet_id: str | None = None,
         is_retweet: bool = False,
+        quote_of: str | None = None,
     ) -> JSON:
         """Seed a tweet as X would store it; ids increase in insertion order (compare as ints)."""
         with self._cond:
@@ -472,6 +482,7 @@ class FakeX:
                     lang,
                     tweet_id,
                     is_retweet,
+                    quote_of=quote_of,
                 ).data
             )
 
@@ -506,6 +517,8 @@ class FakeX:
         lang: str,
         tweet_id: str | None,
         is_retweet: bool,
+        *,
+        quote_of: str | None = None,
     ) -> _Tweet:
         author_id = self._by_handle.get(author.lstrip("@").lower()) or self.add_user(author)
         snowflake = (int(time.time() * 1000) - TWITTER_EPOCH_MS) << 22
@@ -513,6 +526,8 @@ class FakeX:
         parent = self._tweets.get(int(in_reply_to)) if in_reply_to else None
         if tid in self._tweets or (in_reply_to and parent is None):
             raise ValueError(f"tweet {tid} exists or replies to an unknown tweet")
+        if quote_of and int(quote_of) not in self._tweets:
+            raise ValueError(f"tweet {tid} quotes an unknown tweet")
         self._last_id = max(self._last_id, tid)
         created = created_at or datetime.now(UTC)
         created = created if created.tzinfo else created.replace(tzinfo=UTC)
@@ -550,6 +565,9 @@ class FakeX:
             data["in_reply_to_user_id"] = parent.data["author_id"]
             refs.append({"type": "replied_to", "id": parent.data["id"]})
             parent.data["public_metrics"]["reply_count"] += 1
+        if quote_of:
+            refs.append({"type": "quoted", "id": str(int(quote_of))})
+            self._tweets[int(quote_of)].data["public_metrics"]["quote_count"] += 1
         retweeted = re.match(r"RT @(\w+): (.*)", original, re.S) if is_retweet else None
         if retweeted:  # point at the original when we have it
             original_author = self._by_handle.get(retweeted[1].lower(), "")
@@ -867,6 +885,42 @@ class FakeX:
         with self._cond:
             return 200, self._page(self._order, req.params, 10, token, pred)
 
+    def _get_tweet(self, req: _Req) -> tuple[int, JSON]:
+        """One tweet by id; a missing one is 200 with an ``errors`` list, as on X."""
+        tid = _numeric(req.args[0], "id")
+        fields = _fields(req.params, "tweet.fields", TWEET_FIELDS)
+        expansions = _fields(req.params, "expansions", EXPANSIONS)
+        user_fields = _fields(req.params, "user.fields", USER_FIELDS)
+        with self._cond:
+            tweet = self._tweets.get(int(tid))
+            if tweet is None:
+                kind = "https://api.twitter.com/2/problems/resource-not-found"
+                detail = f"Could not find tweet with id: [{tid}]."
+                error = {"value": tid, "detail": detail, "title": "Not Found Error", "type": kind}
+                error |= {"resource_type": "tweet", "parameter": "id", "resource_id": tid}
+                return 200, {"errors": [error]}
+            out: JSON = {"data": _tweet_out(tweet, fields)}
+            if "author_id" in expansions:
+                user = self._user_out(tweet.data["author_id"], user_fields)
+                out["includes"] = {"users": [user]}
+            return 200, out
+
+    def _may_reply(self, user: str, parent: _Tweet) -> bool:
+        """X's reply rule: the parent's author summoned the account (mentioned it, quoted one of
+        its tweets, replied to it) — or the parent is the account's own tweet."""
+        if parent.data["author_id"] == user or parent.data.get("in_reply_to_user_id") == user:
+            return True
+        mentioned = {m["id"] for m in parent.data.get("entities", {}).get("mentions", [])}
+        if user in mentioned:
+            return True
+        quoted = [
+            r["id"] for r in parent.data.get("referenced_tweets", []) if r["type"] == "quoted"
+        ]
+        return any(
+            (q := self._tweets.get(int(i))) is not None and q.data["author_id"] == user
+            for i in quoted
+        )
+
     def _post_tweet(self, req: _Req) -> tuple[int, JSON]:
         body = req.body if isinstance(req.body, dict) else {}
         text, reply, user = body.get("text"), body.get("reply"), str(req.user)
@@ -875,6 +929,9 @@ class FakeX:
         parent = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
         if reply is not None and not isinstance(parent, str):
             raise _invalid("reply", str(reply), "$.reply.in_reply_to_tweet_id: is missing")
+        quoted = body.get("quote_tweet_id")
+        if quoted is not None and (not isinstance(quoted, str) or not quoted.isdigit()):
+            raise _invalid("quote_tweet_id", str(quoted), "$.quote_tweet_id: is not a valid id")
         if weighted_length(text, bare_domains=self.shorten_links) > 280:
             raise _problem(400, "Bad Request", TOO_LONG)
         with self._cond:
@@ -886,10 +943,17 @@ class FakeX:
         with self._cond:
             if parent is not None and (not parent.isdigit() or int(parent) not in self._tweets):
                 raise _problem(403, "Forbidden", REPLY_GONE)
+            refused = self.reply_rule and parent is not None
+            if refused and not self._may_reply(user, self._tweets[int(str(parent))]):
+                raise _problem(403, "Forbidden", REPLY_NOT_ALLOWED)
+            if quoted is not None and int(quoted) not in self._tweets:
+                raise _problem(403, "Forbidden", QUOTE_GONE)
             if (user, text) in self._by_text:
                 raise _problem(403, "Forbidden", DUPLICATE)
             handle = self._users[user]["username"]
-            tweet = self._insert(handle, text, None, None, parent, "en", None, False)
+            tweet = self._insert(
+                handle, text, None, None, parent, "en", None, False, quote_of=quoted
+            )
             tweet.via_api = True
             created = dict(tweet.data)
             if req.post is not None:

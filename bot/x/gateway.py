@@ -56,6 +56,15 @@ class XDuplicate(XRejected):
     """403: the account already has a tweet with this exact text (X has no idempotency key)."""
 
 
+class XReplyNotAllowed(XRejected):
+    """403: X's 2026 reply rule — the tweet's author did not mention or quote the account, so X
+    refuses a programmatic reply to it (a quote post is allowed). Retrying cannot help."""
+
+
+# X's wording for the reply rule (Feb 2026), matched loosely: X has no error code for it.
+_REPLY_RULE_WORDS = ("not been mentioned", "otherwise engaged")
+
+
 CREDENTIAL_PARTS = ("CONSUMER_KEY", "CONSUMER_SECRET", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRET")
 
 
@@ -89,6 +98,7 @@ class Tweet:
     lang: str | None
     links: tuple[tuple[str, str], ...] = ()  # (t.co link as in `text`, expanded URL)
     replied_to: str | None = None  # the tweet this one replies to
+    quoted: str | None = None  # the tweet this one quotes
 
     @property
     def url(self) -> str:
@@ -158,15 +168,26 @@ class XGateway:
     def can_post_as(self, handle: str) -> bool:
         return handle.lower() in self._posters
 
-    def post(self, handle: str, text: str, *, in_reply_to: str | None = None) -> str:
-        """Post as the account; return the new tweet's id. Raises XDuplicate, XRateLimited,
-        XUnavailable (the outcome is unknown: X may have the tweet) or XRejected."""
+    def post(
+        self,
+        handle: str,
+        text: str,
+        *,
+        in_reply_to: str | None = None,
+        quote_of: str | None = None,
+    ) -> str:
+        """Post as the account; return the new tweet's id. Raises XDuplicate, XReplyNotAllowed,
+        XRateLimited, XUnavailable (the outcome is unknown: X may have the tweet) or XRejected."""
         poster = self._posters.get(handle.lower())
         if poster is None:
             raise XRejected(f"no posting credentials for @{handle}")
         try:
             body = self._call(
-                poster.create_tweet, text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
+                poster.create_tweet,
+                text=text,
+                in_reply_to_tweet_id=in_reply_to,
+                quote_tweet_id=quote_of,
+                user_auth=True,
             )
         except XRejected as exc:
             cause = exc.__cause__
@@ -175,8 +196,32 @@ class XGateway:
                 raise XDuplicate(
                     "X already has a tweet with this text from this account"
                 ) from cause
+            if isinstance(cause, tweepy.Forbidden) and any(
+                w in m for m in messages for w in _REPLY_RULE_WORDS
+            ):
+                raise XReplyNotAllowed(
+                    f"X refuses replies to tweets that don't mention @{handle}"
+                ) from cause
             raise
         return str(body["data"]["id"])
+
+    def get_tweet(self, tweet_id: str) -> Tweet | None:
+        """One tweet by id (GET /2/tweets/:id), or None when X has no such tweet (deleted,
+        never existed, or not visible to us)."""
+        try:
+            body = self._call(
+                self._client.get_tweet,
+                id=tweet_id,
+                tweet_fields=TWEET_FIELDS,
+                expansions=["author_id"],
+                user_fields=USER_FIELDS,
+            )
+        except XNotFound:
+            return None
+        if "data" not in body:  # X answers a missing tweet with 200 and an `errors` list
+            return None
+        users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
+        return _tweet(body["data"], users)
 
     def recent_posts(self, handle: str, *, since: datetime) -> list[Tweet]:
         """The account's own tweets since `since`, newest first (to find a post of unknown outcome)."""
@@ -328,12 +373,18 @@ def _tweet(raw: dict[str, Any], users: dict[str, dict[str, Any]]) -> Tweet:
             for u in (raw.get("entities") or {}).get("urls") or []
             if isinstance(u, dict) and u.get("url")
         ),
-        replied_to=next(
-            (
-                str(r["id"])
-                for r in raw.get("referenced_tweets") or []
-                if isinstance(r, dict) and r.get("type") == "replied_to" and r.get("id")
-            ),
-            None,
+        replied_to=_referenced(raw, "replied_to"),
+        quoted=_referenced(raw, "quoted"),
+    )
+
+
+def _referenced(raw: dict[str, Any], kind: str) -> str | None:
+    """The id of the tweet this one references as `kind` (replied_to, quoted), if any."""
+    return next(
+        (
+            str(r["id"])
+            for r in raw.get("referenced_tweets") or []
+            if isinstance(r, dict) and r.get("type") == kind and r.get("id")
         ),
+        None,
     )

@@ -321,7 +321,10 @@ def test_an_accounts_floor_holds_a_draft_filed_under_a_lenient_segment_in_slack(
         world.deliver()
         card = _card(world, draft)
         shown = str(world.slack.message(card.channel, str(card.ts))["blocks"])
-        assert "*Needs 2 approval(s)* from approvers other than the author — 1 so far: bob" in shown
+        assert (
+            "*Needs 2 approval(s)* from approvers other than the author — 1 so far: <@U0BOB>"
+            in shown
+        )
         second = _click(world, world.user("U0CAROL", "carol"), draft, DraftAction.APPROVE)
         assert "publish queue" in second
         assert _publish(world) == 1 and len(world.x.posted_by("acme")) == 1

@@ -144,7 +144,7 @@ def test_a_post_that_needs_a_person_can_be_posted_or_rejected_from_its_card(
     buttons = [
         e["action_id"] for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
-    assert buttons == [DraftAction.RETRY, DraftAction.REJECT]
+    assert buttons == [DraftAction.MARK_POSTED, DraftAction.RETRY, DraftAction.CANCEL]
     carol = world.user("U0CAROL", "carol")
     carol.click(channel=card.channel, ts=str(card.ts), action_id=DraftAction.RETRY)
     world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.APPROVED)

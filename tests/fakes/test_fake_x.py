@@ -12,7 +12,7 @@ import pytest
 import requests
 import tweepy
 
-from bot.fakes.x_api import DUPLICATE, FakeX
+from bot.fakes.x_api import DUPLICATE, QUOTE_GONE, REPLY_NOT_ALLOWED, FakeX
 
 TWITTER = "https://api.twitter.com"
 KEYS = {
@@ -382,3 +382,59 @@ def test_links_are_left_alone_unless_asked(fake: FakeX, client: tweepy.Client) -
     assert created["text"] == text and fake.original_text(created["id"]) == text
     (url,) = fake.posted_by("acme")[0]["entities"]["urls"]
     assert url["url"] == url["expanded_url"] == "https://acme.com/x"
+
+
+def test_a_tweet_by_id_in_xs_shape_and_a_missing_one_as_xs_errors(
+    fake: FakeX, client: tweepy.Client
+) -> None:
+    seeded = fake.add_tweet(author="bob", text="@acme fish & chips <3")
+    raw = requests.get(
+        f"{fake.url}/2/tweets/{seeded['id']}",
+        params={"tweet.fields": "author_id,created_at", "expansions": "author_id"},
+        headers={"Authorization": f"Bearer {fake.bearer_token}"},
+        timeout=5,
+    ).json()
+    assert raw["data"]["text"] == "@acme fish &amp; chips &lt;3"  # escaped, as X does
+    assert raw["includes"]["users"][0]["username"] == "bob"
+    got = client.get_tweet(seeded["id"], tweet_fields=["author_id"])
+    assert str(got.data.id) == seeded["id"] and str(got.data.author_id) == seeded["author_id"]
+
+    missing = client.get_tweet("999999", tweet_fields=["author_id"])
+    assert missing.data is None
+    assert missing.errors[0]["title"] == "Not Found Error"
+    assert missing.errors[0]["resource_type"] == "tweet"
+    with pytest.raises(tweepy.BadRequest):
+        client.get_tweet("not-a-number")
+
+
+def test_xs_2026_reply_rule_refuses_replies_to_tweets_that_did_not_summon_the_account(
+    fake: FakeX, client: tweepy.Client
+) -> None:
+    search_hit = fake.add_tweet(author="dana", text="another outage in Leeds")
+    with pytest.raises(tweepy.Forbidden) as caught:
+        client.create_tweet(text="@dana sorry!", in_reply_to_tweet_id=search_hit["id"])
+    assert caught.value.api_messages == [REPLY_NOT_ALLOWED]
+    assert fake.posted_by("acme") == []
+
+    summoned = fake.add_tweet(author="dana", text="@acme another outage")
+    assert client.create_tweet(text="@dana on it", in_reply_to_tweet_id=summoned["id"]).data
+    ours = client.create_tweet(text="Status update: all fixed").data
+    quoting_us = fake.add_tweet(author="erin", text="is it though?", quote_of=ours["id"])
+    assert client.create_tweet(text="@erin yes!", in_reply_to_tweet_id=quoting_us["id"]).data
+    assert client.create_tweet(text="and more", in_reply_to_tweet_id=ours["id"]).data  # a thread
+
+    fake.reply_rule = False  # e.g. an enterprise tier, which the rule does not bind
+    assert client.create_tweet(text="@dana sorry!", in_reply_to_tweet_id=search_hit["id"]).data
+
+
+def test_a_quote_post_references_the_quoted_tweet_and_an_unknown_one_is_refused(
+    fake: FakeX, client: tweepy.Client
+) -> None:
+    hit = fake.add_tweet(author="dana", text="another outage in Leeds")
+    quote = client.create_tweet(text="We're on it, Leeds", quote_tweet_id=hit["id"]).data
+    stored = fake.tweets[quote["id"]]
+    assert stored["referenced_tweets"] == [{"type": "quoted", "id": hit["id"]}]
+    assert fake.tweets[hit["id"]]["public_metrics"]["quote_count"] == 1
+    with pytest.raises(tweepy.Forbidden) as caught:
+        client.create_tweet(text="Quoting nothing", quote_tweet_id="12345")
+    assert caught.value.api_messages == [QUOTE_GONE]

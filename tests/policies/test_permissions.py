@@ -10,10 +10,12 @@ from policies.permissions import (
     may_act_on_mention,
     may_administer,
     may_approve,
+    may_cancel,
     may_confirm_delete,
     may_delete,
     may_edit,
     may_freeze,
+    may_mark_posted,
     may_reject,
     may_release_held,
     may_reply,
@@ -156,3 +158,37 @@ def test_reply_permissions(actor: Actor, claimed_by: str | None, state: str, all
     decision = may_reply(actor=actor, claimed_by=claimed_by, state=state)
     assert decision.allowed is allowed
     assert decision.allowed or decision.reason
+
+
+MARK_POSTED_CASES = [
+    # (id, who, is admin, is approver, allowed)
+    ("an approver", CAROL, False, True, True),
+    ("an admin", CAROL, True, False, True),
+    ("the author, though an approver", AUTHOR, False, True, False),
+    ("the author, though an admin", AUTHOR, True, False, False),
+    ("an outsider", CAROL, False, False, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("who", "is_admin", "is_approver", "allowed"),
+    [c[1:] for c in MARK_POSTED_CASES],
+    ids=[c[0] for c in MARK_POSTED_CASES],
+)
+def test_marking_as_posted_needs_an_approver_or_admin_other_than_the_author(
+    who: str, is_admin: bool, is_approver: bool, allowed: bool
+) -> None:
+    decision = may_mark_posted(
+        user_id=who, author_id=AUTHOR, is_admin=is_admin, is_approver=is_approver
+    )
+    assert decision.allowed is allowed and bool(decision.reason) is not allowed
+
+
+@pytest.mark.parametrize(
+    ("who", "is_approver", "allowed"),
+    [(CAROL, True, True), (AUTHOR, False, True), (CAROL, False, False)],
+    ids=["approver", "author withdraws", "outsider"],
+)
+def test_cancelling(who: str, is_approver: bool, allowed: bool) -> None:
+    decision = may_cancel(user_id=who, author_id=AUTHOR, is_approver=is_approver)
+    assert decision.allowed is allowed and bool(decision.reason) is not allowed

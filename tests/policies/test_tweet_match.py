@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.tweet_match import Match, same_post
+from policies.tweet_match import Match, same_post, tweet_id_of
 
 SHOES = "Flash sale today only https://acme.com/shoes"
 TCO = "https://t.co/AbCdEf1234"
@@ -96,3 +96,53 @@ def test_same_post(
         tweet_reply_to=tweet_reply,
     )
     assert got == expected
+
+
+QUOTE_CASES = [
+    # (id, draft quotes, tweet quotes, expected) — same text, no reply target
+    ("same quote", "111", "111", Match.SAME),
+    ("quotes another tweet", "111", "222", Match.DIFFERENT),
+    ("a quote is not a plain tweet", "111", None, Match.DIFFERENT),
+    ("a plain tweet is not a quote", None, "111", Match.DIFFERENT),
+    ("neither quotes", None, None, Match.SAME),
+]
+
+
+@pytest.mark.parametrize(
+    ("draft_quote", "tweet_quote", "expected"),
+    [c[1:] for c in QUOTE_CASES],
+    ids=[c[0] for c in QUOTE_CASES],
+)
+def test_a_quote_post_must_quote_the_same_tweet(
+    draft_quote: str | None, tweet_quote: str | None, expected: Match
+) -> None:
+    got = same_post(
+        draft_text="We hear you, Leeds",
+        draft_reply_to=None,
+        tweet_text="We hear you, Leeds",
+        tweet_links=[],
+        tweet_reply_to=None,
+        draft_quote_of=draft_quote,
+        tweet_quoted=tweet_quote,
+    )
+    assert got == expected
+
+
+REFERENCES = [
+    ("1850000000000000001", "1850000000000000001"),
+    ("  1850000000000000001\n", "1850000000000000001"),
+    ("https://x.com/acme/status/1850000000000000001", "1850000000000000001"),
+    ("https://twitter.com/acme/status/1850000000000000001?s=20", "1850000000000000001"),
+    ("x.com/i/status/1850000000000000001", "1850000000000000001"),
+    ("https://mobile.twitter.com/Acme/status/1850000000000000001/photo/1", "1850000000000000001"),
+    ("https://x.com/i/web/status/42", "42"),
+    ("https://example.com/acme/status/1850000000000000001", None),
+    ("https://x.com/acme", None),
+    ("tweet 42", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("pasted", "expected"), REFERENCES)
+def test_a_pasted_tweet_url_or_id_gives_its_id(pasted: str, expected: str | None) -> None:
+    assert tweet_id_of(pasted) == expected

@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 from bot.core.models import Draft, DraftState, Freeze
 from bot.slack.cards.mention_card import escape, segment_label, slack_date
 from bot.slack.cards.quoted_context import QuotedContext, quoted_context_blocks
+from policies import draft_reasons as reasons
 from policies.approvals import ApprovalRule
 from policies.text import MAX_WEIGHTED_LENGTH, weighted_length
 
@@ -30,6 +31,9 @@ class DraftAction(StrEnum):
     RETRY = "draft_retry"
     RELEASE = "draft_release"
     DELETE = "draft_delete"
+    MARK_POSTED = "draft_mark_posted"  # opens the modal: paste the tweet's URL, checked on X
+    CANCEL = "draft_cancel"
+    CHECK_X = "draft_check_x"  # a Posting… draft: search the account's tweets now
 
 
 def approve_option_action(number: int) -> str:
@@ -40,13 +44,13 @@ def approve_option_action(number: int) -> str:
 @dataclass(frozen=True)
 class ApprovalView:
     draft: Draft
-    approvers: list[str]  # names of the people who approved the current text
+    approvers: list[str]  # Slack user ids of the people who approved the current text
     required: int
     freeze: Freeze | None
+    # (text, its hash, ids of who approved it) for each candidate of a reply with alternatives
     candidates: list[tuple[str, str, list[str]]] = field(default_factory=list)
     rules: list[ApprovalRule] = field(default_factory=list)  # more than one: every one must be met
     context: QuotedContext | None = None  # a reply's or quote's tweet and conversation, quoted
-    # (text, its hash, who approved it) for each candidate of a reply with alternatives
 
 
 def fallback_text(draft: Draft) -> str:
@@ -56,17 +60,8 @@ def fallback_text(draft: Draft) -> str:
 def build_approval_card(view: ApprovalView) -> list[dict[str, Any]]:
     draft = view.draft
     quoted = "\n".join(f">{line}" for line in escape(draft.text).splitlines() or [""])
-    reply = (
-        f" · reply to <https://x.com/i/status/{draft.in_reply_to}|this tweet>"
-        if draft.in_reply_to
-        else ""
-    )
+    reply = _answers(draft)
     length = weighted_length(draft.text)
-    when = (
-        f"scheduled for {slack_date(draft.schedule_at)}"
-        if draft.schedule_at
-        else "posts once approved"
-    )
     blocks: list[Block] = []
     if view.freeze is not None and draft.state in (
         DraftState.PENDING,
@@ -95,15 +90,58 @@ def build_approval_card(view: ApprovalView) -> list[dict[str, Any]]:
         ),
         ContextBlock(
             elements=[
-                MarkdownTextObject(text=f"{length}/{MAX_WEIGHTED_LENGTH} characters · {when}")
+                MarkdownTextObject(
+                    text=f"{length}/{MAX_WEIGHTED_LENGTH} characters · {_when(draft)}"
+                )
             ]
         ),
         SectionBlock(text=MarkdownTextObject(text=_status(view)[:3000])),
     ]
-    actions = _actions(draft)
+    actions, why_none = next_steps(draft)
     if actions:
         blocks.append(ActionsBlock(block_id=f"draft_actions:{draft.id}", elements=actions))
+    else:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=why_none)]))
     return [block.to_dict() for block in blocks]
+
+
+def _answers(draft: Draft) -> str:
+    """What the post answers on X: a reply to a tweet, or a quote of one (X's reply rule)."""
+    if draft.in_reply_to:
+        return f" · reply to <https://x.com/i/status/{draft.in_reply_to}|this tweet>"
+    if draft.quote_of:
+        return f" · Quote of <https://x.com/i/status/{draft.quote_of}|this tweet>"
+    return ""
+
+
+def _when(draft: Draft) -> str:
+    """When it goes (or went) out, true for the state it is in now."""
+    scheduled = slack_date(draft.schedule_at) if draft.schedule_at else None
+    match draft.state:
+        case DraftState.PENDING:
+            return (
+                f"scheduled for {scheduled} if approved by then"
+                if scheduled
+                else "posts once approved"
+            )
+        case DraftState.APPROVED:
+            return (
+                f"goes out at {scheduled}" if scheduled else "goes out as soon as the queue allows"
+            )
+        case DraftState.HELD:
+            return "held: not posted"
+        case DraftState.POSTING:
+            since = f" since {slack_date(draft.attempt_at)}" if draft.attempt_at else ""
+            return f"handed to X{since}, not confirmed yet"
+        case DraftState.POSTED | DraftState.DELETING:
+            return f"posted {slack_date(draft.posted_at)}" if draft.posted_at else "posted"
+        case DraftState.DELETED:
+            return "was posted, then deleted from X"
+        case DraftState.NEEDS_CHECK:
+            return "not confirmed on X"
+        case DraftState.FAILED:
+            return "not posted"
+    return "never posted"  # rejected, expired, cancelled
 
 
 def _candidate_blocks(view: ApprovalView, reply: str) -> list[Block]:
@@ -116,7 +154,7 @@ def _candidate_blocks(view: ApprovalView, reply: str) -> list[Block]:
     ]
     for number, (text, digest, approvers) in enumerate(view.candidates, start=1):
         quoted = "\n".join(f">{line}" for line in escape(text).splitlines() or [""])
-        so_far = ", ".join(approvers) or "nobody yet"
+        so_far = _people(approvers)
         blocks += [
             SectionBlock(
                 text=MarkdownTextObject(
@@ -155,7 +193,7 @@ def _candidate_blocks(view: ApprovalView, reply: str) -> list[Block]:
 
 def _status(view: ApprovalView) -> str:
     draft = view.draft
-    approved_by = ", ".join(view.approvers) or "nobody yet"
+    approved_by = _people(view.approvers)
     match draft.state:
         case DraftState.PENDING:
             return f":hourglass_flowing_sand: *Needs {_needs(view)}* from approvers other than the author — {len(view.approvers)} so far: {approved_by}"
@@ -188,8 +226,15 @@ def _status(view: ApprovalView) -> str:
         case DraftState.FAILED:
             return f":warning: *X refused it*: {escape(draft.last_error or '')}"
         case DraftState.NEEDS_CHECK:
-            return f":rotating_light: *Needs a person*: {escape(draft.last_error or '')}\nIf it is not on X, *Not on X: post it*; if it is (or should not be), *Reject*."
+            return f":rotating_light: *Needs a person*: {escape(draft.last_error or '')}\nIf it is on @{draft.account}, *Mark as posted* with its link; if it is not, *Retry*; if it should not go out, *Cancel*."
+        case DraftState.CANCELLED:
+            return ":heavy_multiplication_x: *Cancelled*: it was not posted."
     return f"*{draft.state}*"
+
+
+def _people(user_ids: list[str]) -> str:
+    """Approvers as Slack mentions, so each shows as the person Slack knows (and links to them)."""
+    return ", ".join(f"<@{u}>" for u in user_ids) or "nobody yet"
 
 
 def _needs(view: ApprovalView) -> str:
@@ -202,34 +247,65 @@ def _needs(view: ApprovalView) -> str:
     )
 
 
-def _actions(draft: Draft) -> list[ButtonElement]:
+# Why a card in a final state has no button: it says so rather than leave a dead end.
+_FINAL = {
+    DraftState.DELETED: "Nothing more to do: the tweet is off X; this card and the audit log keep the record.",
+    DraftState.REJECTED: "Nothing more to do here: the author can draft it again with `/tweet`.",
+    DraftState.EXPIRED: "Nothing more to do here: draft it again with `/tweet` if it should still go out.",
+    DraftState.CANCELLED: "Nothing more to do here: draft it again with `/tweet` if it should still go out.",
+}
+
+
+def next_steps(draft: Draft) -> tuple[list[ButtonElement], str]:
+    """The one place that decides what a person can do next with a draft in each state: the
+    buttons, or (none) the line saying why nothing is needed."""
     value = f"{draft.id}:{draft.text_hash}"
-    reject = ButtonElement(text="Reject", action_id=DraftAction.REJECT, value=value, style="danger")
+
+    def button(text: str, action: DraftAction, **kwargs: Any) -> ButtonElement:
+        return ButtonElement(text=text, action_id=action, value=value, **kwargs)
+
+    reject = button("Reject", DraftAction.REJECT, style="danger")
+    cancel = button("Cancel", DraftAction.CANCEL)
     match draft.state:
         case DraftState.PENDING:
             return [
-                ButtonElement(
-                    text="Approve", action_id=DraftAction.APPROVE, value=value, style="primary"
-                ),
+                button("Approve", DraftAction.APPROVE, style="primary"),
                 reject,
-                ButtonElement(text="Edit", action_id=DraftAction.EDIT, value=value),
-            ]
+                button("Edit", DraftAction.EDIT),
+            ], ""
         case DraftState.APPROVED:
-            return [reject]
+            return [reject], ""
+        case DraftState.POSTING:  # the publisher searches before any new attempt: never posts
+            return [button("Check on X", DraftAction.CHECK_X)], ""
+        case DraftState.FAILED if reasons.refused_by_reply_rule(
+            state=draft.state, last_error=draft.last_error
+        ):
+            return [cancel], ""  # retrying can't help: X refuses replies to this tweet
         case DraftState.FAILED:
-            return [ButtonElement(text="Retry", action_id=DraftAction.RETRY, value=value), reject]
-        case DraftState.NEEDS_CHECK:  # a person looked at the account: post it, or drop it
-            return [
-                ButtonElement(text="Not on X: post it", action_id=DraftAction.RETRY, value=value),
-                reject,
-            ]
-        case DraftState.HELD:
-            return [
-                ButtonElement(
-                    text="Release", action_id=DraftAction.RELEASE, value=value, style="primary"
+            return [button("Retry", DraftAction.RETRY), reject], ""
+        case DraftState.NEEDS_CHECK:  # a person looks at the account: on X, not on X, drop it
+            retry = button(
+                "Retry",
+                DraftAction.RETRY,
+                confirm=ConfirmObject(
+                    title="Not on X?",
+                    text=f"Check @{draft.account}'s recent posts first: if it is there, use Mark as posted. Retry posts it again.",
+                    confirm="It's not on X: post it",
+                    deny="Go back",
                 ),
-                reject,
-            ]
+            )
+            return [
+                button("Mark as posted", DraftAction.MARK_POSTED, style="primary"),
+                retry,
+                cancel,
+            ], ""
+        case DraftState.HELD:
+            label = (
+                "Confirm it is still right"
+                if reasons.held_as_stale(state=draft.state, held_reason=draft.held_reason)
+                else "Release"
+            )
+            return [button(label, DraftAction.RELEASE, style="primary"), reject], ""
         case DraftState.POSTED | DraftState.DELETING:
             label = "Confirm delete from X" if draft.delete_requested_by else "Delete from X"
             confirm = ConfirmObject(
@@ -239,13 +315,5 @@ def _actions(draft: Draft) -> list[ButtonElement]:
                 deny="Keep it",
                 style="danger",
             )
-            return [
-                ButtonElement(
-                    text=label,
-                    action_id=DraftAction.DELETE,
-                    value=value,
-                    style="danger",
-                    confirm=confirm,
-                )
-            ]
-    return []
+            return [button(label, DraftAction.DELETE, style="danger", confirm=confirm)], ""
+    return [], _FINAL.get(DraftState(draft.state), "Nothing more to do here.")
