@@ -23,6 +23,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "usergroups.list": ("usergroups:read",),  # the App Home's segment form: pick approver groups
     "chat.getPermalink": (),  # the App Home links a reply with several texts to its card
     "users.info": ("users:read",),  # names for the audit log
+    "conversations.members": ("channels:read", "groups:read"),  # who may be assigned a mention
+    "views.update": (),  # the reply form filled with a saved reply
     "views.open": (),  # the draft, reject, edit, dismiss and segment forms
     "views.publish": (),  # each member's App Home
     "auth.test": (),  # `check --online`: the token works

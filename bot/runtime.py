@@ -30,6 +30,8 @@ from bot.freeze.service import FreezeService
 from bot.home.content import HomeContent, Permalinks
 from bot.home.service import HomeService
 from bot.home.tabs import HomeTabs
+from bot.mentions.inbox import ASSIGNMENT_DM, MENTION_NOTE, InboxService
+from bot.mentions.inbox_rendering import assignment_dm_renderer, note_renderer
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
@@ -229,8 +231,10 @@ def wire(
     )
     ctx.hooks.cards_changed = _both(outbox.wake, homes.changed)  # a card redrawn: homes too
     ctx.hooks.approved = publisher.wake
+    mentions = MentionService(ctx)
     services = Services(
-        mentions=MentionService(ctx),
+        mentions=mentions,
+        inbox=InboxService(ctx, mentions=mentions),
         drafts=drafts,
         freeze=freeze,
         held_queue=HeldQueueService(ctx, drafts=drafts),
@@ -259,6 +263,8 @@ def _renderers(segments: SegmentCatalog, clock: Clock) -> dict[str, Renderer]:
         AUTHOR_DM: author_dm_renderer,
         HELD_QUEUE: render_held_queue,
         ANNOUNCEMENT: render_announcement,
+        ASSIGNMENT_DM: assignment_dm_renderer(segments),
+        MENTION_NOTE: note_renderer,
     }
 
 

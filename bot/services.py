@@ -10,6 +10,7 @@ from bot.drafts.service import DraftService
 from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
 from bot.home.service import HomeService
+from bot.mentions.inbox import InboxService
 from bot.mentions.service import MentionService
 from bot.steering.service import SteeringService
 
@@ -17,6 +18,7 @@ from bot.steering.service import SteeringService
 @dataclass(frozen=True)
 class Services:
     mentions: MentionService
+    inbox: InboxService
     drafts: DraftService
     freeze: FreezeService
     held_queue: HeldQueueService

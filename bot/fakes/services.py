@@ -43,6 +43,7 @@ from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
 from bot.home.service import HomeService
 from bot.home.tabs import HomeTabs
+from bot.mentions.inbox import InboxService
 from bot.mentions.ingest import Ingestor
 from bot.mentions.service import CardRequest, MentionService, create_cards
 from bot.runtime import posting_credentials, wire
@@ -93,6 +94,7 @@ class ServiceKit(OnContext):
     freeze: FreezeService
     held_queue: HeldQueueService
     mentions: MentionService
+    inbox: InboxService
     ingestor: Ingestor
     steering: SteeringService
     homes: HomeService
@@ -252,6 +254,7 @@ def build_services(
         freeze=services.freeze,
         held_queue=services.held_queue,
         mentions=services.mentions,
+        inbox=services.inbox,
         ingestor=wired.ingestor,
         steering=services.steering,
         homes=services.homes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.cards.forms import form
+from bot.slack.cards.inbox_modals import saved_replies_block
 from bot.slack.cards.mention_card import segment_label
 
 CREATE_CALLBACK = "draft_create_modal"
@@ -72,6 +74,7 @@ def build_tweet_modal(
     segments: list[str],
     segment: str,
     text: str = "",
+    saved_replies: Sequence[str] = (),
 ) -> dict[str, Any]:
     account_options = _options(accounts, lambda h: f"@{h}")
     segment_options = _options(segments, segment_label)
@@ -109,6 +112,7 @@ def build_tweet_modal(
                     initial_option=next(o for o in segment_options if o.value == segment),
                 ),
             ),
+            *(saved_replies_block(saved_replies) if context.in_reply_to else []),
             InputBlock(
                 block_id=BLOCKS["text"],
                 label="Text",
