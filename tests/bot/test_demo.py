@@ -15,6 +15,8 @@ def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
         "only alice sees: You wrote this draft",  # no self-approval
         "@acme posted: @dana_k Sorry about that!",  # on the fake X, once
         "Approved by bob (U0BOB)",  # audit who names the approver
+        "DM to alice: @bob assigned you a mention from @lee_shops",  # Assign to…
+        "(in the conversation's thread): :memo: Internal note by <@U0BOB>",  # a note
         "hash chain verified",
         "0 Slack API violations",
     ):

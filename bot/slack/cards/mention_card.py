@@ -106,9 +106,7 @@ def build_mention_card(
         actions = _actions(mention, segment, segments)
         if actions:
             blocks.append(ActionsBlock(block_id=f"mention_actions:{mention.id}", elements=actions))
-        blocks += inbox_blocks(
-            mention, segment
-        )  # assign, note, tags, bulk: bot/slack/cards/inbox_controls
+        blocks += inbox_blocks(mention, segment)  # assign, note, tags, bulk (inbox_controls)
     return [block.to_dict() for block in blocks]
 
 
