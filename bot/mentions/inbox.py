@@ -10,6 +10,7 @@ very check and update a click on that mention's own card goes through."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlmodel import col
 from bot.core import audit, outbox
 from bot.core.context import ServiceContext
 from bot.core.db import rowcount
-from bot.core.errors import ActionRefused
+from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Mention, MentionNote, MentionState
 from bot.mentions.service import Located, MentionService
@@ -280,7 +281,7 @@ class InboxService:
         mention_ids: list[str],
         action: str,
         verb: str,
-        belongs: Any,
+        belongs: Callable[[Mention], bool],
         **changes: Any,
     ) -> BulkOutcome:
         """Each mention as if clicked on its own card; a refusal skips it and is reported."""
@@ -342,9 +343,7 @@ class InboxService:
                 .values(**values, version=col(Mention.version) + 1)
             )
             if rowcount(result) != 1:
-                raise ActionRefused(
-                    "Someone changed this mention just now; the card shows the latest."
-                )
+                raise Conflict("Someone changed this mention just now; the card shows the latest.")
             current = session.get(Mention, mention.id)
             assert current is not None
             session.refresh(current)
