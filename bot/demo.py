@@ -28,6 +28,7 @@ from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
+from bot.slack.cards.inbox_controls import InboxAction
 from bot.slack.cards.mention_card import MentionAction, segment_label
 from policies.config import BrandConfig, parse_config
 
@@ -91,7 +92,11 @@ def _narrate_slack(world: FakeWorld, log: Transcript, config: BrandConfig) -> No
             return
         args = call.args
         where = f"#{channels.get(args.get('channel', ''), args.get('channel', ''))}"
-        if call.method == "chat.postMessage":
+        if call.method == "chat.postMessage" and str(args.get("channel", "")).startswith("U"):
+            who = PEOPLE.get(args["channel"], args["channel"])
+            first_line = readable(str(args.get("text", ""))).splitlines()[0]
+            log.say("slack", f"DM to {who}: {first_line}")
+        elif call.method == "chat.postMessage":
             thread = " (in the conversation's thread)" if args.get("thread_ts") else ""
             log.say(
                 "slack",
@@ -198,6 +203,7 @@ def _play(
         "Reroute → Customer relations",
         option="customer_relations",
     )
+    _work_as_inbox(world, log, assigner=bob, assignee=alice, mention_id=promo)
     _click(world, log, dev, event, MentionAction.RESOLVE, "Resolve")
     _reply_through_approval(world, log, author=alice, approver=bob, mention_id=outage)
     _click(world, log, alice, outage, MentionAction.RESOLVE, "Resolve")
@@ -227,10 +233,11 @@ def _click(
     log: Transcript,
     user: SlackUser,
     mention_id: str,
-    action: MentionAction,
+    action: str,
     label: str,
     *,
     option: str | None = None,
+    options: list[str] | None = None,
     stale: bool = False,
 ) -> None:
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
@@ -240,13 +247,34 @@ def _click(
     if stale:  # the button as it was on their screen a moment ago
         user.forge_action(channel=card.channel, ts=str(card.ts), action_id=action, value=mention_id)
     else:
-        user.click(channel=card.channel, ts=str(card.ts), action_id=action, option=option)
+        user.click(
+            channel=card.channel, ts=str(card.ts), action_id=action, option=option, options=options
+        )
     world.slack.wait_for(
         lambda s: any(
             c.method in ("chat.update", "chat.postEphemeral", "views.open")
             for c in s.calls[before:]
         ),
         timeout=30,
+    )
+
+
+def _work_as_inbox(
+    world: FakeWorld, log: Transcript, *, assigner: SlackUser, assignee: SlackUser, mention_id: str
+) -> None:
+    """Assign to… (the assignee gets a DM), a tag, and an internal note in the card's thread."""
+    world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
+    label = f"Assign to… {assignee.name}"
+    _click(world, log, assigner, mention_id, InboxAction.ASSIGN, label, option=assignee.user_id)
+    _click(world, log, assigner, mention_id, InboxAction.TAGS, "Tags: lead", options=["lead"])
+    _click(world, log, assigner, mention_id, InboxAction.NOTE, "Note")
+    view = assigner.last_view_for(assigner.user_id)
+    text = "Asked for a promo code: a sales lead, offer the launch discount"
+    log.say("click", f"{assigner.name} writes the note “{text}” and saves it")
+    before = len(world.slack.calls)
+    assigner.submit_view(view["id"], {"note": {"note_text": text}})
+    world.slack.wait_for(
+        lambda s: any(c.method == "chat.postMessage" for c in s.calls[before:]), timeout=30
     )
 
 

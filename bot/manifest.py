@@ -23,8 +23,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "usergroups.list": ("usergroups:read",),  # the App Home's segment form: pick approver groups
     "chat.getPermalink": (),  # the App Home links a reply with several texts to its card
     "users.info": ("users:read",),  # names for the audit log
-    "views.open": (),  # the draft, reject, edit, dismiss, segment and author-history forms
-    "views.update": (),  # the author-history modal, once X has answered
+    "conversations.members": ("channels:read", "groups:read"),  # who may be assigned a mention
+    "views.open": (),  # the draft, reject, edit, dismiss, segment, note and author-history forms
+    "views.update": (),  # the author-history modal once X answered; a saved reply filled in
     "views.publish": (),  # each member's App Home
     "auth.test": (),  # `check --online`: the token works
 }

@@ -35,6 +35,8 @@ from bot.home.content import HomeContent, Permalinks
 from bot.home.service import HomeService
 from bot.home.tabs import HomeTabs
 from bot.mentions.history import AuthorHistory
+from bot.mentions.inbox import ASSIGNMENT_DM, MENTION_NOTE, InboxService
+from bot.mentions.inbox_rendering import assignment_dm_renderer, note_renderer
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
@@ -238,9 +240,11 @@ def wire(
     )
     ctx.hooks.cards_changed = _both(outbox.wake, homes.changed)  # a card redrawn: homes too
     ctx.hooks.approved = publisher.wake
+    mentions = MentionService(ctx)
     services = Services(
-        mentions=MentionService(ctx),
+        mentions=mentions,
         authors=AuthorHistory(ctx, gateway=gateway),
+        inbox=InboxService(ctx, mentions=mentions),
         drafts=drafts,
         freeze=freeze,
         held_queue=HeldQueueService(ctx, drafts=drafts),
@@ -269,6 +273,8 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         AUTHOR_DM: author_dm_renderer,
         HELD_QUEUE: render_held_queue,
         ANNOUNCEMENT: render_announcement,
+        ASSIGNMENT_DM: assignment_dm_renderer(segments),
+        MENTION_NOTE: note_renderer,
     }
 
 

@@ -11,6 +11,7 @@ from bot.freeze.held_queue import HeldQueueService
 from bot.freeze.service import FreezeService
 from bot.home.service import HomeService
 from bot.mentions.history import AuthorHistory
+from bot.mentions.inbox import InboxService
 from bot.mentions.service import MentionService
 from bot.steering.service import SteeringService
 
@@ -19,6 +20,7 @@ from bot.steering.service import SteeringService
 class Services:
     mentions: MentionService
     authors: AuthorHistory
+    inbox: InboxService
     drafts: DraftService
     freeze: FreezeService
     held_queue: HeldQueueService

@@ -11,6 +11,7 @@ from handlers import (
     drafts,
     errors,
     held_queue,
+    inbox,
     mention_actions,
     steering,
 )
@@ -19,6 +20,7 @@ from handlers import (
 def register(app: App, services: Services) -> None:
     errors.register(app)
     mention_actions.register(app, services)
+    inbox.register(app, services)
     drafts.register(app, services)
     brand_command.register(app, services)
     held_queue.register(app, services)

@@ -30,6 +30,7 @@ from bot.slack.cards.mark_posted_modal import (
 )
 from bot.slack.cards.mention_card import MentionAction
 from bot.slack.cards.quoted_context import QuotedContext
+from bot.slack.cards.saved_reply_fill import errors_for_view, form_values
 from bot.slack.clicks import Click
 from handlers.clicks import click_from, person_of
 from handlers.errors import answering, guarded, tell
@@ -63,6 +64,7 @@ def _register_drafting(app: App, services: Services) -> None:
             segment=segment,
             text=text[:MAX_COMMAND_TEXT],
             quoted=quoted,
+            saved_replies=services.inbox.saved_reply_names(segment),
         )
         client.views_open(trigger_id=trigger_id, view=view)
 
@@ -113,7 +115,8 @@ def _register_drafting(app: App, services: Services) -> None:
     def submit_draft(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        values = view["state"]["values"]
+        submitted = view["state"]["values"]
+        values = form_values(submitted)  # Text may be renamed by a saved reply
         try:
             context = DraftContext.load(view.get("private_metadata", ""))
         except (KeyError, ValueError, TypeError):
@@ -122,7 +125,7 @@ def _register_drafting(app: App, services: Services) -> None:
         try:
             draft = drafts.create(author=person_of(body), request=_request_from(values, context))
         except DraftInvalid as invalid:
-            ack(response_action="errors", errors=_errors(invalid))
+            ack(response_action="errors", errors=errors_for_view(_errors(invalid), submitted))
             return
         ack()
         channel = segments.channel(draft.segment)

@@ -4,6 +4,7 @@ service, say what happened. Every check (admin, values, channels) is the service
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -11,11 +12,13 @@ from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused, ConfigRefused
 from bot.services import Services
+from bot.slack.cards.mention_card import segment_label
 from bot.slack.cards.steering import (
     SteeringAction,
     help_text,
     reset_all_confirmation,
     routes_text,
+    saved_replies_text,
     segments_table,
     usage,
 )
@@ -37,6 +40,8 @@ SUBCOMMANDS = (
     "follow",
     "route",
     "reset",
+    "replies",
+    "tags",
 )
 FOLLOW_KINDS = {"keyword": "keywords", "hashtag": "hashtags", "author": "authors"}
 FOLLOW_KINDS |= {plural: plural for plural in FOLLOW_KINDS.values()}
@@ -81,6 +86,10 @@ def steer(
     )
     if subcommand == "segments":
         return segments_table(steering.segment_rows(person, where=where)), None
+    if subcommand == "replies":
+        return _replies(services, person, rest, where=where), None
+    if subcommand == "tags":
+        return _tags(services, person, args, where=where), None
     if subcommand == "route":
         return _route(services, person, args, where=where), None
     if subcommand == "reset":
@@ -165,6 +174,51 @@ def _segment_change(
                 person, segment, add=values[0].lower() == "add", kind=kind, value=value, where=where
             )
     raise Usage(f"Unknown command {subcommand!r}.", "help")
+
+
+def _replies(services: Services, person: Person, rest: str, *, where: str) -> str:
+    """`replies <segment>` lists; `… add <name> | <text>` adds (or replaces); `… remove <name>`.
+    Taken from the raw text, not word by word: a saved reply's spacing is kept as typed."""
+    typed, _, tail = rest.strip().partition(" ")
+    if not typed:
+        raise Usage("Name a segment first.", "replies")
+    segment = _segment(services, typed, "replies")
+    action, _, detail = tail.strip().partition(" ")
+    steering = services.steering
+    match action.lower():
+        case "":
+            return saved_replies_text(segment, steering.saved_replies(person, segment, where=where))
+        case "add":
+            name, bar, text = unescape(detail).partition("|")
+            if not bar or not name.strip() or not text.strip():
+                raise Usage("Give a name, then `|`, then the text.", "replies add")
+            change = partial(
+                steering.add_saved_reply, person, segment, name.strip(), text.strip(), where=where
+            )
+            return _or_usage(change, "replies add")
+        case "remove":
+            name = unescape(detail).strip()
+            if not name:
+                raise Usage("Name the saved reply to remove.", "replies remove")
+            change = partial(steering.remove_saved_reply, person, segment, name, where=where)
+            return _or_usage(change, "replies remove")
+    raise Usage(f"{action!r} is not add or remove.", "replies")
+
+
+def _tags(services: Services, person: Person, args: list[str], *, where: str) -> str:
+    """`tags <segment>` lists; `tags <segment> <tag …>` sets them all; `… none` clears."""
+    if not args:
+        raise Usage("Name a segment first.", "tags")
+    segment = _segment(services, args[0], "tags")
+    steering = services.steering
+    if len(args) == 1:
+        steering.require_admin(person, "tags", where=where, scope=segment)
+        tags = services.segments.config.segments[segment].tags
+        listed = ", ".join(f"`{t}`" for t in tags) or "none"
+        return f"*{segment_label(segment)}* tags: {listed}"
+    values = [] if [a.lower() for a in args[1:]] == ["none"] else [a.strip(",") for a in args[1:]]
+    change = partial(steering.set_tags, person, segment, [v for v in values if v], where=where)
+    return _or_usage(change, "tags")
 
 
 def _route(services: Services, person: Person, args: list[str], *, where: str) -> str:

@@ -71,6 +71,28 @@ def may_reply(*, actor: Actor, claimed_by: str | None, state: str) -> Decision:
     return ALLOW
 
 
+INBOX_ACTIONS = frozenset({"assign", "unassign", "note", "tag"})
+
+
+def may_work_on_mention(action: str, *, actor: Actor) -> Decision:
+    """The shared-inbox controls on a mention card (assign, unassign, note, tag): a responder of
+    the segment or an admin. A claim does not lock them: assigning asks someone to take it, a
+    note or a tag changes nothing the claimer is working on."""
+    if action not in INBOX_ACTIONS:
+        return Decision(False, f"Unknown action {action!r}.")
+    if actor.is_admin or actor.is_responder:
+        return ALLOW
+    return Decision(False, "Only this segment's responders can do that.")
+
+
+def may_be_assigned(*, assignee: str, is_responder: bool, who_can: str) -> Decision:
+    """Who a mention may be assigned to: someone who could work it (`who_can` says who that is,
+    e.g. "members of #care" or "@care-team"), so an assignment is never a dead end."""
+    if is_responder:
+        return ALLOW
+    return Decision(False, f"<@{assignee}> can't be assigned this: only {who_can} can.")
+
+
 def may_administer(*, is_admin: bool) -> Decision:
     return ALLOW if is_admin else Decision(False, "Only brandbot admins can do that.")
 

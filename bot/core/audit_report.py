@@ -58,6 +58,9 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # --- parsing user input ----------------------------------------------------------------------
 
 
+IRREGULAR = {"tag": "tagged", "replied": "replied"}  # mention.<verb> → "Mention … <participle> by"
+
+
 def parse_tweet_ref(ref: str) -> str:
     """The tweet id in `ref`: a numeric id, or an x.com / twitter.com status URL.
 
@@ -333,10 +336,7 @@ def _step(row: AuditEntry) -> Step:
             summary, outcome = f"REFUSED: {who} tried to {attempted} mention {tweet}", "refused"
             detail = f"— {reason}" if reason else ""
         else:
-            # "replied" is already a participle (a posted reply moved the mention to Replied)
-            participle = (
-                verb if verb.endswith("ed") else verb + ("d" if verb.endswith("e") else "ed")
-            )
+            participle = IRREGULAR.get(verb) or verb + ("d" if verb.endswith("e") else "ed")
             summary = f"Mention {tweet} {participle} by {who}"
             if verb == "reroute" and after.get("segment"):
                 detail = f"to {after['segment']}"

@@ -30,6 +30,7 @@ class SegmentView:
     name: str
     channel: str
     first_response_minutes: int
+    tags: tuple[str, ...] = ()  # the labels its mention cards offer
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ class SegmentCatalog:
 
     def view(self, name: str) -> SegmentView:
         segment = self.config.segments[name]
-        return SegmentView(name, segment.channel, segment.first_response_minutes)
+        return SegmentView(
+            name, segment.channel, segment.first_response_minutes, tags=tuple(segment.tags)
+        )
 
     def views(self) -> list[SegmentView]:
         return [self.view(name) for name in self.names()]

@@ -44,6 +44,7 @@ from bot.freeze.service import FreezeService
 from bot.home.service import HomeService
 from bot.home.tabs import HomeTabs
 from bot.mentions.history import AuthorHistory
+from bot.mentions.inbox import InboxService
 from bot.mentions.ingest import Ingestor
 from bot.mentions.service import CardRequest, MentionService, create_cards
 from bot.runtime import posting_credentials, wire
@@ -95,6 +96,7 @@ class ServiceKit(OnContext):
     held_queue: HeldQueueService
     mentions: MentionService
     authors: AuthorHistory
+    inbox: InboxService
     ingestor: Ingestor
     steering: SteeringService
     homes: HomeService
@@ -255,6 +257,7 @@ def build_services(
         held_queue=services.held_queue,
         mentions=services.mentions,
         authors=services.authors,
+        inbox=services.inbox,
         ingestor=wired.ingestor,
         steering=services.steering,
         homes=services.homes,

@@ -92,8 +92,10 @@ class SlackUser:
         action_id: str,
         value: str | None = None,
         option: str | None = None,
+        options: list[str] | None = None,
     ) -> Reply:
-        """Press a button (or pick ``option`` in a menu) shown on the message as it is now."""
+        """Press a button (or pick ``option`` in a menu, ``options`` in a multi-select) shown
+        on the message as it is now."""
         action_id, ts = _plain(action_id), str(ts)
         message = self.slack.message(channel, ts)
         found = [(b, e) for b, e in _elements(message["blocks"]) if e.get("action_id") == action_id]
@@ -120,6 +122,14 @@ class SlackUser:
                 offered = [o.get("value") for o in _options(element)]
                 raise LookupError(f"{action_id!r} offers {offered}, not option {option!r}")
             action["selected_option"] = {"text": chosen[0].get("text"), "value": option}
+        elif kind == "multi_static_select" and options is not None:
+            menu = {o.get("value"): o for o in _options(element)}
+            missing = [o for o in options if o not in menu]
+            if missing:
+                raise LookupError(f"{action_id!r} offers {list(menu)}, not {missing}")
+            action["selected_options"] = [
+                {"text": menu[o].get("text"), "value": o} for o in options
+            ]
         elif kind in PICKED and option is not None:
             action[PICKED[kind]] = option
         else:
@@ -220,6 +230,48 @@ class SlackUser:
         payload = self._envelope("view_submission") | {
             "view": view | {"state": {"values": state}},
             "response_urls": [],
+        }
+        payload["view"].pop("user_id", None)
+        return self._deliver("interactive", payload)
+
+    def pick_in_view(
+        self, view_id: str, *, action_id: str, option: str, typed: dict[str, str] | None = None
+    ) -> Reply:
+        """Pick ``option`` in a menu of an actions block in an open modal (Slack sends
+        block_actions with the view and what is typed in it so far: ``typed`` maps an input's
+        block_id to its text)."""
+        view = self.slack.view(view_id)
+        found = [
+            (b, e)
+            for b, e in _elements(view.get("blocks") or [])
+            if e.get("action_id") == action_id
+        ]
+        if not found:
+            raise LookupError(f"view {view_id} shows no {action_id!r}")
+        block_id, element = found[0]
+        chosen = [o for o in _options(element) if o.get("value") == option]
+        if not chosen:
+            raise LookupError(f"{action_id!r} offers {[o.get('value') for o in _options(element)]}")
+        values: dict[str, JSON] = {}
+        for block in view.get("blocks") or []:
+            inner = block.get("element") if block.get("type") == "input" else None
+            if isinstance(inner, dict) and block.get("block_id") in (typed or {}):
+                text = (typed or {})[block["block_id"]]
+                values[block["block_id"]] = {
+                    str(inner.get("action_id")): {"type": inner.get("type"), "value": text}
+                }
+        action = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "type": element.get("type"),
+            "selected_option": {"text": chosen[0].get("text"), "value": option},
+            "action_ts": f"{self.clock():.6f}",
+        }
+        payload = self._envelope("block_actions") | {
+            "container": {"type": "view", "view_id": view_id},
+            "view": view | {"state": {"values": values}},
+            "actions": [action],
+            "state": {"values": values},
         }
         payload["view"].pop("user_id", None)
         return self._deliver("interactive", payload)

@@ -244,8 +244,29 @@ class MentionService:
         context = DismissContext(located.mention.id, click.channel, click.message_ts)
         return context, located.mention
 
+    def locate(self, click: Click, action: str) -> Located:
+        """The live card clicked and its mention (refused, and audited, when it is neither)."""
+        return self._locate(click, action)
+
+    def transition_one(self, click: Click, mention_id: str, action: str, **changes: Any) -> None:
+        """`action` on one mention found by id rather than by the card clicked (the bulk actions
+        of bot/mentions/inbox.py): the same permission check and conditional update as a click
+        on its own card. Refused (ActionRefused) when either says no."""
+        with self._ctx.transaction() as session:
+            mention = session.get(Mention, mention_id)
+            card = (
+                session.get(SlackMessage, mention.card_id) if mention and mention.card_id else None
+            )
+        if mention is None or card is None:
+            self._refuse(click, action, mention_id, "That mention has no card.")
+        assert mention is not None and card is not None
+        self._permit(click, action, mention)
+        self._move(Located(mention, card), click, action, changes)
+
     def _transition(self, click: Click, action: str, **changes: Any) -> None:
-        located = self._authorise(click, action)
+        self._move(self._authorise(click, action), click, action, changes)
+
+    def _move(self, located: Located, click: Click, action: str, changes: dict[str, Any]) -> None:
         mention = located.mention
         if action == "reroute" and changes["to_segment"] == mention.segment:
             raise ActionRefused(f"It is already in {segment_label(mention.segment)}.")
@@ -338,7 +359,10 @@ class MentionService:
 
     def _authorise(self, click: Click, action: str) -> Located:
         located = self._locate(click, action)
-        mention = located.mention
+        self._permit(click, action, located.mention)
+        return located
+
+    def _permit(self, click: Click, action: str, mention: Mention) -> None:
         check = self._checkpoint(click, action, mention.id)
         responders = self._ctx.segments.responders(mention.segment)
         is_admin = check.is_admin()
@@ -350,7 +374,6 @@ class MentionService:
             claimed_by=mention.claimed_by,
         )
         check.require(decision)
-        return located
 
     def _locate(self, click: Click, action: str) -> Located:
         """Find the card by where the click happened, and the mention it shows."""

@@ -30,6 +30,7 @@ class SlackDirectory:
         self._lock = threading.Lock()
         self._groups: dict[str, tuple[datetime, frozenset[str]]] = {}
         self._names: dict[str, tuple[datetime, str]] = {}
+        self._channels: dict[str, tuple[datetime, frozenset[str]]] = {}
 
     def includes(self, user_id: str, principals: Iterable[str]) -> bool:
         """True if the user is one of the principals: user IDs, or members of user groups (S…)."""
@@ -66,6 +67,34 @@ class SlackDirectory:
         with self._lock:
             self._groups[group_id] = (now + self._ttl, members)
         return members
+
+    def channel_members(self, channel: str) -> frozenset[str]:
+        """Who is in a channel (e.g. who may be assigned a mention of a segment that names no
+        responders). Raises DirectoryUnavailable when Slack can't say: the caller fails closed."""
+        now = self._clock.now()
+        with self._lock:
+            cached = self._channels.get(channel)
+        if cached and cached[0] > now:
+            return cached[1]
+        members: set[str] = set()
+        cursor: str | None = None
+        try:
+            while True:
+                page = self._client.conversations_members(
+                    channel=channel, cursor=cursor, limit=1000
+                )
+                members.update(page.get("members", []))
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            raise DirectoryUnavailable(f"channel {channel}: {exc.response.get('error')}") from exc
+        except Exception as exc:
+            raise DirectoryUnavailable(f"channel {channel}: {type(exc).__name__}") from exc
+        found = frozenset(members)
+        with self._lock:
+            self._channels[channel] = (now + self._ttl, found)
+        return found
 
     def display_name(self, user_id: str, fallback: str = "") -> str:
         """The person's Slack display name (for the audit log), falling back if Slack fails."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from slack_sdk import WebClient
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
@@ -29,7 +30,7 @@ from bot.slack.cards.steering import describe_rule
 from bot.slack.clicks import Person
 from bot.slack.directory import ChannelUnusable, DirectoryUnavailable, ready_to_post
 from policies.approvals import approvals_reachable
-from policies.config import BrandConfig
+from policies.config import BrandConfig, SavedReply
 from policies.config.checks import unknown_segment
 from policies.config.overrides import (
     ROUTING_SCOPE,
@@ -285,6 +286,73 @@ class SteeringService(OnContext):
             {key: new},
             [(current.channel, note)],
             summary=f"{title} {verb} the {what}. New matching tweets land here from the next poll.",
+        )
+
+    def saved_replies(self, person: Person, segment: str, *, where: str) -> list[SavedReply]:
+        """A segment's saved replies as they are in force (admins: they are the ones to edit)."""
+        self.require_admin(person, "replies", where=where, scope=segment)
+        return list(self._segments.config.segments[segment].saved_replies)
+
+    def add_saved_reply(
+        self, person: Person, segment: str, name: str, text: str, *, where: str
+    ) -> Changed:
+        """Add a saved reply, or replace the one of that name; validated like app.yaml's."""
+        seen = self.require_admin(person, "replies", where=where, scope=segment)
+        current = self._segments.config.segments[segment]
+        replies = [r.model_dump() for r in current.saved_replies]
+        replaced = any(r["name"] == name for r in replies)
+        replies = [r for r in replies if r["name"] != name] + [{"name": name, "text": text}]
+        title, verb = segment_label(segment), "replaced" if replaced else "added"
+        note = f"<@{person.user_id}> {verb} the saved reply “{name}” of {title}."
+        return self._change(
+            seen,
+            person,
+            where,
+            segment,
+            {"saved_replies": replies},
+            [(current.channel, note)],
+            summary=f"Saved reply “{name}” {verb}: the reply form of {title} offers it now.",
+        )
+
+    def remove_saved_reply(self, person: Person, segment: str, name: str, *, where: str) -> Changed:
+        seen = self.require_admin(person, "replies", where=where, scope=segment)
+        current = self._segments.config.segments[segment]
+        names = [r.name for r in current.saved_replies]
+        title = segment_label(segment)
+        if name not in names:
+            listed = ", ".join(f"“{n}”" for n in names) or "none"
+            raise ConfigRefused(
+                {
+                    "saved_replies": f"{title} has no saved reply “{name}”; its saved replies: {listed}."
+                }
+            )
+        replies = [r.model_dump() for r in current.saved_replies if r.name != name]
+        note = f"<@{person.user_id}> removed the saved reply “{name}” of {title}."
+        return self._change(
+            seen,
+            person,
+            where,
+            segment,
+            {"saved_replies": replies},
+            [(current.channel, note)],
+            summary=f"Saved reply “{name}” removed from {title}.",
+        )
+
+    def set_tags(self, person: Person, segment: str, tags: Sequence[str], *, where: str) -> Changed:
+        """The tags a segment's mention cards offer (tags already on mentions stay on them)."""
+        seen = self.require_admin(person, "tags", where=where, scope=segment)
+        current = self._segments.config.segments[segment]
+        title = segment_label(segment)
+        shown = ", ".join(tags) or "none"
+        note = f"<@{person.user_id}> set {title}'s tags: {shown} (was {', '.join(current.tags) or 'none'})."
+        return self._change(
+            seen,
+            person,
+            where,
+            segment,
+            {"tags": list(tags)},
+            [(current.channel, note)],
+            summary=f"{title}'s mention cards now offer the tags: {shown}.",
         )
 
     def update_segment(
@@ -683,6 +751,8 @@ _FIELD_WORDS = {
     "follow.keywords": "keywords",
     "follow.hashtags": "hashtags",
     "follow.authors": "authors",
+    "tags": "tags",
+    "saved_replies": "saved replies",
     "rules": "routing rules",
 }
 
@@ -770,7 +840,9 @@ def _current(segment: Any, key: str) -> Any:
     value = segment
     for part in key.split("."):
         value = getattr(value, part)
-    return list(value) if isinstance(value, list | tuple) else value
+    if isinstance(value, list | tuple):  # saved replies are models: stored as app.yaml has them
+        return [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
+    return value
 
 
 def _normal_value(key: str, value: Any) -> Any:

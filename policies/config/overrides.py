@@ -32,6 +32,8 @@ SEGMENT_KEYS: tuple[str, ...] = (
     "follow.keywords",
     "follow.hashtags",
     "follow.authors",
+    "tags",
+    "saved_replies",
 )
 ROUTING_KEYS: tuple[str, ...] = ("rules",)
 

@@ -19,6 +19,8 @@ def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
         "Replied by @alice, approved by @bob — view on X",  # the mention card follows the reply
         "(in the conversation's thread)",  # the customer's follow-up threads under it
         "follow-up of the answered conversation: open",
+        "DM to alice: @bob assigned you a mention from @lee_shops",  # Assign to…
+        "(in the conversation's thread): :memo: Internal note by <@U0BOB>",  # a note
         "hash chain verified",
         "0 Slack API violations",
     ):

@@ -10,6 +10,7 @@ from policies.permissions import (
     may_act_on_mention,
     may_administer,
     may_approve,
+    may_be_assigned,
     may_cancel,
     may_confirm_delete,
     may_delete,
@@ -19,6 +20,7 @@ from policies.permissions import (
     may_reject,
     may_release_held,
     may_reply,
+    may_work_on_mention,
 )
 
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -192,3 +194,40 @@ def test_marking_as_posted_needs_an_approver_or_admin_other_than_the_author(
 def test_cancelling(who: str, is_approver: bool, allowed: bool) -> None:
     decision = may_cancel(user_id=who, author_id=AUTHOR, is_approver=is_approver)
     assert decision.allowed is allowed and bool(decision.reason) is not allowed
+
+
+INBOX_CASES = [
+    # action,     actor,     allowed — a claim locks none of these (assigning is a request)
+    ("assign", responder, True),
+    ("assign", outsider, False),
+    ("assign", admin, True),
+    ("unassign", responder, True),
+    ("unassign", outsider, False),
+    ("note", responder, True),
+    ("note", outsider, False),
+    ("note", admin, True),
+    ("tag", responder, True),
+    ("tag", outsider, False),
+    ("claim", responder, False),  # not an inbox control: may_act_on_mention decides it
+]
+
+
+@pytest.mark.parametrize(("action", "actor", "allowed"), INBOX_CASES)
+def test_inbox_controls(action: str, actor: Actor, allowed: bool) -> None:
+    assert may_work_on_mention(action, actor=actor).allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("is_responder", "allowed", "reason"),
+    [
+        (True, True, ""),
+        (False, False, "<@U0BOB> can't be assigned this: only members of <#C0CARE> can."),
+    ],
+)
+def test_only_someone_who_could_work_it_is_assigned(
+    is_responder: bool, allowed: bool, reason: str
+) -> None:
+    decision = may_be_assigned(
+        assignee=BOB, is_responder=is_responder, who_can="members of <#C0CARE>"
+    )
+    assert (decision.allowed, decision.reason) == (allowed, reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.cards.forms import form
+from bot.slack.cards.inbox_modals import saved_replies_block
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.cards.quoted_context import QuotedContext, quoted_context_blocks
 
@@ -83,6 +85,7 @@ def build_tweet_modal(
     segment: str,
     text: str = "",
     quoted: QuotedContext | None = None,
+    saved_replies: Sequence[str] = (),
 ) -> dict[str, Any]:
     """/tweet's form, or a mention's reply (quote) form: that one quotes what it answers and has
     no Segment or Schedule field — it belongs to its mention's segment and goes out when approved."""
@@ -124,6 +127,7 @@ def build_tweet_modal(
                     initial_option=next(o for o in segment_options if o.value == segment),
                 ),
             ),
+            *(saved_replies_block(saved_replies) if context.in_reply_to else []),
             InputBlock(
                 block_id=BLOCKS["text"],
                 label="Text",

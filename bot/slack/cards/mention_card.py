@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core.models import Mention, MentionState
 from bot.core.segments import SegmentView
+from bot.slack.cards.inbox_controls import inbox_blocks
 
 
 class MentionAction(StrEnum):
@@ -143,6 +144,7 @@ def build_mention_card(
         actions = _actions(mention, segment, segments)
         if actions:
             blocks.append(ActionsBlock(block_id=f"mention_actions:{mention.id}", elements=actions))
+        blocks += inbox_blocks(mention, segment)  # assign, note, tags, bulk (inbox_controls)
     return [block.to_dict() for block in blocks]
 
 

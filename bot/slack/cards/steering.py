@@ -42,6 +42,14 @@ SUBCOMMANDS: list[tuple[str, str, bool]] = [
     ("route move <from> <to>", "/brand route move 3 1", True),
     ("route remove <n>", "/brand route remove 2", True),
     ("reset <segment>|routing|all", "/brand reset customer_relations", True),
+    ("replies <segment>", "/brand replies customer_relations", True),
+    (
+        "replies <segment> add <name> | <text>",
+        "/brand replies customer_relations add Outage | Sorry {author}, we're on it: acme.com/status",
+        True,
+    ),
+    ("replies <segment> remove <name>", "/brand replies customer_relations remove Outage", True),
+    ("tags <segment> [tag …|none]", "/brand tags customer_relations billing outage praise", True),
     ("freeze [account|all] <reason> [for 2h]", "/brand freeze all Outage in progress for 2h", True),
     ("unfreeze [account|all]", "/brand unfreeze all", True),
     ("who <tweet URL or id>", "/brand who https://x.com/acme/status/1790000000000000000", False),
@@ -60,6 +68,10 @@ PURPOSE = {
     "route move": "reorder the routing rules",
     "route remove": "drop a routing rule",
     "reset": "drop overrides made in Slack, back to app.yaml (`all` asks first)",
+    "replies": "a segment's saved replies, offered in its reply form",
+    "replies add": "add (or replace) a saved reply; placeholders {author}, {author_name}, {account}, {brand}",
+    "replies remove": "drop a saved reply",
+    "tags": "the tags a segment's mention cards offer (none clears them)",
     "freeze": "stop all publishing at once",
     "unfreeze": "lift it; held posts wait for an approver to release them",
     "who": "who drafted, edited, approved and posted a tweet",
@@ -70,9 +82,15 @@ PURPOSE = {
 def usage(name: str) -> str:
     """The usage line of one subcommand (`name` as typed: "channel", "route add", …)."""
     for command, example, _admin in SUBCOMMANDS:
-        if command == name or command.split(" <")[0].split(" [")[0] == name:
+        if name in (command, command.split(" <")[0].split(" [")[0], _literal_words(command)):
             return f"Usage: `/brand {command}`, e.g. `{example}`"
     return "See `/brand help`."
+
+
+def _literal_words(command: str) -> str:
+    """A usage line's words without its <placeholders>: "replies <segment> add <name> | <text>"
+    → "replies add"."""
+    return " ".join(w for w in command.split() if not w.startswith(("<", "[")) and w != "|")
 
 
 def help_text(*, is_admin: bool) -> str:
@@ -82,11 +100,25 @@ def help_text(*, is_admin: bool) -> str:
     ]
     for command, example, admin_only in SUBCOMMANDS:
         key = command.split(" <")[0].split(" [")[0]
+        key = _literal_words(command) if _literal_words(command) in PURPOSE else key
         key = key if key in PURPOSE else key.split(" ")[0]
         mark = " _(admins)_" if admin_only and not is_admin else ""
         lines.append(f"• `/brand {command}` — {PURPOSE.get(key, '')}{mark}\n    e.g. `{example}`")
     if not is_admin:
         lines.append("You can use `/brand who` and `/brand help`.")
+    return "\n".join(lines)
+
+
+def saved_replies_text(segment: str, replies: Sequence[Any]) -> str:
+    """`/brand replies <segment>`: each saved reply's name and text, as typed."""
+    title = segment_label(segment)
+    if not replies:
+        return (
+            f"{title} has no saved replies. Add one: "
+            f"`/brand replies {segment} add <name> | <text>`."
+        )
+    lines = [f"*{title}* saved replies (offered in the reply form; still linted and approved):"]
+    lines += [f"• *{escape(r.name)}* — {escape(r.text)}" for r in replies]
     return "\n".join(lines)
 
 
