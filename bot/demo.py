@@ -29,6 +29,7 @@ from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.cards.inbox_controls import InboxAction
+from bot.slack.cards.inbox_modals import SAVED_REPLY_ACTION
 from bot.slack.cards.mention_card import MentionAction, segment_label
 from policies.config import BrandConfig, parse_config
 
@@ -47,6 +48,9 @@ SCRIPT = [
     ("angry_troll", "@acme you got hacked and leaked my data, worst company ever, lawsuit coming"),
     ("lee_shops", "@acme is there a promo code for the new launch?"),
 ]
+
+
+SAVED_REPLY = "Outage apology"  # one of customer_relations' saved replies in app.yaml
 
 
 class Transcript:
@@ -291,10 +295,19 @@ def _reply_through_approval(
     view = author.last_view_for(author.user_id)
     quoted = next(b for b in view["blocks"] if b["type"] == "section")["text"]["text"]
     log.say("slack", f"the reply form quotes: {_readable_quote(quoted)}")
-    handle = world.mention(mention_id).author_handle
-    text = f"@{handle} Sorry about that! Service is restored; details at https://acme.com/status"
-    log.say("click", f"{author.name} writes the reply and sends it for approval")
-    author.submit_view(view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}})
+    log.say("click", f"{author.name} picks the saved reply “{SAVED_REPLY}” in the form")
+    updates = len(world.slack.calls_to("views.update"))
+    author.pick_in_view(view["id"], action_id=SAVED_REPLY_ACTION, option=SAVED_REPLY)
+    world.slack.wait_for(lambda s: len(s.calls_to("views.update")) > updates, timeout=30)
+    filled = world.slack.view(view["id"])
+    text = next(
+        b["element"].get("initial_value")
+        for b in filled["blocks"]
+        if b["type"] == "input" and b["block_id"].split("~")[0] == "text"
+    )
+    log.say("slack", f"the form now says: {text}")
+    log.say("click", f"{author.name} sends it for approval (linted like any draft)")
+    author.submit_view(view["id"], {})
     world.slack.wait_for(lambda _: _approval_card(world) is not None, timeout=30)
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
     card = _approval_card(world)

@@ -148,7 +148,11 @@ class Ingestor:
             )
 
     def store(self, tweets: list[Tweet], *, source: Source) -> list[str]:
-        """Store new tweets as routed mentions with queued cards; return the ids that were new."""
+        """Store new tweets as routed mentions with queued cards; return the ids that were new.
+        A brand account's own posts are not mentions (a search for a keyword finds our replies
+        that say it), so they are left out."""
+        ours = {a.handle.lower() for a in self.config.accounts}
+        tweets = [t for t in tweets if t.author_handle.lower() not in ours]
         if not tweets:
             return []
         now = self._ctx.clock.now()

@@ -13,7 +13,8 @@ def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
         '→ Crisis management — rule 1: keyword "hacked"',  # routing, with its reason
         "only bob sees: Already claimed by @alice.",  # the claim race, lost politely
         "only alice sees: You wrote this draft",  # no self-approval
-        "@acme posted: @dana_k Sorry about that!",  # on the fake X, once
+        "the form now says: @dana_k sorry, we know about the outage",  # a saved reply, filled
+        "@acme posted: @dana_k sorry, we know about the outage",  # on the fake X, once
         "Approved by bob (U0BOB)",  # audit who names the approver
         "the reply form quotes: Answering dana_k @dana_k",  # context on every reply
         "Replied by @alice, approved by @bob — view on X",  # the mention card follows the reply

@@ -309,3 +309,24 @@ def test_every_card_in_every_state_has_a_button_or_says_why_not(world: FakeWorld
     left = world.slack.message(old.channel, old.ts)["blocks"]
     assert not [b for b in left if b["type"] == "actions"]
     assert "Moved to <#C0PROMO>" in _dumps(left)
+
+
+def test_our_own_reply_is_never_carded_as_a_mention_when_a_search_finds_it(
+    world: FakeWorld,
+) -> None:
+    """Our reply says "outage" and names the customer: customer_relations' keyword search finds
+    it (it says acme), but a brand account's own post is not a customer's mention."""
+    mention_id = carded(world, "@acme outage in Leeds again")
+    alice, bob = world.user("U0ALICE", "alice"), world.user("U0BOB", "bob")
+    text = "@dana Sorry about the outage, acme engineers are on it"
+    draft = _submit(world, alice, _open_form(world, alice, mention_id), text)
+    assert "publish queue" in click_card(world, bob, draft, DraftAction.APPROVE)
+    assert publish(world) == 1
+    ours = world.x.posted_by("acme")[0]["id"]
+
+    world.clock.advance(seconds=world.config.poll_seconds)  # type: ignore[attr-defined]
+    world.poll()
+    world.deliver()
+    with transaction(world.db) as session:
+        assert session.get(Mention, ours) is None
+    assert world.mention(mention_id).state == MentionState.REPLIED  # no follow-up of itself
