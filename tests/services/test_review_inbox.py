@@ -1,5 +1,5 @@
 """An adversarial review of issue 10 at the service level: forged requests the forms would not
-send."""
+send, and sentiment a care person would read differently."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from bot.drafts.service import DraftInvalid, DraftRequest
 from bot.fakes.services import ServiceKit
+from bot.mentions import sentiment
 
 CRISIS = "crisis_management"  # responders: S0CRISIS
 
@@ -22,3 +23,20 @@ def test_a_forged_reply_from_a_non_responder_is_refused_when_drafted(kit: Servic
     with pytest.raises(DraftInvalid, match="Only this segment's responders can reply"):
         kit.drafts.create(author=kit.person("U0ALICE"), request=quote)
     assert kit.drafts.create(author=kit.person("U0CRISIS1"), request=request).id is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no refund yet",
+        "still no refund",
+        "I haven't received my refund",
+        "never got a refund",
+        "didn't get my refund",
+        "no refund, no reply, nothing",
+    ],
+)
+def test_a_refund_that_has_not_come_is_a_complaint_not_praise(text: str) -> None:
+    """ "refund" is negative (asking for one is a complaint), so VADER's negation flipped "no
+    refund" to positive (+0.28): the missing refund is the complaint."""
+    assert sentiment.score(text) <= -0.05
