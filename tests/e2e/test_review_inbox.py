@@ -3,12 +3,13 @@ forms, permission holes, escaping. Each test is a hole that was found and fixed.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from support import carded, posted_card
 
 from bot.core.models import MentionState
-from bot.fakes.drafting import latest_draft
+from bot.fakes.drafting import latest_draft, said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.inbox_controls import InboxAction
@@ -83,3 +84,26 @@ def test_the_note_form_quotes_the_tweet_escaped_so_markup_in_it_is_shown_not_ren
     quoted = alice.last_view_for("U0ALICE")["blocks"][0]["text"]["text"]
     assert "<@U0BOB>" not in quoted and "<!channel>" not in quoted
     assert "&lt;@U0BOB&gt; &lt;!channel&gt; Q&amp;A is down &amp;amp; broken" in quoted
+
+
+def test_a_saved_reply_named_with_markup_is_announced_escaped_and_pings_nobody(
+    world: FakeWorld,
+) -> None:
+    """The name of a saved reply is an admin's free text: the channel announcement must show
+    "<!here>" as typed, not notify the whole channel (Slack sends it as &lt;!here&gt;)."""
+    admin = world.user("U0ADMIN", "admin")
+    said(
+        world,
+        admin,
+        partial(
+            admin.command,
+            "/brand",
+            "replies customer_relations add R&amp;D &lt;!here&gt; | Thanks {author}",
+            channel="C0CUSTOMER",
+        ),
+    )
+    world.deliver()
+    announced = world.slack.find_messages(lambda m: "saved reply" in m.get("text", ""))
+    assert announced, "the change was not announced"
+    text = announced[-1]["text"]
+    assert "<!here>" not in text and "R&amp;D &lt;!here&gt;" in text
