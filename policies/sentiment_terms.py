@@ -149,6 +149,13 @@ CARE_TERMS: Mapping[str, float] = {
     "kudos": 2.5,
 }
 
+# Negative terms that a negation does not turn positive: "refund" is what the customer is owed,
+# so its absence ("no refund yet", "never got my refund") is the complaint itself; a "no …"
+# phrase already holds its negation, and a "no" before it ("no refund, no reply") is a list.
+UNNEGATED_TERMS = frozenset(
+    {"refund", "no reply", "no response", "no answer", "no update", "no updates"}
+)
+
 _CURLY_APOSTROPHE = "\u2019"  # what phones type for '
 _EMOJI_STYLE = "\ufe0f"  # follows many emoji ("❤️"); VADER's emoji are single characters
 _WORDS = re.compile(r"\w+(?:['-]\w+)*")

@@ -159,12 +159,14 @@ class DraftService:
     def create(self, *, author: Person, request: DraftRequest) -> Draft:
         answered = request.in_reply_to or request.quote_of  # a reply or a quote of a mention
         if answered:
-            segment = self.reply_segment(answered)
-            if segment is None:
+            with self._ctx.transaction() as session:
+                mention = session.get(Mention, answered)
+            if mention is None:
                 raise DraftInvalid(
                     [LintIssue("text", "That tweet isn't one of my mentions: reply from its card.")]
                 )
-            request = replace(request, segment=segment)
+            self._require_may_answer(author, mention, "quote" if request.quote_of else "reply")
+            request = replace(request, segment=mention.segment)
         issues = self.check(request)  # the modal checked too; the server decides
         if issues:
             raise DraftInvalid(issues)
@@ -229,6 +231,25 @@ class DraftService:
             )
         self._ctx.hooks.cards_changed()
         return draft
+
+    def _require_may_answer(self, author: Person, mention: Mention, action: str) -> None:
+        """The reply rule again when the draft is made, not only when its form opened: a form
+        left open must not answer a mention someone else has claimed, or closed, since."""
+        channel = self._ctx.segments.channel(mention.segment)
+        check = Checkpoint(self._ctx, author, channel, "mention", f"mention:{mention.id}", action)
+        try:
+            is_admin = check.is_admin()
+            responders = self._ctx.segments.responders(mention.segment)
+            is_responder = is_admin or not responders or check.includes(responders)
+            check.require(
+                permissions.may_reply(
+                    actor=permissions.Actor(author.user_id, is_admin, is_responder),
+                    claimed_by=mention.claimed_by,
+                    state=str(mention.state),
+                )
+            )
+        except ActionRefused as refused:  # shown on the form, what was typed kept
+            raise DraftInvalid([LintIssue("text", str(refused))]) from None
 
     def edit_form(self, click: Click) -> Draft:
         """The draft to edit, if this person may edit it (only its author, only while pending)."""

@@ -24,7 +24,7 @@ from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Mention, MentionNote, MentionState
 from bot.mentions.service import Located, MentionService
-from bot.slack.cards.inbox_controls import mention_tags
+from bot.slack.cards.inbox_controls import WORKABLE, mention_tags
 from bot.slack.cards.inbox_modals import MAX_LISTED, MAX_NOTE, InboxContext
 from bot.slack.cards.mention_card import escape, principal_mention, segment_label
 from bot.slack.clicks import Click
@@ -71,6 +71,8 @@ class InboxService:
         untouched: assigning is a request, claiming is who works it. The note for the clicker."""
         located, check = self._allowed(click, "assign")
         mention = located.mention
+        if mention.state not in WORKABLE:  # a stale screen: its card has nothing to claim
+            check.refuse(f"It is {mention.state}; reopen it before assigning it.")
         if mention.assigned_to == assignee:
             raise ActionRefused(f"It is already assigned to <@{assignee}>.")
         check.require(self._assignable(check, mention.segment, assignee))

@@ -7,10 +7,18 @@ import copy
 import re
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from policies.sentiment_terms import effective_terms, is_emoji_term, phrase_pattern, prepare, token
+from policies.sentiment_terms import (
+    UNNEGATED_TERMS,
+    effective_terms,
+    is_emoji_term,
+    phrase_pattern,
+    prepare,
+    token,
+)
 
 
 class CareAnalyzer:
@@ -31,6 +39,7 @@ class CareAnalyzer:
                 vader.lexicon[name] = weight
             else:
                 vader.lexicon.pop(name, None)
+        _keep_unnegated_negative(vader, frozenset(map(token, UNNEGATED_TERMS)))
         self._vader = vader
         self._phrases: re.Pattern[str] | None = phrase_pattern(
             frozenset(t for t in terms if " " in t)
@@ -39,6 +48,24 @@ class CareAnalyzer:
     def score(self, text: str) -> float:
         compound = self._vader.polarity_scores(prepare(text, self._phrases))["compound"]
         return round(float(compound), 4)
+
+
+def _keep_unnegated_negative(vader: SentimentIntensityAnalyzer, tokens: frozenset[str]) -> None:
+    """VADER flips a word's valence after a negation ("not", "no", "never", "didn't"); for
+    `tokens` a flip to positive is undone, so "no refund yet" stays a complaint. Set on this
+    copy only: the shared analyzer (plain VADER) is left as it is."""
+    valence_of = vader.sentiment_valence
+
+    def sentiment_valence(
+        valence: float, sentitext: Any, item: str, i: int, sentiments: list[float]
+    ) -> list[float]:
+        sentiments = valence_of(valence, sentitext, item, i, sentiments)
+        weight = vader.lexicon.get(item.lower(), 0.0)
+        if item.lower() in tokens and weight < 0 < sentiments[-1]:
+            sentiments[-1] = -sentiments[-1]
+        return sentiments
+
+    vader.sentiment_valence = sentiment_valence  # this copy only
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ from bot.core.db import rowcount
 from bot.core.errors import ActionRefused, ConfigRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Announcement, ConfigOverride, ConfigRevision, Mention, MentionState
-from bot.slack.cards.mention_card import principal_mention, segment_label
+from bot.slack.cards.mention_card import escape, principal_mention, segment_label
 from bot.slack.cards.steering import describe_rule
 from bot.slack.clicks import Person
 from bot.slack.directory import ChannelUnusable, DirectoryUnavailable, ready_to_post
@@ -303,7 +303,8 @@ class SteeringService(OnContext):
         replaced = any(r["name"] == name for r in replies)
         replies = [r for r in replies if r["name"] != name] + [{"name": name, "text": text}]
         title, verb = segment_label(segment), "replaced" if replaced else "added"
-        note = f"<@{person.user_id}> {verb} the saved reply “{name}” of {title}."
+        shown = escape(name)  # an admin's free text: shown as typed, never a ping
+        note = f"<@{person.user_id}> {verb} the saved reply “{shown}” of {title}."
         return self._change(
             seen,
             person,
@@ -311,23 +312,23 @@ class SteeringService(OnContext):
             segment,
             {"saved_replies": replies},
             [(current.channel, note)],
-            summary=f"Saved reply “{name}” {verb}: the reply form of {title} offers it now.",
+            summary=f"Saved reply “{shown}” {verb}: the reply form of {title} offers it now.",
         )
 
     def remove_saved_reply(self, person: Person, segment: str, name: str, *, where: str) -> Changed:
         seen = self.require_admin(person, "replies", where=where, scope=segment)
         current = self._segments.config.segments[segment]
         names = [r.name for r in current.saved_replies]
-        title = segment_label(segment)
+        title, shown = segment_label(segment), escape(name)
         if name not in names:
-            listed = ", ".join(f"“{n}”" for n in names) or "none"
+            listed = ", ".join(f"“{escape(n)}”" for n in names) or "none"
             raise ConfigRefused(
                 {
-                    "saved_replies": f"{title} has no saved reply “{name}”; its saved replies: {listed}."
+                    "saved_replies": f"{title} has no saved reply “{shown}”; its saved replies: {listed}."
                 }
             )
         replies = [r.model_dump() for r in current.saved_replies if r.name != name]
-        note = f"<@{person.user_id}> removed the saved reply “{name}” of {title}."
+        note = f"<@{person.user_id}> removed the saved reply “{shown}” of {title}."
         return self._change(
             seen,
             person,
@@ -335,7 +336,7 @@ class SteeringService(OnContext):
             segment,
             {"saved_replies": replies},
             [(current.channel, note)],
-            summary=f"Saved reply “{name}” removed from {title}.",
+            summary=f"Saved reply “{shown}” removed from {title}.",
         )
 
     def set_tags(self, person: Person, segment: str, tags: Sequence[str], *, where: str) -> Changed:

@@ -115,7 +115,8 @@ def test_a_reply_belongs_to_its_mentions_segment_whatever_the_form_says(kit: Ser
     mention = kit.add_mention("@acme was there a breach?", segment=CRISIS)
     request = DraftRequest("acme", "customer_relations", TEXT, in_reply_to=mention.id)
 
-    draft = kit.drafts.create(author=kit.person("U0ALICE"), request=request)
+    # A crisis responder: only they may reply to a crisis mention (checked when it is drafted).
+    draft = kit.drafts.create(author=kit.person("U0CRISIS1"), request=request)
 
     assert kit.draft(draft.id).segment == CRISIS
     assert kit.card(draft.card_id).channel == "C0CRISIS"

@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
 from bot.core.models import Mention
 from bot.slack.cards.dismiss_modal import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK
 from bot.slack.cards.forms import form
+from bot.slack.cards.mention_card import escape
 from policies.dismissal import REASONS
 
 NOTE_CALLBACK = "inbox_note_modal"
@@ -60,7 +61,7 @@ class InboxContext:
 
 
 def _quoted(mention: Mention) -> SectionBlock:
-    text = f"*@{mention.author_handle}*: {mention.text}"
+    text = f"*@{mention.author_handle}*: {escape(mention.text)}"  # the customer's text, shown as is
     return SectionBlock(text=MarkdownTextObject(text=text[:2900]))
 
 
