@@ -54,3 +54,14 @@ def unescape(text: str) -> str:
     and &gt; (a keyword like "AT&T", a regex like "a<b"). `&amp;` goes last so "&amp;lt;" stays
     the literal "&lt;" that was typed."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+
+def clip(escaped: str, limit: int) -> str:
+    """Escaped mrkdwn cut to at most `limit` characters, never through an entity (`&amp;`):
+    Slack would show the half of it. Cut text ends with "…"."""
+    if len(escaped) <= limit:
+        return escaped
+    return _PARTIAL_ENTITY.sub("", escaped[: limit - 1]) + "…"

@@ -10,7 +10,7 @@ draft to the publish queue with one conditional UPDATE, so simultaneous approval
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -36,7 +36,7 @@ from bot.drafts.standing import (
     rules_for,
 )
 from bot.mentions.service import reply_posted
-from bot.slack.cards.mention_card import segment_label
+from bot.slack.cards.mention_card import segment_label, slack_date
 from bot.slack.clicks import Click, Person
 from bot.x.gateway import XGateway, XNotFound, XRejected, XUnavailable
 from policies import draft_reasons as reasons
@@ -51,6 +51,7 @@ from policies.approvals import (
     principals_of,
 )
 from policies.lint import LintIssue, lint_draft, text_fingerprint
+from policies.permissions import Decision
 from policies.tweet_match import Match, same_post, tweet_id_of
 
 APPROVAL_CARD = "approval_card"
@@ -149,12 +150,6 @@ class DraftService:
         if len(set(request.texts())) != len(request.texts()):
             issues.append(LintIssue("alternative_2", "Two of the candidate texts are the same."))
         return issues
-
-    def reply_segment(self, mention_id: str) -> str | None:
-        """A reply belongs to its mention's segment, whatever a form says (None: no mention)."""
-        with self._ctx.transaction() as session:
-            mention = session.get(Mention, mention_id)
-            return mention.segment if mention is not None else None
 
     def create(self, *, author: Person, request: DraftRequest) -> Draft:
         answered = request.in_reply_to or request.quote_of  # a reply or a quote of a mention
@@ -682,17 +677,7 @@ class DraftService:
         draft = self._locate(click, "cancel")
         if draft.state not in draft_machine.TRANSITIONS["cancel"][0]:
             self._refuse(click, draft, "cancel", f"This draft is {draft.state}.")
-        user = click.person.user_id
-        if user != draft.author_id:  # the author withdraws without asking Slack anything
-            rules = self.rules(draft)
-            members = self._members(click, draft, "cancel", rules)
-            decision = permissions.may_cancel(
-                user_id=user,
-                author_id=draft.author_id,
-                is_approver=any(is_member(user, r.approvers, members) for r in rules),
-            )
-            if not decision.allowed:
-                self._refuse(click, draft, "cancel", decision.reason)
+        self._require_author_or_approver(click, draft, "cancel", permissions.may_cancel)
         with self._moved_by(
             click,
             draft,
@@ -734,7 +719,7 @@ class DraftService:
                 )
         if not checked:
             if draft.last_error == reasons.STRAGGLER and draft.due_at:
-                return f"Another attempt may still reach X: I'll search the account's tweets at {draft.due_at:%H:%M} UTC."
+                return f"Another attempt may still reach X: I'll search the account's tweets at {slack_date(draft.due_at)}."
             return "I'm checking X for it right now; the card will say what I find."
         self._ctx.hooks.approved()
         return f"Checking @{draft.account}'s recent tweets on X now; the card will say what I find."
@@ -747,16 +732,7 @@ class DraftService:
         if draft.state not in REJECTABLE:
             self._refuse(click, draft, "reject", f"This draft is already {draft.state}.")
         user = click.person.user_id
-        if user != draft.author_id:  # the author withdraws without asking Slack anything
-            rules = self.rules(draft)
-            members = self._members(click, draft, "reject", rules)
-            decision = permissions.may_reject(
-                user_id=user,
-                author_id=draft.author_id,
-                is_approver=any(is_member(user, r.approvers, members) for r in rules),
-            )
-            if not decision.allowed:
-                self._refuse(click, draft, "reject", decision.reason)
+        self._require_author_or_approver(click, draft, "reject", permissions.may_reject)
         with self._moved_by(
             click,
             draft,
@@ -772,6 +748,24 @@ class DraftService:
                 )
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _require_author_or_approver(
+        self, click: Click, draft: Draft, action: str, policy: Callable[..., Decision]
+    ) -> None:
+        """Reject and Cancel: the author withdraws without asking Slack anything; anyone else
+        must be one of the draft's approvers now."""
+        user = click.person.user_id
+        if user == draft.author_id:
+            return
+        rules = self.rules(draft)
+        members = self._members(click, draft, action, rules)
+        decision = policy(
+            user_id=user,
+            author_id=draft.author_id,
+            is_approver=any(is_member(user, r.approvers, members) for r in rules),
+        )
+        if not decision.allowed:
+            self._refuse(click, draft, action, decision.reason)
 
     @contextmanager
     def _moved_by(

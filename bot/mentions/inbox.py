@@ -120,7 +120,8 @@ class InboxService:
         """The mention's tags become exactly `tags`, each one the segment configures."""
         located, check = self._allowed(click, "tag")
         segment = located.mention.segment
-        configured = list(self._ctx.segments.config.segments[segment].tags)
+        settings = self._ctx.segments.config.segments.get(segment)  # None: app.yaml dropped it
+        configured = list(settings.tags) if settings is not None else []
         unknown = [t for t in tags if t not in configured]
         if unknown:
             listed = ", ".join(f"`{t}`" for t in configured) or "none"
@@ -188,9 +189,9 @@ class InboxService:
         if mention is None:
             raise ActionRefused("Saved replies are for replies to a mention: use its card's Reply.")
         config = self._ctx.segments.config
-        reply = next(
-            (r for r in config.segments[mention.segment].saved_replies if r.name == name), None
-        )
+        settings = config.segments.get(mention.segment)  # None: app.yaml dropped the segment
+        saved = settings.saved_replies if settings is not None else []
+        reply = next((r for r in saved if r.name == name), None)
         if reply is None:
             raise ActionRefused(
                 f"{segment_label(mention.segment)} has no saved reply called {name!r} any more."

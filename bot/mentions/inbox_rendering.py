@@ -8,13 +8,9 @@ from sqlmodel import Session
 from bot.core.models import Mention, MentionNote, SlackMessage
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
-from bot.slack.cards.mention_card import escape
+from bot.slack.cards.mention_card import quoted
 
 NOTE_MARKER = ":memo: Internal note by <@{author}> — never sent to X"
-
-
-def _quoted(text: str) -> str:
-    return "\n".join(f">{line}" for line in escape(text).splitlines() or [""])
 
 
 def assignment_dm_renderer(segments: SegmentCatalog) -> Renderer:
@@ -32,7 +28,7 @@ def assignment_dm_renderer(segments: SegmentCatalog) -> Renderer:
         where = f" in <#{channel}>" if channel else ""
         text = (
             f"<@{mention.assigned_by}> assigned you a mention from @{mention.author_handle}{where}:\n"
-            f"{_quoted(mention.text)}\n<{mention.url}|Open on X> · claim it on its card to work it."
+            f"{quoted(mention.text, 2500)}\n<{mention.url}|Open on X> · claim it on its card to work it."
         )
         return Rendered(text=text[:3000], blocks=[])
 
@@ -43,5 +39,5 @@ def note_renderer(session: Session, message: SlackMessage) -> Rendered:
     note = session.get(MentionNote, int(message.subject_id))
     if note is None:
         return Rendered(text="(note no longer available)", blocks=[])
-    text = NOTE_MARKER.format(author=note.author_id) + "\n" + _quoted(note.text)
+    text = NOTE_MARKER.format(author=note.author_id) + "\n" + quoted(note.text, 3500)
     return Rendered(text=text[:3900], blocks=[])

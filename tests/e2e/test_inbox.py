@@ -402,3 +402,24 @@ def test_admins_edit_saved_replies_and_tags_from_slack_and_others_are_refused(
     help_text = _brand(world, admin, "help")
     assert "/brand replies <segment> add <name> | <text>" in help_text
     assert "/brand tags <segment>" in help_text
+
+
+def test_a_long_note_full_of_ampersands_reaches_the_thread_clipped_whole(
+    world: FakeWorld,
+) -> None:
+    """Escaping makes "&" five characters: a note that fits the form must still fit Slack's
+    message, clipped before it would cut "&amp;" in half (the database keeps all of it)."""
+    alice = world.user("U0ALICE", "alice")
+    mention_id = carded(world)
+    card = posted_card(world, mention_id)
+    alice.click(channel=card.channel, ts=card.ts, action_id=InboxAction.NOTE)
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    note = "&" * 3000  # the form's most, 15,000 characters when escaped
+    assert alice.submit_view(view["id"], {"note": {"note_text": note}}).text == ""
+    world.slack.wait_for(lambda _: len(audit_entries(world, action="mention.note")) == 1)
+    world.deliver()
+    (posted,) = world.slack.find_messages(lambda m: m["thread_ts"] == card.ts)
+    assert posted["text"].endswith("&amp;…") and len(posted["text"]) <= 3900
+    with transaction(world.db) as session:
+        assert [n.text for n in session.exec(select(MentionNote))] == [note]

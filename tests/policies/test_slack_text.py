@@ -6,6 +6,7 @@ import pytest
 
 from policies.slack_text import (
     channel_id,
+    clip,
     group_id,
     label,
     principal_id,
@@ -80,3 +81,20 @@ def test_label(word: str, shown: str) -> None:
 )
 def test_unescape(sent: str, typed: str) -> None:
     assert unescape(sent) == typed
+
+
+@pytest.mark.parametrize(
+    ("escaped", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("exactly10!", 10, "exactly10!"),
+        ("a" * 12, 10, "a" * 9 + "…"),
+        ("Q&amp;A Q&amp;A", 8, "Q&amp;A…"),  # cut just after a whole entity
+        ("Q&amp;A Q&amp;A", 11, "Q&amp;A Q…"),  # through "&am": the half entity goes
+        ("&lt;&lt;&lt;", 6, "&lt;…"),  # through "&l"
+        ("&gt;", 3, "…"),
+    ],
+)
+def test_clip_never_cuts_through_an_entity(escaped: str, limit: int, expected: str) -> None:
+    clipped = clip(escaped, limit)
+    assert clipped == expected and len(clipped) <= limit

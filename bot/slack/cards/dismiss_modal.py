@@ -50,20 +50,7 @@ def build_dismiss_modal(
         metadata=context.dump(),
         blocks=[
             SectionBlock(text=f"*@{author_handle}*: {escape(text[:2500])}"),  # mrkdwn: escaped once
-            InputBlock(
-                block_id=REASON_BLOCK,
-                label="Why is no response needed?",
-                element=RadioButtonsElement(
-                    action_id=REASON_ACTION,
-                    options=[Option(value=key, label=label) for key, label in REASONS.items()],
-                ),
-            ),
-            InputBlock(
-                block_id=NOTE_BLOCK,
-                label="Note",
-                optional=True,
-                element=PlainTextInputElement(action_id=NOTE_ACTION, max_length=500),
-            ),
+            *reason_inputs(),
         ],
     )
 
@@ -79,3 +66,23 @@ def parse_dismiss_values(values: dict[str, Any]) -> tuple[str, str]:
     choice = values.get(REASON_BLOCK, {}).get(REASON_ACTION, {}).get("selected_option") or {}
     note = values.get(NOTE_BLOCK, {}).get(NOTE_ACTION, {}).get("value") or ""
     return str(choice.get("value", "")), str(note).strip()
+
+
+def reason_inputs() -> list[InputBlock]:
+    """Why no response is needed, and a note: one dismissal or all of an author's alike."""
+    return [
+        InputBlock(
+            block_id=REASON_BLOCK,
+            label="Why is no response needed?",
+            element=RadioButtonsElement(
+                action_id=REASON_ACTION,
+                options=[Option(value=key, label=label) for key, label in REASONS.items()],
+            ),
+        ),
+        InputBlock(
+            block_id=NOTE_BLOCK,
+            label="Note",
+            optional=True,
+            element=PlainTextInputElement(action_id=NOTE_ACTION, max_length=500),
+        ),
+    ]

@@ -14,17 +14,15 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
-    RadioButtonsElement,
     SectionBlock,
     StaticMultiSelectElement,
     StaticSelectElement,
 )
 
 from bot.core.models import Mention
-from bot.slack.cards.dismiss_modal import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK
+from bot.slack.cards.dismiss_modal import reason_inputs
 from bot.slack.cards.forms import form
 from bot.slack.cards.mention_card import escape
-from policies.dismissal import REASONS
 
 NOTE_CALLBACK = "inbox_note_modal"
 BULK_DISMISS_CALLBACK = "inbox_bulk_dismiss_modal"
@@ -101,20 +99,7 @@ def build_bulk_dismiss_modal(
         metadata=context.dump(),
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=summary)),
-            InputBlock(
-                block_id=REASON_BLOCK,
-                label="Why is no response needed?",
-                element=RadioButtonsElement(
-                    action_id=REASON_ACTION,
-                    options=[Option(value=key, label=label) for key, label in REASONS.items()],
-                ),
-            ),
-            InputBlock(
-                block_id=NOTE_BLOCK,
-                label="Note",
-                optional=True,
-                element=PlainTextInputElement(action_id=NOTE_ACTION, max_length=500),
-            ),
+            *reason_inputs(),
         ],
     )
 

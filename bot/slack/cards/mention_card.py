@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 from bot.core.models import Mention, MentionState
 from bot.core.segments import SegmentView
 from bot.slack.cards.inbox_controls import inbox_blocks
+from policies.slack_text import clip
 
 
 class MentionAction(StrEnum):
@@ -76,9 +77,10 @@ def slack_date(at: datetime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
 
 
-def quoted(text: str) -> str:
-    """The text as a mrkdwn quote, escaped once."""
-    return "\n".join(f">{line}" for line in escape(text).splitlines() or [""])
+def quoted(text: str, limit: int = 2500) -> str:
+    """The text as a mrkdwn quote, escaped once and clipped (never through an entity) to fit
+    in a block or message with room to spare."""
+    return "\n".join(f">{line}" for line in clip(escape(text), limit).splitlines() or [""])
 
 
 def sentiment_label(score: float) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.slack.cards.mention_card import escape, quoted, slack_date
+from policies.slack_text import clip
 
 MAX_EARLIER = 4  # the last few messages of a conversation: enough to follow it, short to read
 
@@ -39,9 +40,7 @@ def _who(tweet: QuotedTweet) -> str:
 
 
 def _line(tweet: QuotedTweet) -> str:
-    text = escape(" ".join(tweet.text.split()))
-    if len(text) > 300:
-        text = text[:299] + "…"
+    text = clip(escape(" ".join(tweet.text.split())), 300)
     return f"{_who(tweet)} · {slack_date(tweet.at)} · <{tweet.url}|link>: {text}"
 
 
