@@ -104,7 +104,7 @@ def _narrate_slack(world: FakeWorld, log: Transcript, config: BrandConfig) -> No
             thread = " (in the conversation's thread)" if args.get("thread_ts") else ""
             log.say(
                 "slack",
-                f"card posted in {where}{thread}: {str(args.get('text', ''))[:64]}…",
+                f"card posted in {where}{thread}: {readable(str(args.get('text', '')))[:64]}…",
             )
             if not first_card.is_set():
                 first_card.set()

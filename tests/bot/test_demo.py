@@ -21,7 +21,7 @@ def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
         "(in the conversation's thread)",  # the customer's follow-up threads under it
         "follow-up of the answered conversation: open",
         "DM to alice: @bob assigned you a mention from @lee_shops",  # Assign to…
-        "(in the conversation's thread): :memo: Internal note by <@U0BOB>",  # a note
+        "(in the conversation's thread): Internal note by @bob — never sent to X",  # a note
         "hash chain verified",
         "0 Slack API violations",
     ):
