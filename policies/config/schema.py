@@ -220,6 +220,23 @@ def _unique(kind: str) -> Any:
     return check
 
 
+# A Slack select (the card's Tags, the reply form's saved replies) holds at most 100 options: a
+# 101st tag made every card of the segment fail to build, a 101st saved reply was never offered.
+MAX_MENU = 100
+
+
+def _at_most(limit: int, what: str) -> Any:
+    def check(values: list[Any]) -> list[Any]:
+        if len(values) > limit:
+            _fail(
+                "too_many",
+                f"at most {limit} {what} (Slack's menus hold no more), not {len(values)}",
+            )
+        return values
+
+    return check
+
+
 def _saved_reply_text(value: str) -> str:
     unknown = [p for p in _PLACEHOLDER.findall(value) if p not in PLACEHOLDERS]
     if unknown:
@@ -269,7 +286,12 @@ Langs = Annotated[list[Lang], BeforeValidator(_none_to_list)]
 Principals = Annotated[list[SlackPrincipal], BeforeValidator(_none_to_list)]
 Terms = Annotated[list[Keyword], BeforeValidator(_none_to_list)]
 Tag = Annotated[str, AfterValidator(_tag)]
-Tags = Annotated[list[Tag], BeforeValidator(_none_to_list), AfterValidator(_unique("tag"))]
+Tags = Annotated[
+    list[Tag],
+    BeforeValidator(_none_to_list),
+    AfterValidator(_unique("tag")),
+    AfterValidator(_at_most(MAX_MENU, "tags")),
+]
 SavedReplyText = Annotated[str, Field(max_length=1000), AfterValidator(_saved_reply_text)]
 Domains = Annotated[list[Domain], BeforeValidator(_none_to_list)]
 
@@ -330,7 +352,10 @@ class SavedReply(_Model):
 
 
 SavedReplies = Annotated[
-    list[SavedReply], BeforeValidator(_none_to_list), AfterValidator(_unique("saved_reply"))
+    list[SavedReply],
+    BeforeValidator(_none_to_list),
+    AfterValidator(_unique("saved_reply")),
+    AfterValidator(_at_most(MAX_MENU, "saved replies")),
 ]
 
 
