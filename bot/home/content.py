@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from slack_sdk import WebClient
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from bot.core.context import ServiceContext
@@ -178,9 +178,22 @@ class HomeContent:
     # -- reads ------------------------------------------------------------------------------
 
     def _claimed(self, session: Session, user_id: str, now: datetime) -> list[ClaimedMention]:
+        # Theirs to work: what they claimed, and what was assigned to them that nobody has
+        # claimed yet (the DM asks them to claim it; someone else's claim means it is worked).
         mentions = session.scalars(
             select(Mention)
-            .where(col(Mention.state) == MentionState.CLAIMED, col(Mention.claimed_by) == user_id)
+            .where(
+                or_(
+                    and_(
+                        col(Mention.state) == MentionState.CLAIMED,
+                        col(Mention.claimed_by) == user_id,
+                    ),
+                    and_(
+                        col(Mention.state) == MentionState.OPEN,
+                        col(Mention.assigned_to) == user_id,
+                    ),
+                )
+            )
             .order_by(col(Mention.tweeted_at))
         )
         catalog = self._ctx.segments
@@ -193,7 +206,14 @@ class HomeContent:
             else:  # a segment since removed from the config: its card still stands
                 target, channel = 60, card.channel if card else ""
             clock = response_clock(since=mention.tweeted_at, now=now, target_minutes=target)
-            claimed.append(ClaimedMention(mention, clock, card.channel if card else channel))
+            claimed.append(
+                ClaimedMention(
+                    mention,
+                    clock,
+                    card.channel if card else channel,
+                    assigned=mention.state == MentionState.OPEN,
+                )
+            )
         return claimed
 
     def _pending(self, session: Session) -> list[_Pending]:

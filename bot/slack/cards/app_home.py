@@ -44,6 +44,7 @@ class ClaimedMention:
     mention: Mention
     clock: ResponseClock
     channel: str  # where its card is
+    assigned: bool = False  # assigned to them, and nobody has claimed it yet
 
 
 @dataclass(frozen=True)
@@ -154,15 +155,23 @@ def _against_target(clock: ResponseClock) -> str:
 
 
 def _claimed(view: HomeView) -> list[Block]:
-    blocks = _heading("Mentions you claimed", len(view.claimed) + view.more_claimed)
+    title = "Mentions you claimed"
+    if any(item.assigned for item in view.claimed):
+        title += " or were assigned"
+    blocks = _heading(title, len(view.claimed) + view.more_claimed)
     if not view.claimed:
         return [*blocks, _context("Nothing claimed. Claim a mention on its card to see it here.")]
     for item in view.claimed:
         mention = item.mention
+        assigned = (
+            f"\n:bust_in_silhouette: assigned to you by <@{mention.assigned_by}>: claim it on its card"
+            if item.assigned
+            else ""
+        )
         blocks.append(
             _section(
                 f"<{mention.url}|@{escape(mention.author_handle)}> → @{mention.account} · "
-                f"{segment_label(mention.segment)} in <#{item.channel}>\n"
+                f"{segment_label(mention.segment)} in <#{item.channel}>{assigned}\n"
                 f"{_against_target(item.clock)}\n{_quote(mention.text)}"
             )
         )
