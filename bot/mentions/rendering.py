@@ -8,7 +8,7 @@ from sqlmodel import Session, col
 from bot.core.models import Draft, DraftApproval, Mention, SlackMessage
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
-from bot.mentions.conversation import conversation_owner
+from bot.mentions.conversation import ON_X, conversation_owner
 from bot.slack.cards.mention_card import CardFacts, ReplyFacts, build_mention_card, fallback_text
 from bot.slack.team import TeamUrl
 
@@ -36,35 +36,21 @@ def mention_card_renderer(segments: SegmentCatalog, team: TeamUrl | None = None)
 
 def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> CardFacts:
     """The newest reply drafted for it, a follow-up that came after it, who owns a follow-up."""
+    answers = or_(col(Draft.in_reply_to) == mention.id, col(Draft.quote_of) == mention.id)
     draft = session.scalars(
-        select(Draft)
-        .where(or_(col(Draft.in_reply_to) == mention.id, col(Draft.quote_of) == mention.id))
-        .order_by(col(Draft.id).desc())
-        .limit(1)
+        select(Draft).where(answers).order_by(col(Draft.id).desc()).limit(1)
     ).first()
-    reply = None
-    if draft is not None:
-        approvers = session.scalars(
-            select(col(DraftApproval.approver_id))
-            .where(
-                col(DraftApproval.draft_id) == draft.id,
-                col(DraftApproval.text_hash) == draft.text_hash,
-            )
-            .order_by(col(DraftApproval.id))
-        )
-        card = session.get(SlackMessage, draft.card_id) if draft.card_id else None
-        reply = ReplyFacts(
-            state=str(draft.state),
-            author_id=draft.author_id,
-            approver_ids=list(approvers),
-            approval_link=team.permalink(card.channel, card.ts) if team and card else None,
-            tweet_url=f"https://x.com/{draft.account}/status/{draft.tweet_id}"
-            if draft.tweet_id
-            else None,
-            rejected_by=draft.rejected_by,
-            reason=draft.reject_reason,
-            is_quote=draft.quote_of == mention.id,
-        )
+    reply = _reply_facts(session, mention, draft, team) if draft is not None else None
+    # A later try (pending, rejected, cancelled…) must not hide the answer already on X.
+    on_x = None
+    if draft is not None and draft.state not in ON_X:
+        on_x = session.scalars(
+            select(Draft)
+            .where(answers, col(Draft.state).in_(ON_X))
+            .order_by(col(Draft.id).desc())
+            .limit(1)
+        ).first()
+    posted = _reply_facts(session, mention, on_x, team) if on_x is not None else None
     wrote_again = session.scalars(
         select(col(Mention.tweeted_at))
         .where(col(Mention.follow_up_of) == mention.id)
@@ -75,4 +61,30 @@ def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> Card
     if mention.follow_up_of:
         original = session.get(Mention, mention.follow_up_of)
         owner = conversation_owner(session, original) if original else None
-    return CardFacts(reply=reply, wrote_again_at=wrote_again, owner=owner)
+    return CardFacts(reply=reply, posted=posted, wrote_again_at=wrote_again, owner=owner)
+
+
+def _reply_facts(
+    session: Session, mention: Mention, draft: Draft, team: TeamUrl | None
+) -> ReplyFacts:
+    approvers = session.scalars(
+        select(col(DraftApproval.approver_id))
+        .where(
+            col(DraftApproval.draft_id) == draft.id,
+            col(DraftApproval.text_hash) == draft.text_hash,
+        )
+        .order_by(col(DraftApproval.id))
+    )
+    card = session.get(SlackMessage, draft.card_id) if draft.card_id else None
+    return ReplyFacts(
+        state=str(draft.state),
+        author_id=draft.author_id,
+        approver_ids=list(approvers),
+        approval_link=team.permalink(card.channel, card.ts) if team and card else None,
+        tweet_url=f"https://x.com/{draft.account}/status/{draft.tweet_id}"
+        if draft.tweet_id
+        else None,
+        rejected_by=draft.rejected_by,
+        reason=draft.reject_reason,
+        is_quote=draft.quote_of == mention.id,
+    )

@@ -57,6 +57,7 @@ class CardFacts:
     """What else the card says, read from the database beside the mention."""
 
     reply: ReplyFacts | None = None
+    posted: ReplyFacts | None = None  # the newest answer on X, when a later draft is `reply`
     wrote_again_at: datetime | None = None  # a follow-up of this answered mention arrived
     owner: str | None = None  # a follow-up: who answered the conversation (mentioned, notified)
 
@@ -160,6 +161,8 @@ def _status(mention: Mention, segment: SegmentView, is_live: bool, facts: CardFa
             f":leftwards_arrow_with_hook: *Follow-up*: {owner} this conversation and the customer wrote again."
         )
     lines.append(_state_line(mention, segment))
+    if facts.posted is not None:
+        lines.append(_reply_line(facts.posted))
     if facts.reply is not None:
         lines.append(_reply_line(facts.reply))
     if facts.wrote_again_at is not None:
