@@ -51,8 +51,8 @@ def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> Card
             .limit(1)
         ).first()
     posted = _reply_facts(session, mention, on_x, team) if on_x is not None else None
-    wrote_again = session.scalars(
-        select(col(Mention.tweeted_at))
+    wrote_again = session.execute(
+        select(col(Mention.tweeted_at), col(Mention.author_handle))
         .where(col(Mention.follow_up_of) == mention.id)
         .order_by(col(Mention.tweeted_at).desc())
         .limit(1)
@@ -61,7 +61,13 @@ def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> Card
     if mention.follow_up_of:
         original = session.get(Mention, mention.follow_up_of)
         owner = conversation_owner(session, original) if original else None
-    return CardFacts(reply=reply, posted=posted, wrote_again_at=wrote_again, owner=owner)
+    return CardFacts(
+        reply=reply,
+        posted=posted,
+        wrote_again_at=wrote_again[0] if wrote_again else None,
+        wrote_again_by=wrote_again[1] if wrote_again else None,
+        owner=owner,
+    )
 
 
 def _reply_facts(

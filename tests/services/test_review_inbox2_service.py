@@ -203,3 +203,24 @@ def test_a_segment_with_100_tags_still_renders_its_cards(
     kit = make_kit(_with("tags", "[" + ", ".join(f"t{i}" for i in range(100)) + "]"))
     mention = kit.add_mention()
     assert "t99" in _card(kit, mention.id)
+
+
+# -- conversations ----------------------------------------------------------------------------
+
+
+def test_someone_else_writing_in_an_answered_conversation_is_named_as_who_wrote(
+    kit: ServiceKit,
+) -> None:
+    """Any new tweet in the conversation is a follow-up (a bystander's "me too" is work too),
+    but the answered card said "@dana wrote again" when it was @erin."""
+    first = _ingest(kit, "@acme my refund never arrived")
+    kit.mentions.resolve(kit.on_mention("U0BOB", kit.mention(first)))
+    tweet = kit.x.add_tweet(author="erin", text="@acme same here, no refund", in_reply_to=first)
+    kit.clock.advance(seconds=kit.config.poll_seconds)  # type: ignore[attr-defined]
+    kit.ingestor.poll_due()
+    kit.deliver()
+    assert kit.mention(str(tweet["id"])).follow_up_of == first
+
+    card = _card(kit, first)
+    assert "@erin wrote again" in card
+    assert "@dana wrote again" not in card

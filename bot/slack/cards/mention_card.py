@@ -59,6 +59,7 @@ class CardFacts:
     reply: ReplyFacts | None = None
     posted: ReplyFacts | None = None  # the newest answer on X, when a later draft is `reply`
     wrote_again_at: datetime | None = None  # a follow-up of this answered mention arrived
+    wrote_again_by: str | None = None  # its author's handle: not always this mention's author
     owner: str | None = None  # a follow-up: who answered the conversation (mentioned, notified)
 
 
@@ -167,7 +168,7 @@ def _status(mention: Mention, segment: SegmentView, is_live: bool, facts: CardFa
         lines.append(_reply_line(facts.reply))
     if facts.wrote_again_at is not None:
         lines.append(
-            f":leftwards_arrow_with_hook: @{mention.author_handle} wrote again {slack_date(facts.wrote_again_at)} — the new message is in this thread."
+            f":leftwards_arrow_with_hook: @{facts.wrote_again_by or mention.author_handle} wrote again {slack_date(facts.wrote_again_at)} — the new message is in this thread."
         )
     if not mention.summoned and mention.state not in CLOSED:
         lines.append(
