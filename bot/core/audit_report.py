@@ -177,6 +177,7 @@ class TweetHistory:
     draft_subject: str  # "draft:<id>"
     in_reply_to: str | None  # the mention's tweet id when the tweet was a reply
     steps: list[Step] = field(default_factory=list)
+    quote_of: str | None = None  # the mention's tweet id when the tweet quoted it
 
     @property
     def draft_id(self) -> str:
@@ -196,14 +197,18 @@ def who_tweeted(session: Session, tweet_id: str) -> TweetHistory | None:
     account = str(post_after.get("account") or "")
     url = str(post_after.get("url") or f"https://x.com/{account or 'i/web'}/status/{tweet_id}")
     draft_rows = entries_of(session, subject=post.subject)
-    in_reply_to = None
+    in_reply_to = quote_of = None
     for row in draft_rows:
         reply = fields_of(row.after).get("in_reply_to")
         if reply not in (None, ""):
             in_reply_to = str(reply)
+        quoted = fields_of(row.after).get("quote_of")
+        if quoted not in (None, ""):
+            quote_of = str(quoted)
     rows = list(draft_rows)
-    if in_reply_to is not None:
-        rows.extend(entries_of(session, subject=f"mention:{in_reply_to}"))
+    answered = in_reply_to or quote_of
+    if answered is not None:
+        rows.extend(entries_of(session, subject=f"mention:{answered}"))
         rows.sort(key=lambda r: r.seq)
     return TweetHistory(
         tweet_id=tweet_id,
@@ -211,6 +216,7 @@ def who_tweeted(session: Session, tweet_id: str) -> TweetHistory | None:
         account=account,
         draft_subject=post.subject,
         in_reply_to=in_reply_to,
+        quote_of=quote_of,
         steps=[_step(row) for row in rows],
     )
 
@@ -222,7 +228,9 @@ def _find_post(session: Session, tweet_id: str) -> AuditEntry | None:
     candidates = session.scalars(
         select(AuditEntry)
         .where(
-            col(AuditEntry.action) == "draft.post", col(AuditEntry.after).like(pattern, escape="\\")
+            # draft.mark_posted: a person found the post on X and recorded it
+            col(AuditEntry.action).in_(["draft.post", "draft.mark_posted"]),
+            col(AuditEntry.after).like(pattern, escape="\\"),
         )
         .order_by(col(AuditEntry.seq))
     )
@@ -273,6 +281,8 @@ def _step(row: AuditEntry) -> Step:
                 where.append(f"in {after['segment']}")
             if after.get("in_reply_to"):
                 where.append(f"replying to mention {after['in_reply_to']}")
+            if after.get("quote_of"):
+                where.append(f"quoting mention {after['quote_of']}")
             text = _quote(after["text"]) if "text" in after else ""
             detail = " ".join(where) + (f": {text}" if where and text else text)
         elif verb == "edit":
@@ -301,6 +311,17 @@ def _step(row: AuditEntry) -> Step:
             detail = f"→ {after['url']}" if after.get("url") else ""
             if after.get("recovered"):
                 detail += " (found on X after an interrupted attempt)"
+        elif verb == "mark_posted":
+            summary = f"Marked as posted by {who}, checked on X"
+            detail = f"→ {after['url']}" if after.get("url") else ""
+        elif verb == "hold_stale":
+            summary = "Held for an approver to confirm it is still right: it would go out late"
+            detail = f"— {after['why']}" if after.get("why") else ""
+        elif verb in ("release", "retry", "cancel"):
+            summary = {"release": "Released", "retry": "Retried", "cancel": "Cancelled"}[verb]
+            summary += f" by {who}"
+        elif verb == "check_requested":
+            summary = f"{who} asked to check X for it"
         elif verb == "delete":
             summary = f"Deleted by {who}"
         elif verb == "attempt":
@@ -340,6 +361,15 @@ def _step(row: AuditEntry) -> Step:
             summary = f"Mention {tweet} {participle} by {who}"
             if verb == "reroute" and after.get("segment"):
                 detail = f"to {after['segment']}"
+            elif verb == "assign" and after.get("assigned_to"):
+                detail = f"to {after['assigned_to']}"
+            elif verb == "tag":
+                detail = "— tags: " + (", ".join(map(str, after.get("tags") or [])) or "none")
+            elif verb == "note" and "text" in after:
+                detail = f"— {_quote(after['text'])}"
+            elif verb == "replied":
+                summary = f"Mention {tweet} answered on X (draft {after.get('draft', '?')})"
+                detail = f"— now {after['state']}" if after.get("state") else ""
     return Step(
         seq=row.seq,
         at=row.at,
@@ -365,6 +395,8 @@ def render_who(history: TweetHistory) -> str:
     origin = f"Draft {history.draft_id}"
     if history.in_reply_to:
         origin += f", a reply to mention {history.in_reply_to}"
+    elif history.quote_of:
+        origin += f", a quote of mention {history.quote_of}"
     lines.append(origin)
     width = max((len(str(s.seq)) for s in history.steps), default=1)
     for step in history.steps:

@@ -221,6 +221,7 @@ class DraftService:
                     "account": draft.account,
                     "segment": draft.segment,
                     "in_reply_to": draft.in_reply_to,
+                    "quote_of": draft.quote_of,  # `audit who` follows it to the mention
                     "schedule_at": iso(draft.schedule_at),
                 },
             )

@@ -4,6 +4,7 @@ hourly limit against lateness, and Block Kit's limits on what app.yaml lets a se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import col
 from support import TEST_CONFIG
 
+from bot.core.audit_report import render_who, who_tweeted
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.core.models import Draft, DraftState, MentionState, SlackMessage
@@ -224,3 +226,50 @@ def test_someone_else_writing_in_an_answered_conversation_is_named_as_who_wrote(
     card = _card(kit, first)
     assert "@erin wrote again" in card
     assert "@dana wrote again" not in card
+
+
+# -- brandbot audit who -----------------------------------------------------------------------
+
+
+def _who(kit: ServiceKit, tweet_id: str) -> str:
+    with transaction(kit.engine) as session:
+        history = who_tweeted(session, tweet_id)
+    assert history is not None, f"audit who {tweet_id}: no tweet in the audit log"
+    return render_who(history)
+
+
+def test_audit_who_finds_a_tweet_a_person_marked_as_posted(kit: ServiceKit) -> None:
+    """Mark as posted records `draft.mark_posted`, not `draft.post`: `audit who` said "brandbot
+    did not post it" for a tweet the team approved and recorded."""
+    draft = kit.add_draft(DraftState.NEEDS_CHECK, approved_by=["U0BOB"])
+    tweet = kit.x.add_tweet(author="acme", text=draft.text)
+    kit.drafts.mark_posted(kit.on_draft("U0BOB", draft), reference=str(tweet["id"]))
+    assert kit.draft(draft.id).state == DraftState.POSTED
+
+    story = _who(kit, str(tweet["id"]))
+    assert "Marked as posted by bob (U0BOB), checked on X" in story
+    assert f"https://x.com/acme/status/{tweet['id']}" in story
+
+
+def test_audit_who_of_a_quote_includes_the_mention_it_answered_and_reads_the_new_actions(
+    make_kit: Callable[..., ServiceKit],
+) -> None:
+    kit = make_kit(_with("tags", "[billing, outage]"))
+    mention = kit.mention(_ingest(kit, "@acme my refund never arrived"))
+    kit.person("U0CAROL")
+    kit.inbox.assign(kit.on_mention("U0BOB", mention), "U0CAROL")
+    kit.inbox.set_tags(kit.on_mention("U0BOB", kit.mention(mention.id)), ["billing"])
+    request = DraftRequest("acme", "customer_relations", "We're on it", quote_of=mention.id)
+    draft = kit.drafts.create(author=kit.person("U0ALICE"), request=request)
+    kit.deliver()
+    kit.drafts.approve(kit.on_draft("U0BOB", kit.draft(draft.id)))
+    kit.publisher.publish_due()
+    posted = kit.draft(draft.id)
+    assert posted.state == DraftState.POSTED and posted.tweet_id
+
+    story = _who(kit, posted.tweet_id)
+    assert f"a quote of mention {mention.id}" in story
+    assert f"quoting mention {mention.id}" in story
+    assert re.search(rf"Mention {mention.id} assigned by bob \(U0BOB\) at [^\n]* to U0CAROL", story)
+    assert re.search(r"tagged by bob \(U0BOB\) at [^\n]* — tags: billing", story)
+    assert f"Mention {mention.id} answered on X (draft {draft.id})" in story
