@@ -20,6 +20,7 @@ from bot.drafts.service import DraftRequest
 from bot.fakes.services import ServiceKit
 from bot.mentions.rendering import mention_card_renderer
 from bot.slack.cards.app_home import build_home
+from bot.slack.cards.author_history import AuthorView, PastMention, build_history_modal
 from policies.config import ConfigError, parse_config
 
 POSTS = "POST /2/tweets"
@@ -273,3 +274,29 @@ def test_audit_who_of_a_quote_includes_the_mention_it_answered_and_reads_the_new
     assert re.search(rf"Mention {mention.id} assigned by bob \(U0BOB\) at [^\n]* to U0CAROL", story)
     assert re.search(r"tagged by bob \(U0BOB\) at [^\n]* — tags: billing", story)
     assert f"Mention {mention.id} answered on X (draft {draft.id})" in story
+
+
+# -- Block Kit limits on the new surfaces -----------------------------------------------------
+
+
+def test_the_history_modal_never_cuts_an_escaped_character_in_half(kit: ServiceKit) -> None:
+    """The author's earlier tweets were escaped, then cut at 199 characters: 300 '&' became
+    '&amp;…&am…' and Slack showed the broken half of the last one."""
+    view = AuthorView(
+        author_id="200001",
+        handle="dana",
+        name="Dana",
+        earlier_count=1,
+        recent=[
+            PastMention(
+                url="https://x.com/dana/status/1",
+                text="&" * 300,
+                state="resolved",
+                sentiment=0.0,
+                tweeted_at=kit.clock.now(),
+            )
+        ],
+    )
+    shown = build_history_modal(view)["blocks"][-1]["elements"][0]["text"]
+    last_line = shown.splitlines()[-1]
+    assert last_line.endswith("&amp;…"), last_line[-12:]

@@ -17,6 +17,7 @@ from slack_sdk.models.views import View
 
 from bot.core.models import XAuthor
 from bot.slack.cards.mention_card import escape, sentiment_label, slack_date
+from policies.slack_text import clip
 
 SHOWN = 3  # the last few earlier mentions; the count says how many there are
 
@@ -91,9 +92,7 @@ def build_history_modal(view: AuthorView) -> dict[str, Any]:
         SectionBlock(text=MarkdownTextObject(text=f"*{seen}*")),
     ]
     for past in view.recent:
-        text = escape(" ".join(past.text.split()))
-        if len(text) > 200:
-            text = text[:199] + "…"
+        text = clip(escape(" ".join(past.text.split())), 200)  # never through an `&amp;`
         blocks.append(
             ContextBlock(
                 elements=[
