@@ -265,6 +265,10 @@ class InboxService:
                 )
             )
             total = session.scalar(select(func.count()).select_from(Mention).where(workable)) or 0
+        clicked = located.mention
+        if clicked.state in RESOLVABLE_IN_BULK and clicked.id not in {m.id for m in listed}:
+            # An older card in a surge: its own mention is offered (and preselected) all the same.
+            listed = [clicked, *listed[: MAX_LISTED - 1]]
         context = InboxContext(located.mention.id, click.channel, click.message_ts)
         return context, located.mention, listed, max(0, int(total) - len(listed))
 

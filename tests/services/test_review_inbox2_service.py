@@ -17,10 +17,11 @@ from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.core.models import Draft, DraftState, MentionState, SlackMessage
 from bot.drafts.service import DraftRequest
-from bot.fakes.services import ServiceKit
+from bot.fakes.services import ServiceKit, add_mention
 from bot.mentions.rendering import mention_card_renderer
 from bot.slack.cards.app_home import build_home
 from bot.slack.cards.author_history import AuthorView, PastMention, build_history_modal
+from bot.slack.cards.inbox_modals import build_resolve_selected_modal
 from policies.config import ConfigError, parse_config
 
 POSTS = "POST /2/tweets"
@@ -300,3 +301,31 @@ def test_the_history_modal_never_cuts_an_escaped_character_in_half(kit: ServiceK
     shown = build_history_modal(view)["blocks"][-1]["elements"][0]["text"]
     last_line = shown.splitlines()[-1]
     assert last_line.endswith("&amp;…"), last_line[-12:]
+
+
+def test_resolve_selected_from_an_older_card_offers_and_preselects_that_mention(
+    kit: ServiceKit,
+) -> None:
+    """The form lists the 100 newest mentions with the clicked one preselected; in a surge the
+    clicked card's own mention was older than those 100, so it was not even offered."""
+    oldest = kit.add_mention("@acme the first of many")
+    for n in range(100):
+        kit.clock.advance(seconds=1)
+        add_mention(
+            kit.engine,
+            tweet_id=str(1_800_000_000_000_000_000 + n),
+            at=kit.clock.now(),
+            text=f"@acme outage {n}",
+            segment="customer_relations",
+            channel="C0CUSTOMER",
+        )
+    context, _mention, listed, more = kit.inbox.resolve_selected_form(
+        kit.on_mention("U0BOB", oldest)
+    )
+    assert oldest.id in [m.id for m in listed]
+    assert len(listed) == 100 and more == 1
+    modal = build_resolve_selected_modal(
+        context=context, mentions=listed, segment_title="Customer relations", more=more
+    )
+    element = modal["blocks"][1]["element"]
+    assert [o["value"] for o in element["initial_options"]] == [oldest.id]
