@@ -304,17 +304,17 @@ def test_the_history_modal_never_cuts_an_escaped_character_in_half(kit: ServiceK
 
 
 def test_resolve_selected_from_an_older_card_offers_and_preselects_that_mention(
-    kit: ServiceKit,
+    kit: ServiceKit, clock: FakeClock
 ) -> None:
     """The form lists the 100 newest mentions with the clicked one preselected; in a surge the
     clicked card's own mention was older than those 100, so it was not even offered."""
     oldest = kit.add_mention("@acme the first of many")
     for n in range(100):
-        kit.clock.advance(seconds=1)
+        clock.advance(seconds=1)
         add_mention(
             kit.engine,
             tweet_id=str(1_800_000_000_000_000_000 + n),
-            at=kit.clock.now(),
+            at=clock.now(),
             text=f"@acme outage {n}",
             segment="customer_relations",
             channel="C0CUSTOMER",
