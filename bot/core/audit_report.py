@@ -58,7 +58,11 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # --- parsing user input ----------------------------------------------------------------------
 
 
-IRREGULAR = {"tag": "tagged", "replied": "replied"}  # mention.<verb> → "Mention … <participle> by"
+IRREGULAR = {
+    "tag": "tagged",
+    "replied": "replied",
+    "unreplied": "reopened (its reply was taken down from X)",
+}  # mention.<verb> → "Mention … <participle> by"
 
 
 def parse_tweet_ref(ref: str) -> str:

@@ -35,7 +35,7 @@ from bot.drafts.standing import (
     progress_note,
     rules_for,
 )
-from bot.mentions.service import reply_posted
+from bot.mentions.service import reply_posted, reply_taken_down
 from bot.slack.cards.mention_card import segment_label, slack_date
 from bot.slack.clicks import Click, Person
 from bot.x.gateway import XGateway, XNotFound, XRejected, XUnavailable
@@ -488,6 +488,8 @@ class DraftService:
             now = self._ctx.clock.now()
             moved = draft_machine.move(session, draft, event, actor=actor, at=now, **move)
             current = session.get(Draft, draft.id) if moved else None
+            if current is not None and event == "delete":
+                reply_taken_down(session, current, now=now)
         self._ctx.hooks.cards_changed()
         return current
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
@@ -20,7 +20,7 @@ from bot.core.context import ServiceContext
 from bot.core.db import rowcount
 from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint
-from bot.core.models import Draft, Mention, MentionState, SlackMessage
+from bot.core.models import Draft, DraftState, Mention, MentionState, SlackMessage
 from bot.mentions.conversation import conversation_context
 from bot.slack.cards.dismiss_modal import DismissContext
 from bot.slack.cards.mention_card import segment_label
@@ -182,6 +182,44 @@ def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
             "draft": draft.id,
             "tweet": draft.tweet_id,
         },
+    )
+
+
+def reply_taken_down(session: Session, draft: Draft, *, now: datetime) -> None:
+    """Our reply (or quote) was deleted from X (in the caller's transaction): if it was the
+    mention's only answer on X and the mention is still Replied, the customer has no answer any
+    more — it goes back to its claimer (Claimed), else Open, and its card says so. When it was
+    first answered (`replied_at`) stays: that answer did reach the customer."""
+    answered = draft.in_reply_to or draft.quote_of
+    mention = session.get(Mention, answered) if answered else None
+    if mention is None or mention.state != MentionState.REPLIED:
+        return
+    others_on_x = session.scalars(
+        select(col(Draft.id)).where(
+            or_(col(Draft.in_reply_to) == mention.id, col(Draft.quote_of) == mention.id),
+            col(Draft.id) != draft.id,
+            col(Draft.state) == DraftState.POSTED,
+        )
+    ).first()
+    if others_on_x is not None:
+        return
+    before = _audit_view(mention)
+    back_to = MentionState.CLAIMED if mention.claimed_by else MentionState.OPEN
+    session.execute(
+        update(Mention)
+        .where(col(Mention.id) == mention.id, col(Mention.state) == MentionState.REPLIED)
+        .values(state=back_to, version=col(Mention.version) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    outbox.mark_changed(session, mention.card_id, now=now)
+    audit.record(
+        session,
+        actor=audit.SYSTEM,
+        action="mention.unreplied",
+        subject=f"mention:{mention.id}",
+        at=now,
+        before=before,
+        after={**before, "state": str(back_to), "draft": draft.id, "tweet": draft.tweet_id},
     )
 
 

@@ -331,13 +331,6 @@ def test_resolve_selected_from_an_older_card_offers_and_preselects_that_mention(
     assert [o["value"] for o in element["initial_options"]] == [oldest.id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a decision for the lead: when the only reply on X is taken down the customer has no "
-    "answer, yet the mention stays Replied ('the response target is met') and no home lists it; "
-    "reopening it (Claimed by its claimer, else Open) needs a reply_unposted beside reply_posted "
-    "in the take-down's transaction",
-)
 def test_a_mention_whose_only_reply_was_taken_down_is_no_longer_replied(kit: ServiceKit) -> None:
     mention = kit.mention(_ingest(kit, "@acme my refund never arrived"))
     kit.mentions.claim(kit.on_mention("U0ALICE", mention))
@@ -348,4 +341,9 @@ def test_a_mention_whose_only_reply_was_taken_down_is_no_longer_replied(kit: Ser
 
     assert kit.drafts.delete(kit.on_draft("U0ADMIN", kit.draft(draft.id))) == "Deleted from X."
     assert kit.draft(draft.id).state == DraftState.DELETED
-    assert kit.mention(mention.id).state == MentionState.CLAIMED
+    assert kit.mention(mention.id).state == MentionState.CLAIMED  # back to its claimer
+    with transaction(kit.engine) as session:
+        history = who_tweeted(session, str(kit.draft(draft.id).tweet_id))
+    assert history is not None
+    story = render_who(history)
+    assert "reopened (its reply was taken down from X)" in story
