@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, true
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, ColumnElement, Index, Text, UniqueConstraint, or_, true
+from sqlmodel import Field, SQLModel, col
 
 
 class MentionState(StrEnum):
@@ -203,6 +203,17 @@ class Draft(SQLModel, table=True):
     card_id: int | None = None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def answers(self) -> str | None:
+        """The mention (its tweet id) this draft answers: a reply to it, or a quote of it (X's
+        reply rule). It is filed under, approved by the rules of, and redraws that mention."""
+        return self.in_reply_to or self.quote_of
+
+    @classmethod
+    def answering(cls, mention_id: str) -> ColumnElement[bool]:
+        """The drafts that answer this mention (a reply or a quote of it), for a query."""
+        return or_(col(cls.in_reply_to) == mention_id, col(cls.quote_of) == mention_id)
 
 
 class DraftApproval(SQLModel, table=True):

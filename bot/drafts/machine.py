@@ -126,8 +126,7 @@ def move(
 
 def mark_answered_mention(session: Session, draft: Draft, *, now: datetime) -> None:
     """A reply's (or quote's) mention card tells where its answer stands: redraw it too."""
-    answered = draft.in_reply_to or draft.quote_of
-    mention = session.get(Mention, answered) if answered else None
+    mention = session.get(Mention, draft.answers) if draft.answers else None
     if mention is not None:
         outbox.mark_changed(session, mention.card_id, now=now)
 

@@ -28,8 +28,7 @@ def approval_card_renderer(segments: SegmentCatalog, clock: Clock) -> Renderer:
         if draft is None:
             return Rendered(text="(draft no longer available)", blocks=[])
         rules = rules_for(session, segments, draft)
-        answered = draft.in_reply_to or draft.quote_of
-        mention = session.get(Mention, answered) if answered else None
+        mention = session.get(Mention, draft.answers) if draft.answers else None
         approvals = approvals_of(session, draft)
         view = ApprovalView(
             draft=draft,

@@ -15,7 +15,7 @@ from policies.approvals import ApprovalRule, RuleProgress, approval_rules, is_me
 
 def rules_for(session: Session, segments: SegmentCatalog, draft: Draft) -> list[ApprovalRule]:
     """The approval rules of a draft as the database stands in this transaction."""
-    mention = session.get(Mention, draft.in_reply_to) if draft.in_reply_to else None
+    mention = session.get(Mention, draft.answers) if draft.answers else None
     return approval_rules(
         segments.config,
         segment=draft.segment,

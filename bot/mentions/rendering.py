@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.core.models import Draft, DraftApproval, Mention, SlackMessage
@@ -36,7 +36,7 @@ def mention_card_renderer(segments: SegmentCatalog, team: TeamUrl | None = None)
 
 def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> CardFacts:
     """The newest reply drafted for it, a follow-up that came after it, who owns a follow-up."""
-    answers = or_(col(Draft.in_reply_to) == mention.id, col(Draft.quote_of) == mention.id)
+    answers = Draft.answering(mention.id)
     draft = session.scalars(
         select(Draft).where(answers).order_by(col(Draft.id).desc()).limit(1)
     ).first()

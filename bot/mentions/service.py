@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
@@ -150,10 +150,9 @@ def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
     """A reply (or quote) of ours reached X (in the caller's transaction): its mention is
     answered — the response target is met, the mention moves to Replied unless a person already
     closed it — and its card says so."""
-    answered_tweet = draft.in_reply_to or draft.quote_of
-    if not answered_tweet:
+    if not draft.answers:
         return
-    mention = session.get(Mention, answered_tweet)
+    mention = session.get(Mention, draft.answers)
     if mention is None:
         return
     before = _audit_view(mention)
@@ -190,13 +189,12 @@ def reply_taken_down(session: Session, draft: Draft, *, now: datetime) -> None:
     mention's only answer on X and the mention is still Replied, the customer has no answer any
     more — it goes back to its claimer (Claimed), else Open, and its card says so. When it was
     first answered (`replied_at`) stays: that answer did reach the customer."""
-    answered = draft.in_reply_to or draft.quote_of
-    mention = session.get(Mention, answered) if answered else None
+    mention = session.get(Mention, draft.answers) if draft.answers else None
     if mention is None or mention.state != MentionState.REPLIED:
         return
     others_on_x = session.scalars(
         select(col(Draft.id)).where(
-            or_(col(Draft.in_reply_to) == mention.id, col(Draft.quote_of) == mention.id),
+            Draft.answering(mention.id),
             col(Draft.id) != draft.id,
             col(Draft.state) == DraftState.POSTED,
         )
@@ -350,8 +348,8 @@ class MentionService:
                 channel = self._ctx.segments.channel(current.segment)
                 request = CardRequest(current.id, current.conversation_id, channel)
                 create_cards(session, [request], now=now)
-                # A reply's approval rules follow its mention's segment: its card shows them.
-                replies = select(col(Draft.card_id)).where(col(Draft.in_reply_to) == mention.id)
+                # An answer's approval rules follow its mention's segment: its card shows them.
+                replies = select(col(Draft.card_id)).where(Draft.answering(mention.id))
                 for card_id in session.scalars(replies):
                     outbox.mark_changed(session, card_id, now=now)
             audit.record(
