@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, true, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
@@ -150,37 +150,18 @@ def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
     """A reply (or quote) of ours reached X (in the caller's transaction): its mention is
     answered — the response target is met, the mention moves to Replied unless a person already
     closed it — and its card says so."""
-    if not draft.answers:
-        return
-    mention = session.get(Mention, draft.answers)
+    mention = session.get(Mention, draft.answers) if draft.answers else None
     if mention is None:
         return
-    before = _audit_view(mention)
     answered = mention.state in (MentionState.OPEN, MentionState.CLAIMED)
-    session.execute(
-        update(Mention)
-        .where(col(Mention.id) == mention.id)
-        .values(
-            state=MentionState.REPLIED if answered else mention.state,
-            replied_at=func.coalesce(col(Mention.replied_at), now),
-            version=col(Mention.version) + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    outbox.mark_changed(session, mention.card_id, now=now)
-    audit.record(
+    _answer_changed(
         session,
-        actor=audit.SYSTEM,
-        action="mention.replied",
-        subject=f"mention:{mention.id}",
-        at=now,
-        before=before,
-        after={
-            **before,
-            "state": str(MentionState.REPLIED if answered else mention.state),
-            "draft": draft.id,
-            "tweet": draft.tweet_id,
-        },
+        mention,
+        draft,
+        "replied",
+        to=MentionState.REPLIED if answered else MentionState(mention.state),
+        now=now,
+        replied_at=func.coalesce(col(Mention.replied_at), now),
     )
 
 
@@ -201,23 +182,43 @@ def reply_taken_down(session: Session, draft: Draft, *, now: datetime) -> None:
     ).first()
     if others_on_x is not None:
         return
-    before = _audit_view(mention)
     back_to = MentionState.CLAIMED if mention.claimed_by else MentionState.OPEN
+    _answer_changed(
+        session, mention, draft, "unreplied", to=back_to, now=now, only_from=MentionState.REPLIED
+    )
+
+
+def _answer_changed(
+    session: Session,
+    mention: Mention,
+    draft: Draft,
+    event: str,
+    *,
+    to: MentionState,
+    now: datetime,
+    only_from: MentionState | None = None,
+    **values: Any,
+) -> None:
+    """The system moves a mention because its answer on X changed (`draft`, posted or taken
+    down), in the caller's transaction: the row (only if still in `only_from`, when given), its
+    card, and the audit entry `mention.<event>` naming the draft and tweet."""
+    before = _audit_view(mention)
+    still = col(Mention.state) == only_from if only_from is not None else true()
     session.execute(
         update(Mention)
-        .where(col(Mention.id) == mention.id, col(Mention.state) == MentionState.REPLIED)
-        .values(state=back_to, version=col(Mention.version) + 1)
+        .where(col(Mention.id) == mention.id, still)
+        .values(state=to, version=col(Mention.version) + 1, **values)
         .execution_options(synchronize_session=False)
     )
     outbox.mark_changed(session, mention.card_id, now=now)
     audit.record(
         session,
         actor=audit.SYSTEM,
-        action="mention.unreplied",
+        action=f"mention.{event}",
         subject=f"mention:{mention.id}",
         at=now,
         before=before,
-        after={**before, "state": str(back_to), "draft": draft.id, "tweet": draft.tweet_id},
+        after={**before, "state": str(to), "draft": draft.id, "tweet": draft.tweet_id},
     )
 
 
