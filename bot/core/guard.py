@@ -16,7 +16,7 @@ from bot.core import audit
 from bot.core.context import ServiceContext
 from bot.slack.clicks import Person
 from bot.slack.directory import SLACK_UNAVAILABLE, DirectoryUnavailable
-from policies.permissions import Decision
+from policies.permissions import Actor, Decision
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,12 @@ class Checkpoint:
 
     def is_admin(self) -> bool:
         return self.includes(self.ctx.segments.admins)
+
+    def segment_actor(self, segment: str) -> Actor:
+        """This person as a segment's rules see them: an admin, a responder (a segment naming
+        no responders lets anyone in its channel respond), or neither. Fail closed."""
+        is_admin = self.is_admin()
+        responders = self.ctx.segments.responders(segment)
+        # An admin may do whatever a responder may: no need to ask Slack about the group.
+        is_responder = is_admin or not responders or self.includes(responders)
+        return Actor(self.person.user_id, is_admin, is_responder)

@@ -234,12 +234,9 @@ class DraftService:
         channel = self._ctx.segments.channel(mention.segment)
         check = Checkpoint(self._ctx, author, channel, "mention", f"mention:{mention.id}", action)
         try:
-            is_admin = check.is_admin()
-            responders = self._ctx.segments.responders(mention.segment)
-            is_responder = is_admin or not responders or check.includes(responders)
             check.require(
                 permissions.may_reply(
-                    actor=permissions.Actor(author.user_id, is_admin, is_responder),
+                    actor=check.segment_actor(mention.segment),
                     claimed_by=mention.claimed_by,
                     state=str(mention.state),
                 )

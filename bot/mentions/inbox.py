@@ -325,10 +325,7 @@ class InboxService:
             f"mention:{located.mention.id}",
             action,
         )
-        responders = self._ctx.segments.responders(located.mention.segment)
-        is_admin = check.is_admin()
-        is_responder = is_admin or not responders or check.includes(responders)
-        actor = permissions.Actor(click.user_id, is_admin, is_responder)
+        actor = check.segment_actor(located.mention.segment)
         check.require(permissions.may_work_on_mention(action, actor=actor))
         return located, check
 

@@ -257,12 +257,9 @@ class MentionService:
         located = self._locate(click, action)
         mention = located.mention
         check = self._checkpoint(click, action, mention.id)
-        is_admin = check.is_admin()
-        responders = self._ctx.segments.responders(mention.segment)
-        is_responder = is_admin or not responders or check.includes(responders)
         check.require(
             permissions.may_reply(
-                actor=permissions.Actor(click.user_id, is_admin, is_responder),
+                actor=check.segment_actor(mention.segment),
                 claimed_by=mention.claimed_by,
                 state=str(mention.state),
             )
@@ -401,14 +398,8 @@ class MentionService:
 
     def _permit(self, click: Click, action: str, mention: Mention) -> None:
         check = self._checkpoint(click, action, mention.id)
-        responders = self._ctx.segments.responders(mention.segment)
-        is_admin = check.is_admin()
-        # An admin may do whatever a responder may: no need to ask Slack about the group.
-        is_responder = is_admin or not responders or check.includes(responders)
         decision = permissions.may_act_on_mention(
-            action,
-            actor=permissions.Actor(click.user_id, is_admin, is_responder),
-            claimed_by=mention.claimed_by,
+            action, actor=check.segment_actor(mention.segment), claimed_by=mention.claimed_by
         )
         check.require(decision)
 
