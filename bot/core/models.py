@@ -61,6 +61,12 @@ class Mention(SQLModel, table=True):
         max_length=32,
         description="the earlier mention of this conversation we answered",
     )
+    replied_via: str | None = Field(
+        default=None,
+        max_length=16,
+        description="how the first reply reached X: 'brandbot' (a draft) or 'x' (posted natively)",
+    )
+    reply_tweet_id: str | None = Field(default=None, max_length=32, description="that reply")
 
 
 class SlackMessage(SQLModel, table=True):
@@ -357,3 +363,17 @@ class XAuthor(SQLModel, table=True):
     created_at: datetime | None = Field(default=None, description="the account's creation")
     fetched_at: datetime
     error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class XRead(SQLModel, table=True):
+    """How much brandbot read from X on one UTC day (X bills per UTC day), by endpoint: the
+    requests made and the resources (posts, users) they returned, for the reports' cost estimate."""
+
+    __tablename__ = "x_read"
+
+    day: str = Field(primary_key=True, max_length=10, description="YYYY-MM-DD, UTC")
+    endpoint: str = Field(
+        primary_key=True, max_length=32, description="mentions, search, timeline, tweet, user"
+    )
+    requests: int = 0
+    resources: int = 0

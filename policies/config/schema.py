@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import (
     AfterValidator,
@@ -295,6 +295,45 @@ Tags = Annotated[
 SavedReplyText = Annotated[str, Field(max_length=1000), AfterValidator(_saved_reply_text)]
 Domains = Annotated[list[Domain], BeforeValidator(_none_to_list)]
 
+_CLOCK_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock_time(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 09:30 as the sexagesimal number 570: say to quote it.
+    if isinstance(value, int) and not isinstance(value, bool):
+        _fail("clock_time", 'write a time of day in quotes, like "09:30" (24-hour HH:MM)')
+    if not isinstance(value, str) or not _CLOCK_TIME.fullmatch(value.strip()):
+        _fail("clock_time", f'{value!r} is not a time of day; write it like "09:30" (24-hour)')
+    return value.strip()
+
+
+def _weekday(value: Any) -> Any:
+    day = str(value).strip().lower()[:3]
+    if day not in WEEKDAYS:
+        _fail("weekday", f"{value!r} is not a day of the week; write mon, tue, … sun")
+    return day
+
+
+def _time_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(
+            "time_zone",
+            f"{value!r} is not a time zone; write an IANA name like 'Europe/London' or "
+            "'America/New_York' (or 'UTC')",
+        )
+    return value
+
+
+ClockTime = Annotated[str, BeforeValidator(_clock_time)]
+Weekday = Annotated[str, BeforeValidator(_weekday)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+Price = Annotated[float, Field(ge=0.0, le=100.0)]
+
 
 # ---------------------------------------------------------------------------------------------
 # Models
@@ -359,6 +398,16 @@ SavedReplies = Annotated[
 ]
 
 
+class QuietHours(_Model):
+    """When a segment's team is off (in the config's `time_zone`): reminders and escalations that
+    fall due inside wait until it ends. The response clock keeps running — the customer waits
+    through the night too, and the reports say so."""
+
+    start: ClockTime
+    end: ClockTime  # may be before `start`: 20:00-08:00 spans midnight
+    days: Annotated[list[Weekday], BeforeValidator(_none_to_list)] = list(WEEKDAYS)
+
+
 class Segment(_Model):
     """One part of the brand's X work, run from one Slack channel.
 
@@ -383,6 +432,10 @@ class Segment(_Model):
     tags: Tags = []
     saved_replies: SavedReplies = []
     stale_after_minutes: Annotated[int, Field(ge=1, le=10080)] = 30
+    # Response targets that nag: after the target, remind every this many minutes until someone
+    # acknowledges or answers; none inside quiet hours.
+    remind_every_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
+    quiet_hours: QuietHours | None = None
 
 
 ROUTING_CRITERIA: tuple[str, ...] = (
@@ -473,6 +526,56 @@ class SentimentSettings(_Model):
     ] = {}
 
 
+class SpikeSettings(_Model):
+    """`alerts.spike:` — a storm of mentions: the last `window_minutes` of an account's mentions
+    (negative ones, and all) against the same hour on the previous `baseline_days` days. It fires
+    when either count reaches `factor` times its baseline and at least its floor
+    (`min_negative`, `min_mentions`), so a quiet account's first few complaints are no storm."""
+
+    enabled: bool = True
+    window_minutes: Annotated[int, Field(ge=5, le=60)] = 10
+    baseline_days: Annotated[int, Field(ge=1, le=28)] = 7
+    factor: Annotated[float, Field(ge=1.5, le=50.0)] = 4.0
+    min_negative: Annotated[int, Field(ge=1, le=10000)] = 10
+    min_mentions: Annotated[int, Field(ge=1, le=100000)] = 40
+    negative_below: Annotated[float, Field(ge=-1.0, le=0.0)] = -0.3
+
+
+class AlertSettings(_Model):
+    """`alerts:` — brand disruption. Alerts go to `channel`; left out, to the crisis_management
+    segment's channel (else the default segment's)."""
+
+    channel: ChannelId | None = None
+    # Read each account's own timeline and flag its tweets that brandbot did not post.
+    posts_around_brandbot: bool = True
+    spike: Annotated[SpikeSettings, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=SpikeSettings
+    )
+
+
+class DigestSettings(_Model):
+    """`digest:` — post the report's summary and chart to `channel` every hour, day or week: a day
+    at `at` (the config's time zone) for the day before, a week on `weekday` for the week
+    before, an hour at its end."""
+
+    channel: ChannelId
+    every: Literal["hour", "day", "week"] = "day"
+    at: ClockTime = "09:00"
+    weekday: Weekday = "mon"
+
+
+class XPrices(_Model):
+    """`x_prices:` — what X charges per resource, in US dollars, for the reports' cost estimate
+    (pay-per-use list prices, Aug 2026; set your contract's)."""
+
+    post_read: Price = 0.005
+    user_read: Price = 0.010
+    owned_read: Price = 0.001  # the account's own mentions timeline and own tweets
+    post_create: Price = 0.015
+    post_create_with_url: Price = 0.20
+    summoned_reply: Price = 0.010
+
+
 _SKIP_CROSS_CHECKS = "brandbot.cross_checks_done"
 
 
@@ -491,6 +594,13 @@ class BrandConfig(_Model):
     sentiment: Annotated[SentimentSettings, BeforeValidator(_none_to_dict)] = Field(
         default_factory=SentimentSettings
     )
+    # The team's time zone: quiet hours, and where a report's day and week begin.
+    time_zone: TimeZone = "UTC"
+    alerts: Annotated[AlertSettings, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=AlertSettings
+    )
+    digest: DigestSettings | None = None
+    x_prices: Annotated[XPrices, BeforeValidator(_none_to_dict)] = Field(default_factory=XPrices)
 
     @model_validator(mode="before")
     @classmethod
@@ -519,6 +629,15 @@ class BrandConfig(_Model):
     def segment_names(self) -> list[str]:
         """Segment names in file order (the order follow rules are tried in)."""
         return list(self.segments)
+
+    @property
+    def alert_channel(self) -> str:
+        """Where brand-disruption alerts go: `alerts.channel`, else the crisis segment's channel,
+        else the default segment's."""
+        if self.alerts.channel:
+            return self.alerts.channel
+        segment = self.segments.get(CRISIS_SEGMENT) or self.segments[self.routing.default_segment]
+        return segment.channel
 
     def account(self, handle: str) -> Account:
         """The configured account with this handle (`@` optional, any case); KeyError if none."""
