@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import io
 import itertools
+from datetime import UTC, datetime
 
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: never look for a display (servers, CI, the demo)
 
-import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from bot.reports.figures import Report
 from bot.reports.rendering import heading
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 560, 100
 _TARGET_COLOUR, _GRID = "#c0392b", "#dddddd"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def render_png(report: Report) -> bytes:
@@ -82,6 +84,7 @@ def _response_times(ax: plt.Axes, report: Report, names: list[str]) -> None:
             color="#555555",
         )
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set_xlabel("first response, minutes (log scale); red: the segment's target")
     ax.set_title("Response time against target", fontsize=11)
     ax.grid(axis="x", color=_GRID)
@@ -89,7 +92,8 @@ def _response_times(ax: plt.Axes, report: Report, names: list[str]) -> None:
 
 def _volume(ax: plt.Axes, report: Report, names: list[str]) -> None:
     tz = report.window.local(report.window.start).tzinfo
-    edges = [float(mdates.date2num(report.window.local(e))) for e in report.volume_edges]
+    # matplotlib's date axis counts days since its epoch (1970-01-01 UTC)
+    edges = [(e - _EPOCH).total_seconds() / 86400 for e in report.volume_edges]
     starts, widths = edges[:-1], [b - a for a, b in itertools.pairwise(edges)]
     bottom = [0] * len(starts)
     for name in names:
@@ -104,11 +108,11 @@ def _volume(ax: plt.Axes, report: Report, names: list[str]) -> None:
         )
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     ax.xaxis_date(tz)
-    ax.set_title("Mentions per segment", fontsize=11)
+    ax.set_title("Mentions per segment", fontsize=11, pad=44)
     ax.set_ylabel("mentions")
     ax.set_xlabel(f"time ({report.window.time_zone})")
     ax.grid(axis="y", color=_GRID)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.06), ncols=3, frameon=False)
     figure = ax.get_figure()
     if figure is not None:
         figure.autofmt_xdate()

@@ -17,7 +17,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -51,7 +51,8 @@ class Spread:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Spread:
-        return cls(len(values), nearest_rank(values, 50), nearest_rank(values, 90))
+        whole = [round(v) for v in values]  # X's times are whole seconds
+        return cls(len(whole), nearest_rank(whole, 50), nearest_rank(whole, 90))
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,9 @@ def build_report(engine: Engine, config: BrandConfig, win: Window) -> Report:
                 col(AuditEntry.at) < win.end,
             )
         ).all()
-        first_day, last_day = win.start.date().isoformat(), win.end.date().isoformat()
+        # X bills by UTC day: the days the window touches (its end is exclusive)
+        first_day = win.start.astimezone(UTC).date().isoformat()
+        last_day = (win.end.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
         reads = session.execute(
             select(col(XRead.endpoint), func.sum(XRead.requests), func.sum(XRead.resources))
             .where(col(XRead.day) >= first_day, col(XRead.day) <= last_day)

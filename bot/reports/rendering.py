@@ -221,8 +221,7 @@ def heading(report: Report) -> str:
 
 def table(report: Report) -> str:
     """The per-segment table, fixed width (a code block in Slack)."""
-    rows = [("segment", "in", "claim", "reply", "resolv", "dism", "open", "p50", "p90", "target")]
-    rows.append(("", "", "", "", "", "", "", "", "", "met"))
+    rows = [("segment", "in", "claim", "reply", "resolv", "dism", "open", "p50", "p90", "met")]
     for name, f in [*report.segments.items(), ("total", report.total)]:
         rows.append(
             (
@@ -238,7 +237,6 @@ def table(report: Report) -> str:
                 _share(f),
             )
         )
-    rows = [rows[0], *rows[2:]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
