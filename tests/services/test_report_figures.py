@@ -72,8 +72,14 @@ def mention(
     )
 
 
-def draft(state: DraftState, author: str, *, posted: datetime | None, updated: datetime,
-          reason: str | None = None) -> Draft:  # fmt: skip
+def draft(
+    state: DraftState,
+    author: str,
+    *,
+    posted: datetime | None,
+    updated: datetime,
+    reason: str | None = None,
+) -> Draft:
     return Draft(
         account="acme",
         segment="customer_relations",
@@ -108,7 +114,7 @@ def report(engine: Engine, config: BrandConfig) -> Report:
             closed=at(11),
             claimed=True,
             tags=["outage"],
-        ),  # fmt: skip
+        ),
         mention("3", at(11), state=S.REPLIED, replied=at(11, 10), via="x"),
         mention("4", at(12), state=S.DISMISSED, closed=at(12, 5), reason="spam"),
         mention("5", at(13)),  # never answered: a miss by the window's end
@@ -116,17 +122,17 @@ def report(engine: Engine, config: BrandConfig) -> Report:
         mention("7", at(14), state=S.RESOLVED, closed=at(16), tags=["outage", "refund"]),
         mention(
             "f1", at(9, 30), state=S.RESOLVED, closed=at(9, 31), sentiment=0.6, follow_up_of="1"
-        ),  # fmt: skip
+        ),
         mention(
             "f2", at(9, 40), state=S.RESOLVED, closed=at(9, 41), sentiment=-0.9, follow_up_of="1"
-        ),  # fmt: skip
+        ),
         # the day before: not in the report
         mention(
             "0",
             at(23, day=DAY - timedelta(days=1)),
             state=S.REPLIED,
             replied=at(23, 59, day=DAY - timedelta(days=1)),
-        ),  # fmt: skip
+        ),
         # crisis management, target 10 minutes
         mention("c1", at(8), segment="crisis_management", state=S.REPLIED, replied=at(8, 30)),
         mention("c2", at(8), segment="crisis_management", state=S.REPLIED, replied=at(8, 4)),
@@ -143,14 +149,14 @@ def report(engine: Engine, config: BrandConfig) -> Report:
                     "ada",
                     posted=at(22, day=DAY - timedelta(days=1)),
                     updated=at(22, day=DAY - timedelta(days=1)),
-                ),  # fmt: skip
+                ),
                 draft(
                     DraftState.REJECTED,
                     "eve",
                     posted=None,
                     updated=at(12),
                     reason="off tone\nmore detail",
-                ),  # fmt: skip
+                ),
             ]
         )
         session.add_all(
