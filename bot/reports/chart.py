@@ -53,7 +53,7 @@ def _response_times(ax: plt.Axes, report: Report, names: list[str]) -> None:
     data = [[s / 60 for s in report.response_times.get(n, [])] or [float("nan")] for n in rows]
     ax.boxplot(
         data,
-        vert=False,
+        orientation="horizontal",
         tick_labels=[n.replace("_", " ") for n in rows],
         showfliers=True,
         widths=0.5,

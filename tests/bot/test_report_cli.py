@@ -141,14 +141,12 @@ def env(engine: Engine, database_url: str) -> dict[str, str]:
 
 def key_paths(value: Any, prefix: str = "") -> list[str]:
     """Every key of the JSON as a dotted path, name-keyed maps folded to one placeholder."""
-    if not isinstance(value, dict) or not value and prefix.rsplit(".", 1)[-1] not in NAMED:
-        return [prefix]
     last = prefix.rsplit(".", 1)[-1]
-    if last in NAME_TO_NUMBER:
+    if not isinstance(value, dict) or last in NAME_TO_NUMBER:
         return [prefix]
     paths: set[str] = set()
     for key, item in value.items():
-        name = NAMED.get(last, key)
+        name = NAMED.get(last, str(key))
         paths.update(key_paths(item, f"{prefix}.{name}" if prefix else name))
     return sorted(paths)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -79,7 +80,7 @@ def test_bars_are_hours_across_a_day_and_days_across_a_week() -> None:
     assert len(bucket_edges(day)) == 25
     week = window("week", NOW, "UTC")
     edges = bucket_edges(week)
-    assert len(edges) == 8 and all(b - a == timedelta(days=1) for a, b in zip(edges, edges[1:]))
+    assert len(edges) == 8 and all(b - a == timedelta(days=1) for a, b in itertools.pairwise(edges))
     hour = window("hour", NOW, "UTC")
     assert len(bucket_edges(hour)) == 13  # 5-minute bars
     rolling = window("day", NOW, "UTC", "24h")  # from 07:30: the first bar ends at 08:00
