@@ -50,7 +50,10 @@ def _figure(report: Report) -> Figure:
 
 def _response_times(ax: plt.Axes, report: Report, names: list[str]) -> None:
     rows = list(reversed(names))  # first segment on top
-    data = [[s / 60 for s in report.response_times.get(n, [])] or [float("nan")] for n in rows]
+    # a log scale has no 0: a reply within the second is drawn at one second
+    data = [
+        [max(s, 1) / 60 for s in report.response_times.get(n, [])] or [float("nan")] for n in rows
+    ]
     ax.boxplot(
         data,
         orientation="horizontal",
@@ -70,7 +73,8 @@ def _response_times(ax: plt.Axes, report: Report, names: list[str]) -> None:
                 linewidth=2.5,
             )
         share = figures.within_target_share
-        label = f"{figures.first_response.count} replies"
+        count = figures.first_response.count
+        label = f"{count} {'reply' if count == 1 else 'replies'}"
         if share is not None:
             label += f", {share:.0%} in target"
         ax.annotate(
