@@ -4,7 +4,10 @@ It serves ``http://127.0.0.1:PORT/api/<method>`` (give it to ``WebClient(base_ur
 every call against Slack's OpenAPI v2 spec (missing or unknown arguments, malformed blocks and
 views become ``violations``), keeps channels, messages, ephemerals and modals in memory, and can
 fail on purpose (429 with ``Retry-After``, 5xx, lost responses). It also accepts the
-``response_url`` POSTs that Bolt's ``respond()`` makes. Given an ``app_token`` it also serves
+``response_url`` POSTs that Bolt's ``respond()`` makes, and Slack's external file upload
+(``files.getUploadURLExternal``, the raw POST of the bytes to the URL it returns — fail it with
+``fail_next("upload_url")`` — and ``files.completeUploadExternal``, which shares the file in the
+channel as a message carrying it). Given an ``app_token`` it also serves
 Socket Mode: ``apps.connections.open`` (app token only) hands out URLs of ``self.socket``, a
 ``FakeSocketMode`` (see ``slack_socket.py``). stdlib only, because ``brandbot demo`` ships it.
 """
