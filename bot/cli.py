@@ -412,7 +412,7 @@ def report(
 ) -> None:
     """Response times against target, volume, sentiment, posts and X reads, per segment."""
     from bot.core.clock import utcnow
-    from bot.reports.service import open_report
+    from bot.reports.service import NoDatabase, open_report
     from policies.report_period import Period, window
 
     config = _config(config_path)
@@ -421,7 +421,10 @@ def report(
         win = window(chosen, utcnow(), config.time_zone, since_text)
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
-    built = open_report(config, Settings.from_env().database_url, win)
+    try:
+        built = open_report(config, Settings.from_env().database_url, win)
+    except NoDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
     from bot.reports.rendering import to_csv, to_json, to_text
 
     if png is not None:

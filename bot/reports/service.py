@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 from sqlalchemy import inspect, make_url
 
 from bot.core.context import ServiceContext
@@ -18,24 +17,27 @@ from policies.config import BrandConfig
 from policies.permissions import may_see_report
 from policies.report_period import Period, Window, window
 
+
+class NoDatabase(Exception):
+    """There is nothing to report from: the database (or its tables) does not exist yet."""
+
+
 REPORT_USAGE = "Usage: `/brand report [day|week]`: yesterday's figures, or last week's."
 
 
 def open_report(config: BrandConfig, database_url: str, win: Window) -> Report:
     """The report from the database at `database_url`, against app.yaml with the overrides
-    admins set from Slack (their response targets count). Exit 1 with a reason if there is no
-    database to read."""
+    admins set from Slack (their response targets count). NoDatabase if there is nothing to
+    read."""
     url = make_url(normalise_url(database_url))
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        raise click.ClickException(
+        raise NoDatabase(
             f"no database at {url.database}: `brandbot run` or `brandbot db upgrade` creates it"
         )
     engine = make_engine(database_url)
     try:
         if not inspect(engine).has_table("mention"):
-            raise click.ClickException(
-                "the database has no brandbot tables yet: run `brandbot db upgrade`"
-            )
+            raise NoDatabase("the database has no brandbot tables yet: run `brandbot db upgrade`")
         catalog = SegmentCatalog(config, engine=engine)
         catalog.refresh(force=True)
         return build_report(engine, catalog.config, win)
