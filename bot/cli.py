@@ -381,6 +381,78 @@ def audit_export(since_text: str | None, fmt: str, output: Path | None) -> None:
 
 @main.command()
 @click.option(
+    "--period",
+    type=click.Choice(["hour", "day", "week"]),
+    default="day",
+    show_default=True,
+    help="Without --since: the last complete hour, day or week in the config's time_zone.",
+)
+@click.option(
+    "--since",
+    "since_text",
+    metavar="WHEN",
+    help="From WHEN until now instead: 30m, 24h, 7d, 2w, or an ISO date/datetime "
+    "(in the config's time_zone unless it gives an offset).",
+)
+@click.option(
+    "--png", type=click.Path(dir_okay=False, path_type=Path), help="Write the chart here."
+)
+@click.option(
+    "--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a CSV here."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (keys: docs/report-keys.md).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+def report(
+    period: str,
+    since_text: str | None,
+    png: Path | None,
+    csv_path: Path | None,
+    as_json: bool,
+    config_path: Path | None,
+) -> None:
+    """Response times against target, volume, sentiment, posts and X reads, per segment."""
+    from bot.core.clock import utcnow
+    from bot.reports.service import NoDatabase, open_report
+    from policies.report_period import Period, window
+
+    config = _config(config_path)
+    chosen: Period = "hour" if period == "hour" else "week" if period == "week" else "day"
+    try:
+        win = window(chosen, utcnow(), config.time_zone, since_text)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    try:
+        built = open_report(config, Settings.from_env().database_url, win)
+    except NoDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
+    from bot.reports.rendering import to_csv, to_json, to_text
+
+    if png is not None:
+        from bot.reports.chart import render_png
+
+        _write_atomically(png, render_png(built))
+    if csv_path is not None:
+        _write_atomically(csv_path, to_csv(built).encode())
+    click.echo(to_json(built) if as_json else to_text(built), nl=False)
+    for path, what in ((png, "chart"), (csv_path, "CSV")):
+        if path is not None:
+            click.echo(f"{what} written to {path}", err=True)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` only once all of it is written (a half chart is worse than none)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@main.command()
+@click.option(
     "--speed", default=1.0, show_default=True, help="Slow down (<1) or speed up the script."
 )
 def demo(speed: float) -> None:

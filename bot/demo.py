@@ -230,6 +230,21 @@ def _play(
         ", ".join(f"{n} {s}" for s, n in counts.items())
         + f"; {len(world.slack.violations)} Slack API violations",
     )
+    _report(world, log)
+
+
+def _report(world: FakeWorld, log: Transcript) -> None:
+    """What `brandbot report --since 1h --png …` shows for the demo's hour, and its chart."""
+    from bot.reports.chart import render_png
+    from bot.reports.rendering import to_text
+
+    report = world.runtime.services.reports.build("hour", since="1h")
+    chart = Path(tempfile.gettempdir()) / "brandbot-demo-report.png"
+    chart.write_bytes(render_png(report))
+    log.say("report", "brandbot report --since 1h (the demo's hour):")
+    for line in to_text(report).rstrip("\n").splitlines():
+        log.say("report", line)
+    log.say("report", f"chart written to {chart}")
 
 
 def _click(

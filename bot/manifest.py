@@ -28,6 +28,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "views.update": (),  # the author-history modal once X answered; a saved reply filled in
     "views.publish": (),  # each member's App Home
     "auth.test": (),  # `check --online`: the token works
+    "files.getUploadURLExternal": ("files:write",),  # the digest's chart: upload the PNG
+    "files.completeUploadExternal": ("files:write",),  # and share it in the digest channel
 }
 SCOPES_WITHOUT_METHODS = {
     "commands": "/tweet and /brand",
@@ -40,6 +42,12 @@ BOT_SCOPES = sorted(
 )
 # The OpenAPI spec still names some scopes as they were before granular bot permissions.
 LEGACY_SCOPES = {"chat:write:bot": "chat:write", "chat:write:user": "chat:write"}
+# Methods newer than the 2021 OpenAPI spec, with the scope their method docs name
+# (docs.slack.dev/reference/methods/files.getUploadURLExternal, …completeUploadExternal).
+SCOPES_FROM_METHOD_DOCS = {
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
 # Where the spec names only the user token's scope: a bot joins a channel with channels:join
 # (docs.slack.dev/reference/methods/conversations.join), a user with channels:write.
 USER_SCOPE_IN_SPEC = {"conversations.join": "channels:write"}

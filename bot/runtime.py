@@ -40,6 +40,8 @@ from bot.mentions.inbox_rendering import assignment_dm_renderer, note_renderer
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
+from bot.reports.digest import DigestWorker
+from bot.reports.service import ReportService
 from bot.services import Services
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
@@ -63,6 +65,7 @@ class Runtime(OnContext):
     ingestor: Ingestor
     publisher: Publisher
     homes: HomeTabs
+    digests: DigestWorker
     services: Services
     bolt: App
     owner: str
@@ -70,7 +73,13 @@ class Runtime(OnContext):
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start_workers(
-        self, *, poll: bool = True, deliver: bool = True, publish: bool = True, homes: bool = True
+        self,
+        *,
+        poll: bool = True,
+        deliver: bool = True,
+        publish: bool = True,
+        homes: bool = True,
+        digests: bool = True,
     ) -> None:
         self._stop.clear()
         if deliver:
@@ -81,6 +90,8 @@ class Runtime(OnContext):
             self._spawn("publisher", self.publisher.run)
         if homes:
             self._spawn("homes", self.homes.run)
+        if digests:  # its own thread: an upload never delays a post or a card
+            self._spawn("digests", self.digests.run)
 
     def _spawn(self, name: str, target: Callable[[threading.Event], object]) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
@@ -92,6 +103,7 @@ class Runtime(OnContext):
         self.outbox.wake()
         self.publisher.wake()
         self.homes.wake()
+        self.digests.wake()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -172,6 +184,7 @@ def build_runtime(
         ingestor=wired.ingestor,
         publisher=wired.publisher,
         homes=wired.homes,
+        digests=wired.digests,
         services=wired.services,
         bolt=bolt,
         owner=owner,
@@ -188,6 +201,7 @@ class Wired:
     publisher: Publisher
     homes: HomeTabs
     services: Services
+    digests: DigestWorker
 
 
 def wire(
@@ -252,9 +266,11 @@ def wire(
         segments=segments,
         steering=steering,
         homes=HomeService(ctx, drafts=drafts, steering=steering, tabs=homes, client=client),
+        reports=ReportService(ctx),
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
-    return Wired(ctx, outbox, ingestor, publisher, homes, services)
+    digests = DigestWorker(ctx=ctx, client=outbox_client, owner=owner)
+    return Wired(ctx, outbox, ingestor, publisher, homes, services, digests)
 
 
 def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:

@@ -46,6 +46,11 @@ def register(app: App, services: Services) -> None:
                 tell(client, body, unfrozen_note(result))
             case "who":
                 tell(client, body, _who(services, rest))
+            case "report":
+                where = str(body.get("channel_id") or "")
+                tell(
+                    client, body, services.reports.summary(person=person, text=rest, channel=where)
+                )
             case name if name in steering.SUBCOMMANDS:
                 where = str(body.get("channel_id") or "")
                 answer, blocks = steering.steer(services, person, name, rest, where=where)

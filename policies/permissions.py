@@ -188,3 +188,18 @@ def may_freeze(*, is_admin: bool) -> Decision:
         if is_admin
         else Decision(False, "Only brandbot admins can freeze or unfreeze publishing.")
     )
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+def may_see_report(*, is_admin: bool, in_team_channel: bool) -> Decision:
+    """`/brand report`: asked in a segment's channel or the digest's (its members see the cards
+    and the digest there already), or by an admin anywhere. The answer is ephemeral."""
+    if is_admin or in_team_channel:
+        return ALLOW
+    return Decision(
+        False,
+        "Reports are for the team: ask in a segment's channel or the digest's channel "
+        "(or ask a brandbot admin).",
+    )

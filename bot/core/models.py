@@ -27,7 +27,7 @@ class Mention(SQLModel, table=True):
     author_name: str = Field(default="", max_length=200)
     text: str = Field(sa_column=Column(Text, nullable=False))
     url: str = Field(max_length=200)
-    tweeted_at: datetime
+    tweeted_at: datetime = Field(index=True, description="X's time; reports select by it")
     conversation_id: str = Field(index=True, max_length=32)
     lang: str | None = Field(default=None, max_length=16)
     sentiment: float
@@ -377,3 +377,31 @@ class XRead(SQLModel, table=True):
     )
     requests: int = 0
     resources: int = 0
+
+
+class ReportDigest(SQLModel, table=True):
+    """One digest of the report (a period kind and its start), inserted once whichever process
+    sees it due first, then delivered to Slack by one of them under a lease. `attempted_at` is
+    set before the first upload begins: any later attempt looks for the file in the channel
+    before uploading again, so an answer lost mid-flow never posts it twice."""
+
+    __tablename__ = "report_digest"
+    __table_args__ = (
+        UniqueConstraint("period", "period_start", name="uq_report_digest_period_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=8, description="hour, day or week")
+    period_start: datetime
+    period_end: datetime
+    channel: str = Field(max_length=32)
+    state: str = Field(default="pending", index=True, max_length=16, description="or 'posted'")
+    due_at: datetime
+    attempts: int = 0
+    attempted_at: datetime | None = Field(default=None, description="an upload was begun")
+    file_id: str | None = Field(default=None, max_length=32)
+    posted_at: datetime | None = None
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime

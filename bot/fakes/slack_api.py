@@ -4,7 +4,10 @@ It serves ``http://127.0.0.1:PORT/api/<method>`` (give it to ``WebClient(base_ur
 every call against Slack's OpenAPI v2 spec (missing or unknown arguments, malformed blocks and
 views become ``violations``), keeps channels, messages, ephemerals and modals in memory, and can
 fail on purpose (429 with ``Retry-After``, 5xx, lost responses). It also accepts the
-``response_url`` POSTs that Bolt's ``respond()`` makes. Given an ``app_token`` it also serves
+``response_url`` POSTs that Bolt's ``respond()`` makes, and Slack's external file upload
+(``files.getUploadURLExternal``, the raw POST of the bytes to the URL it returns — fail it with
+``fail_next("upload_url")`` — and ``files.completeUploadExternal``, which shares the file in the
+channel as a message carrying it). Given an ``app_token`` it also serves
 Socket Mode: ``apps.connections.open`` (app token only) hands out URLs of ``self.socket``, a
 ``FakeSocketMode`` (see ``slack_socket.py``). stdlib only, because ``brandbot demo`` ships it.
 """
@@ -58,17 +61,31 @@ ALSO_REQUIRED: dict[str, frozenset[str]] = {
     "users.info": frozenset({"user"}),
     "views.update": frozenset({"view"}),
 }
-JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
-VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
-ERROR_NAMES = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
-# Methods that take the app-level token (xapp-…) rather than the bot token.
-APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     required: frozenset[str]
     known: frozenset[str]
+
+
+# Methods newer than the 2021 spec, from Slack's method docs (docs.slack.dev/reference/methods):
+# the external upload flow that replaced the retired files.upload.
+NEWER_METHODS = {
+    "files.getUploadURLExternal": MethodSpec(
+        frozenset({"filename", "length"}),
+        frozenset({"filename", "length", "alt_txt", "snippet_type"}),
+    ),
+    "files.completeUploadExternal": MethodSpec(
+        frozenset({"files"}),
+        frozenset({"files", "channel_id", "channels", "initial_comment", "thread_ts", "blocks"}),
+    ),
+}
+JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata", "files"})
+VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
+ERROR_NAMES = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
+# Methods that take the app-level token (xapp-…) rather than the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 _SPEC_CACHE: dict[Path, dict[str, MethodSpec]] = {}
@@ -87,6 +104,7 @@ def load_spec(path: Path = DEFAULT_SPEC) -> dict[str, MethodSpec]:
                 methods[url.lstrip("/")] = MethodSpec(frozenset(required), frozenset(names))
             # Newer than the 2021 spec: no arguments beyond the (app-level) token.
             methods["apps.connections.open"] = MethodSpec(frozenset(), frozenset())
+            methods.update(NEWER_METHODS)
             _SPEC_CACHE[path] = methods
         return _SPEC_CACHE[path]
 
@@ -198,6 +216,9 @@ class FakeSlack:
         self.usergroup_names: dict[str, tuple[str, str]] = {}  # id -> (handle, name)
         self.views: dict[str, JSON] = {}
         self.home_views: dict[str, JSON] = {}  # user -> the Home tab view published to them
+        # file id -> {filename, length, data (the bytes POSTed to its upload URL), title,
+        # completed, channel}: the external upload flow
+        self.files: dict[str, JSON] = {}
         self.responses: list[JSON] = []
         self._triggers: dict[str, tuple[str, float]] = {}  # id -> (user, monotonic issue time)
         self._response_urls: dict[str, JSON] = {}
@@ -433,6 +454,8 @@ class FakeSlack:
     ) -> tuple[int, dict[str, str], JSON]:
         if path.startswith("/response_url/"):
             return self._response_url(path.rsplit("/", 1)[1], raw)
+        if path.startswith("/upload/v1/"):
+            return self._upload(path.rsplit("/", 1)[1], verb, raw)
         if not path.startswith("/api/"):
             return 404, {}, {"ok": False, "error": "not_found"}
         method = path.removeprefix("/api/")
@@ -577,6 +600,28 @@ class FakeSlack:
             self._cond.notify_all()
             return 200, {}, {"ok": True}
 
+    def _upload(self, key: str, verb: str, raw: bytes) -> tuple[int, dict[str, str], JSON]:
+        """The upload URL files.getUploadURLExternal handed out: a raw POST of the file's bytes,
+        exactly as long as announced (Slack answers 200 with a plain "OK - <length>")."""
+        with self._cond:
+            file = next((f for f in self.files.values() if f["upload_key"] == key), None)
+            if file is None or verb != "POST":
+                return 404, {}, {"ok": False, "error": "no_such_upload_url"}
+            failure = self._take_failure("upload_url")
+            if failure is not None and not failure.apply:
+                return failure.status, {}, {"ok": False, "error": "upload_failed"}
+            if len(raw) != file["length"]:
+                self.violations.append(
+                    f"upload of {file['id']}: {len(raw)} bytes, announced {file['length']}"
+                )
+                return 400, {}, {"ok": False, "error": "length_mismatch"}
+            file["data"] = raw
+            file["uploads"] += 1
+            self._cond.notify_all()
+            if failure is not None:
+                return failure.status, {}, {"ok": False, "error": "upload_failed"}
+            return 200, {}, {"ok": True}
+
     # -- state helpers (called with the lock held) -------------------------------------------
 
     def _known_channel(self, channel: Any) -> bool:
@@ -637,6 +682,8 @@ class FakeSlack:
             out["metadata"] = message["metadata"]
         if message["edits"]:
             out["edited"] = {"user": message["user"], "ts": message["ts"]}
+        if message.get("files"):
+            out["files"] = message["files"]
         return copy.deepcopy(out)
 
     @staticmethod
@@ -709,6 +756,51 @@ class FakeSlack:
         return {"ok": True, "channel": a["channel"], "ts": message["ts"]} | {
             "message": self._public(message)
         }
+
+    def _api_files_getUploadURLExternal(self, a: JSON) -> JSON:
+        try:
+            length = int(a["length"])
+        except (TypeError, ValueError):
+            return {"ok": False, "error": "invalid_arguments"}
+        if length <= 0:
+            return {"ok": False, "error": "invalid_length"}
+        file_id, key = f"F{secrets.token_hex(5).upper()}", secrets.token_urlsafe(12)
+        self.files[file_id] = {"id": file_id, "filename": str(a["filename"]), "length": length}
+        self.files[file_id] |= {"upload_key": key, "data": None, "uploads": 0, "title": None}
+        self.files[file_id] |= {"completed": False, "channel": None}
+        base = self.url.removesuffix("api/")
+        return {"ok": True, "upload_url": f"{base}upload/v1/{key}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, a: JSON) -> JSON:
+        entries = a["files"]
+        if not isinstance(entries, list) or not entries:
+            self.violations.append(f"files.completeUploadExternal: files {str(entries)[:80]!r}")
+            return {"ok": False, "error": "invalid_arguments"}
+        files = []
+        for entry in entries:
+            file = self.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if file is None or file["data"] is None:
+                return {
+                    "ok": False,
+                    "error": "file_not_found" if file is None else "file_not_uploaded",
+                }
+            if file["completed"]:
+                return {"ok": False, "error": "file_already_completed"}
+            files.append((file, entry))
+        channel = a.get("channel_id")
+        if channel is not None and not self._known_channel(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        shared = []
+        for file, entry in files:
+            file |= {"completed": True, "channel": channel, "title": entry.get("title")}
+            shared.append({"id": file["id"], "name": file["filename"], "title": file["title"]})
+        if channel is not None:
+            # Shared as one message carrying the files; initial_comment wins over blocks.
+            text = a.get("initial_comment") or ""
+            blocks = None if text else a.get("blocks")
+            message = self._store(channel, text=text, blocks=blocks, thread_ts=a.get("thread_ts"))
+            message["files"] = copy.deepcopy(shared)
+        return {"ok": True, "files": shared}
 
     def _api_chat_update(self, a: JSON) -> JSON:
         message = self._find(a["channel"], a["ts"])

@@ -24,6 +24,8 @@ def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
         "(in the conversation's thread): Internal note by @bob — never sent to X",  # a note
         "hash chain verified",
         "0 Slack API violations",
+        "brandbot report --since 1h (the demo's hour):",  # ends with the report
+        "brandbot-demo-report.png",  # and a chart a person can open
     ):
         assert expected in transcript, f"missing from the demo: {expected!r}"
     assert transcript.count("@acme posted:") == 1

@@ -16,6 +16,7 @@ from bot.manifest import (
     BOT_SCOPES,
     LEGACY_SCOPES,
     METHOD_SCOPES,
+    SCOPES_FROM_METHOD_DOCS,
     SCOPES_WITHOUT_METHODS,
     USER_SCOPE_IN_SPEC,
     build_manifest,
@@ -54,6 +55,10 @@ def test_the_manifest_asks_for_exactly_the_scopes_the_calls_need() -> None:
 @pytest.mark.parametrize("method", sorted(METHOD_SCOPES))
 def test_each_methods_scopes_are_the_ones_slacks_spec_names(method: str) -> None:
     spec = json.loads(DEFAULT_SPEC.read_text())
+    if method in SCOPES_FROM_METHOD_DOCS:  # newer than the spec: the method docs name it
+        assert f"/{method}" not in spec["paths"]
+        assert set(METHOD_SCOPES[method]) == {SCOPES_FROM_METHOD_DOCS[method]}
+        return
     (operation,) = spec["paths"][f"/{method}"].values()
     named = {
         LEGACY_SCOPES.get(scope, scope)

@@ -102,7 +102,7 @@ def test_help_lists_every_subcommand_with_an_example_and_marks_admin_ones(
     bob = world.user("U0BOB", "bob")
     theirs = brand(world, bob, "help")
     assert "`/brand channel <segment> <#channel>` — " in theirs and "_(admins)_" in theirs
-    assert "You can use `/brand who` and `/brand help`." in theirs
+    assert "You can use `/brand who`, `/brand report` and `/brand help`." in theirs
     assert brand(world, bob, "") == theirs
     assert brand(world, bob, "frobnicate").startswith("I don't know `/brand frobnicate`.")
 

@@ -53,6 +53,7 @@ SUBCOMMANDS: list[tuple[str, str, bool]] = [
     ("freeze [account|all] <reason> [for 2h]", "/brand freeze all Outage in progress for 2h", True),
     ("unfreeze [account|all]", "/brand unfreeze all", True),
     ("who <tweet URL or id>", "/brand who https://x.com/acme/status/1790000000000000000", False),
+    ("report [day|week]", "/brand report week", False),
     ("help", "/brand help", False),
 ]
 PURPOSE = {
@@ -75,6 +76,7 @@ PURPOSE = {
     "freeze": "stop all publishing at once",
     "unfreeze": "lift it; held posts wait for an approver to release them",
     "who": "who drafted, edited, approved and posted a tweet",
+    "report": "yesterday's (or last week's) response times, volume and sentiment, just for you (in a segment's or the digest's channel)",
     "help": "this list",
 }
 
@@ -105,7 +107,7 @@ def help_text(*, is_admin: bool) -> str:
         mark = " _(admins)_" if admin_only and not is_admin else ""
         lines.append(f"• `/brand {command}` — {PURPOSE.get(key, '')}{mark}\n    e.g. `{example}`")
     if not is_admin:
-        lines.append("You can use `/brand who` and `/brand help`.")
+        lines.append("You can use `/brand who`, `/brand report` and `/brand help`.")
     return "\n".join(lines)
 
 
