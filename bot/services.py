@@ -13,6 +13,7 @@ from bot.home.service import HomeService
 from bot.mentions.history import AuthorHistory
 from bot.mentions.inbox import InboxService
 from bot.mentions.service import MentionService
+from bot.mentions.timers import ResponseTimers
 from bot.steering.service import SteeringService
 
 
@@ -28,3 +29,4 @@ class Services:
     segments: SegmentCatalog
     steering: SteeringService
     homes: HomeService
+    timers: ResponseTimers
