@@ -18,6 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _STR = sqlmodel.sql.sqltypes.AutoString
+_TIME = sqlmodel.sql.sqltypes.UTCDateTime
 
 
 def upgrade() -> None:
@@ -25,15 +26,15 @@ def upgrade() -> None:
         "response_timer",
         sa.Column("mention_id", _STR(length=32), nullable=False),
         sa.Column("step", _STR(length=16), nullable=True),
-        sa.Column("due_at", sa.DateTime(), nullable=True),
+        sa.Column("due_at", _TIME(), nullable=True),
         sa.Column("last_step", _STR(length=16), nullable=True),
-        sa.Column("last_sent_at", sa.DateTime(), nullable=True),
+        sa.Column("last_sent_at", _TIME(), nullable=True),
         sa.Column("reminders", sa.Integer(), nullable=False),
         sa.Column("plan", _STR(length=200), nullable=False),
         sa.Column("stopped", _STR(length=16), nullable=True),
         sa.Column("acknowledged_by", _STR(length=32), nullable=True),
         sa.Column("acknowledged_by_name", _STR(length=200), nullable=True),
-        sa.Column("acknowledged_at", sa.DateTime(), nullable=True),
+        sa.Column("acknowledged_at", _TIME(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("mention_id"),
     )
@@ -45,7 +46,7 @@ def upgrade() -> None:
         sa.Column("step", _STR(length=16), nullable=False),
         sa.Column("notified", sa.Text(), nullable=False),
         sa.Column("target_minutes", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", _TIME(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
