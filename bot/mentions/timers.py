@@ -13,6 +13,7 @@ restart picks up where the last process stopped; missed steps collapse into one 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,8 @@ from bot.slack.clicks import Click
 from policies import permissions
 from policies.config import BrandConfig
 from policies.response_schedule import MESSAGES, Due, Plan, Step, as_utc, next_due
+
+log = logging.getLogger(__name__)
 
 RESPONSE_REMINDER = "response_reminder"  # the outbox kind of a reminder in a card's thread
 REPLAN_EVERY = timedelta(seconds=60)  # also catches a reroute into a segment with other settings
@@ -126,7 +129,10 @@ class ResponseTimers:
     def run_due(self) -> int:
         """Fire every step that is due (a publisher timer: database only). Returns how many."""
         now = self._ctx.clock.now()
-        self._replan(now)
+        try:
+            self._replan(now)
+        except Exception:  # planning again can wait for the next pass; due steps still fire
+            log.exception("re-planning response timers failed")
         with self._ctx.transaction() as session:
             due = list(
                 session.scalars(
@@ -136,7 +142,12 @@ class ResponseTimers:
                     .limit(self._batch)
                 )
             )
-        fired = sum(self._fire(mention_id, now) for mention_id in due)
+        fired = 0
+        for mention_id in due:
+            try:
+                fired += self._fire(mention_id, now)
+            except Exception:  # this timer stays due; the others, and the publisher, go on
+                log.exception("response timer of mention %s failed", mention_id)
         if due:
             self._ctx.hooks.cards_changed()
         return fired

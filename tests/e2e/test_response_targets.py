@@ -6,8 +6,10 @@ stop when a reply reaches X — and a fresh process over the same database carri
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
+import pytest
 from support import audit_entries, carded, posted_card
 
 from bot.core.clock import FakeClock
@@ -17,9 +19,11 @@ from bot.fakes.drafting import click_card, latest_draft, publish, said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
 from bot.mentions.timers import RESPONSE_REMINDER
+from bot.runtime import Runtime
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.cards.mention_card import MentionAction
 from bot.slack.cards.response_reminder import ReminderAction
+from policies.config import BrandConfig
 
 # TEST_CONFIG: customer_relations answers within 15 minutes, reminds every 30 (the default);
 # its approvers are S0CARE (U0BOB, U0CAROL); it names no responders.
@@ -233,3 +237,44 @@ def test_a_restart_between_steps_neither_loses_nor_repeats_one(world: FakeWorld)
     world.runtime.stop()
     assert len(_reminders(world, mention_id)) == 2
     assert len(world.cards(RESPONSE_REMINDER)) == 2
+
+
+def _two_processes_remind_once(world: FakeWorld) -> None:
+    mentions = [carded(world, f"@acme outage number {n}", author=f"fan{n}") for n in range(10)]
+    other = world.build_runtime()  # a second app process over the same database
+    _clock(world).advance(minutes=15)
+    errors: list[BaseException] = []
+    for _ in range(3):
+        start = threading.Barrier(2)
+
+        def run(runtime: Runtime, start: threading.Barrier = start) -> None:
+            try:
+                start.wait()
+                runtime.services.timers.run_due()
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(r,)) for r in (world.runtime, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    world.deliver()
+    assert [len(_reminders(world, m)) for m in mentions] == [1] * len(mentions)
+    assert len(audit_entries(world, action="mention.reminded")) == len(mentions)
+
+
+def test_two_processes_running_the_timers_at_once_remind_once(world: FakeWorld) -> None:
+    _two_processes_remind_once(world)
+
+
+@pytest.mark.postgres
+def test_two_processes_running_the_timers_at_once_remind_once_on_postgres(
+    config: BrandConfig, clock: FakeClock, postgres_url: str
+) -> None:
+    world = FakeWorld(config=config, database_url=postgres_url, clock=clock).start()
+    try:
+        _two_processes_remind_once(world)
+    finally:
+        world.stop()

@@ -81,7 +81,28 @@ def test_a_reply_posted_natively_on_x_stops_the_reminders(kit: ServiceKit) -> No
     mention_id = _ingest(kit)
     _tick(kit, minutes=15)
     assert [r.step for r in _reminders(kit.engine, mention_id)] == ["remind"]
-    # What the own-timeline reader records when it finds our reply posted straight on X.
+    _answer_natively(kit, mention_id)
+    _tick(kit, minutes=20)
+    assert [r.step for r in _reminders(kit.engine, mention_id)] == ["remind"]  # no escalation
+    assert _timer(kit.engine, mention_id).stopped == "answered"
+    assert kit.audit("mention.escalated") == []
+
+
+def test_a_follow_up_that_reopens_an_answered_conversation_has_a_timer_of_its_own(
+    kit: ServiceKit,
+) -> None:
+    first = _ingest(kit)
+    _answer_natively(kit, first)
+    _tick(kit, minutes=30)
+    follow_up = _ingest(kit, "@acme it broke again", conversation_id=first, in_reply_to=first)
+    assert kit.mention(follow_up).follow_up_of == first
+    _tick(kit, minutes=15)
+    assert [r.step for r in _reminders(kit.engine, follow_up)] == ["remind"]
+    assert _reminders(kit.engine, first) == []
+
+
+def _answer_natively(kit: ServiceKit, mention_id: str) -> None:
+    """What the own-timeline reader records when it finds our reply posted straight on X."""
     with transaction(kit.engine) as session:
         session.execute(
             update(Mention)
@@ -94,10 +115,6 @@ def test_a_reply_posted_natively_on_x_stops_the_reminders(kit: ServiceKit) -> No
                 version=col(Mention.version) + 1,
             )
         )
-    _tick(kit, minutes=20)
-    assert [r.step for r in _reminders(kit.engine, mention_id)] == ["remind"]  # no escalation
-    assert _timer(kit.engine, mention_id).stopped == "answered"
-    assert kit.audit("mention.escalated") == []
 
 
 def test_a_mention_resolved_without_a_reply_is_not_nagged_about(kit: ServiceKit) -> None:
@@ -129,7 +146,8 @@ def test_quiet_hours_hold_the_reminder_until_morning_then_one_escalation_goes(
     assert _timer(kit.engine, mention_id).last_step == "warn"  # the card warns: not a ping
     _tick(kit, minutes=10)  # 20:08: the target passed at 20:05, inside quiet hours
     assert _reminders(kit.engine, mention_id) == []
-    assert as_utc(_timer(kit.engine, mention_id).due_at) == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    held = _timer(kit.engine, mention_id).due_at
+    assert held is not None and as_utc(held) == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
     for _ in range(12):  # the night passes, the pass keeps running
         _tick(kit, hours=1)
     assert kit.clock.now() > datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
@@ -195,3 +213,21 @@ def test_two_processes_running_the_pass_at_once_remind_once(
         assert len(posted) == len(ids)
     finally:
         other_engine.dispose()
+
+
+def test_a_mention_rerouted_to_a_stricter_segment_is_reminded_on_its_target(
+    kit: ServiceKit,
+) -> None:
+    mention_id = _ingest(kit)  # customer relations: 15 minutes
+    _tick(kit, minutes=3)
+    kit.mentions.reroute(
+        kit.on_mention("U0ADMIN", kit.mention(mention_id)), to_segment="crisis_management"
+    )
+    kit.deliver()
+    _tick(kit, minutes=2)  # re-planned on crisis management's 10 minutes
+    _tick(kit, minutes=5)
+    reminders = _reminders(kit.engine, mention_id)
+    assert [(r.step, r.target_minutes) for r in reminders] == [("remind", 10)]
+    assert json.loads(reminders[0].notified) == ["S0CRISIS"]  # its responders
+    [message] = kit.messages("response_reminder")
+    assert message.channel == "C0CRISIS"  # in the thread of its live card, where it is now
