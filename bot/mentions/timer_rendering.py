@@ -30,6 +30,7 @@ def reminder_renderer(session: Session, message: SlackMessage) -> Rendered:
         mention_url=mention.url,
         target_minutes=reminder.target_minutes,
         due_at=mention.tweeted_at + timedelta(minutes=reminder.target_minutes),
+        waited_minutes=int((reminder.created_at - mention.tweeted_at).total_seconds() // 60),
         acknowledged_by=timer.acknowledged_by,
         acknowledged_at=timer.acknowledged_at,
         ended=ended if ended in ("answered", "closed") else None,

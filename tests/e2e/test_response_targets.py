@@ -86,6 +86,7 @@ def test_warn_remind_escalate_and_repeat_until_someone_acknowledges(world: FakeW
     _tick(world, minutes=7)  # at the target: the claimer is reminded in the card's thread
     [reminder] = _reminders(world, mention_id)
     assert "<@U0ALICE>" in reminder["text"] and "subteam" not in reminder["text"]
+    assert "has waited 15 min with no reply, past its 15 min response target" in reminder["text"]
     assert "*Overdue*" in _card_text(world, mention_id)
 
     _tick(world, minutes=15)  # twice the target: the approvers are named too

@@ -38,6 +38,7 @@ class ReminderView:
     mention_url: str
     target_minutes: int
     due_at: datetime  # the tweet's time plus the target
+    waited_minutes: int  # since the tweet, when the reminder was sent
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     ended: str | None = None  # "answered" or "closed": no more reminders, nothing to acknowledge
@@ -51,17 +52,19 @@ def reminder_text(view: ReminderView) -> str:
     """The message itself (also the notification's text): who, what, since when."""
     who = named(view.notified)
     tweet = f"<{view.mention_url}|@{view.author_handle}'s mention>"
-    target = f"{view.target_minutes} min"
+    waited = f"has waited {_duration(view.waited_minutes)} with no reply"
+    target = f"its {view.target_minutes} min response target (due {slack_date(view.due_at)})"
     if view.step == "remind":
-        return (
-            f":alarm_clock: {who} {tweet} is past its {target} response target "
-            f"(due {slack_date(view.due_at)}) and has no reply yet."
-        )
-    lead = "Escalated" if view.step == "escalate" else "Still unanswered"
-    return (
-        f":rotating_light: *{lead}*: {who} {tweet} has waited more than twice its {target} "
-        f"response target (due {slack_date(view.due_at)}) and has no reply yet."
-    )
+        return f":alarm_clock: {who}: {tweet} {waited}, past {target}."
+    lead = "*Escalated* to" if view.step == "escalate" else "*Still unanswered* —"
+    return f":rotating_light: {lead} {who}: {tweet} {waited}, over twice {target}."
+
+
+def _duration(minutes: int) -> str:
+    hours, rest = divmod(max(0, minutes), 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 def build_reminder(view: ReminderView) -> tuple[str, list[dict[str, Any]]]:
