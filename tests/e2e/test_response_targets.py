@@ -44,7 +44,7 @@ def _tick(world: FakeWorld, **delta: float) -> None:
 
 def _card_text(world: FakeWorld, mention_id: str) -> str:
     card = posted_card(world, mention_id)
-    return json.dumps(world.slack.message(card.channel, card.ts)["blocks"])
+    return json.dumps(world.slack.message(card.channel, card.ts)["blocks"], ensure_ascii=False)
 
 
 def _reminders(world: FakeWorld, mention_id: str) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ def test_warn_remind_escalate_and_repeat_until_someone_acknowledges(world: FakeW
     [reminder] = _reminders(world, mention_id)
     assert "<@U0ALICE>" in reminder["text"] and "subteam" not in reminder["text"]
     assert "has waited 15 min with no reply, past its 15 min response target" in reminder["text"]
-    assert "*Overdue*" in _card_text(world, mention_id)
+    assert "Overdue since" in _card_text(world, mention_id)
 
     _tick(world, minutes=15)  # twice the target: the approvers are named too
     escalation = _reminders(world, mention_id)[-1]
@@ -195,6 +195,7 @@ def test_a_reply_through_brandbot_stops_the_reminders(world: FakeWorld) -> None:
     _tick(world, minutes=15)
     [reminder] = _reminders(world, mention_id)
     assert "<!here>" in reminder["text"]  # unclaimed, no responders named: whoever is around
+    assert "*Open* — overdue since" in _card_text(world, mention_id)
 
     card = posted_card(world, mention_id)
     before = len(world.slack.views_for("U0ALICE"))

@@ -198,10 +198,14 @@ def _state_line(mention: Mention, segment: SegmentView, timer: TimerFacts | None
         case MentionState.OPEN:
             if step is None:
                 return f":large_yellow_circle: *Open* — respond by {slack_date(due)} ({target})"
-            return f"{_timer_warning(due, target, timer)}: *Open*, nobody has claimed it"
+            emoji, phrase = _timer_warning(due, target, timer)
+            return f"{emoji} *Open* — {phrase}"
         case MentionState.CLAIMED:
             line = f":raising_hand: *Claimed* by <@{mention.claimed_by}> {slack_date(mention.claimed_at or mention.ingested_at)}"
-            return line if step is None else f"{line}\n{_timer_warning(due, target, timer)}"
+            if step is None:
+                return line
+            emoji, phrase = _timer_warning(due, target, timer)
+            return f"{line}\n{emoji} {phrase[0].upper()}{phrase[1:]}"
         case MentionState.REPLIED:
             return f":speech_balloon: *Replied* {slack_date(mention.replied_at or mention.ingested_at)} — the response target is met; resolve it when the conversation is done"
         case MentionState.RESOLVED:
@@ -212,16 +216,16 @@ def _state_line(mention: Mention, segment: SegmentView, timer: TimerFacts | None
     return f"*{escape(str(mention.state))}*"
 
 
-def _timer_warning(due: datetime, target: str, timer: TimerFacts | None) -> str:
+def _timer_warning(due: datetime, target: str, timer: TimerFacts | None) -> tuple[str, str]:
     """Half the target gone (a warning), or past it (overdue: reminded, maybe escalated)."""
     if timer is None or timer.last_step == "warn":
-        return f":warning: Half the {target} has passed — respond by {slack_date(due)}"
+        return ":warning:", f"half the {target} has passed: respond by {slack_date(due)}"
     escalated = timer.last_step in ("escalate", "repeat")
-    line = f":red_circle: *Overdue* since {slack_date(due)} ({target})"
-    line += " — escalated to the approvers" if escalated else " — reminded in the thread"
+    phrase = f"overdue since {slack_date(due)} ({target})"
+    phrase += ", escalated to the approvers" if escalated else ", reminded in the thread"
     if timer.acknowledged_by:
-        line += f"; acknowledged by <@{timer.acknowledged_by}>"
-    return line
+        phrase += f"; acknowledged by <@{timer.acknowledged_by}>"
+    return ":red_circle:", phrase
 
 
 def _reply_line(reply: ReplyFacts) -> str:
