@@ -172,6 +172,10 @@ def test_a_double_click_or_a_forged_acknowledge_changes_nothing(world: FakeWorld
         ),
     )
     assert first.startswith("Acknowledged")
+    assert responder.last_sent is not None
+    body, stamp = responder.last_sent
+    replayed = responder.send_raw(body, timestamp=stamp)  # the very same signed request again
+    assert replayed.status_code == 200
     again = said(
         world,
         responder,
