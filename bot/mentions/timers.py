@@ -342,6 +342,9 @@ class ResponseTimers:
             return f"<@{timer.acknowledged_by}> already acknowledged it; nothing changed."
         ended = stop_reason(mention, timer)
         if ended in ("answered", "closed"):
+            with self._ctx.transaction() as session:  # its reminders drop the stale button
+                redraw_reminders(session, mention.id, now=self._ctx.clock.now())
+            self._ctx.hooks.cards_changed()
             return f"It is already {ended}: there is nothing to acknowledge."
         person, now = self._ctx.actor(click.person), self._ctx.clock.now()
         with self._ctx.transaction() as session:

@@ -231,3 +231,18 @@ def test_a_mention_rerouted_to_a_stricter_segment_is_reminded_on_its_target(
     assert json.loads(reminders[0].notified) == ["S0CRISIS"]  # its responders
     [message] = kit.messages("response_reminder")
     assert message.channel == "C0CRISIS"  # in the thread of its live card, where it is now
+
+
+def test_acknowledging_an_answered_mention_says_so_and_drops_the_stale_button(
+    kit: ServiceKit,
+) -> None:
+    mention_id = _ingest(kit)
+    _tick(kit, minutes=15)
+    [message] = kit.messages("response_reminder")
+    _answer_natively(kit, mention_id)  # before the timer next comes due
+    note = kit.timers.acknowledge(kit.click("U0BOB", message, mention_id))
+    assert note == "It is already answered: there is nothing to acknowledge."
+    kit.deliver()
+    shown = json.dumps(kit.slack.message(message.channel, str(message.ts))["blocks"])
+    assert "mention_acknowledge" not in shown and "answered" in shown
+    assert kit.audit("mention.acknowledged") == []
