@@ -40,6 +40,8 @@ from bot.mentions.inbox_rendering import assignment_dm_renderer, note_renderer
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
+from bot.mentions.timer_rendering import reminder_renderer
+from bot.mentions.timers import RESPONSE_REMINDER, ResponseTimers
 from bot.reports.digest import DigestWorker
 from bot.reports.service import ReportService
 from bot.services import Services
@@ -245,6 +247,8 @@ def wire(
     # a post handed to X just before a freeze may take this long to be answered
     freeze = FreezeService(ctx, in_flight_wait=x_timeout + 2)
     publisher.timers.append(freeze.lapse_expired)
+    timers = ResponseTimers(ctx)
+    publisher.timers.append(timers.run_due)  # response targets: database only, like the freeze's
     steering = SteeringService(ctx, client=client)
     homes = HomeTabs(
         ctx=ctx,
@@ -267,6 +271,7 @@ def wire(
         steering=steering,
         homes=HomeService(ctx, drafts=drafts, steering=steering, tabs=homes, client=client),
         reports=ReportService(ctx),
+        timers=timers,
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
     digests = DigestWorker(ctx=ctx, client=outbox_client, owner=owner)
@@ -291,6 +296,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         ANNOUNCEMENT: render_announcement,
         ASSIGNMENT_DM: assignment_dm_renderer(segments),
         MENTION_NOTE: note_renderer,
+        RESPONSE_REMINDER: reminder_renderer,
     }
 
 

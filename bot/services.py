@@ -13,6 +13,7 @@ from bot.home.service import HomeService
 from bot.mentions.history import AuthorHistory
 from bot.mentions.inbox import InboxService
 from bot.mentions.service import MentionService
+from bot.mentions.timers import ResponseTimers
 from bot.reports.service import ReportService
 from bot.steering.service import SteeringService
 
@@ -30,3 +31,4 @@ class Services:
     steering: SteeringService
     homes: HomeService
     reports: ReportService
+    timers: ResponseTimers

@@ -85,6 +85,14 @@ def may_work_on_mention(action: str, *, actor: Actor) -> Decision:
     return Decision(False, "Only this segment's responders can do that.")
 
 
+def may_acknowledge(*, actor: Actor, is_approver: bool) -> Decision:
+    """Acknowledge a response-target reminder (it stops the nagging, not the clock): a responder
+    of the segment, one of its approvers (an escalation names them), or an admin."""
+    if actor.is_admin or actor.is_responder or is_approver:
+        return ALLOW
+    return Decision(False, "Only this segment's responders, its approvers or an admin can do that.")
+
+
 def may_be_assigned(*, assignee: str, is_responder: bool, who_can: str) -> Decision:
     """Who a mention may be assigned to: someone who could work it (`who_can` says who that is,
     e.g. "members of #care" or "@care-team"), so an assignment is never a dead end."""

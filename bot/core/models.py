@@ -405,3 +405,41 @@ class ReportDigest(SQLModel, table=True):
     lease_until: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime
+
+
+class ResponseTimer(SQLModel, table=True):
+    """A mention's first-response timer (policies/response_schedule.py): the next step and when
+    it is due, what it has done, and who acknowledged it. One row per mention, made at ingest;
+    the timer pass claims a due step with a conditional UPDATE on `version`, so one process
+    fires it once. Whether the mention is answered or closed is read from it at fire time."""
+
+    __tablename__ = "response_timer"
+
+    mention_id: str = Field(primary_key=True, max_length=32)
+    step: str | None = Field(default=None, max_length=16, description="next step; None: stopped")
+    due_at: datetime | None = Field(default=None, index=True)
+    last_step: str | None = Field(default=None, max_length=16)
+    last_sent_at: datetime | None = Field(default=None, description="the last reminder message")
+    reminders: int = 0
+    plan: str = Field(max_length=200, description="the settings due_at was worked out from")
+    stopped: str | None = Field(
+        default=None, max_length=16, description="answered, closed, acknowledged, gone"
+    )
+    acknowledged_by: str | None = Field(default=None, max_length=32)
+    acknowledged_by_name: str | None = Field(default=None, max_length=200)
+    acknowledged_at: datetime | None = None
+    version: int = 1
+
+
+class MentionReminder(SQLModel, table=True):
+    """One reminder (or escalation) posted in a mention card's thread: whom it named and how late
+    the mention was, so the outbox renders it, and its Acknowledge button is found, from here."""
+
+    __tablename__ = "mention_reminder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: str = Field(index=True, max_length=32)
+    step: str = Field(max_length=16)
+    notified: str = Field(sa_column=Column(Text, nullable=False), description="JSON principals")
+    target_minutes: int
+    created_at: datetime

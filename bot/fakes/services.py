@@ -47,6 +47,7 @@ from bot.mentions.history import AuthorHistory
 from bot.mentions.inbox import InboxService
 from bot.mentions.ingest import Ingestor
 from bot.mentions.service import CardRequest, MentionService, create_cards
+from bot.mentions.timers import ResponseTimers
 from bot.runtime import posting_credentials, wire
 from bot.slack.clicks import Click, Person
 from bot.slack.client import interactive_client, outbox_client
@@ -101,6 +102,7 @@ class ServiceKit(OnContext):
     steering: SteeringService
     homes: HomeService
     tabs: HomeTabs
+    timers: ResponseTimers
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -262,6 +264,7 @@ def build_services(
         steering=services.steering,
         homes=services.homes,
         tabs=wired.homes,
+        timers=services.timers,
     )
 
 

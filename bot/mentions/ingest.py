@@ -26,6 +26,7 @@ from bot.core.models import Mention, PollCursor
 from bot.mentions import sentiment
 from bot.mentions.conversation import link_follow_ups
 from bot.mentions.service import CardRequest, create_cards
+from bot.mentions.timers import arm
 from bot.x.gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
 from policies.routing import MentionFacts, explain_route
 from policies.search import mention_accounts, segment_search_queries
@@ -163,7 +164,9 @@ class Ingestor:
                 col(Mention.id)
             )
             new_ids = set(session.execute(stmt, rows).scalars()) if rows else set()
-            self._queue_cards(session, [r for r in rows if r["id"] in new_ids], now)
+            stored = [r for r in rows if r["id"] in new_ids]
+            self._queue_cards(session, stored, now)
+            arm(session, self._ctx.engine, stored, config=self.config, now=now)  # response targets
         if new_ids:
             self._ctx.hooks.cards_changed()
         return [r["id"] for r in rows if r["id"] in new_ids]

@@ -5,11 +5,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from bot.core.models import Draft, DraftApproval, Mention, SlackMessage
+from bot.core.models import Draft, DraftApproval, Mention, ResponseTimer, SlackMessage
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
 from bot.mentions.conversation import ON_X, conversation_owner
-from bot.slack.cards.mention_card import CardFacts, ReplyFacts, build_mention_card, fallback_text
+from bot.slack.cards.mention_card import (
+    CardFacts,
+    ReplyFacts,
+    TimerFacts,
+    build_mention_card,
+    fallback_text,
+)
 from bot.slack.team import TeamUrl
 
 
@@ -61,7 +67,9 @@ def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> Card
     if mention.follow_up_of:
         original = session.get(Mention, mention.follow_up_of)
         owner = conversation_owner(session, original) if original else None
+    timer = session.get(ResponseTimer, mention.id)
     return CardFacts(
+        timer=TimerFacts(timer.last_step, timer.acknowledged_by) if timer else None,
         reply=reply,
         posted=posted,
         wrote_again_at=wrote_again[0] if wrote_again else None,

@@ -7,6 +7,7 @@ import pytest
 from policies.permissions import (
     Actor,
     Decision,
+    may_acknowledge,
     may_act_on_mention,
     may_administer,
     may_approve,
@@ -231,3 +232,21 @@ def test_only_someone_who_could_work_it_is_assigned(
         assignee=BOB, is_responder=is_responder, who_can="members of <#C0CARE>"
     )
     assert (decision.allowed, decision.reason) == (allowed, reason)
+
+
+ACKNOWLEDGE_CASES = [
+    # actor, is an approver of the segment, allowed
+    (responder, False, True),
+    (admin, False, True),
+    (outsider, True, True),  # an escalation names the approvers: they may acknowledge it
+    (outsider, False, False),
+]
+
+
+@pytest.mark.parametrize(("actor", "is_approver", "allowed"), ACKNOWLEDGE_CASES)
+def test_acknowledging_a_reminder(actor: Actor, is_approver: bool, allowed: bool) -> None:
+    decision = may_acknowledge(actor=actor, is_approver=is_approver)
+    assert decision.allowed is allowed
+    assert decision.reason == (
+        "" if allowed else "Only this segment's responders, its approvers or an admin can do that."
+    )

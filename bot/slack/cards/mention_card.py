@@ -61,6 +61,16 @@ class CardFacts:
     wrote_again_at: datetime | None = None  # a follow-up of this answered mention arrived
     wrote_again_by: str | None = None  # its author's handle: not always this mention's author
     owner: str | None = None  # a follow-up: who answered the conversation (mentioned, notified)
+    timer: TimerFacts | None = None  # how its response-target timer stands
+
+
+@dataclass(frozen=True)
+class TimerFacts:
+    """The response-target timer's last step (policies.response_schedule.Step) and who
+    acknowledged its reminders."""
+
+    last_step: str | None = None
+    acknowledged_by: str | None = None
 
 
 def segment_label(name: str) -> str:
@@ -161,7 +171,7 @@ def _status(mention: Mention, segment: SegmentView, is_live: bool, facts: CardFa
         lines.append(
             f":leftwards_arrow_with_hook: *Follow-up*: {owner} this conversation and the customer wrote again."
         )
-    lines.append(_state_line(mention, segment))
+    lines.append(_state_line(mention, segment, facts.timer))
     if facts.posted is not None:
         lines.append(_reply_line(facts.posted))
     if facts.reply is not None:
@@ -180,13 +190,22 @@ def _status(mention: Mention, segment: SegmentView, is_live: bool, facts: CardFa
 CLOSED = (MentionState.RESOLVED, MentionState.DISMISSED)
 
 
-def _state_line(mention: Mention, segment: SegmentView) -> str:
+def _state_line(mention: Mention, segment: SegmentView, timer: TimerFacts | None = None) -> str:
+    due = mention.tweeted_at + timedelta(minutes=segment.first_response_minutes)
+    target = f"{segment.first_response_minutes} min target"
+    step = timer.last_step if timer is not None else None
     match mention.state:
         case MentionState.OPEN:
-            due = mention.tweeted_at + timedelta(minutes=segment.first_response_minutes)
-            return f":large_yellow_circle: *Open* — respond by {slack_date(due)} ({segment.first_response_minutes} min target)"
+            if step is None:
+                return f":large_yellow_circle: *Open* — respond by {slack_date(due)} ({target})"
+            emoji, phrase = _timer_warning(due, target, timer)
+            return f"{emoji} *Open* — {phrase}"
         case MentionState.CLAIMED:
-            return f":raising_hand: *Claimed* by <@{mention.claimed_by}> {slack_date(mention.claimed_at or mention.ingested_at)}"
+            line = f":raising_hand: *Claimed* by <@{mention.claimed_by}> {slack_date(mention.claimed_at or mention.ingested_at)}"
+            if step is None:
+                return line
+            emoji, phrase = _timer_warning(due, target, timer)
+            return f"{line}\n{emoji} {phrase[0].upper()}{phrase[1:]}"
         case MentionState.REPLIED:
             return f":speech_balloon: *Replied* {slack_date(mention.replied_at or mention.ingested_at)} — the response target is met; resolve it when the conversation is done"
         case MentionState.RESOLVED:
@@ -195,6 +214,18 @@ def _state_line(mention: Mention, segment: SegmentView) -> str:
             reason = escape(mention.dismiss_reason or "no reason given")
             return f":wastebasket: *Dismissed* by <@{mention.closed_by}>: {reason}"
     return f"*{escape(str(mention.state))}*"
+
+
+def _timer_warning(due: datetime, target: str, timer: TimerFacts | None) -> tuple[str, str]:
+    """Half the target gone (a warning), or past it (overdue: reminded, maybe escalated)."""
+    if timer is None or timer.last_step == "warn":
+        return ":warning:", f"half the {target} has passed: respond by {slack_date(due)}"
+    escalated = timer.last_step in ("escalate", "repeat")
+    phrase = f"overdue since {slack_date(due)} ({target})"
+    phrase += ", escalated to the approvers" if escalated else ", reminded in the thread"
+    if timer.acknowledged_by:
+        phrase += f"; acknowledged by <@{timer.acknowledged_by}>"
+    return ":red_circle:", phrase
 
 
 def _reply_line(reply: ReplyFacts) -> str:
