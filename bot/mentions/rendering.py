@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from bot.core.models import Draft, DraftApproval, Mention, SlackMessage
+from bot.core.models import Draft, DraftApproval, Mention, OutsidePost, SlackMessage
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
 from bot.mentions.conversation import ON_X, conversation_owner
@@ -61,7 +61,13 @@ def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> Card
     if mention.follow_up_of:
         original = session.get(Mention, mention.follow_up_of)
         owner = conversation_owner(session, original) if original else None
+    native = (
+        session.get(OutsidePost, mention.reply_tweet_id)
+        if mention.replied_via == "x" and mention.reply_tweet_id
+        else None
+    )
     return CardFacts(
+        native_reply_by=native.account if native else None,
         reply=reply,
         posted=posted,
         wrote_again_at=wrote_again[0] if wrote_again else None,
