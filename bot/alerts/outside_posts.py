@@ -49,6 +49,9 @@ from policies.tweet_match import Match, same_post
 OUTSIDE_POST_ALERT = "outside_post_alert"
 DEFER_LIMIT = timedelta(minutes=15)  # an in-flight look-alike holds an alert back at most this
 DELETE_TIMEOUT = timedelta(minutes=2)  # a take-down X never answered may be confirmed again
+# Tweets older than the timeline's first poll, by more than X's and our clocks may disagree, are
+# history; closer ones alert (the safe side).
+CLOCK_SKEW = timedelta(minutes=1)
 S = OutsidePostState
 
 # event -> (states it may start from, state it ends in); `outside_post.<event>` is the audit action
@@ -125,7 +128,7 @@ def store_timeline(
         for tweet in sorted(tweets, key=lambda t: int(t.id)):
             if tweet.id in ours:
                 continue
-            history = tweet.created_at < watching_since
+            history = tweet.created_at < watching_since - CLOCK_SKEW
             alike = _look_alike(tweet, flying)
             if alike is not None and (history or now - tweet.created_at < DEFER_LIMIT):
                 if not history:
