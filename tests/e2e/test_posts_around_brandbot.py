@@ -182,7 +182,9 @@ def test_delete_from_x_needs_two_different_people_even_admins(world: FakeWorld) 
     other_id = _native(world, "Second unapproved tweet")
     _poll(world)
     other = next(a for a in _alerts(world) if a.subject_id == other_id)
-    assert "a different person must confirm" in _press(world, admin, other, OutsidePostAction.DELETE)
+    assert "a different person must confirm" in _press(
+        world, admin, other, OutsidePostAction.DELETE
+    )
     world.deliver()
     assert "You asked for this deletion" in _press(world, admin, other, OutsidePostAction.DELETE)
     assert other_id in world.x.tweets
