@@ -56,14 +56,17 @@ def tweet_url(post: OutsidePost) -> str:
     return f"https://x.com/{post.account}/status/{post.tweet_id}"
 
 
+def _what(post: OutsidePost) -> str:
+    return "a reply" if post.in_reply_to else "a tweet"
+
+
 def fallback_text(post: OutsidePost) -> str:
-    return escape(f"@{post.account} posted a tweet that nobody approved in brandbot: {post.text}")[
-        :3000
-    ]
+    said = f"@{post.account} posted {_what(post)} that nobody approved in brandbot: {post.text}"
+    return escape(said)[:3000]
 
 
 def build_outside_post_alert(post: OutsidePost) -> list[dict[str, Any]]:
-    what = "a reply" if post.in_reply_to else "a tweet"
+    what = _what(post)
     where = [slack_date(post.created_at)]
     if post.source:
         where.append(f"via *{escape(post.source)}*")
