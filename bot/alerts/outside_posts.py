@@ -32,7 +32,7 @@ from bot.core.errors import ActionRefused
 from bot.core.guard import Checkpoint
 from bot.core.models import Draft, DraftState, OutsidePost, OutsidePostState, SlackMessage
 from bot.core.outbox import Rendered
-from bot.mentions.service import NativeReply, replied_on_x
+from bot.mentions.service import NativeReply, native_reply_taken_down, replied_on_x
 from bot.slack.cards.outside_post_alert import (
     MAX_REASON,
     ExpectedContext,
@@ -367,6 +367,8 @@ class OutsidePostService:
             if rowcount(result) != 1:
                 return False
             outbox.mark_changed(session, post.card_id, now=now)
+            if target in (S.DELETED, S.GONE):  # a reply it was: its customer has no answer now
+                native_reply_taken_down(session, post.tweet_id, now=now)
             audit.record(
                 session,
                 actor=actor,

@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from bot.core.models import Draft, DraftApproval, Mention, OutsidePost, SlackMessage
+from bot.core.models import (
+    Draft,
+    DraftApproval,
+    Mention,
+    OutsidePost,
+    OutsidePostState,
+    SlackMessage,
+)
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
 from bot.mentions.conversation import ON_X, conversation_owner
@@ -68,6 +75,8 @@ def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> Card
     )
     return CardFacts(
         native_reply_by=native.account if native else None,
+        native_reply_deleted=native is not None
+        and native.state in (OutsidePostState.DELETED, OutsidePostState.GONE),
         reply=reply,
         posted=posted,
         wrote_again_at=wrote_again[0] if wrote_again else None,

@@ -265,6 +265,51 @@ def reply_taken_down(session: Session, draft: Draft, *, now: datetime) -> None:
     )
 
 
+def native_reply_taken_down(session: Session, tweet_id: str, *, now: datetime) -> list[str]:
+    """A reply posted on X directly, credited to mentions, was deleted from X through its alert
+    (in the caller's transaction): as when our own reply is taken down, each mention it answered
+    that is still Replied, with no other answer of ours on X, goes back to its claimer (else
+    Open), audited as `mention.unreplied`; `replied_at` stays (that answer did reach them)."""
+    answered = session.scalars(
+        select(Mention).where(
+            col(Mention.reply_tweet_id) == tweet_id,
+            col(Mention.replied_via) == "x",
+            col(Mention.state) == MentionState.REPLIED,
+        )
+    ).all()
+    reopened = []
+    for mention in answered:
+        ours_on_x = session.scalars(
+            select(col(Draft.id)).where(
+                Draft.answering(mention.id), col(Draft.state) == DraftState.POSTED
+            )
+        ).first()
+        if ours_on_x is not None:
+            continue
+        back_to = MentionState.CLAIMED if mention.claimed_by else MentionState.OPEN
+        before = _audit_view(mention)
+        result = session.execute(
+            update(Mention)
+            .where(col(Mention.id) == mention.id, col(Mention.state) == MentionState.REPLIED)
+            .values(state=back_to, version=col(Mention.version) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(result) != 1:
+            continue
+        outbox.mark_changed(session, mention.card_id, now=now)
+        audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action="mention.unreplied",
+            subject=f"mention:{mention.id}",
+            at=now,
+            before=before,
+            after={**before, "state": str(back_to), "tweet_id": tweet_id, "via": "x"},
+        )
+        reopened.append(mention.id)
+    return reopened
+
+
 def _answer_changed(
     session: Session,
     mention: Mention,

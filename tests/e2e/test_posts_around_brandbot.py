@@ -242,3 +242,15 @@ def test_a_reply_posted_on_x_directly_answers_its_mention_and_alerts(world: Fake
     assert "posted a reply that nobody approved" in _shown(world, alert)
     _poll(world)
     assert len(audit_entries(world, action="mention.replied_on_x")) == 1
+
+    # Taken down from X through its alert: the customer has no answer any more.
+    first, second = world.user("U0CRISIS1", "crisis1"), world.user("U0CRISIS2", "crisis2")
+    _press(world, first, alert, OutsidePostAction.DELETE)
+    world.deliver()
+    assert "Deleted from X" in _press(world, second, alert, OutsidePostAction.DELETE)
+    world.deliver()
+    assert world.mention(mention_id).state == MentionState.OPEN
+    shown = json.dumps(world.slack.message(card.channel, card.ts)["blocks"], ensure_ascii=False)
+    assert "A reply @acme posted on X directly was deleted from X" in shown
+    (unreplied,) = audit_entries(world, action="mention.unreplied")
+    assert json.loads(unreplied.after or "{}")["tweet_id"] == reply_id

@@ -62,6 +62,7 @@ class CardFacts:
     wrote_again_by: str | None = None  # its author's handle: not always this mention's author
     owner: str | None = None  # a follow-up: who answered the conversation (mentioned, notified)
     native_reply_by: str | None = None  # the brand account that replied on X directly
+    native_reply_deleted: bool = False  # that reply was taken down from X since
 
 
 def segment_label(name: str) -> str:
@@ -166,7 +167,10 @@ def _status(mention: Mention, segment: SegmentView, is_live: bool, facts: CardFa
     if mention.replied_via == "x" and mention.reply_tweet_id:
         by = facts.native_reply_by or mention.account
         url = f"https://x.com/{by}/status/{mention.reply_tweet_id}"
-        lines.append(f":bird: Replied on X directly by @{by} — <{url}|view on X>")
+        if facts.native_reply_deleted:
+            lines.append(f":wastebasket: A reply @{by} posted on X directly was deleted from X")
+        else:
+            lines.append(f":bird: Replied on X directly by @{by} — <{url}|view on X>")
     if facts.posted is not None:
         lines.append(_reply_line(facts.posted))
     if facts.reply is not None:
