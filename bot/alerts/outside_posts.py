@@ -121,9 +121,11 @@ def store_timeline(
     now = ctx.clock.now()
     outcome = TimelineOutcome()
     with ctx.transaction() as session:
+        # In-flight drafts first, then the recorded ids: a post the publisher records between
+        # the two reads is then seen as one or the other (PostgreSQL reads each statement anew).
+        flying = list(session.scalars(select(Draft).where(in_flight(account))))
         ids = [t.id for t in tweets]
         ours = set(session.scalars(select(col(Draft.tweet_id)).where(col(Draft.tweet_id).in_(ids))))
-        flying = list(session.scalars(select(Draft).where(in_flight(account))))
         rows: list[dict[str, Any]] = []
         for tweet in sorted(tweets, key=lambda t: int(t.id)):
             if tweet.id in ours:

@@ -119,6 +119,16 @@ def test_a_different_tweet_while_a_draft_is_in_flight_alerts_at_once(
     assert post.tweet_id == tweet_id and post.resembles_draft is None
 
 
+def test_a_homoglyph_of_an_in_flight_draft_is_not_mistaken_for_it(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    _poll_timeline(kit, clock)
+    kit.add_draft(DraftState.POSTING, text="Doors open at 9 tomorrow")
+    tweet_id = _native(kit, clock, "D\u043e\u043ers open at 9 tomorrow")  # Cyrillic o, twice
+    _poll_timeline(kit, clock)
+    assert [p.tweet_id for p in _posts(kit)] == [tweet_id]
+
+
 def test_a_look_alike_alerts_once_its_draft_is_no_longer_in_flight(
     kit: ServiceKit, clock: FakeClock
 ) -> None:
