@@ -13,6 +13,7 @@ from sqlmodel import col
 from support import audit_entries, carded, posted_card
 
 from bot.alerts.outside_posts import OUTSIDE_POST_ALERT
+from bot.core.audit_report import render_who, who_tweeted
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.core.models import MentionState, OutsidePost, OutsidePostState, PollCursor, SlackMessage
@@ -177,6 +178,16 @@ def test_delete_from_x_needs_two_different_people_even_admins(world: FakeWorld) 
         "outside_post.delete_confirmed",
         "outside_post.deleted",
     ]
+
+    with transaction(world.db) as session:  # `brandbot audit who` answers for it too
+        history = who_tweeted(session, tweet_id)
+        assert history is not None
+        told = render_who(history)
+    assert "Not posted through brandbot: nobody approved it" in told
+    assert "on X directly via Twitter Web App, not through brandbot" in told
+    assert "Deletion from X requested by crisis1 (U0CRISIS1)" in told
+    assert "REFUSED: mallory (U0MALLORY) tried to delete" in told
+    assert "Deleted from X (confirmed by crisis2 (U0CRISIS2))" in told
 
     # An admin alone cannot take a tweet down either.
     other_id = _native(world, "Second unapproved tweet")
