@@ -164,7 +164,7 @@ def _row(tweet: Tweet, account: str, now: datetime, alike: Draft | None) -> dict
         "account": account,
         "text": tweet.text,
         "created_at": tweet.created_at,
-        "source": (tweet.source or None) and tweet.source[:200],
+        "source": tweet.source[:200] if tweet.source else None,
         "in_reply_to": tweet.replied_to,
         "resembles_draft": alike.id if alike is not None else None,
         "state": S.ALERTED,

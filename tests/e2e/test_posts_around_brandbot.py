@@ -66,9 +66,8 @@ def _post(world: FakeWorld, tweet_id: str) -> OutsidePost:
 
 def _press(world: FakeWorld, user: SlackUser, alert: SlackMessage, action: str) -> str:
     """Press a button on the alert as it is in Slack now; the ephemeral answer."""
-    card = world.cards(OUTSIDE_POST_ALERT)[0] if alert.ts is None else alert
     return said(
-        world, user, lambda: user.click(channel=card.channel, ts=str(card.ts), action_id=action)
+        world, user, lambda: user.click(channel=alert.channel, ts=str(alert.ts), action_id=action)
     )
 
 
