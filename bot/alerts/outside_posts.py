@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
@@ -74,7 +74,7 @@ class TimelineOutcome:
     deferred: list[str] = field(default_factory=list)  # tweets to read again next poll
 
 
-def in_flight(account: str) -> Any:
+def in_flight(account: str) -> ColumnElement[bool]:
     """Drafts of the account that may be on X without their tweet id recorded: being posted,
     waiting for a person after a lost answer, or held/queued again after an attempt of unknown
     outcome (`attempt_at` is set by every hand-off to X)."""
