@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col
 
-from bot.alerts.outside_posts import store_timeline
+from bot.alerts.timeline import store_timeline
 from bot.core import audit
 from bot.core.context import ServiceContext
 from bot.core.db import insert_ignoring_conflicts, rowcount, table_of

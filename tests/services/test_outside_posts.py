@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 from sqlmodel import col
 from support import TEST_CONFIG
 
-from bot.alerts.outside_posts import DEFER_LIMIT, OUTSIDE_POST_ALERT, store_timeline
+from bot.alerts.outside_posts import OUTSIDE_POST_ALERT
+from bot.alerts.timeline import DEFER_LIMIT, store_timeline
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.core.errors import ActionRefused
