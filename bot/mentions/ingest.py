@@ -1,6 +1,6 @@
 """X → database: poll each account's mentions and each segment's search, store each tweet once,
 route it, and queue its card — all in one transaction per page. Each account's own timeline is
-polled too (bot/alerts/outside_posts.py): tweets it posted around brandbot, and native replies.
+polled too (bot/alerts/timeline.py): tweets it posted around brandbot, and native replies.
 
 Idempotent on tweet id (INSERT … ON CONFLICT DO NOTHING): a tweet found by both the mentions
 timeline and a search, or by overlapping polls, is one mention with one card. The since_id
