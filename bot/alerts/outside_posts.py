@@ -9,10 +9,10 @@ once however many click.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
@@ -20,7 +20,7 @@ from bot.core.context import ServiceContext
 from bot.core.db import rowcount
 from bot.core.errors import ActionRefused
 from bot.core.guard import Checkpoint
-from bot.core.models import OutsidePost, OutsidePostState, SlackMessage
+from bot.core.models import Draft, OutsidePost, OutsidePostState, SlackMessage
 from bot.core.outbox import Rendered
 from bot.mentions.service import native_reply_taken_down
 from bot.slack.cards.outside_post_alert import (
@@ -54,7 +54,21 @@ def outside_post_renderer(session: Session, message: SlackMessage) -> Rendered:
     post = session.get(OutsidePost, message.subject_id)
     if post is None:
         return Rendered(text="(alert no longer available)", blocks=[])
-    return Rendered(text=fallback_text(post), blocks=build_outside_post_alert(post))
+    # The publisher (or Mark as posted) may record it as a draft's post after the alert went out.
+    draft = session.scalars(
+        select(col(Draft.id)).where(col(Draft.tweet_id) == post.tweet_id)
+    ).first()
+    blocks = build_outside_post_alert(post, recognised_as=draft)
+    return Rendered(text=fallback_text(post), blocks=blocks)
+
+
+def recognised(session: Session, tweet_id: str, *, now: datetime) -> None:
+    """A draft's post was just recorded as `tweet_id` (in the caller's transaction): if an alert
+    went out for that tweet (its deferral ran out first), redraw it — it now says whose it is."""
+    card_id = session.scalars(
+        select(col(OutsidePost.card_id)).where(col(OutsidePost.tweet_id) == tweet_id)
+    ).first()
+    outbox.mark_changed(session, card_id, now=now)
 
 
 class OutsidePostService:

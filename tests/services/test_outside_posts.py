@@ -157,7 +157,17 @@ def test_a_deferral_never_outlasts_its_limit_and_the_alert_names_the_draft(
     assert post.tweet_id == tweet_id and post.resembles_draft == draft.id
     card = kit.messages(OUTSIDE_POST_ALERT)[0]
     shown = str(kit.slack.message(card.channel, str(card.ts))["blocks"])
-    assert f"draft #{draft.id}" in shown
+    assert f"draft #{draft.id}" in shown and "outside_post_delete" in shown
+
+    # A person finds it on X and marks the draft posted: the alert says whose it is now.
+    said = kit.drafts.mark_posted(
+        kit.on_draft("U0BOB", draft), reference=f"https://x.com/acme/status/{tweet_id}"
+    )
+    assert "posted" in said.lower()
+    kit.deliver()
+    shown = str(kit.slack.message(card.channel, str(card.ts))["blocks"])
+    assert f"brandbot's post of draft #{draft.id}" in shown
+    assert "outside_post_delete" not in shown  # nothing to do any more
 
 
 # -- the first poll, switching alerts off, and once-only ---------------------------------------

@@ -65,7 +65,10 @@ def fallback_text(post: OutsidePost) -> str:
     return escape(said)[:3000]
 
 
-def build_outside_post_alert(post: OutsidePost) -> list[dict[str, Any]]:
+def build_outside_post_alert(
+    post: OutsidePost, *, recognised_as: int | None = None
+) -> list[dict[str, Any]]:
+    """The alert; `recognised_as` is the draft whose post it turned out to be, if one does."""
     what = _what(post)
     where = [slack_date(post.created_at)]
     if post.source:
@@ -85,6 +88,16 @@ def build_outside_post_alert(post: OutsidePost) -> list[dict[str, Any]]:
         ),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(where)[:3000])]),
     ]
+    if recognised_as is not None:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f":white_check_mark: *Recognised since*: this is brandbot's post of "
+                    f"draft #{recognised_as}, approved there — nothing to do here."
+                )
+            )
+        )
+        return [block.to_dict() for block in blocks]
     if post.resembles_draft is not None:
         blocks.append(
             ContextBlock(
