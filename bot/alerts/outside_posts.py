@@ -80,9 +80,11 @@ class OutsidePostService:
         self._gateway = gateway
 
     def expected_form(self, click: Click) -> tuple[ExpectedContext, OutsidePost]:
-        """What the Expected form needs: a database read only (Slack's trigger_id lives 3 s);
-        who may record it is decided when the form is submitted."""
+        """What the Expected form needs. A non-admin is told at once rather than after typing a
+        reason (the directory is cached, well within Slack's 3 s); submitting checks again."""
         post = self._locate(click, "expected")
+        check = self._checkpoint(click, post, "expected")
+        check.require(permissions.may_mark_expected(is_admin=check.is_admin()))
         if post.state not in TRANSITIONS["expected"][0]:
             raise ActionRefused(f"It is {post.state.replace('_', ' ')} already; nothing to record.")
         return ExpectedContext(post.tweet_id, click.channel, click.message_ts), post

@@ -213,13 +213,15 @@ def test_expected_needs_an_admin_and_a_reason_and_shows_on_the_alert(world: Fake
     _poll(world)
     (alert,) = _alerts(world)
     approver = world.user("U0CRISIS1", "crisis1")
-    form = _open_expected(world, approver, alert)
-    response = approver.submit_view(form["id"], {REASON_BLOCK: {REASON_ACTION: "It's fine"}})
-    assert "Only brandbot admins" in response.json()["errors"][REASON_BLOCK]
-    assert _post(world, tweet_id).state == OutsidePostState.ALERTED
+    assert "Only brandbot admins" in _press(world, approver, alert, OutsidePostAction.EXPECTED)
+    assert world.slack.views_for(approver.user_id) == []
 
     admin = world.user("U0ADMIN", "admin")
     form = _open_expected(world, admin, alert)
+    # The admin's form, submitted by someone else (a forged or stolen submission): refused.
+    response = approver.submit_view(form["id"], {REASON_BLOCK: {REASON_ACTION: "It's fine"}})
+    assert "Only brandbot admins" in response.json()["errors"][REASON_BLOCK]
+    assert _post(world, tweet_id).state == OutsidePostState.ALERTED
     blank = admin.submit_view(form["id"], {REASON_BLOCK: {REASON_ACTION: "   "}}, force=True)
     assert "Say why" in blank.json()["errors"][REASON_BLOCK]
     ok = admin.submit_view(form["id"], {REASON_BLOCK: {REASON_ACTION: "Agency's launch post"}})
