@@ -213,6 +213,7 @@ def _play(
     _click(world, log, alice, outage, MentionAction.RESOLVE, "Resolve")
     _follow_up(world, log, outage)
     _dismiss(world, log, casey, hostile)
+    _replied_on_x(world, log, promo)
 
     world.slack.wait_for(lambda _: world.runtime.outbox.pending_count() == 0, timeout=30)
     with transaction(world.db) as session:
@@ -372,6 +373,27 @@ def _follow_up(world: FakeWorld, log: Transcript, mention_id: str) -> None:
     log.say(
         "route",
         f"follow-up of the answered conversation: {again.state}, its card in the original's thread",
+    )
+
+
+def _replied_on_x(world: FakeWorld, log: Transcript, mention_id: str) -> None:
+    """Someone answers a customer on x.com directly, around brandbot: the mention is answered
+    (its clock stops) and the crisis channel is alerted — nobody approved that tweet."""
+    handle = world.mention(mention_id).author_handle
+    text = f"@{handle} DM us and we'll sort it"
+    world.x.post_natively("acme", text, in_reply_to=mention_id, source="Twitter for iPhone")
+    log.say("x", f"@acme, from a phone, not through brandbot: {text}")
+    before = len(world.slack.calls)
+    with transaction(world.db) as session:  # poll now: the demo doesn't wait poll_seconds
+        session.execute(update(PollCursor).values(next_poll_at=world.clock.now()))
+    world.poll()
+    alert = world.config.alert_channel
+    world.slack.wait_for(
+        lambda s: any(c.args.get("channel") == alert for c in s.calls[before:]), timeout=30
+    )
+    mention = world.mention(mention_id)
+    log.say(
+        "poller", f"own timeline: @{handle}'s mention is {mention.state} (replied on X directly)"
     )
 
 

@@ -14,6 +14,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
+from bot.alerts.outside_posts import (
+    OUTSIDE_POST_ALERT,
+    OutsidePostService,
+    outside_post_renderer,
+)
 from bot.core import audit, migrate
 from bot.core.audit_report import AuditTrail
 from bot.core.clock import Clock, SystemClock
@@ -52,6 +57,7 @@ from bot.slack.team import TeamUrl
 from bot.steering.rendering import render_announcement
 from bot.steering.service import ANNOUNCEMENT, SteeringService
 from bot.x.gateway import PostingCredentials, XGateway
+from bot.x.reads import ReadLedger
 from policies.config import BrandConfig
 
 log = logging.getLogger(__name__)
@@ -220,6 +226,7 @@ def wire(
     """Build the one ServiceContext, the services on it and the workers that serve them (the
     service tests build theirs here too, so they test what runs)."""
     segments = SegmentCatalog(config, engine=engine)
+    gateway.record_reads_with(ReadLedger(engine=engine, clock=clock).record)  # X bills reads
     ctx = ServiceContext(
         engine=engine,
         clock=clock,
@@ -272,6 +279,7 @@ def wire(
         homes=HomeService(ctx, drafts=drafts, steering=steering, tabs=homes, client=client),
         reports=ReportService(ctx),
         timers=timers,
+        outside_posts=OutsidePostService(ctx, gateway=gateway),
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
     digests = DigestWorker(ctx=ctx, client=outbox_client, owner=owner)
@@ -297,6 +305,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         ASSIGNMENT_DM: assignment_dm_renderer(segments),
         MENTION_NOTE: note_renderer,
         RESPONSE_REMINDER: reminder_renderer,
+        OUTSIDE_POST_ALERT: outside_post_renderer,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.alerts.outside_posts import OutsidePostService
 from bot.core.audit_report import AuditTrail
 from bot.core.segments import SegmentCatalog
 from bot.drafts.service import DraftService
@@ -32,3 +33,4 @@ class Services:
     homes: HomeService
     reports: ReportService
     timers: ResponseTimers
+    outside_posts: OutsidePostService

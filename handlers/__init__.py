@@ -13,6 +13,7 @@ from handlers import (
     held_queue,
     inbox,
     mention_actions,
+    outside_posts,
     response_timers,
     steering,
 )
@@ -28,3 +29,4 @@ def register(app: App, services: Services) -> None:
     steering.register(app, services)
     app_home.register(app, services)
     response_timers.register(app, services)
+    outside_posts.register(app, services)

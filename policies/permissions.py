@@ -211,3 +211,40 @@ def may_see_report(*, is_admin: bool, in_team_channel: bool) -> Decision:
         "Reports are for the team: ask in a segment's channel or the digest's channel "
         "(or ask a brandbot admin).",
     )
+
+
+# -- tweets posted around brandbot -------------------------------------------------------------
+# An alert for a tweet a brand account posted outside brandbot. The caller resolves whether the
+# person is an admin, and an approver of the segment whose channel the alert is in (crisis
+# management by default).
+
+
+def may_mark_expected(*, is_admin: bool) -> Decision:
+    """Expected (recording why a tweet posted outside brandbot is fine): admins only — it closes
+    the alert on what may be a hacked account, so it needs the people who run brandbot."""
+    if is_admin:
+        return ALLOW
+    return Decision(
+        False, "Only brandbot admins can mark a tweet posted outside brandbot as expected."
+    )
+
+
+def may_delete_outside_post(*, is_admin: bool, is_approver: bool) -> Decision:
+    """Ask for (or confirm) taking down a tweet posted outside brandbot: an admin or an approver
+    of the alert's segment."""
+    if is_admin or is_approver:
+        return ALLOW
+    return Decision(
+        False, "Only brandbot admins and this channel's approvers can delete a tweet from X."
+    )
+
+
+def may_confirm_outside_delete(*, user_id: str, requested_by: str | None) -> Decision:
+    """Two people take it down: one asks, a different one confirms — admins too. Nobody alone
+    erases a tweet from the brand's account (the one asking could be the one who posted it).
+    Refused means: record the request."""
+    if requested_by is not None and requested_by != user_id:
+        return ALLOW
+    if requested_by == user_id:
+        return Decision(False, "You asked for this deletion: a different person must confirm it.")
+    return Decision(False, "a second person must confirm it")

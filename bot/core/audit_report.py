@@ -196,7 +196,7 @@ def who_tweeted(session: Session, tweet_id: str) -> TweetHistory | None:
     """The drafting, editing, approval and posting history of an X tweet the bot posted."""
     post = _find_post(session, tweet_id)
     if post is None:
-        return None
+        return _posted_around_brandbot(session, tweet_id)
     post_after = fields_of(post.after)
     account = str(post_after.get("account") or "")
     url = str(post_after.get("url") or f"https://x.com/{account or 'i/web'}/status/{tweet_id}")
@@ -221,6 +221,24 @@ def who_tweeted(session: Session, tweet_id: str) -> TweetHistory | None:
         draft_subject=post.subject,
         in_reply_to=in_reply_to,
         quote_of=quote_of,
+        steps=[_step(row) for row in rows],
+    )
+
+
+def _posted_around_brandbot(session: Session, tweet_id: str) -> TweetHistory | None:
+    """A tweet a brand account posted outside brandbot (its own timeline showed it): who acted on
+    its alert. No draft, so nobody approved it."""
+    rows = entries_of(session, subject=f"tweet:{tweet_id}")
+    seen = next((r for r in rows if r.action == "x.post_around_brandbot"), None)
+    if seen is None:
+        return None
+    account = str(fields_of(seen.after).get("account") or "")
+    return TweetHistory(
+        tweet_id=tweet_id,
+        url=f"https://x.com/{account or 'i/web'}/status/{tweet_id}",
+        account=account,
+        draft_subject="",
+        in_reply_to=None,
         steps=[_step(row) for row in rows],
     )
 
@@ -348,6 +366,25 @@ def _step(row: AuditEntry) -> Step:
         else:
             summary = f"Draft {verb.replace('_', ' ')} ({who})"
             detail = f"— {reason}" if reason else ""
+    elif kind == "x" and verb == "post_around_brandbot":
+        source = f" via {after['source']}" if after.get("source") else ""
+        summary = f"Posted as @{after.get('account')} on X directly{source}, not through brandbot"
+        detail = f"(tweeted {after.get('created_at')}): {_quote(str(after.get('text', '')))}"
+    elif kind == "outside_post":
+        summary = {
+            "expected": f"Marked expected by {who}",
+            "delete_requested": f"Deletion from X requested by {who}",
+            "delete_confirmed": f"Deletion confirmed by {who}",
+            "deleted": f"Deleted from X (confirmed by {who})",
+            "gone": f"Already gone from X when {who} confirmed its deletion",
+        }.get(verb, f"{verb.replace('_', ' ').capitalize()} by {who}")
+        if verb in ("refused", "delete_failed"):
+            attempted = after.get("attempted") or "delete it"
+            what = (
+                f"tried to {attempted}" if verb == "refused" else "confirmed; X did not delete it"
+            )
+            summary, outcome = f"REFUSED: {who} {what}", "refused"
+        detail = f"— {reason}" if reason else ""
     elif kind == "mention":
         tweet = row.subject.removeprefix("mention:")
         if verb == "ingest":
@@ -397,7 +434,9 @@ def render_who(history: TweetHistory) -> str:
     head = f"Tweet {history.tweet_id}" + (f" on @{history.account}" if history.account else "")
     lines = [f"{head}: {history.url}"]
     origin = f"Draft {history.draft_id}"
-    if history.in_reply_to:
+    if not history.draft_subject:
+        origin = "Not posted through brandbot: nobody approved it (seen on the account's timeline)"
+    elif history.in_reply_to:
         origin += f", a reply to mention {history.in_reply_to}"
     elif history.quote_of:
         origin += f", a quote of mention {history.quote_of}"

@@ -120,6 +120,9 @@ class PollCursor(SQLModel, table=True):
     failures: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime
+    created_at: datetime | None = Field(
+        default=None, description="first polled: an own timeline alerts on tweets from then on"
+    )
 
 
 class AuditEntry(SQLModel, table=True):
@@ -443,3 +446,44 @@ class MentionReminder(SQLModel, table=True):
     notified: str = Field(sa_column=Column(Text, nullable=False), description="JSON principals")
     target_minutes: int
     created_at: datetime
+
+
+class OutsidePostState(StrEnum):
+    ALERTED = "alerted"  # the alert is in the alert channel; nobody has acted yet
+    EXPECTED = "expected"  # an admin recorded why it is fine
+    DELETE_REQUESTED = "delete_requested"  # one person asked to take it down; another confirms
+    DELETING = "deleting"  # the confirmed take-down is being sent to X
+    DELETED = "deleted"  # taken down from X
+    GONE = "gone"  # X no longer had it when we tried (deleted on X directly)
+
+
+class OutsidePost(SQLModel, table=True):
+    """A tweet by a brand account that brandbot did not post (someone with the password, a
+    scheduler, a hacker): one row, one alert, whichever poll or process saw it first — the
+    primary key is X's tweet id."""
+
+    __tablename__ = "outside_post"
+
+    tweet_id: str = Field(primary_key=True, max_length=32)
+    account: str = Field(max_length=15, description="the brand handle that posted it")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(index=True, description="the tweet's own time on X")
+    source: str | None = Field(default=None, max_length=200, description="X's client name")
+    in_reply_to: str | None = Field(default=None, max_length=32, description="tweet it answers")
+    resembles_draft: int | None = Field(
+        default=None, description="an in-flight draft it looked like when the wait ran out"
+    )
+    state: str = Field(default=OutsidePostState.ALERTED, index=True, max_length=16)
+    version: int = 1
+    seen_at: datetime
+    expected_by: str | None = Field(default=None, max_length=32)
+    expected_by_name: str | None = Field(default=None, max_length=200)
+    expected_reason: str | None = Field(default=None, sa_column=Column(Text))
+    expected_at: datetime | None = None
+    delete_requested_by: str | None = Field(default=None, max_length=32)
+    delete_requested_at: datetime | None = None
+    deleted_by: str | None = Field(default=None, max_length=32)
+    deleted_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    card_id: int | None = Field(default=None, description="the alert (SlackMessage.id)")
+    updated_at: datetime

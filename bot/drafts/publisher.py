@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from bot.alerts.outside_posts import recognised
 from bot.core import audit, outbox
 from bot.core.clock import iso
 from bot.core.context import ServiceContext
@@ -476,6 +477,7 @@ class Publisher(Worker):
                     posted = session.get(Draft, draft.id, populate_existing=True)
                     assert posted is not None
                     reply_posted(session, posted, now=now)
+                    recognised(session, str(posted.tweet_id), now=now)  # an alert for it?
         except IntegrityError:  # another draft already has this tweet: never share it
             return self._stop(
                 draft,

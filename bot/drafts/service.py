@@ -20,6 +20,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from bot.alerts.outside_posts import recognised
 from bot.core import audit, outbox
 from bot.core.clock import iso
 from bot.core.context import ServiceContext
@@ -644,6 +645,7 @@ class DraftService:
                 posted = session.get(Draft, draft.id, populate_existing=True)
                 assert posted is not None
                 reply_posted(session, posted, now=now)
+                recognised(session, str(posted.tweet_id), now=now)  # an alert for it?
         except IntegrityError as exc:  # another draft recorded it meanwhile
             raise ActionRefused(
                 "That tweet was just recorded for another draft: two drafts never share a tweet."

@@ -19,6 +19,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, select
 from sqlmodel import SQLModel, col
 
+from bot.alerts.outside_posts import OutsidePostService
 from bot.core.audit_report import entries_of
 from bot.core.clock import Clock
 from bot.core.context import OnContext, ServiceContext
@@ -103,6 +104,7 @@ class ServiceKit(OnContext):
     homes: HomeService
     tabs: HomeTabs
     timers: ResponseTimers
+    outside_posts: OutsidePostService
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -265,6 +267,7 @@ def build_services(
         homes=services.homes,
         tabs=wired.homes,
         timers=services.timers,
+        outside_posts=services.outside_posts,
     )
 
 

@@ -354,8 +354,10 @@ class FakeX:
         on_call: Callable[[XCall], None] | None = None,
         shorten_links: bool = False,
         reply_rule: bool = True,
+        app_name: str = "brandbot",
     ) -> None:
         self.bearer_token = bearer_token
+        self.app_name = app_name  # the `source` X shows on tweets posted through the API
         self.on_call = on_call
         self.shorten_links = shorten_links  # store and return every link as https://t.co/…
         # X's 2026 rule: refuse a reply to a tweet that did not mention or quote the account.
@@ -469,6 +471,7 @@ class FakeX:
         tweet_id: str | None = None,
         is_retweet: bool = False,
         quote_of: str | None = None,
+        source: str = "Twitter for iPhone",
     ) -> JSON:
         """Seed a tweet as X would store it; ids increase in insertion order (compare as ints)."""
         with self._cond:
@@ -483,6 +486,37 @@ class FakeX:
                     tweet_id,
                     is_retweet,
                     quote_of=quote_of,
+                    source=source,
+                ).data
+            )
+
+    def post_natively(
+        self,
+        handle: str,
+        text: str,
+        *,
+        in_reply_to: str | None = None,
+        source: str = "Twitter Web App",
+        created_at: datetime | None = None,
+    ) -> JSON:
+        """@handle tweets outside brandbot (on x.com, from a phone, a scheduler): the tweet is on
+        the account's timeline, and a reply's parent gets its reply, as if it came through the
+        API — but not through brandbot. X's duplicate-content rule holds here too."""
+        with self._cond:
+            user = self._by_handle.get(handle.lstrip("@").lower())
+            if user is not None and (user, text) in self._by_text:
+                raise ValueError(f"@{handle} already has a tweet with this text")
+            return dict(
+                self._insert(
+                    handle,
+                    text,
+                    created_at,
+                    None,
+                    in_reply_to,
+                    "en",
+                    None,
+                    False,
+                    source=source,
                 ).data
             )
 
@@ -519,6 +553,7 @@ class FakeX:
         is_retweet: bool,
         *,
         quote_of: str | None = None,
+        source: str | None = None,
     ) -> _Tweet:
         author_id = self._by_handle.get(author.lstrip("@").lower()) or self.add_user(author)
         snowflake = (int(time.time() * 1000) - TWITTER_EPOCH_MS) << 22
@@ -545,6 +580,8 @@ class FakeX:
         )
         metrics = ("retweet_count", "reply_count", "like_count", "quote_count")
         data["public_metrics"] = dict.fromkeys(metrics, 0)
+        if source:
+            data["source"] = source
         entities: dict[str, list[JSON]] = {}
         for m in _MENTION_RE.finditer(text):
             mention = {"start": m.start(), "end": m.end(), "username": m.group(1)}
@@ -571,8 +608,8 @@ class FakeX:
         retweeted = re.match(r"RT @(\w+): (.*)", original, re.S) if is_retweet else None
         if retweeted:  # point at the original when we have it
             original_author = self._by_handle.get(retweeted[1].lower(), "")
-            source = self._by_text.get((original_author, retweeted[2]))
-            refs += [{"type": "retweeted", "id": str(source)}] if source else []
+            original_id = self._by_text.get((original_author, retweeted[2]))
+            refs += [{"type": "retweeted", "id": str(original_id)}] if original_id else []
         if refs:
             data["referenced_tweets"] = refs
         words = _WORD_RE.findall(original.lower())  # search matches links by what they expand to
@@ -952,7 +989,16 @@ class FakeX:
                 raise _problem(403, "Forbidden", DUPLICATE)
             handle = self._users[user]["username"]
             tweet = self._insert(
-                handle, text, None, None, parent, "en", None, False, quote_of=quoted
+                handle,
+                text,
+                None,
+                None,
+                parent,
+                "en",
+                None,
+                False,
+                quote_of=quoted,
+                source=self.app_name,
             )
             tweet.via_api = True
             created = dict(tweet.data)

@@ -1,5 +1,6 @@
 """X → database: poll each account's mentions and each segment's search, store each tweet once,
-route it, and queue its card — all in one transaction per page.
+route it, and queue its card — all in one transaction per page. Each account's own timeline is
+polled too (bot/alerts/timeline.py): tweets it posted around brandbot, and native replies.
 
 Idempotent on tweet id (INSERT … ON CONFLICT DO NOTHING): a tweet found by both the mentions
 timeline and a search, or by overlapping polls, is one mention with one card. The since_id
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col
 
+from bot.alerts.timeline import store_timeline
 from bot.core import audit
 from bot.core.context import ServiceContext
 from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
@@ -45,7 +47,7 @@ class Source:
     """One thing we poll on X."""
 
     key: str
-    kind: str  # "mentions" or "search"
+    kind: str  # "mentions", "search" or "timeline" (the account's own tweets)
     account: str  # brand handle the results belong to
     query: str = ""
 
@@ -80,6 +82,8 @@ class Ingestor:
         for segment, query in segment_search_queries(self.config).items():
             digest = hashlib.sha256(query.encode()).hexdigest()[:12]
             sources.append(Source(f"search:{segment}:{digest}", "search", accounts[0], query))
+        # Every account's own tweets: cheap owned reads, whether or not its mentions are followed.
+        sources += [Source(f"timeline:{h.lower()}", "timeline", h) for h in accounts]
         return sources
 
     def run(self, stop: threading.Event) -> None:
@@ -99,14 +103,26 @@ class Ingestor:
             return None
         cursor = self._cursor(source.key)
         token, newest = cursor.resume_token, cursor.pending_newest_id
+        watching_since = cursor.created_at or self._ctx.clock.now()
         fetched = stored = 0
+        held: str | None = None  # a timeline tweet deferred: the cursor stays below it
         try:
             for page in self._pages(source, cursor.since_id, token):
                 newest = _max_id(newest, page.newest_id)
                 fetched += len(page.tweets)
-                stored += len(self.store(page.tweets, source=source))
+                if source.kind == "timeline":
+                    outcome = store_timeline(
+                        self._ctx,
+                        page.tweets,
+                        account=source.account,
+                        watching_since=watching_since,
+                    )
+                    stored += len(outcome.alerted) + len(outcome.credited)
+                    held = _min_id(held, *outcome.deferred)
+                else:
+                    stored += len(self.store(page.tweets, source=source))
                 if page.next_token:  # a failure after this point resumes here, not from the top
-                    self._save_progress(source.key, page.next_token, newest)
+                    self._save_progress(source.key, page.next_token, _below(newest, held))
         except XRejected as exc:
             if token:  # X no longer accepts the saved page token: start this poll over
                 self._save_progress(source.key, None, None)
@@ -128,12 +144,16 @@ class Ingestor:
             )
         if source.kind == "search" and newest is not None:
             newest = _overlapped(newest)
-        return self._finish(source, fetched, stored, newest)
+        return self._finish(source, fetched, stored, _below(newest, held))
 
     def _pages(self, source: Source, since_id: str | None, token: str | None) -> Iterator[Page]:
         start = self._ctx.clock.now() - BACKFILL
         if source.kind == "mentions":
             return self._gateway.mentions(
+                source.account, since_id=since_id, start_time=start, page_token=token
+            )
+        if source.kind == "timeline":
+            return self._gateway.timeline(
                 source.account, since_id=since_id, start_time=start, page_token=token
             )
         return self._gateway.search(
@@ -244,9 +264,8 @@ class Ingestor:
         now = self._ctx.clock.now()
         with self._ctx.transaction() as session:
             stmt = insert_ignoring_conflicts(self._ctx.engine, table_of(PollCursor))
-            session.execute(
-                stmt, [{"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}]
-            )
+            first = {"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}
+            session.execute(stmt, [first | {"created_at": now}])
             free = or_(col(PollCursor.lease_until).is_(None), col(PollCursor.lease_until) < now)
             result = session.execute(
                 update(PollCursor)
@@ -302,6 +321,18 @@ def _overlapped(tweet_id: str) -> str:
     X's search indexes some tweets late; re-reading a few seconds is free (inserts are idempotent)."""
     overlap = int(SEARCH_OVERLAP.total_seconds() * 1000) << 22
     return str(max(1, int(tweet_id) - overlap))
+
+
+def _min_id(current: str | None, *ids: str) -> str | None:
+    return min([i for i in (current, *ids) if i is not None], key=int, default=None)
+
+
+def _below(newest: str | None, held: str | None) -> str | None:
+    """The since_id to move to: `newest`, unless a tweet is held for the next poll — then just
+    below it, so that poll reads it (and what came after) again; re-reading is idempotent."""
+    if held is None or newest is None:
+        return newest
+    return min(newest, str(int(held) - 1), key=int)
 
 
 def _max_id(current: str | None, newest: str | None) -> str | None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from bot.core.models import Draft, DraftApproval, Mention, ResponseTimer, SlackMessage
+from bot.core.models import (
+    Draft,
+    DraftApproval,
+    Mention,
+    OutsidePost,
+    OutsidePostState,
+    ResponseTimer,
+    SlackMessage,
+)
 from bot.core.outbox import Rendered, Renderer
 from bot.core.segments import SegmentCatalog
 from bot.mentions.conversation import ON_X, conversation_owner
@@ -68,8 +76,16 @@ def card_facts(session: Session, mention: Mention, team: TeamUrl | None) -> Card
         original = session.get(Mention, mention.follow_up_of)
         owner = conversation_owner(session, original) if original else None
     timer = session.get(ResponseTimer, mention.id)
+    native = (
+        session.get(OutsidePost, mention.reply_tweet_id)
+        if mention.replied_via == "x" and mention.reply_tweet_id
+        else None
+    )
     return CardFacts(
         timer=TimerFacts(timer.last_step, timer.acknowledged_by) if timer else None,
+        native_reply_by=native.account if native else None,
+        native_reply_deleted=native is not None
+        and native.state in (OutsidePostState.DELETED, OutsidePostState.GONE),
         reply=reply,
         posted=posted,
         wrote_again_at=wrote_again[0] if wrote_again else None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, func, select, true, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
@@ -154,6 +154,7 @@ def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
     if mention is None:
         return
     answered = mention.state in (MentionState.OPEN, MentionState.CLAIMED)
+    first = col(Mention.replied_at).is_(None)  # only the first answer says how it reached X
     _answer_changed(
         session,
         mention,
@@ -162,7 +163,83 @@ def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
         to=MentionState.REPLIED if answered else MentionState(mention.state),
         now=now,
         replied_at=func.coalesce(col(Mention.replied_at), now),
+        replied_via=case((first, "brandbot"), else_=col(Mention.replied_via)),
+        reply_tweet_id=case((first, draft.tweet_id), else_=col(Mention.reply_tweet_id)),
     )
+
+
+@dataclass(frozen=True)
+class NativeReply:
+    """A tweet a brand account posted on X directly that answers someone."""
+
+    tweet_id: str
+    account: str
+    conversation_id: str
+    replied_to: str | None  # the tweet it answers
+    replied_to_user: str | None  # that tweet's author (X's in_reply_to_user_id)
+    created_at: datetime
+
+
+def replied_on_x(session: Session, reply: NativeReply, *, now: datetime) -> list[str]:
+    """Credit a reply posted natively on X (in the caller's transaction) to the mentions it
+    answers: the one it replies to, and that person's earlier unanswered mentions in the same
+    conversation (the customer has an answer). Each mention's clock stops at its first reply
+    only — a conditional UPDATE on `replied_at IS NULL`, so overlapping polls credit once. Open
+    and Claimed ones move to Replied; the card says "Replied on X directly"; audited as
+    `mention.replied_on_x`. Returns the ids credited."""
+    answers = [col(Mention.id) == reply.replied_to] if reply.replied_to else []
+    if reply.replied_to_user:
+        answers.append(
+            and_(
+                col(Mention.conversation_id) == reply.conversation_id,
+                col(Mention.author_id) == reply.replied_to_user,
+                col(Mention.tweeted_at) <= reply.created_at,
+                col(Mention.state).in_([MentionState.OPEN, MentionState.CLAIMED]),
+            )
+        )
+    if not answers:
+        return []
+    candidates = session.scalars(
+        select(Mention).where(or_(*answers), col(Mention.replied_at).is_(None))
+    ).all()
+    credited = []
+    for mention in candidates:
+        answered = mention.state in (MentionState.OPEN, MentionState.CLAIMED)
+        to = MentionState.REPLIED if answered else MentionState(mention.state)
+        before = _audit_view(mention)
+        # The clock stops when the reply reached X (its own time), not when we polled it.
+        at = max(reply.created_at, mention.tweeted_at)
+        result = session.execute(
+            update(Mention)
+            .where(col(Mention.id) == mention.id, col(Mention.replied_at).is_(None))
+            .values(
+                state=to,
+                version=col(Mention.version) + 1,
+                replied_at=at,
+                replied_via="x",
+                reply_tweet_id=reply.tweet_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(result) != 1:
+            continue
+        outbox.mark_changed(session, mention.card_id, now=now)
+        audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action="mention.replied_on_x",
+            subject=f"mention:{mention.id}",
+            at=now,
+            before=before,
+            after={
+                **before,
+                "state": str(to),
+                "tweet_id": reply.tweet_id,
+                "account": reply.account,
+            },
+        )
+        credited.append(mention.id)
+    return credited
 
 
 def reply_taken_down(session: Session, draft: Draft, *, now: datetime) -> None:
@@ -186,6 +263,51 @@ def reply_taken_down(session: Session, draft: Draft, *, now: datetime) -> None:
     _answer_changed(
         session, mention, draft, "unreplied", to=back_to, now=now, only_from=MentionState.REPLIED
     )
+
+
+def native_reply_taken_down(session: Session, tweet_id: str, *, now: datetime) -> list[str]:
+    """A reply posted on X directly, credited to mentions, was deleted from X through its alert
+    (in the caller's transaction): as when our own reply is taken down, each mention it answered
+    that is still Replied, with no other answer of ours on X, goes back to its claimer (else
+    Open), audited as `mention.unreplied`; `replied_at` stays (that answer did reach them)."""
+    answered = session.scalars(
+        select(Mention).where(
+            col(Mention.reply_tweet_id) == tweet_id,
+            col(Mention.replied_via) == "x",
+            col(Mention.state) == MentionState.REPLIED,
+        )
+    ).all()
+    reopened = []
+    for mention in answered:
+        ours_on_x = session.scalars(
+            select(col(Draft.id)).where(
+                Draft.answering(mention.id), col(Draft.state) == DraftState.POSTED
+            )
+        ).first()
+        if ours_on_x is not None:
+            continue
+        back_to = MentionState.CLAIMED if mention.claimed_by else MentionState.OPEN
+        before = _audit_view(mention)
+        result = session.execute(
+            update(Mention)
+            .where(col(Mention.id) == mention.id, col(Mention.state) == MentionState.REPLIED)
+            .values(state=back_to, version=col(Mention.version) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(result) != 1:
+            continue
+        outbox.mark_changed(session, mention.card_id, now=now)
+        audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action="mention.unreplied",
+            subject=f"mention:{mention.id}",
+            at=now,
+            before=before,
+            after={**before, "state": str(back_to), "tweet_id": tweet_id, "via": "x"},
+        )
+        reopened.append(mention.id)
+    return reopened
 
 
 def _answer_changed(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -28,6 +28,7 @@ TWEET_FIELDS = [
     "note_tweet",
     "entities",  # t.co links with their expanded URLs: recovery compares whole texts
     "referenced_tweets",  # which tweet a reply answers
+    "source",  # the client that posted it ("Twitter Web App"), where X gives it
 ]
 USER_FIELDS = ["username", "name"]
 
@@ -99,6 +100,8 @@ class Tweet:
     links: tuple[tuple[str, str], ...] = ()  # (t.co link as in `text`, expanded URL)
     replied_to: str | None = None  # the tweet this one replies to
     quoted: str | None = None  # the tweet this one quotes
+    source: str | None = None  # the client it was posted with, where X says
+    replied_to_user: str | None = None  # the author (user id) of the tweet it replies to
 
     @property
     def url(self) -> str:
@@ -139,8 +142,15 @@ class _GatewaySession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+# Called after each read X answered: (endpoint, resources returned). X bills reads per resource
+# and UTC day; the composition root counts them in the database (bot/x/reads.py).
+ReadRecorder = Callable[[str, int], None]
+
+
 class XGateway:
-    """Reads with the app's bearer token; posting (issue: approvals) uses per-account OAuth 1.0a."""
+    """Reads with the app's bearer token (an account's own timeline with its own OAuth 1.0a
+    context where we have it: X prices those as "owned reads"); posting uses per-account OAuth
+    1.0a. Every read X answers is reported to `on_read` (posts are not reads)."""
 
     def __init__(
         self,
@@ -149,7 +159,9 @@ class XGateway:
         api_url: str | None = None,
         timeout: float = 10,
         credentials: Mapping[str, PostingCredentials] | None = None,
+        on_read: ReadRecorder | None = None,
     ):
+        self._on_read = on_read
         self._client = tweepy.Client(bearer_token=bearer_token, return_type=dict)
         self._client.session = _GatewaySession(api_url, timeout)
         self._user_ids: dict[str, str] = {}
@@ -164,6 +176,10 @@ class XGateway:
             )
             poster.session = _GatewaySession(api_url, timeout)
             self._posters[handle.lower()] = poster
+
+    def record_reads_with(self, recorder: ReadRecorder) -> None:
+        """Report every read X answers to `recorder` from now on (the composition root's)."""
+        self._on_read = recorder
 
     def can_post_as(self, handle: str) -> bool:
         return handle.lower() in self._posters
@@ -217,7 +233,9 @@ class XGateway:
                 user_fields=USER_FIELDS,
             )
         except XNotFound:
+            self._read("tweet", 0)
             return None
+        self._read("tweet", 1 if "data" in body else 0)
         if "data" not in body:  # X answers a missing tweet with 200 and an `errors` list
             return None
         users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
@@ -226,16 +244,33 @@ class XGateway:
     def recent_posts(self, handle: str, *, since: datetime) -> list[Tweet]:
         """The account's own tweets since `since`, newest first (to find a post of unknown outcome)."""
         tweets: list[Tweet] = []
-        for page in self._pages(
-            self._client.get_users_tweets,
-            "pagination_token",
-            None,
-            id=self.user_id(handle),
-            start_time=since,
-            max_results=100,
-        ):
+        for page in self.timeline(handle, since_id=None, start_time=since):
             tweets.extend(page.tweets)
         return tweets
+
+    def timeline(
+        self,
+        handle: str,
+        *,
+        since_id: str | None,
+        start_time: datetime | None,
+        page_token: str | None = None,
+    ) -> Iterator[Page]:
+        """The account's own tweets newer than since_id (GET /2/users/:id/tweets), page by page,
+        newest first. Asked as the account itself when we hold its keys (an owned read)."""
+        poster = self._posters.get(handle.lower())
+        client = poster or self._client
+        yield from self._pages(
+            client.get_users_tweets,
+            "pagination_token",
+            page_token,
+            endpoint="timeline",
+            id=self.user_id(handle),
+            since_id=since_id,
+            start_time=None if since_id else start_time,
+            max_results=100,
+            **({"user_auth": True} if poster is not None else {}),
+        )
 
     def delete(self, handle: str, tweet_id: str) -> None:
         poster = self._posters.get(handle.lower())
@@ -247,6 +282,7 @@ class XGateway:
         key = handle.lower()
         if key not in self._user_ids:
             body = self._call(self._client.get_user, username=handle)
+            self._read("user", 1 if "data" in body else 0)
             if "data" not in body:
                 raise XRejected(f"X account @{handle} not found")
             self._user_ids[key] = body["data"]["id"]
@@ -260,6 +296,7 @@ class XGateway:
             id=user_id,
             user_fields=["public_metrics", "verified", "created_at"],
         )
+        self._read("user", 1 if "data" in body else 0)
         if "data" not in body:
             raise XNotFound(f"X has no account {user_id}")
         user = body["data"]
@@ -289,6 +326,7 @@ class XGateway:
             self._client.get_users_mentions,
             "pagination_token",
             page_token,
+            endpoint="mentions",
             id=self.user_id(handle),
             since_id=since_id,
             start_time=None if since_id else start_time,
@@ -307,6 +345,7 @@ class XGateway:
             self._client.search_recent_tweets,
             "next_token",
             page_token,
+            endpoint="search",
             query=query,
             since_id=since_id,
             start_time=None if since_id else start_time,
@@ -314,7 +353,7 @@ class XGateway:
         )
 
     def _pages(
-        self, method: Any, token_param: str, token: str | None, **params: Any
+        self, method: Any, token_param: str, token: str | None, *, endpoint: str, **params: Any
     ) -> Iterator[Page]:
         params = {k: v for k, v in params.items() if v is not None}
         while True:
@@ -328,11 +367,21 @@ class XGateway:
             )
             users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
             tweets = [_tweet(t, users) for t in body.get("data", [])]
+            self._read(endpoint, len(tweets))
             meta = body.get("meta", {})
             token = meta.get("next_token")
             yield Page(tweets=tweets, newest_id=meta.get("newest_id"), next_token=token)
             if not token:
                 return
+
+    def _read(self, endpoint: str, resources: int) -> None:
+        """Count one read X answered. Counting must never fail a read: a lost count is logged."""
+        if self._on_read is None:
+            return
+        try:
+            self._on_read(endpoint, resources)
+        except Exception:
+            log.exception("could not count a read of X (%s)", endpoint)
 
     def _call(self, method: Any, **params: Any) -> dict[str, Any]:
         try:
@@ -375,6 +424,8 @@ def _tweet(raw: dict[str, Any], users: dict[str, dict[str, Any]]) -> Tweet:
         ),
         replied_to=_referenced(raw, "replied_to"),
         quoted=_referenced(raw, "quoted"),
+        source=str(raw["source"]) if raw.get("source") else None,
+        replied_to_user=str(raw["in_reply_to_user_id"]) if raw.get("in_reply_to_user_id") else None,
     )
 
 

@@ -22,6 +22,8 @@ def test_the_demo_shows_routing_claims_approval_publication_and_who() -> None:
         "follow-up of the answered conversation: open",
         "DM to alice: @bob assigned you a mention from @lee_shops",  # Assign to…
         "(in the conversation's thread): Internal note by @bob — never sent to X",  # a note
+        "card posted in #crisis_management: @acme posted a reply that nobody approved",
+        "mention is replied (replied on X directly)",  # a native reply stops the clock
         "hash chain verified",
         "0 Slack API violations",
         "brandbot report --since 1h (the demo's hour):",  # ends with the report

@@ -62,6 +62,8 @@ class CardFacts:
     wrote_again_by: str | None = None  # its author's handle: not always this mention's author
     owner: str | None = None  # a follow-up: who answered the conversation (mentioned, notified)
     timer: TimerFacts | None = None  # how its response-target timer stands
+    native_reply_by: str | None = None  # the brand account that replied on X directly
+    native_reply_deleted: bool = False  # that reply was taken down from X since
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,13 @@ def _status(mention: Mention, segment: SegmentView, is_live: bool, facts: CardFa
             f":leftwards_arrow_with_hook: *Follow-up*: {owner} this conversation and the customer wrote again."
         )
     lines.append(_state_line(mention, segment, facts.timer))
+    if mention.replied_via == "x" and mention.reply_tweet_id:
+        by = facts.native_reply_by or mention.account
+        url = f"https://x.com/{by}/status/{mention.reply_tweet_id}"
+        if facts.native_reply_deleted:
+            lines.append(f":wastebasket: A reply @{by} posted on X directly was deleted from X")
+        else:
+            lines.append(f":bird: Replied on X directly by @{by} — <{url}|view on X>")
     if facts.posted is not None:
         lines.append(_reply_line(facts.posted))
     if facts.reply is not None:
