@@ -14,6 +14,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
+from bot.alerts.spikes import SPIKE_ALERT, SpikeService, render_spike_alert
 from bot.core import audit, migrate
 from bot.core.audit_report import AuditTrail
 from bot.core.clock import Clock, SystemClock
@@ -241,6 +242,7 @@ def wire(
     ctx.hooks.cards_changed = _both(outbox.wake, homes.changed)  # a card redrawn: homes too
     ctx.hooks.approved = publisher.wake
     mentions = MentionService(ctx)
+    spikes = SpikeService(ctx, freeze=freeze)
     services = Services(
         mentions=mentions,
         authors=AuthorHistory(ctx, gateway=gateway),
@@ -252,8 +254,10 @@ def wire(
         segments=segments,
         steering=steering,
         homes=HomeService(ctx, drafts=drafts, steering=steering, tabs=homes, client=client),
+        spikes=spikes,
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
+    ingestor.after_poll.append(spikes.check)  # a storm is alerted within the poll that saw it
     return Wired(ctx, outbox, ingestor, publisher, homes, services)
 
 
@@ -275,6 +279,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         ANNOUNCEMENT: render_announcement,
         ASSIGNMENT_DM: assignment_dm_renderer(segments),
         MENTION_NOTE: note_renderer,
+        SPIKE_ALERT: render_spike_alert,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.alerts.spikes import SpikeService
 from bot.core.audit_report import AuditTrail
 from bot.core.segments import SegmentCatalog
 from bot.drafts.service import DraftService
@@ -28,3 +29,4 @@ class Services:
     segments: SegmentCatalog
     steering: SteeringService
     homes: HomeService
+    spikes: SpikeService

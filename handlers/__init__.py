@@ -13,6 +13,7 @@ from handlers import (
     held_queue,
     inbox,
     mention_actions,
+    spikes,
     steering,
 )
 
@@ -26,3 +27,4 @@ def register(app: App, services: Services) -> None:
     held_queue.register(app, services)
     steering.register(app, services)
     app_home.register(app, services)
+    spikes.register(app, services)

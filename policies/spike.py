@@ -6,13 +6,15 @@ them) are compared with a baseline: the mean per window at the same local time o
 previous `baseline_days` days, each day smoothed over ±`SMOOTHING` around that time (one noisy
 ten minutes a week ago sets no bar). Days before the account's history began, and days when a
 spike was raging at that time, are left out rather than counted as zero or as normal; a quiet
-day inside the history counts as zero. With no usable day the baseline is zero and the floors
-alone decide.
+day inside the history counts as zero. With no usable day (a new install) the baseline is the
+mean per window over the `RECENT` hours before the window, if our history covers them (the first
+poll reads back a day); with neither, it is zero and the floors alone decide.
 
-A spike fires when the negative count reaches `factor` × its baseline and at least
-`min_negative`, or the total reaches `factor` × its baseline and at least `min_mentions`. Once
+A spike fires when the negative count reaches `factor` times its baseline and at least
+`min_negative`, or the total reaches `factor` times its baseline and at least `min_mentions`. Once
 fired it rages while either count is at least half its firing level, and ends once both have
-stayed below that for `calm_windows` windows: the alert can't re-fire every poll while the storm
+stayed below that for `CALM_WINDOWS` windows (judged against the higher of the levels now and
+those it fired at): the alert can't re-fire every poll while the storm
 goes on, and a storm tomorrow alerts again.
 """
 
@@ -27,6 +29,7 @@ from zoneinfo import ZoneInfo
 SMOOTHING = timedelta(minutes=30)  # each baseline day counts the window's time ± this
 CALM_WINDOWS = 3  # a storm ends after this many windows below half its firing level
 HOT_SHARE = 0.5  # share of the firing level a storm must hold to keep raging
+RECENT = timedelta(hours=2)  # a new install's baseline: the hours just before the window
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ class Span:
 class Baseline:
     negative: float  # mean negative mentions per window
     mentions: float  # mean mentions per window
-    days: int  # how many previous days fed it (0: no history yet, floors only)
+    days: int  # how many previous days fed it (0: the recent hours did, or nothing)
+    recent: bool = False  # no previous day was usable: the hours before the window fed it
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Storm:
 
     started_at: datetime
     last_hot_at: datetime
+    levels: Levels | None = None  # its firing levels when it fired
 
 
 @dataclass(frozen=True)
@@ -129,17 +134,28 @@ def usable(span: Span, *, history_from: datetime | None, storms: Iterable[Span])
     return not any(span.overlaps(s.start, s.end) for s in storms)
 
 
-def baseline(days: Sequence[Counts], thresholds: Thresholds) -> Baseline:
-    """The mean per window over the usable days' smoothed spans."""
-    if not days:
-        return Baseline(0.0, 0.0, 0)
-    span = thresholds.window + 2 * SMOOTHING
-    windows = len(days) * (span / thresholds.window)
-    return Baseline(
-        negative=sum(d.negative for d in days) / windows,
-        mentions=sum(d.mentions for d in days) / windows,
-        days=len(days),
-    )
+def recent_span(now: datetime, thresholds: Thresholds) -> Span:
+    """The hours just before the window: a new install's baseline."""
+    start = window_span(now, thresholds).start
+    return Span(start - RECENT, start)
+
+
+def baseline(
+    days: Sequence[Counts], thresholds: Thresholds, *, recent: Counts | None = None
+) -> Baseline:
+    """The mean per window over the usable days' smoothed spans; with none, over the recent
+    hours (when usable); else zero."""
+    if days:
+        windows = len(days) * ((thresholds.window + 2 * SMOOTHING) / thresholds.window)
+        return Baseline(
+            negative=sum(d.negative for d in days) / windows,
+            mentions=sum(d.mentions for d in days) / windows,
+            days=len(days),
+        )
+    if recent is not None:
+        windows = RECENT / thresholds.window
+        return Baseline(recent.negative / windows, recent.mentions / windows, 0, recent=True)
+    return Baseline(0.0, 0.0, 0)
 
 
 def firing_levels(base: Baseline, thresholds: Thresholds) -> Levels:
@@ -166,10 +182,13 @@ def decide(
             return Decision(Verdict.QUIET, levels)
         trigger = " and ".join(n for n, hit in (("negative", negative), ("volume", volume)) if hit)
         return Decision(Verdict.FIRE, levels, trigger)
-    hot = (
-        counts.negative >= HOT_SHARE * levels.negative
-        or counts.mentions >= HOT_SHARE * levels.mentions
-    )
+    # Judged against the higher of today's levels and those it fired at: a storm on a new
+    # install (whose recent hours are the storm itself) still ends, and the morning's rise in
+    # ordinary traffic does not keep it raging.
+    fired = storm.levels or levels
+    hot = counts.negative >= HOT_SHARE * max(
+        levels.negative, fired.negative
+    ) or counts.mentions >= HOT_SHARE * max(levels.mentions, fired.mentions)
     if hot:
         return Decision(Verdict.RAGING, levels)
     if now - storm.last_hot_at >= thresholds.calm_after:

@@ -1,7 +1,7 @@
 """What a storm is about: the words its negative tweets share most.
 
 Texts are compared as people read them (NFKC, case folded, curly apostrophes straightened), so a
-look-alike "ＯＵＴＡＧＥ" in full-width letters counts with "outage". Links, @handles, numbers,
+look-alike "OUTAGE" typed in full-width letters counts with "outage". Links, @handles, numbers,
 English stop words and the brand's own names (its name and handles, with or without # or @) are
 left out: every tweet to @acme says "acme". Each word counts once per tweet, so one person
 repeating a word doesn't make it the storm's; hashtags count as written (#acmefail).
@@ -34,7 +34,7 @@ STOP_WORDS = frozenset(
     where's which while who who's whom why why's will with won't would wouldn't yet you you'd
     you'll you're you've your yours yourself yourselves amp rt im dont cant wont thats ive youre
     hey guys anyone anybody someone today yesterday tomorrow
-    """.split()
+    """.split()  # noqa: SIM905 (a list literal of 200 words would not read)
 )
 
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, select
 from sqlmodel import SQLModel, col
 
+from bot.alerts.spikes import SpikeService
 from bot.core.audit_report import entries_of
 from bot.core.clock import Clock
 from bot.core.context import OnContext, ServiceContext
@@ -101,6 +102,7 @@ class ServiceKit(OnContext):
     steering: SteeringService
     homes: HomeService
     tabs: HomeTabs
+    spikes: SpikeService
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -262,6 +264,7 @@ def build_services(
         steering=services.steering,
         homes=services.homes,
         tabs=wired.homes,
+        spikes=services.spikes,
     )
 
 

@@ -10,6 +10,7 @@ from policies.spike import (
     SMOOTHING,
     Baseline,
     Counts,
+    Levels,
     Span,
     Storm,
     Thresholds,
@@ -18,6 +19,7 @@ from policies.spike import (
     baseline_spans,
     decide,
     firing_levels,
+    recent_span,
     usable,
     window_span,
 )
@@ -36,14 +38,22 @@ BASELINE_CASES = [
 
 
 @pytest.mark.parametrize(("days", "expected"), BASELINE_CASES)
-def test_baseline_is_the_mean_per_window(
-    days: list[tuple[int, int]], expected: Baseline
-) -> None:
+def test_baseline_is_the_mean_per_window(days: list[tuple[int, int]], expected: Baseline) -> None:
     assert baseline([Counts(n, m) for n, m in days], DEFAULT) == expected
 
 
+def test_a_new_install_compares_with_the_hours_before() -> None:
+    # no previous day usable: the two hours before the window (12 windows) set the baseline
+    assert baseline([], DEFAULT, recent=Counts(24, 240)) == Baseline(2.0, 20.0, 0, recent=True)
+    # a usable day wins over the recent hours
+    assert baseline([Counts(7, 70)], DEFAULT, recent=Counts(24, 240)).days == 1
+    assert recent_span(NOW, DEFAULT) == Span(
+        NOW - timedelta(hours=2, minutes=10), NOW - timedelta(minutes=10)
+    )
+
+
 LEVEL_CASES = [
-    # baseline (negative, mentions) per window → firing levels: factor × baseline, at least the floor
+    # baseline (negative, mentions) per window → firing levels: factor times baseline, at least the floor
     ((0.0, 0.0), (10.0, 40.0)),  # no history: the floors
     ((1.0, 5.0), (10.0, 40.0)),  # a quiet account: 4 and 20 are under the floors
     ((5.0, 30.0), (20.0, 120.0)),  # a busy hour: four times normal
@@ -77,6 +87,22 @@ DECISION_CASES = [
 ]
 
 
+def test_a_storm_is_judged_against_the_levels_it_fired_at_too() -> None:
+    # fired at 20 negative / 120 mentions; now (no baseline: floors 10/40) 15 negative and 50
+    # mentions would be "hot" against the floors alone, not against half of what it fired at
+    fired = Levels(negative=40.0, mentions=240.0)
+    storm = Storm(STARTED, NOW - timedelta(minutes=30), fired)
+    quiet_now = Counts(15, 50)
+    decision = decide(
+        now=NOW, counts=quiet_now, base=Baseline(0, 0, 0), thresholds=DEFAULT, storm=storm
+    )
+    assert decision.verdict == Verdict.ENDED
+    hot = decide(
+        now=NOW, counts=Counts(21, 50), base=Baseline(0, 0, 0), thresholds=DEFAULT, storm=storm
+    )
+    assert hot.verdict == Verdict.RAGING
+
+
 @pytest.mark.parametrize(("counts", "base", "calm_for", "verdict", "trigger"), DECISION_CASES)
 def test_decide(
     counts: tuple[int, int],
@@ -101,7 +127,9 @@ def test_the_window_is_the_last_ten_minutes() -> None:
 def test_baseline_days_are_the_same_time_smoothed_half_an_hour_each_side() -> None:
     spans = baseline_spans(NOW, DEFAULT, "UTC")
     assert len(spans) == 7
-    assert spans[0] == Span(datetime(2026, 11, 22, 11, 20, tzinfo=UTC), datetime(2026, 11, 22, 12, 30, tzinfo=UTC))
+    assert spans[0] == Span(
+        datetime(2026, 11, 22, 11, 20, tzinfo=UTC), datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
+    )
     assert spans[6].end == datetime(2026, 11, 16, 12, 30, tzinfo=UTC)
 
 
@@ -134,5 +162,8 @@ def test_which_days_feed_the_baseline(
     yesterday = baseline_spans(NOW, DEFAULT, "UTC")[0]
     ago = lambda hours: NOW - timedelta(hours=hours)  # noqa: E731
     history_from = ago(history) if history is not None else None
-    spans = [Span(ago(s), ago(e) if e is not None else datetime.max.replace(tzinfo=UTC)) for s, e in storms]
+    spans = [
+        Span(ago(s), ago(e) if e is not None else datetime.max.replace(tzinfo=UTC))
+        for s, e in storms
+    ]
     assert usable(yesterday, history_from=history_from, storms=spans) is expected

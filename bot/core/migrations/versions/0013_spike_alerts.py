@@ -55,7 +55,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_spike_alert_account"), ["account"], unique=False)
     with op.batch_alter_table("mention", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_mention_account_tweeted_at", ["account", "tweeted_at"], unique=False
+            "ix_mention_account_tweeted_at", ["account", "tweeted_at", "sentiment"], unique=False
         )
 
 

@@ -1,0 +1,1 @@
+"""Brand-disruption alerts: storms of mentions (spikes)."""
