@@ -127,6 +127,7 @@ def test_a_storm_alerts_once_within_the_pass_that_sees_it(
     assert len(opened) == 1, "one alert per storm, not one per poll"
     (spike,) = spikes(kit.engine)
     assert spike.account == "acme" and "negative" in spike.trigger
+    assert spike.id is not None
     assert storm_at < opened[spike.id] <= storm_at + timedelta(minutes=10)
     # within one poll: the pass before the alert was still under the level
     before = kit.spikes.measure(["acme"], opened[spike.id] - POLL, thresholds(kit), -0.3)["acme"]
