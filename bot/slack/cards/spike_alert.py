@@ -85,8 +85,8 @@ def _headline(spike: SpikeAlert) -> str:
     minutes = spike.window_minutes
     return (
         f":rotating_light: *Spike in mentions of @{escape(spike.account)}* — "
-        f"*{spike.negative} negative* and {spike.mentions} mentions in all in the last "
-        f"{minutes} minutes (since {slack_date(spike.started_at)})."
+        f"*{spike.negative} negative* and {spike.mentions} mentions in all in the "
+        f"{minutes} minutes to {slack_date(spike.started_at)}."
     )
 
 
