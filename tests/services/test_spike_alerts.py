@@ -259,3 +259,23 @@ def test_disabled_means_no_detector(make_kit: MakeKit, clock: FakeClock) -> None
     clock.advance(hours=12)
     storm(kit.engine, clock.now() - timedelta(minutes=10), minutes=10, per_minute=8.0)
     assert kit.spikes.check() == []
+
+
+def test_the_detector_runs_after_each_poll_even_if_another_hook_fails(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    def broken(_results: object) -> None:
+        raise RuntimeError("a hook with a bug")
+
+    kit.ingestor.after_poll.insert(0, broken)
+    clock.advance(hours=12)
+    for i in range(12):
+        kit.x.add_tweet(
+            author=f"angry{i}",
+            text=f"@acme you got hacked, disgusting #{i}",
+            created_at=clock.now() - timedelta(seconds=30 * i),
+        )
+    results = kit.ingestor.poll_due()
+    assert any(r.stored for r in results)
+    (spike,) = spikes(kit.engine)
+    assert (spike.account, spike.negative) == ("acme", 12)
