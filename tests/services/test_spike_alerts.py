@@ -284,3 +284,33 @@ def test_the_detector_runs_after_each_poll_even_if_another_hook_fails(
     assert any(r.stored for r in results)
     (spike,) = spikes(kit.engine)
     assert (spike.account, spike.negative) == ("acme", 12)
+
+
+def test_freeze_from_the_alert_when_everything_is_already_frozen(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    clock.advance(hours=12)
+    storm(kit.engine, clock.now() - timedelta(minutes=10), minutes=10, per_minute=3.0)
+    (spike,) = kit.spikes.check()
+    kit.deliver()
+    (alert,) = kit.messages(SPIKE_ALERT)
+    kit.freeze.freeze(person=kit.person("U0ADMIN"), text="all maintenance window")
+    answer = kit.spikes.freeze(kit.click("U0ADMIN", alert, str(spike.id)))
+    assert isinstance(answer, str) and "already frozen for every account" in answer
+    assert "maintenance window" in answer
+    assert kit.audit("freeze") and len(kit.audit("freeze")) == 1  # no second freeze
+
+
+def test_the_alert_says_when_the_storm_calmed_down(kit: ServiceKit, clock: FakeClock) -> None:
+    clock.advance(hours=12)
+    storm(kit.engine, clock.now() - timedelta(minutes=10), minutes=10, per_minute=3.0)
+    (spike,) = kit.spikes.check()
+    kit.deliver()
+    (alert,) = kit.messages(SPIKE_ALERT)
+    assert "Still going" in str(kit.slack.message(alert.channel, str(alert.ts))["blocks"])
+    run_until(kit, clock, clock.now() + timedelta(minutes=45), timedelta(minutes=1))
+    kit.deliver()
+    shown = str(kit.slack.message(alert.channel, str(alert.ts))["blocks"])
+    assert "Calmed down" in shown
+    assert f"at its peak {spike.negative} negative" in shown
+    assert len(kit.messages(SPIKE_ALERT)) == 1  # redrawn in place
