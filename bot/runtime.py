@@ -14,7 +14,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bot.alerts.spikes import SPIKE_ALERT, SpikeService, render_spike_alert
+from bot.alerts.rendering import render_spike_alert
+from bot.alerts.spikes import SPIKE_ALERT, SpikeService
 from bot.core import audit, migrate
 from bot.core.audit_report import AuditTrail
 from bot.core.clock import Clock, SystemClock

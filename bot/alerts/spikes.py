@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     CompoundSelect,
@@ -43,7 +43,6 @@ from bot.core.models import Freeze, Mention, SlackMessage, SpikeAlert
 from bot.freeze.gate import active_freeze
 from bot.freeze.service import FreezeService, OnTheirWay
 from bot.slack.cards.mention_card import escape
-from bot.slack.cards.spike_alert import SpikeAlertView, build_spike_alert, fallback_text
 from bot.slack.clicks import Click
 from policies import permissions
 from policies.spike import (
@@ -347,7 +346,6 @@ class SpikeService:
             spike = _spike_of(session, message)
         if spike is None:
             self._refuse(click, "unknown", "That message isn't one of my spike alerts.")
-        assert spike is not None
         if click.value is not None and click.value != str(spike.id):
             self._refuse(click, str(spike.id), "That button doesn't match its message.")
         return spike
@@ -358,7 +356,7 @@ class SpikeService:
             assert spike is not None
             return spike
 
-    def _refuse(self, click: Click, spike: str, reason: str) -> None:
+    def _refuse(self, click: Click, spike: str, reason: str) -> NoReturn:
         Checkpoint(
             self._ctx, click.person, click.channel, "spike", f"spike:{spike}", "freeze"
         ).refuse(reason)
@@ -469,20 +467,3 @@ def _examples(negative: list[Mention], others: list[Mention]) -> list[Mention]:
         if len(chosen) == EXAMPLES:
             break
     return chosen
-
-
-def load_spike_alert(session: Session, spike_id: str) -> SpikeAlertView | None:
-    spike = session.get(SpikeAlert, int(spike_id)) if spike_id.isdigit() else None
-    if spike is None:
-        return None
-    ids = [str(i) for i in json.loads(spike.examples or "[]")]
-    found = {m.id: m for m in session.scalars(select(Mention).where(col(Mention.id).in_(ids)))}
-    return SpikeAlertView(spike=spike, examples=[found[i] for i in ids if i in found])
-
-
-def render_spike_alert(session: Session, message: SlackMessage) -> outbox.Rendered:
-    """A spike alert as it stands now: still going or calmed down, frozen from it or not."""
-    view = load_spike_alert(session, message.subject_id)
-    if view is None:
-        return outbox.Rendered(text="(spike alert no longer available)", blocks=[])
-    return outbox.Rendered(text=fallback_text(view), blocks=build_spike_alert(view))
