@@ -19,6 +19,8 @@ from bot.alerts.outside_posts import (
     OutsidePostService,
     outside_post_renderer,
 )
+from bot.alerts.rendering import render_spike_alert
+from bot.alerts.spikes import SPIKE_ALERT, SpikeService
 from bot.core import audit, migrate
 from bot.core.audit_report import AuditTrail
 from bot.core.clock import Clock, SystemClock
@@ -266,6 +268,7 @@ def wire(
     ctx.hooks.cards_changed = _both(outbox.wake, homes.changed)  # a card redrawn: homes too
     ctx.hooks.approved = publisher.wake
     mentions = MentionService(ctx)
+    spikes = SpikeService(ctx, freeze=freeze)
     services = Services(
         mentions=mentions,
         authors=AuthorHistory(ctx, gateway=gateway),
@@ -280,8 +283,10 @@ def wire(
         reports=ReportService(ctx),
         timers=timers,
         outside_posts=OutsidePostService(ctx, gateway=gateway),
+        spikes=spikes,
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
+    ingestor.after_poll.append(spikes.check)  # a storm is alerted within the poll that saw it
     digests = DigestWorker(ctx=ctx, client=outbox_client, owner=owner)
     return Wired(ctx, outbox, ingestor, publisher, homes, services, digests)
 
@@ -306,6 +311,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         MENTION_NOTE: note_renderer,
         RESPONSE_REMINDER: reminder_renderer,
         OUTSIDE_POST_ALERT: outside_post_renderer,
+        SPIKE_ALERT: render_spike_alert,
     }
 
 

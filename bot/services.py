@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.alerts.outside_posts import OutsidePostService
+from bot.alerts.spikes import SpikeService
 from bot.core.audit_report import AuditTrail
 from bot.core.segments import SegmentCatalog
 from bot.drafts.service import DraftService
@@ -34,3 +35,4 @@ class Services:
     reports: ReportService
     timers: ResponseTimers
     outside_posts: OutsidePostService
+    spikes: SpikeService

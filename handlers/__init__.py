@@ -15,6 +15,7 @@ from handlers import (
     mention_actions,
     outside_posts,
     response_timers,
+    spikes,
     steering,
 )
 
@@ -30,3 +31,4 @@ def register(app: App, services: Services) -> None:
     app_home.register(app, services)
     response_timers.register(app, services)
     outside_posts.register(app, services)
+    spikes.register(app, services)

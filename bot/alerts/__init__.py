@@ -1,1 +1,1 @@
-"""Brand disruption: tweets posted around brandbot (and, beside them, the other alerts)."""
+"""Brand disruption: tweets posted around brandbot, and storms of mentions (spikes)."""

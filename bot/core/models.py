@@ -487,3 +487,50 @@ class OutsidePost(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     card_id: int | None = Field(default=None, description="the alert (SlackMessage.id)")
     updated_at: datetime
+
+
+class SpikeAlert(SQLModel, table=True):
+    """One storm of an account's mentions, alerted once (`bot/alerts/spikes.py`).
+
+    `open_for` holds the account while the storm lasts and is cleared when it ends: being unique,
+    it lets only one process open a spike for an account, and a new storm after the end opens a
+    new row. The counts, levels, terms and example tweets are those seen when it fired."""
+
+    __tablename__ = "spike_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(index=True, max_length=15)
+    open_for: str | None = Field(default=None, unique=True, max_length=15)
+    started_at: datetime
+    last_hot_at: datetime = Field(description="last pass the storm was still at half its level")
+    ended_at: datetime | None = None
+    trigger: str = Field(max_length=32, description="negative, volume, or negative and volume")
+    window_minutes: int
+    negative: int
+    mentions: int
+    negative_baseline: float = Field(description="mean per window at that time, previous days")
+    mentions_baseline: float
+    baseline_days: int = Field(description="days that fed the baseline; 0: the floors decided")
+    negative_level: float = Field(description="what the negative count had to reach")
+    mentions_level: float
+    peak_negative: int
+    peak_mentions: int
+    terms: str = Field(sa_column=Column(Text, nullable=False), description="JSON list")
+    examples: str = Field(
+        sa_column=Column(Text, nullable=False), description="JSON list of mention ids"
+    )
+    card_id: int | None = Field(default=None, description="the alert (SlackMessage.id)")
+    freeze_id: int | None = Field(default=None, description="the freeze ordered from the alert")
+    frozen_by: str | None = Field(default=None, max_length=32)
+    frozen_by_name: str | None = Field(default=None, max_length=200)
+    frozen_at: datetime | None = None
+
+
+# The spike detector counts an account's (negative) mentions by tweet time after every poll:
+# covering, so counting reads the index alone.
+Index(
+    "ix_mention_account_tweeted_at",
+    col(Mention.account),
+    col(Mention.tweeted_at),
+    col(Mention.sentiment),
+)

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import SQLModel, col
 
 from bot.alerts.outside_posts import OutsidePostService
+from bot.alerts.spikes import SpikeService
 from bot.core.audit_report import entries_of
 from bot.core.clock import Clock
 from bot.core.context import OnContext, ServiceContext
@@ -105,6 +106,7 @@ class ServiceKit(OnContext):
     tabs: HomeTabs
     timers: ResponseTimers
     outside_posts: OutsidePostService
+    spikes: SpikeService
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -268,6 +270,7 @@ def build_services(
         tabs=wired.homes,
         timers=services.timers,
         outside_posts=services.outside_posts,
+        spikes=services.spikes,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,10 @@ def parse_freeze_args(text: str, accounts: list[str]) -> tuple[str, str, timedel
     return scope, reason, duration
 
 
+class _Claimed(Exception):
+    """A once-only freeze found its claim taken: roll its transaction back."""
+
+
 @dataclass(frozen=True)
 class OnTheirWay:
     """Posts that had passed the publish gate when a freeze committed (they cannot be recalled).
@@ -102,22 +107,59 @@ class FreezeService:
     def freeze(self, *, person: Person, text: str, channel: str | None = None) -> Freeze:
         actor = self._admin(person, "freeze", channel)
         scope, reason, duration = parse_freeze_args(text, self.accounts())
-        with self._ctx.transaction() as session:
-            # Exclusive: no post attempt is between its last check and X while this commits.
-            publish_gate(session, exclusive=True)
-            now = self._ctx.clock.now()
-            freeze = Freeze(
-                scope=scope,
-                reason=reason,
-                frozen_by=actor.id,
-                frozen_by_name=actor.name,
-                frozen_at=now,
-                until=now + duration if duration else None,
-                channel=channel,
-            )
-            session.add(freeze)
-            after = {"reason": reason, "until": freeze.until.isoformat() if freeze.until else None}
-            self._announce(session, "freeze", scope, actor, now, after)
+        freeze = self._freeze(actor, scope, reason, duration, channel)
+        assert freeze is not None  # nothing to claim: it always commits
+        return freeze
+
+    def freeze_once(
+        self,
+        *,
+        person: Person,
+        scope: str,
+        reason: str,
+        channel: str | None,
+        claim: Callable[[Session, Freeze], bool],
+    ) -> Freeze | None:
+        """A freeze ordered from something that orders at most one (a spike alert's button):
+        `claim` runs in the freeze's own transaction, the freeze's id known; when it returns
+        False (a second click got there first) nothing is frozen and None is returned."""
+        actor = self._admin(person, "freeze", channel)
+        if scope != "all" and scope not in self.accounts():
+            raise ActionRefused(f"No account @{scope} to freeze.")
+        return self._freeze(actor, scope, reason, None, channel, claim)
+
+    def _freeze(
+        self,
+        actor: audit.Actor,
+        scope: str,
+        reason: str,
+        duration: timedelta | None,
+        channel: str | None,
+        claim: Callable[[Session, Freeze], bool] | None = None,
+    ) -> Freeze | None:
+        try:
+            with self._ctx.transaction() as session:
+                # Exclusive: no post attempt is between its last check and X while this commits.
+                publish_gate(session, exclusive=True)
+                now = self._ctx.clock.now()
+                freeze = Freeze(
+                    scope=scope,
+                    reason=reason,
+                    frozen_by=actor.id,
+                    frozen_by_name=actor.name,
+                    frozen_at=now,
+                    until=now + duration if duration else None,
+                    channel=channel,
+                )
+                session.add(freeze)
+                session.flush()
+                if claim is not None and not claim(session, freeze):
+                    raise _Claimed
+                until = freeze.until.isoformat() if freeze.until else None
+                after = {"reason": reason, "until": until}
+                self._announce(session, "freeze", scope, actor, now, after)
+        except _Claimed:
+            return None  # rolled back: the freeze row is gone with it
         self._ctx.hooks.cards_changed()
         return freeze
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +69,9 @@ class Ingestor:
         self._gateway = gateway
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
+        # Run after each pass that polled something (e.g. the spike detector), outside any
+        # transaction; one that fails is logged and the others still run.
+        self.after_poll: list[Callable[[list[PollResult]], object]] = []
 
     @property
     def config(self) -> Any:
@@ -95,7 +98,14 @@ class Ingestor:
             self._ctx.clock.wait(stop, 1.0)
 
     def poll_due(self) -> list[PollResult]:
-        return [r for source in self.sources() if (r := self.poll(source)) is not None]
+        results = [r for source in self.sources() if (r := self.poll(source)) is not None]
+        if results:
+            for hook in self.after_poll:
+                try:
+                    hook(results)
+                except Exception:
+                    log.exception("after-poll hook %r failed", hook)
+        return results
 
     def poll(self, source: Source) -> PollResult | None:
         """Poll one source if it is due and no other worker holds it."""
