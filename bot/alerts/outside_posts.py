@@ -276,6 +276,18 @@ class OutsidePostService:
             self._refuse(
                 click, post, action, "That button doesn't match its alert; nothing was changed."
             )
+        with self._ctx.transaction() as session:
+            draft = session.scalars(
+                select(col(Draft.id)).where(col(Draft.tweet_id) == post.tweet_id)
+            ).first()
+        if draft is not None:  # redrawn without buttons, but a stale client still sends them
+            self._refuse(
+                click,
+                post,
+                action,
+                f"This is brandbot's post of draft #{draft}, approved there: take it down from "
+                "the draft's card.",
+            )
         return post
 
     def _checkpoint(self, click: Click, post: OutsidePost | None, action: str) -> Checkpoint:
