@@ -42,7 +42,11 @@ S = OutsidePostState
 # event -> (states it may start from, state it ends in); `outside_post.<event>` is the audit action
 TRANSITIONS: dict[str, tuple[frozenset[OutsidePostState], OutsidePostState]] = {
     "expected": (frozenset({S.ALERTED, S.DELETE_REQUESTED}), S.EXPECTED),
-    "delete_requested": (frozenset({S.ALERTED, S.EXPECTED}), S.DELETE_REQUESTED),
+    # from DELETE_REQUESTED: the one who asked lost the role, so a new request replaces theirs
+    "delete_requested": (
+        frozenset({S.ALERTED, S.EXPECTED, S.DELETE_REQUESTED}),
+        S.DELETE_REQUESTED,
+    ),
     "delete_confirmed": (frozenset({S.DELETE_REQUESTED, S.DELETING}), S.DELETING),
     "deleted": (frozenset({S.DELETING}), S.DELETED),
     "gone": (frozenset({S.DELETING}), S.GONE),
@@ -130,6 +134,13 @@ class OutsidePostService:
         )
         actor = self._ctx.actor(click.person)
         requested_by = post.delete_requested_by if post.state != S.EXPECTED else None
+        if requested_by is not None and requested_by != user:
+            # The first of the two people must still be one: removed since asking, no longer.
+            admins = list(self._ctx.segments.admins)
+            still = is_member(requested_by, admins, check.members(admins)) or (
+                bool(approvers) and is_member(requested_by, approvers, check.members(approvers))
+            )
+            requested_by = requested_by if still else None
         confirm = permissions.may_confirm_outside_delete(user_id=user, requested_by=requested_by)
         if requested_by == user:
             check.require(confirm)  # the same person twice: refused, and audited
@@ -275,6 +286,18 @@ class OutsidePostService:
         if click.value is not None and click.value != post.tweet_id:
             self._refuse(
                 click, post, action, "That button doesn't match its alert; nothing was changed."
+            )
+        with self._ctx.transaction() as session:
+            draft = session.scalars(
+                select(col(Draft.id)).where(col(Draft.tweet_id) == post.tweet_id)
+            ).first()
+        if draft is not None:  # redrawn without buttons, but a stale client still sends them
+            self._refuse(
+                click,
+                post,
+                action,
+                f"This is brandbot's post of draft #{draft}, approved there: take it down from "
+                "the draft's card.",
             )
         return post
 

@@ -387,3 +387,42 @@ def test_every_read_of_x_is_counted_per_utc_day_and_endpoint(
     kit.ingestor.poll(TIMELINE)
     assert _reads(kit)[(next_day, "timeline")] == (1, 1)  # the post above, ours, read back
     assert _reads(kit)[(day, "timeline")] == (1, 1)
+
+
+def test_a_stale_click_on_an_alert_since_recognised_as_a_drafts_post_deletes_nothing(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    """The redraw drops the buttons, but a Slack client showing the old alert still sends them:
+    brandbot's own approved post must be taken down from its draft's card, not from the alert."""
+    _poll_timeline(kit, clock)
+    draft = kit.add_draft(DraftState.NEEDS_CHECK, text="Prices go up on Monday")
+    tweet_id = _native(kit, clock, "Prices go up on Monday")
+    clock.advance(seconds=DEFER_LIMIT.total_seconds())
+    _poll_timeline(kit, clock)
+    (card,) = kit.messages(OUTSIDE_POST_ALERT)
+    kit.drafts.mark_posted(
+        kit.on_draft("U0BOB", draft), reference=f"https://x.com/acme/status/{tweet_id}"
+    )
+    kit.deliver()
+    stale = (
+        kit.click("U0CRISIS1", kit.card(card.id), tweet_id),
+        kit.click("U0ADMIN", kit.card(card.id), tweet_id),
+    )
+    for click in stale:
+        with pytest.raises(ActionRefused, match=f"draft #{draft.id}"):
+            kit.outside_posts.delete(click)
+    assert kit.x.calls_to("DELETE /2/tweets") == [] and tweet_id in kit.x.tweets
+    assert _posts(kit)[0].state == OutsidePostState.ALERTED
+
+
+def test_a_request_by_someone_no_longer_an_approver_needs_a_new_request(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    tweet_id, on_alert = _alerted(kit, clock, "Posted by a leaver")
+    assert "different person must confirm" in kit.outside_posts.delete(on_alert("U0CRISIS1"))
+    kit.slack.set_usergroup("S0CRISIS", ["U0CRISIS2", "U0CRISIS3"])  # U0CRISIS1 left the team
+    clock.advance(seconds=120)  # past the directory's cache
+    assert "different person must confirm" in kit.outside_posts.delete(on_alert("U0CRISIS2"))
+    assert tweet_id in kit.x.tweets  # one eligible person alone took nothing down
+    assert kit.outside_posts.delete(on_alert("U0CRISIS3")) == "Deleted from X."
+    assert tweet_id not in kit.x.tweets
