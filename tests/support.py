@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -17,7 +18,7 @@ from sqlmodel import col
 from bot.core.audit_report import entries_of
 from bot.core.clock import FakeClock
 from bot.core.db import make_engine, transaction
-from bot.core.models import AuditEntry, SlackMessage
+from bot.core.models import AuditEntry, Mention, MentionState, SlackMessage
 
 if TYPE_CHECKING:  # policies' tests use the data here without starting a world
     from bot.fakes.slack_api import FakeSlack, SlackCall
@@ -51,6 +52,32 @@ def carded(world: FakeWorld, text: str = "@acme outage in Leeds", *, author: str
     world.poll()
     world.deliver()
     return str(tweet["id"])
+
+
+def answered_mention(
+    tweeted: datetime, *, ingested_after: timedelta, replied_after: timedelta, via: str
+) -> Mention:
+    """@dana's "@acme outage", tweeted at `tweeted`, ingested and answered (through brandbot or
+    on X directly, `via`) so long after it: the reports' fixtures, whose ingest time differs from
+    the tweet's so a figure taken from the wrong one shows."""
+    return Mention(
+        id="1790000000000000001",
+        account="acme",
+        author_id="200001",
+        author_handle="dana",
+        text="@acme outage",
+        url="https://x.com/dana/status/1790000000000000001",
+        tweeted_at=tweeted,
+        ingested_at=tweeted + ingested_after,
+        conversation_id="1790000000000000001",
+        sentiment=-0.5,
+        found_by="mentions:acme",
+        segment="customer_relations",
+        route_reason="test",
+        state=MentionState.REPLIED,
+        replied_at=tweeted + replied_after,
+        replied_via=via,
+    )
 
 
 class PostedCard(NamedTuple):

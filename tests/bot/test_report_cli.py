@@ -15,9 +15,9 @@ from typing import Any
 import matplotlib.image
 import pytest
 from sqlalchemy import Engine
+from support import answered_mention
 
 from bot.core.db import transaction
-from bot.core.models import Mention, MentionState
 from bot.reports.chart import HEIGHT_PX, WIDTH_PX
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,23 +117,11 @@ def env(engine: Engine, database_url: str) -> dict[str, str]:
     tweeted = datetime.now(UTC) - timedelta(minutes=30)
     with transaction(engine) as session:
         session.add(
-            Mention(
-                id="1790000000000000001",
-                account="acme",
-                author_id="200001",
-                author_handle="dana",
-                text="@acme outage",
-                url="https://x.com/dana/status/1790000000000000001",
-                tweeted_at=tweeted,
-                ingested_at=tweeted + timedelta(minutes=20),
-                conversation_id="1790000000000000001",
-                sentiment=-0.5,
-                found_by="mentions:acme",
-                segment="customer_relations",
-                route_reason="test",
-                state=MentionState.REPLIED,
-                replied_at=tweeted + timedelta(minutes=5),
-                replied_via="brandbot",
+            answered_mention(
+                tweeted,
+                ingested_after=timedelta(minutes=20),
+                replied_after=timedelta(minutes=5),
+                via="brandbot",
             )
         )
     return {"DATABASE_URL": database_url, "BRANDBOT_CONFIG": str(REPO / "app.yaml")}

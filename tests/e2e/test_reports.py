@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
-from support import TEST_CONFIG
+from support import TEST_CONFIG, answered_mention
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import Mention, MentionState
 from bot.fakes.drafting import said
 from bot.fakes.world import FakeWorld
 from policies.config import BrandConfig, parse_config
@@ -38,23 +37,11 @@ def answered(world: FakeWorld) -> Iterator[FakeWorld]:
     tweeted = datetime(2026, 12, 1, 15, tzinfo=UTC)
     with transaction(world.db) as session:
         session.add(
-            Mention(
-                id="1790000000000000001",
-                account="acme",
-                author_id="200001",
-                author_handle="dana",
-                text="@acme outage",
-                url="https://x.com/dana/status/1790000000000000001",
-                tweeted_at=tweeted,
-                ingested_at=tweeted + timedelta(minutes=9),
-                conversation_id="1790000000000000001",
-                sentiment=-0.5,
-                found_by="mentions:acme",
-                segment="customer_relations",
-                route_reason="test",
-                state=MentionState.REPLIED,
-                replied_at=tweeted + timedelta(minutes=12),
-                replied_via="x",
+            answered_mention(
+                tweeted,
+                ingested_after=timedelta(minutes=9),
+                replied_after=timedelta(minutes=12),
+                via="x",
             )
         )
     yield world

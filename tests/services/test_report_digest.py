@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
-from support import TEST_CONFIG
+from support import TEST_CONFIG, answered_mention
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import Mention, MentionState, ReportDigest
+from bot.core.models import ReportDigest
 from bot.fakes.services import ServiceKit
 from bot.fakes.world import BOT_TOKEN
 from bot.reports.chart import HEIGHT_PX, WIDTH_PX
@@ -38,23 +38,11 @@ def kit(make_kit: Callable[..., ServiceKit]) -> ServiceKit:
     tweeted = datetime(2026, 12, 1, 15, tzinfo=UTC)  # yesterday: in the digest
     with transaction(kit.engine) as session:
         session.add(
-            Mention(
-                id="1790000000000000001",
-                account="acme",
-                author_id="200001",
-                author_handle="dana",
-                text="@acme outage",
-                url="https://x.com/dana/status/1790000000000000001",
-                tweeted_at=tweeted,
-                ingested_at=tweeted + timedelta(minutes=3),
-                conversation_id="1790000000000000001",
-                sentiment=-0.5,
-                found_by="mentions:acme",
-                segment="customer_relations",
-                route_reason="test",
-                state=MentionState.REPLIED,
-                replied_at=tweeted + timedelta(minutes=7),
-                replied_via="brandbot",
+            answered_mention(
+                tweeted,
+                ingested_after=timedelta(minutes=3),
+                replied_after=timedelta(minutes=7),
+                via="brandbot",
             )
         )
     return kit
