@@ -41,7 +41,10 @@ def test_a_native_reply_stops_the_nagging_and_the_report_credits_it(world: FakeW
     # Someone with the password answers on x.com at minute 10; brandbot sees it at the next poll.
     _tick(world, minutes=2)
     reply = world.x.post_natively(
-        "acme", "@dana sorry! DM us your order number", in_reply_to=mention_id
+        "acme",
+        "@dana sorry! DM us your order number",
+        in_reply_to=mention_id,
+        created_at=world.clock.now(),  # the test's clock, not the machine's
     )
     world.clock.advance(seconds=world.config.poll_seconds)
     world.poll()
@@ -64,8 +67,10 @@ def test_a_native_reply_stops_the_nagging_and_the_report_credits_it(world: FakeW
     care = figures["segments"]["customer_relations"]
     assert care["mentions"] == 1 and care["replied"] == 1 and care["replied_on_x"] == 1
     assert mention.replied_at is not None
-    expected = int((mention.replied_at - tweeted_at).total_seconds())
+    # in whole seconds, as the report gives them
+    expected = round((mention.replied_at - tweeted_at).total_seconds())
     assert care["first_response_seconds"]["p50"] == expected  # from the tweets' times on X
+    assert expected >= 10 * 60  # the reply's time on X, not when the poll saw it
     assert care["first_response_seconds"]["within_target_share"] == 1.0
     assert figures["posts"]["around_brandbot"] == 1
     assert figures["x_reads"]["requests"] > 0  # the timeline, mentions and searches were read
