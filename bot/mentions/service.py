@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
@@ -158,10 +158,10 @@ def reply_posted(session: Session, draft: Draft, *, now: datetime) -> None:
     _answer_changed(
         session,
         mention,
-        draft,
         "replied",
         to=MentionState.REPLIED if answered else MentionState(mention.state),
         now=now,
+        about=_draft_about(draft),
         replied_at=func.coalesce(col(Mention.replied_at), now),
         replied_via=case((first, "brandbot"), else_=col(Mention.replied_via)),
         reply_tweet_id=case((first, draft.tweet_id), else_=col(Mention.reply_tweet_id)),
@@ -206,39 +206,20 @@ def replied_on_x(session: Session, reply: NativeReply, *, now: datetime) -> list
     for mention in candidates:
         answered = mention.state in (MentionState.OPEN, MentionState.CLAIMED)
         to = MentionState.REPLIED if answered else MentionState(mention.state)
-        before = _audit_view(mention)
         # The clock stops when the reply reached X (its own time), not when we polled it.
-        at = max(reply.created_at, mention.tweeted_at)
-        result = session.execute(
-            update(Mention)
-            .where(col(Mention.id) == mention.id, col(Mention.replied_at).is_(None))
-            .values(
-                state=to,
-                version=col(Mention.version) + 1,
-                replied_at=at,
-                replied_via="x",
-                reply_tweet_id=reply.tweet_id,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(result) != 1:
-            continue
-        outbox.mark_changed(session, mention.card_id, now=now)
-        audit.record(
+        if _answer_changed(
             session,
-            actor=audit.SYSTEM,
-            action="mention.replied_on_x",
-            subject=f"mention:{mention.id}",
-            at=now,
-            before=before,
-            after={
-                **before,
-                "state": str(to),
-                "tweet_id": reply.tweet_id,
-                "account": reply.account,
-            },
-        )
-        credited.append(mention.id)
+            mention,
+            "replied_on_x",
+            to=to,
+            now=now,
+            about={"tweet_id": reply.tweet_id, "account": reply.account},
+            only_if=col(Mention.replied_at).is_(None),
+            replied_at=max(reply.created_at, mention.tweeted_at),
+            replied_via="x",
+            reply_tweet_id=reply.tweet_id,
+        ):
+            credited.append(mention.id)
     return credited
 
 
@@ -261,8 +242,19 @@ def reply_taken_down(session: Session, draft: Draft, *, now: datetime) -> None:
         return
     back_to = MentionState.CLAIMED if mention.claimed_by else MentionState.OPEN
     _answer_changed(
-        session, mention, draft, "unreplied", to=back_to, now=now, only_from=MentionState.REPLIED
+        session,
+        mention,
+        "unreplied",
+        to=back_to,
+        now=now,
+        about=_draft_about(draft),
+        only_if=col(Mention.state) == MentionState.REPLIED,
     )
+
+
+def _draft_about(draft: Draft) -> dict[str, Any]:
+    """What a reply of ours moving a mention records of itself in the audit entry."""
+    return {"draft": draft.id, "tweet": draft.tweet_id}
 
 
 def native_reply_taken_down(session: Session, tweet_id: str, *, now: datetime) -> list[str]:
@@ -287,51 +279,43 @@ def native_reply_taken_down(session: Session, tweet_id: str, *, now: datetime) -
         if ours_on_x is not None:
             continue
         back_to = MentionState.CLAIMED if mention.claimed_by else MentionState.OPEN
-        before = _audit_view(mention)
-        result = session.execute(
-            update(Mention)
-            .where(col(Mention.id) == mention.id, col(Mention.state) == MentionState.REPLIED)
-            .values(state=back_to, version=col(Mention.version) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(result) != 1:
-            continue
-        outbox.mark_changed(session, mention.card_id, now=now)
-        audit.record(
+        if _answer_changed(
             session,
-            actor=audit.SYSTEM,
-            action="mention.unreplied",
-            subject=f"mention:{mention.id}",
-            at=now,
-            before=before,
-            after={**before, "state": str(back_to), "tweet_id": tweet_id, "via": "x"},
-        )
-        reopened.append(mention.id)
+            mention,
+            "unreplied",
+            to=back_to,
+            now=now,
+            about={"tweet_id": tweet_id, "via": "x"},
+            only_if=col(Mention.state) == MentionState.REPLIED,
+        ):
+            reopened.append(mention.id)
     return reopened
 
 
 def _answer_changed(
     session: Session,
     mention: Mention,
-    draft: Draft,
     event: str,
     *,
     to: MentionState,
     now: datetime,
-    only_from: MentionState | None = None,
+    about: dict[str, Any],
+    only_if: ColumnElement[bool] | None = None,
     **values: Any,
-) -> None:
-    """The system moves a mention because its answer on X changed (`draft`, posted or taken
-    down), in the caller's transaction: the row (only if still in `only_from`, when given), its
-    card, and the audit entry `mention.<event>` naming the draft and tweet."""
+) -> bool:
+    """The system moves a mention because its answer on X changed (a reply of ours or one posted
+    on X directly, posted or taken down), in the caller's transaction: the row (only where
+    `only_if` still holds, when given), its card, and the audit entry `mention.<event>` with
+    `about` (which draft or tweet). False when the row had already moved: nothing is recorded."""
     before = _audit_view(mention)
-    still = col(Mention.state) == only_from if only_from is not None else true()
-    session.execute(
+    result = session.execute(
         update(Mention)
-        .where(col(Mention.id) == mention.id, still)
+        .where(col(Mention.id) == mention.id, true() if only_if is None else only_if)
         .values(state=to, version=col(Mention.version) + 1, **values)
         .execution_options(synchronize_session=False)
     )
+    if rowcount(result) != 1:
+        return False
     outbox.mark_changed(session, mention.card_id, now=now)
     audit.record(
         session,
@@ -340,8 +324,9 @@ def _answer_changed(
         subject=f"mention:{mention.id}",
         at=now,
         before=before,
-        after={**before, "state": str(to), "draft": draft.id, "tweet": draft.tweet_id},
+        after={**before, "state": str(to), **about},
     )
+    return True
 
 
 class MentionService:
