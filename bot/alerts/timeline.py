@@ -25,9 +25,10 @@ from bot.core.clock import iso
 from bot.core.context import ServiceContext
 from bot.core.db import insert_ignoring_conflicts, table_of
 from bot.core.models import Draft, DraftState, OutsidePost, OutsidePostState
+from bot.drafts.matching import post_match
 from bot.mentions.service import NativeReply, replied_on_x
 from bot.x.gateway import Tweet
-from policies.tweet_match import Match, same_post
+from policies.tweet_match import Match
 
 DEFER_LIMIT = timedelta(minutes=15)  # an in-flight look-alike holds an alert back at most this
 # Tweets older than the timeline's first poll, by more than X's and our clocks may disagree, are
@@ -63,15 +64,7 @@ def _look_alike(tweet: Tweet, drafts: list[Draft]) -> Draft | None:
     """The in-flight draft this tweet may be the post of (same text, same reply/quote target),
     if any: UNSURE (a t.co link X did not expand) counts, as the publisher's recovery does."""
     for draft in drafts:
-        verdict = same_post(
-            draft_text=draft.text,
-            draft_reply_to=draft.in_reply_to,
-            tweet_text=tweet.text,
-            tweet_links=tweet.links,
-            tweet_reply_to=tweet.replied_to,
-            draft_quote_of=draft.quote_of,
-            tweet_quoted=tweet.quoted,
-        )
+        verdict = post_match(draft, tweet)
         if verdict != Match.DIFFERENT:
             return draft
     return None

@@ -34,6 +34,7 @@ from bot.core.db import rowcount
 from bot.core.models import Draft, DraftState
 from bot.core.worker import Worker
 from bot.drafts import machine as draft_machine
+from bot.drafts.matching import post_match
 from bot.drafts.service import AUTHOR_DM
 from bot.drafts.standing import rules_for
 from bot.freeze.gate import FROZEN, account_gate, active_freeze, freeze_at, publish_gate
@@ -49,7 +50,7 @@ from bot.x.gateway import (
 )
 from policies import draft_reasons as reasons
 from policies.approvals import ApprovalRule, RuleProgress, all_met
-from policies.tweet_match import Match, same_post
+from policies.tweet_match import Match
 
 log = logging.getLogger(__name__)
 
@@ -401,18 +402,7 @@ class Publisher(Worker):
             tweets = self.gateway.recent_posts(draft.account, since=since)
         except (XUnavailable, XRejected) as exc:
             raise XUnavailable(f"could not check recent tweets: {exc}") from exc
-        verdicts = {
-            t.id: same_post(
-                draft_text=draft.text,
-                draft_reply_to=draft.in_reply_to,
-                tweet_text=t.text,
-                tweet_links=t.links,
-                tweet_reply_to=t.replied_to,
-                draft_quote_of=draft.quote_of,
-                tweet_quoted=t.quoted,
-            )
-            for t in tweets
-        }
+        verdicts = {t.id: post_match(draft, t) for t in tweets}
         candidates = [i for i, v in verdicts.items() if v != Match.DIFFERENT]
         with self.ctx.transaction() as session:
             taken = set(

@@ -29,6 +29,7 @@ from bot.core.errors import ActionRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Draft, DraftApproval, DraftEdit, DraftState, Mention
 from bot.drafts import machine as draft_machine
+from bot.drafts.matching import post_match
 from bot.drafts.standing import (
     approval_decision,
     approval_facts,
@@ -53,7 +54,7 @@ from policies.approvals import (
 )
 from policies.lint import LintIssue, lint_draft, text_fingerprint
 from policies.permissions import Decision
-from policies.tweet_match import Match, same_post, tweet_id_of
+from policies.tweet_match import Match, tweet_id_of
 
 APPROVAL_CARD = "approval_card"
 AUTHOR_DM = "author_dm"  # a direct message to a draft's author (rejected, expired)
@@ -592,15 +593,7 @@ class DraftService:
                 "mark_posted",
                 f"That tweet is by @{tweet.author_handle}, not @{draft.account}: paste the link of @{draft.account}'s post.",
             )
-        match = same_post(
-            draft_text=draft.text,
-            draft_reply_to=draft.in_reply_to,
-            tweet_text=tweet.text,
-            tweet_links=tweet.links,
-            tweet_reply_to=tweet.replied_to,
-            draft_quote_of=draft.quote_of,
-            tweet_quoted=tweet.quoted,
-        )
+        match = post_match(draft, tweet)
         if match == Match.DIFFERENT:
             self._refuse(
                 click,
