@@ -1,16 +1,19 @@
 """Engine and transactions for SQLite (default) and PostgreSQL.
 
-SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for every transaction, because a
-deferred transaction that reads then writes can fail with SQLITE_BUSY despite the timeout.
+SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for every transaction that may write, because a
+deferred transaction that reads then writes can fail with SQLITE_BUSY despite the timeout. A
+read-only transaction (`transaction(engine, read_only=True)`) begins DEFERRED: in WAL mode it
+takes no write lock and never waits for a writer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import CursorResult, Engine, Insert, Result, Table, create_engine, event
+from sqlalchemy import CursorResult, Engine, Insert, Result, Select, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
@@ -49,7 +52,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -75,11 +79,40 @@ def insert_ignoring_conflicts(engine: Engine, table: Table) -> Insert:
     return statement
 
 
+READ_ONLY_OPTION = "brandbot_read_only"
+_read_only_engines: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commits on success, rolls back on any exception."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """One unit of work: commits on success, rolls back on any exception. `read_only=True` for
+    work that only reads: on SQLite it then takes no write lock (a write inside it fails with
+    "database is locked" or "attempt to write a readonly database" rather than racing)."""
+    bind = _read_only(engine) if read_only else engine
+    with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def _read_only(engine: Engine) -> Engine:
+    # One option-engine per engine (it shares the pool and the events): built once, not per call.
+    found = _read_only_engines.get(engine)
+    if found is None:
+        found = engine.execution_options(**{READ_ONLY_OPTION: True})
+        _read_only_engines[engine] = found
+    return found
+
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def skip_locked(statement: S, engine: Engine) -> S:
+    """Rows a worker takes to work on: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so replicas polling
+    the same table take different rows without waiting for each other; on SQLite unchanged (one
+    process, and BEGIN IMMEDIATE already serialises writers). Take them in a transaction that
+    also marks them taken (a lease or a state change), so the lock outlives nothing."""
+    if is_postgres(engine):
+        return statement.with_for_update(skip_locked=True)
+    return statement
 
 
 def create_all(engine: Engine) -> None:

@@ -576,6 +576,35 @@ class XPrices(_Model):
     summoned_reply: Price = 0.010
 
 
+class SlackPacing(_Model):
+    """`slack_pacing:` — how fast brandbot sends messages into one channel (Slack accepts about
+    one a second per channel). A token bucket shared by every replica through the database:
+    `burst` messages at once, then `messages_per_second`."""
+
+    messages_per_second: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    burst: Annotated[int, Field(ge=1, le=20)] = 3
+
+
+class SurgeSettings(_Model):
+    """`surge:` — when a segment's channel has more unsent mention cards than it could send in
+    `max_wait_seconds` at the channel's pace, one summary card stands for them (updated in place
+    as the surge grows, with Show next 10 and Claim next) until the backlog is gone."""
+
+    enabled: bool = True
+    max_wait_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
+    examples: Annotated[int, Field(ge=1, le=10)] = 5  # example mentions the summary quotes
+
+
+class XBudget(_Model):
+    """`x_budget:` — what brandbot may spend reading X in a calendar month (UTC), in reads
+    (resources), in US dollars at `x_prices`, or both; left out, unlimited. Admins are warned at
+    `warn_at_percent` and at 100 %, where polling falls back to the mentions timelines only."""
+
+    monthly_reads: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+    monthly_usd: Annotated[float, Field(gt=0.0, le=1_000_000.0)] | None = None
+    warn_at_percent: Annotated[int, Field(ge=1, le=99)] = 80
+
+
 _SKIP_CROSS_CHECKS = "brandbot.cross_checks_done"
 
 
@@ -601,6 +630,16 @@ class BrandConfig(_Model):
     )
     digest: DigestSettings | None = None
     x_prices: Annotated[XPrices, BeforeValidator(_none_to_dict)] = Field(default_factory=XPrices)
+    # Polling adapts to traffic: every poll_seconds while mentions flow, slowing to
+    # poll_quiet_seconds when quiet (never faster than poll_seconds).
+    poll_quiet_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
+    x_budget: Annotated[XBudget, BeforeValidator(_none_to_dict)] = Field(default_factory=XBudget)
+    slack_pacing: Annotated[SlackPacing, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=SlackPacing
+    )
+    surge: Annotated[SurgeSettings, BeforeValidator(_none_to_dict)] = Field(
+        default_factory=SurgeSettings
+    )
 
     @model_validator(mode="before")
     @classmethod
