@@ -72,6 +72,9 @@ class Ingestor:
         # Run after each pass that polled something (e.g. the spike detector), outside any
         # transaction; one that fails is logged and the others still run.
         self.after_poll: list[Callable[[list[PollResult]], object]] = []
+        # Whether this process may poll X now: the replicas' leader election sets it (exactly one
+        # replica polls); a process that is not the leader skips its passes.
+        self.may_poll: Callable[[], bool] = lambda: True
 
     @property
     def config(self) -> Any:
@@ -98,6 +101,8 @@ class Ingestor:
             self._ctx.clock.wait(stop, 1.0)
 
     def poll_due(self) -> list[PollResult]:
+        if not self.may_poll():
+            return []
         results = [r for source in self.sources() if (r := self.poll(source)) is not None]
         if results:
             for hook in self.after_poll:

@@ -1,4 +1,4 @@
-"""x spend (issue 12; filled by its part)
+"""surges (issue 12; filled by its part)
 
 Revision ID: 0017
 Revises: 0016

@@ -1,14 +1,14 @@
-"""slack pacing surges (issue 12; filled by its part)
+"""x spend (issue 12; filled by its part)
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-02 13:40:00
 """
 
 from collections.abc import Sequence
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
