@@ -74,6 +74,11 @@ class HttpServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.close()
+        if self._thread is not None and self._thread.is_alive():
+            # Closed from inside its own loop: closed from here, the loop would only notice at
+            # its next wake-up (waitress polls once a second), and every stop would take 1 s.
+            self._server.trigger.pull_trigger(self._server.close)
+        else:
+            self._server.close()
         if self._thread:
             self._thread.join(timeout=5)
