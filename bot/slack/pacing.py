@@ -1,0 +1,109 @@
+"""Pacing Slack calls before Slack says no, shared by every replica through the `slack_pace` table.
+
+Slack accepts about one message a second per channel (short bursts allowed) and limits other
+methods per method per workspace. So each channel has a token bucket (`slack_pacing` in app.yaml:
+`burst` sends at once, then `messages_per_second`), and a 429's Retry-After holds only what Slack
+limited: that channel for a message, that method (its tier) for anything else.
+
+Every function here runs in the caller's write transaction: the outbox takes a token in the same
+transaction as the message it will send, so a token is never taken for a message another
+replica sends. On PostgreSQL the bucket row is locked (FOR UPDATE: replicas wait for each other
+on one channel, never on different ones); on SQLite BEGIN IMMEDIATE already serialises writers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from bot.core.db import insert_ignoring_conflicts, table_of
+from bot.core.models import SlackPace
+
+CHANNEL, METHOD = "channel:", "method:"
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update"})  # limited per channel
+
+
+def channel_key(channel: str) -> str:
+    return CHANNEL + channel
+
+
+def method_key(method: str) -> str:
+    return METHOD + method
+
+
+def hold_key(method: str, channel: str | None) -> str:
+    """What a 429 from `method` holds: the channel for a message, else the method's tier."""
+    if method in MESSAGE_METHODS and channel:
+        return channel_key(channel)
+    return method_key(method)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A token bucket: `burst` sends at once, refilled at `per_second`."""
+
+    per_second: float = 1.0
+    burst: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pacer:
+    engine: Engine
+    rate: Rate  # the messages of one channel
+
+    def take(self, session: Session, key: str, *, now: datetime) -> timedelta | None:
+        """Take one send for `key`: None if taken, else how long until one is free."""
+        row = self._locked(session, key, now)
+        if row.held_until is not None and row.held_until > now:
+            return row.held_until - now
+        tokens = self._tokens(row, now)
+        if tokens < 1:
+            return timedelta(seconds=(1 - tokens) / self.rate.per_second)
+        row.tokens, row.refilled_at = tokens - 1, now
+        session.add(row)
+        return None
+
+    def held(self, session: Session, key: str, *, now: datetime) -> timedelta | None:
+        """How long Slack asked `key` to wait still, if it did (takes nothing)."""
+        row = session.get(SlackPace, key)
+        if row is None or row.held_until is None or row.held_until <= now:
+            return None
+        return row.held_until - now
+
+    def hold(self, session: Session, key: str, wait: timedelta, *, now: datetime) -> None:
+        """Slack said 429: nothing goes to `key` for `wait`, and then one send, not a burst."""
+        row = self._locked(session, key, now)
+        until = now + wait
+        row.held_until = until if row.held_until is None else max(row.held_until, until)
+        row.tokens, row.refilled_at = 1.0, row.held_until
+        session.add(row)
+
+    def waiting(self, session: Session, *, now: datetime) -> dict[str, datetime]:
+        """Every key that cannot be sent to now, and when it can."""
+        free_at: dict[str, datetime] = {}
+        for row in session.scalars(select(SlackPace)):
+            if row.held_until is not None and row.held_until > now:
+                free_at[row.key] = row.held_until
+            elif row.key.startswith(CHANNEL) and (tokens := self._tokens(row, now)) < 1:
+                free_at[row.key] = now + timedelta(seconds=(1 - tokens) / self.rate.per_second)
+        return free_at
+
+    def _tokens(self, row: SlackPace, now: datetime) -> float:
+        # A replica whose clock runs behind the one that last refilled sees no time pass.
+        elapsed = max(0.0, (now - row.refilled_at).total_seconds())
+        return min(float(self.rate.burst), row.tokens + elapsed * self.rate.per_second)
+
+    def _locked(self, session: Session, key: str, now: datetime) -> SlackPace:
+        query = select(SlackPace).where(col(SlackPace.key) == key).with_for_update()
+        row = session.scalars(query).one_or_none()
+        if row is None:
+            session.execute(
+                insert_ignoring_conflicts(self.engine, table_of(SlackPace)).values(
+                    key=key, tokens=float(self.rate.burst), refilled_at=now
+                )
+            )
+            row = session.scalars(query.execution_options(populate_existing=True)).one()
+        return row
