@@ -133,18 +133,19 @@ class Outbox(Worker):
     owner: str
     lease_seconds: int = 60
     batch_size: int = 20
-    pacing: Rate = field(default_factory=Rate)  # each channel's bucket (app.yaml slack_pacing)
+    # each channel's bucket (app.yaml slack_pacing); None: unpaced (429s are still honoured)
+    pacing: Rate | None = field(default_factory=Rate)
     # run before each pass, outside any transaction (renderers run inside one and must not ask
     # Slack): e.g. learning the workspace URL that permalinks are built from
     before_pass: list[Callable[[], None]] = field(default_factory=list)
     # kind -> what to do (in the transaction recording it) once a message of that kind is first
     # in Slack: another message may link to it (a mention card to its reply's approval card)
     on_first_post: dict[str, Callable[[Session, str, datetime], None]] = field(default_factory=dict)
-    _pacer: Pacer = field(init=False, repr=False)
     _next_at: datetime | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self._pacer = Pacer(engine=self.engine, rate=self.pacing)
+    @property
+    def _pacer(self) -> Pacer:
+        return Pacer(engine=self.engine, rate=self.pacing)
 
     def work(self) -> int:
         return self.deliver_due()
@@ -239,12 +240,26 @@ class Outbox(Worker):
                 if held is not None:  # Slack asked the search to wait: so does this post
                     self._reschedule(session, message, delay=held, error=None)
                     return Taken.LATER
-            if self._pacer.take(session, channel_key(message.channel), now=now) is not None:
+
+            def ready() -> bool:  # one message in flight per channel, so they arrive in order
+                return not self._in_flight(session, message, now)
+
+            key = channel_key(message.channel)
+            if self._pacer.take(session, key, now=now, ready=ready) is not None:
                 return Taken.PACED
             message.lease_owner = self.owner
             message.lease_until = now + timedelta(seconds=self.lease_seconds)
             session.add(message)
             return Taken.TAKEN
+
+    def _in_flight(self, session: Session, message: SlackMessage, now: datetime) -> bool:
+        """Is another message of this channel being sent (by any replica) right now?"""
+        leased = select(col(SlackMessage.id)).where(
+            col(SlackMessage.channel) == message.channel,
+            col(SlackMessage.id) != message.id,
+            col(SlackMessage.lease_until) >= now,
+        )
+        return session.execute(leased.limit(1)).first() is not None
 
     def _deliver(self, message_id: int) -> bool:
         with transaction(self.engine) as session:

@@ -13,6 +13,7 @@ on one channel, never on different ones); on SQLite BEGIN IMMEDIATE already seri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,11 +53,24 @@ class Rate:
 @dataclass(frozen=True, kw_only=True)
 class Pacer:
     engine: Engine
-    rate: Rate  # the messages of one channel
+    rate: Rate | None  # the messages of one channel; None: only Slack's holds count
 
-    def take(self, session: Session, key: str, *, now: datetime) -> timedelta | None:
-        """Take one send for `key`: None if taken, else how long until one is free."""
+    def take(
+        self,
+        session: Session,
+        key: str,
+        *,
+        now: datetime,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> timedelta | None:
+        """Take one send for `key`: None if taken, else how long until one is free. `ready` is
+        asked once the bucket is locked (so replicas ask it one at a time): False, and nothing
+        is taken (a zero wait)."""
         row = self._locked(session, key, now)
+        if not ready():
+            return timedelta(0)
+        if self.rate is None:
+            return self.held(session, key, now=now)
         if row.held_until is not None and row.held_until > now:
             return row.held_until - now
         tokens = self._tokens(row, now)
@@ -87,11 +101,13 @@ class Pacer:
         for row in session.scalars(select(SlackPace)):
             if row.held_until is not None and row.held_until > now:
                 free_at[row.key] = row.held_until
-            elif row.key.startswith(CHANNEL) and (tokens := self._tokens(row, now)) < 1:
-                free_at[row.key] = now + timedelta(seconds=(1 - tokens) / self.rate.per_second)
+            elif self.rate and row.key.startswith(CHANNEL) and (t := self._tokens(row, now)) < 1:
+                free_at[row.key] = now + timedelta(seconds=(1 - t) / self.rate.per_second)
         return free_at
 
     def _tokens(self, row: SlackPace, now: datetime) -> float:
+        if self.rate is None:
+            return 1.0
         # A replica whose clock runs behind the one that last refilled sees no time pass.
         elapsed = max(0.0, (now - row.refilled_at).total_seconds())
         return min(float(self.rate.burst), row.tokens + elapsed * self.rate.per_second)
@@ -102,7 +118,7 @@ class Pacer:
         if row is None:
             session.execute(
                 insert_ignoring_conflicts(self.engine, table_of(SlackPace)).values(
-                    key=key, tokens=float(self.rate.burst), refilled_at=now
+                    key=key, tokens=float(self.rate.burst if self.rate else 1), refilled_at=now
                 )
             )
             row = session.scalars(query.execution_options(populate_existing=True)).one()
