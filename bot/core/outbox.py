@@ -320,9 +320,11 @@ class Outbox(Worker):
                     last_error=None,
                 )
             )
+            now = self.clock.now()
+            self._pacer.sent(session, channel_key(channel), at=now)
             posted = self.on_first_post.get(kind) if first_post else None
             if posted is not None:
-                posted(session, subject_id, self.clock.now())
+                posted(session, subject_id, now)
         return True
 
     def _post(
@@ -417,17 +419,28 @@ class Outbox(Worker):
                 # We only post after a search found nothing (or nothing was ever attempted),
                 # so a refusal proves no copy exists.
                 message.outcome_unknown = not refused
-            self._reschedule(session, message, delay=wait or backoff(message.attempts), error=error)
+            delay = wait or backoff(message.attempts)
+            self._reschedule(session, message, delay=delay, error=error, now=now)
+            if channel:  # a call was made on the channel's token
+                self._pacer.sent(session, channel_key(channel), at=now)
             if wait and method:
                 # Slack limits messages per channel and other methods per method: hold only
                 # that, on every replica.
                 self._pacer.hold(session, hold_key(method, channel), wait, now=now)
 
     def _reschedule(
-        self, session: Session, message: SlackMessage, *, delay: timedelta, error: str | None
+        self,
+        session: Session,
+        message: SlackMessage,
+        *,
+        delay: timedelta,
+        error: str | None,
+        now: datetime | None = None,
     ) -> None:
+        # `now`: the hold's, so a refused message is due exactly when its channel is free again
+        # and goes first, in order
         message.attempts += 1 if error else 0
-        message.due_at = self.clock.now() + delay
+        message.due_at = (now or self.clock.now()) + delay
         message.lease_owner = None
         message.lease_until = None
         message.last_error = error

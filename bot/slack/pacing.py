@@ -80,6 +80,19 @@ class Pacer:
         session.add(row)
         return None
 
+    def sent(self, session: Session, key: str, *, at: datetime) -> None:
+        """A send taken from `key` was answered at `at`: its channel refills from then, not from
+        the take. Slack counts a call when it arrives, somewhere between the two, and how long
+        after the take varies (rendering, the network); counted from the answer, the next send
+        can never reach Slack early (one message is in flight per channel, so nothing was taken
+        meanwhile). The price: a channel's pace is one per 1/rate plus one call's time."""
+        if self.rate is None:
+            return
+        row = self._locked(session, key, at)
+        if row.held_until is None or row.held_until <= at:
+            row.refilled_at = max(row.refilled_at, at)
+            session.add(row)
+
     def held(self, session: Session, key: str, *, now: datetime) -> timedelta | None:
         """How long Slack asked `key` to wait still, if it did (takes nothing)."""
         row = session.get(SlackPace, key)
