@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from bot.core import audit
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.core.models import Mention, SlackMessage
-from bot.core.outbox import METADATA_EVENT, Outbox
+from bot.core.outbox import METADATA_EVENT, Outbox, Rendered
 from bot.fakes.services import ServiceKit, add_mention
 from bot.fakes.slack_api import SlackCall
 from bot.mentions.service import MENTION_CARD
@@ -160,6 +160,28 @@ def test_the_outbox_sleeps_until_the_next_token_not_the_next_idle_check(
     clock.advance(seconds=0.4)
     assert paced.deliver() == 1
     assert [c.http_status for c in paced.slack.calls_to("chat.postMessage")] == [200] * 4
+
+
+def test_a_slow_send_never_makes_the_next_one_reach_slack_early(
+    paced: ServiceKit, clock: FakeClock
+) -> None:
+    # The first card takes 0.3 s to render, so Slack counts it 0.3 s after its token was taken:
+    # a bucket counted from the takes would send the fourth card 0.3 s too early for Slack.
+    render = paced.outbox.renderers[MENTION_CARD]
+    slow = [True]
+
+    def slow_first(session: Session, message: SlackMessage) -> Rendered:
+        if slow.pop() if slow else False:
+            clock.advance(seconds=0.3)
+        return render(session, message)
+
+    paced.outbox.renderers[MENTION_CARD] = slow_first
+    care = _queue(paced, CARE, 5)
+
+    _run_until(paced, clock, lambda: len(_posted(paced, CARE)) == 5, step=0.1, limit=10)
+
+    assert [c.http_status for c in paced.slack.calls_to("chat.postMessage")] == [200] * 5
+    assert _posted(paced, CARE) == care
 
 
 def test_a_429_holds_only_that_channel(paced: ServiceKit, clock: FakeClock) -> None:
