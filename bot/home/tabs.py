@@ -244,12 +244,12 @@ class HomeTabs(Worker):
                 row.lease_owner, row.lease_until = None, None
                 session.add(row)  # due_at is untouched: it is still due, only later
             if wait:  # views.publish is limited per workspace: every home waits
-                self._pacer.hold(session, VIEWS_PUBLISH, wait, now=now)  # opened later too
                 session.execute(
                     update(HomeTab)
                     .where(or_(col(HomeTab.retry_at).is_(None), col(HomeTab.retry_at) < now + wait))
                     .values(retry_at=now + wait)
                 )
+                self._pacer.hold(session, VIEWS_PUBLISH, wait, now=now)  # homes opened later too
         return wait is not None
 
     @property
