@@ -83,11 +83,6 @@ def storm(url: str, *, mentions: int, replicas: int, paced: bool) -> dict[str, o
             and m["metadata"]["event_payload"]["id"] in cards
         ]
         gaps = [b - a for a, b in itertools.pairwise(accepted[3:])]
-        if "--debug" in sys.argv:
-            for c in posts:
-                ident = c.args.get("metadata")
-                print(round(c.at - started, 3), c.http_status, ident)
-            print(in_slack)
         return {
             "outbox": "paced" if paced else "unpaced (429-driven)",
             "cards": len(cards),
@@ -130,7 +125,6 @@ def main() -> int:
         "--database-url", help="a PostgreSQL server URL; a scratch database is made"
     )
     parser.add_argument("--unpaced", action="store_true", help="also run the 429-driven outbox")
-    parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
     runs = [True, False] if args.unpaced else [True]
     for paced in runs:
