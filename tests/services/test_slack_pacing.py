@@ -88,7 +88,7 @@ def _run_until(
 ) -> dict[str, int]:
     """Move the clock by `step` and run every outbox (at once, in threads) until `done`; how
     many messages each outbox sent."""
-    workers = outboxes or [kit.outbox]
+    workers = list(outboxes or [kit.outbox])
     sent = {o.owner: 0 for o in workers}
 
     def run(outbox: Outbox) -> None:
@@ -97,6 +97,7 @@ def _run_until(
     waited = 0.0
     while not done():
         assert waited <= limit, f"not done after {limit} s"
+        workers.reverse()  # each starts first in turn
         threads = [threading.Thread(target=run, args=(o,)) for o in workers]
         for thread in threads:
             thread.start()
