@@ -54,6 +54,7 @@ from bot.reports.service import ReportService
 from bot.services import Services
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.pacing import Rate
 from bot.slack.server import wsgi_app
 from bot.slack.team import TeamUrl
 from bot.steering.rendering import render_announcement
@@ -244,6 +245,7 @@ def wire(
         owner=owner,
         before_pass=[team.learn],  # mention cards link their reply's approval card
         on_first_post={APPROVAL_CARD: approval_card_posted},
+        pacing=Rate(config.slack_pacing.messages_per_second, config.slack_pacing.burst),
     )
     drafts = DraftService(ctx, gateway=gateway)
     publisher = Publisher(

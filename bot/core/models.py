@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ColumnElement, Index, Text, UniqueConstraint, or_, true
+from sqlalchemy import BigInteger, Column, ColumnElement, Index, Text, UniqueConstraint, or_, true
 from sqlmodel import Field, SQLModel, col
 
 
@@ -103,6 +103,12 @@ class SlackMessage(SQLModel, table=True):
     lease_until: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime
+    # Issue 12 (Slack pacing): a channel's new messages go out in the order things happened —
+    # a mention card by its tweet's id (X's ids grow with time), anything else by a snowflake of
+    # when it was queued, so the two interleave by time.
+    send_order: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
 
 
 class PollCursor(SQLModel, table=True):
@@ -534,3 +540,18 @@ Index(
     col(Mention.tweeted_at),
     col(Mention.sentiment),
 )
+
+
+# -- Issue 12: Slack pacing ------------------------------------------------------------------
+
+
+class SlackPace(SQLModel, table=True):
+    """How fast brandbot may call Slack for one key, shared by every replica: a channel's token
+    bucket (`channel:C…`) or a method's hold after a 429 (`method:views.publish`)."""
+
+    __tablename__ = "slack_pace"
+
+    key: str = Field(primary_key=True, max_length=96)
+    tokens: float = Field(description="sends left in the bucket at refilled_at")
+    refilled_at: datetime
+    held_until: datetime | None = Field(default=None, description="Slack's Retry-After ends")

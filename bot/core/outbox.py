@@ -1,10 +1,17 @@
 """Durable Slack outbox: every card the app posts or updates goes through the `slack_message` table.
 
-A worker leases due rows (a conditional UPDATE, safe on SQLite and PostgreSQL, across replicas),
-renders each from the database's current state, and posts or updates it. Failures reschedule the
-row with backoff (honouring Retry-After); nothing is dropped. A post whose outcome is unknown
-(timeout, 5xx) is looked up in the channel history by its metadata before being posted again,
-so a retry never duplicates a card.
+A worker takes due rows (FOR UPDATE SKIP LOCKED on PostgreSQL, a lease on both, so replicas take
+different rows), renders each from the database's current state, and posts or updates it.
+
+It paces itself before Slack says no (bot/slack/pacing.py): each send takes a token from its
+channel's bucket, shared by every replica, in the transaction that takes the row; a channel with
+no token left sits out the pass while other channels go on, and the worker sleeps until the
+next token rather than until its next idle check. A channel's messages go out updates first (a
+click is waiting for them), then new ones in the order things happened (`send_order`: a mention
+card by its tweet id). Failures reschedule the row with backoff; a 429 holds only what Slack
+limited (the channel, or the method's tier for a search). Nothing is dropped. A post whose
+outcome is unknown (timeout, 5xx) is looked up in the channel history by its metadata before
+being posted again, so a retry never duplicates a card.
 """
 
 from __future__ import annotations
@@ -13,22 +20,42 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlmodel import Session, col
 
 from bot.core.clock import Clock
-from bot.core.db import rowcount, transaction
+from bot.core.db import skip_locked, transaction
 from bot.core.models import SlackMessage
 from bot.core.retry import backoff, describe_failure, retry_after
 from bot.core.worker import Worker
+from bot.slack.pacing import CHANNEL, Pacer, Rate, channel_key, hold_key, method_key
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "brandbot_message"
+TWITTER_EPOCH_MS = 1288834974657  # X's ids count milliseconds from here, shifted left 22 bits
+POST, UPDATE = "chat.postMessage", "chat.update"
+HISTORY, REPLIES = "conversations.history", "conversations.replies"
+
+
+class Taken(Enum):
+    """What trying to take one due row for sending came to."""
+
+    TAKEN = "taken"  # leased to this worker, its channel's token spent: send it now
+    GONE = "gone"  # sent, taken or rescheduled by someone else meanwhile
+    LATER = "later"  # rescheduled: its thread's root or its search must wait
+    PACED = "paced"  # its channel has no token left: the channel sits out this pass
+
+
+def send_order_at(at: datetime) -> int:
+    """A snowflake of `at`, on the scale of X's tweet ids, so cards and other messages
+    interleave by time."""
+    return max(0, int(at.timestamp() * 1000) - TWITTER_EPOCH_MS) << 22
 
 
 @dataclass(frozen=True)
@@ -47,15 +74,19 @@ class NewMessage:
     channel: str
     thread_root_id: int | None = None
     conversation_key: str | None = None
+    # where it goes in its channel's queue: a mention card passes its tweet id; None: now
+    send_order: int | None = None
 
 
 def enqueue(session: Session, messages: list[NewMessage], *, now: datetime) -> dict[str, int]:
     """Queue messages for posting (one bulk INSERT); returns each subject's new message id."""
     if not messages:
         return {}
+    queued_at = send_order_at(now)
     rows = [
         {
             **asdict(m),
+            "send_order": queued_at if m.send_order is None else m.send_order,
             "revision": 0,
             "synced_revision": -1,
             "pending": True,
@@ -102,34 +133,56 @@ class Outbox(Worker):
     owner: str
     lease_seconds: int = 60
     batch_size: int = 20
+    # each channel's bucket (app.yaml slack_pacing); None: unpaced (429s are still honoured)
+    pacing: Rate | None = field(default_factory=Rate)
     # run before each pass, outside any transaction (renderers run inside one and must not ask
     # Slack): e.g. learning the workspace URL that permalinks are built from
     before_pass: list[Callable[[], None]] = field(default_factory=list)
     # kind -> what to do (in the transaction recording it) once a message of that kind is first
     # in Slack: another message may link to it (a mention card to its reply's approval card)
     on_first_post: dict[str, Callable[[Session, str, datetime], None]] = field(default_factory=dict)
+    _next_at: datetime | None = field(default=None, init=False, repr=False)
+
+    @property
+    def _pacer(self) -> Pacer:
+        return Pacer(engine=self.engine, rate=self.pacing)
 
     def work(self) -> int:
         return self.deliver_due()
 
+    def idle_wait(self) -> float:
+        """Sleep until the next token or due message, not a whole idle check (a channel paced
+        at 1/s then sends every second, not every 1.1)."""
+        if self._next_at is None:
+            return self.idle_seconds
+        until = (self._next_at - self.clock.now()).total_seconds()
+        return min(self.idle_seconds, max(0.0, until))
+
     def deliver_due(self) -> int:
-        """Send every due message once; return how many were sent successfully."""
+        """Send every due message once, as far as each channel's pace allows; return how many
+        were sent successfully."""
         sent = 0
-        due = self._due_ids(self.clock.now())
+        due = self._due(self.clock.now())
         for prepare in self.before_pass if due else []:
             prepare()
-        for message_id in due:
-            if not self._lease(message_id):
+        paced: set[str] = set()  # channels out of tokens: their later messages wait in order
+        for message_id, channel in due:
+            if channel in paced:
+                continue
+            taken = self._take(message_id)
+            if taken is Taken.PACED:
+                paced.add(channel)
+            if taken is not Taken.TAKEN:
                 continue
             try:
                 sent += self._deliver(message_id)
             except Exception as exc:  # e.g. a renderer bug: this row waits, the others go on
                 log.exception("slack message %s could not be prepared", message_id)
-                self._failed(message_id, exc, posting=False, channel=None)
+                self._failed(message_id, exc, method=None, channel=None)
         return sent
 
     def pending_count(self) -> int:
-        with transaction(self.engine) as session:
+        with transaction(self.engine, read_only=True) as session:
             return len(
                 session.execute(select(col(SlackMessage.id)).where(col(SlackMessage.pending))).all()
             )
@@ -137,35 +190,76 @@ class Outbox(Worker):
     def _free(self, now: datetime) -> Any:
         return or_(col(SlackMessage.lease_until).is_(None), col(SlackMessage.lease_until) < now)
 
-    def _due_ids(self, now: datetime) -> list[int]:
+    def _due(self, now: datetime) -> list[tuple[int, str]]:
+        """The next due messages of every channel that may be sent to now, in sending order;
+        and when the next one that is not due yet will be (for `idle_wait`)."""
         due = and_(col(SlackMessage.pending), col(SlackMessage.due_at) <= now, self._free(now))
-        with transaction(self.engine) as session:
-            return list(
-                session.execute(
-                    select(col(SlackMessage.id))
-                    .where(due)
-                    .order_by(col(SlackMessage.id))
-                    .limit(self.batch_size)
-                ).scalars()
-            )
+        with transaction(self.engine, read_only=True) as session:
+            waiting = self._pacer.waiting(session, now=now)
+            paced = [key.removeprefix(CHANNEL) for key in waiting if key.startswith(CHANNEL)]
+            rows = session.execute(
+                select(col(SlackMessage.id), col(SlackMessage.channel))
+                .where(due, col(SlackMessage.channel).not_in(paced))
+                .order_by(
+                    col(SlackMessage.ts).is_(None),  # updates first: someone clicked
+                    col(SlackMessage.send_order),
+                    col(SlackMessage.id),
+                )
+                .limit(self.batch_size)
+            ).all()
+            later = session.execute(
+                select(func.min(col(SlackMessage.due_at))).where(
+                    col(SlackMessage.pending), col(SlackMessage.due_at) > now
+                )
+            ).scalar_one_or_none()
+        self._next_at = min([*waiting.values(), *([later] if later else [])], default=None)
+        return [(message_id, channel) for message_id, channel in rows]
 
-    def _lease(self, message_id: int) -> bool:
-        """Take one row just before sending it, so a lease never outlives a slow batch."""
+    def _take(self, message_id: int) -> Taken:
+        """Take one row just before sending it (so a lease never outlives a slow batch) and its
+        channel's token, in one transaction: a token is spent only on a message being sent."""
         now = self.clock.now()
         with transaction(self.engine) as session:
-            result = session.execute(
-                update(SlackMessage)
-                .where(
-                    col(SlackMessage.id) == message_id,
-                    col(SlackMessage.pending),
-                    col(SlackMessage.due_at) <= now,
-                    self._free(now),
-                )
-                .values(
-                    lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
-                )
+            query = select(SlackMessage).where(
+                col(SlackMessage.id) == message_id,
+                col(SlackMessage.pending),
+                col(SlackMessage.due_at) <= now,
+                self._free(now),
             )
-            return rowcount(result) == 1
+            message = session.scalars(skip_locked(query, self.engine)).one_or_none()
+            if message is None:
+                return Taken.GONE
+            if message.thread_root_id is not None:
+                root = session.get(SlackMessage, message.thread_root_id)
+                if root is not None and root.ts is None:  # a reply waits for its thread
+                    self._reschedule(session, message, delay=timedelta(seconds=1), error=None)
+                    return Taken.LATER
+            if message.ts is None and message.outcome_unknown:
+                search = REPLIES if message.thread_root_id is not None else HISTORY
+                held = self._pacer.held(session, method_key(search), now=now)
+                if held is not None:  # Slack asked the search to wait: so does this post
+                    self._reschedule(session, message, delay=held, error=None)
+                    return Taken.LATER
+
+            def ready() -> bool:  # one message in flight per channel, so they arrive in order
+                return not self._in_flight(session, message, now)
+
+            key = channel_key(message.channel)
+            if self._pacer.take(session, key, now=now, ready=ready) is not None:
+                return Taken.PACED
+            message.lease_owner = self.owner
+            message.lease_until = now + timedelta(seconds=self.lease_seconds)
+            session.add(message)
+            return Taken.TAKEN
+
+    def _in_flight(self, session: Session, message: SlackMessage, now: datetime) -> bool:
+        """Is another message of this channel being sent (by any replica) right now?"""
+        leased = select(col(SlackMessage.id)).where(
+            col(SlackMessage.channel) == message.channel,
+            col(SlackMessage.id) != message.id,
+            col(SlackMessage.lease_until) >= now,
+        )
+        return session.execute(leased.limit(1)).first() is not None
 
     def _deliver(self, message_id: int) -> bool:
         with transaction(self.engine) as session:
@@ -176,9 +270,6 @@ class Outbox(Worker):
             if message.thread_root_id is not None:
                 root = session.get(SlackMessage, message.thread_root_id)
                 root_ts = root.ts if root else None
-                if root is not None and root_ts is None:
-                    self._reschedule(session, message, delay=timedelta(seconds=1), error=None)
-                    return False
             revision = message.revision
             rendered = self.renderers[message.kind](session, message)
             channel, ts, created_at = message.channel, message.ts, message.created_at
@@ -189,25 +280,28 @@ class Outbox(Worker):
                 # ts, whoever takes the row over searches Slack before posting again.
                 message.outcome_unknown = True
                 session.add(message)
-        posting = False  # is the failure, if any, of the post itself (not of the search)?
+        method = None  # the call that failed, if one does
         try:
             if ts is None and search_first:
+                method = REPLIES if root_ts else HISTORY
                 ts = self._search_for(channel, message_id, created_at, root_ts)
                 if ts is not None:  # it did reach Slack: bring it up to date instead
+                    method = UPDATE
                     self._update(channel, ts, message_id, rendered)
             elif ts is not None:
                 try:
+                    method = UPDATE
                     self._update(channel, ts, message_id, rendered)
                 except SlackApiError as exc:
                     if exc.response.get("error") != "message_not_found":
                         raise
                     ts = None  # someone deleted the card: post it again
             if ts is None:
-                posting = True
+                method = POST
                 ts = self._post(channel, message_id, rendered, root_ts)
         except Exception as exc:  # Slack errors, timeouts, resets: rescheduled, never dropped
             # A failed search proves nothing: the next attempt searches again before posting.
-            self._failed(message_id, exc, posting=posting, channel=channel)
+            self._failed(message_id, exc, method=method, channel=channel)
             return False
         with transaction(self.engine) as session:
             session.execute(
@@ -226,9 +320,11 @@ class Outbox(Worker):
                     last_error=None,
                 )
             )
+            now = self.clock.now()
+            self._pacer.sent(session, channel_key(channel), at=now)
             posted = self.on_first_post.get(kind) if first_post else None
             if posted is not None:
-                posted(session, subject_id, self.clock.now())
+                posted(session, subject_id, now)
         return True
 
     def _post(
@@ -306,7 +402,7 @@ class Outbox(Worker):
                 return None
 
     def _failed(
-        self, message_id: int, exc: Exception, *, posting: bool, channel: str | None
+        self, message_id: int, exc: Exception, *, method: str | None, channel: str | None
     ) -> None:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         wait = retry_after(exc)
@@ -319,28 +415,32 @@ class Outbox(Worker):
             message = session.get(SlackMessage, message_id)
             if message is None or message.lease_owner != self.owner:
                 return
-            if posting:
+            if method == POST:
                 # We only post after a search found nothing (or nothing was ever attempted),
                 # so a refusal proves no copy exists.
                 message.outcome_unknown = not refused
-            self._reschedule(session, message, delay=wait or backoff(message.attempts), error=error)
-            if wait and channel:
-                # Slack rate-limits per channel: hold that channel's other messages too.
-                session.execute(
-                    update(SlackMessage)
-                    .where(
-                        col(SlackMessage.channel) == channel,
-                        col(SlackMessage.pending),
-                        col(SlackMessage.due_at) < now + wait,
-                    )
-                    .values(due_at=now + wait)
-                )
+            delay = wait or backoff(message.attempts)
+            self._reschedule(session, message, delay=delay, error=error, now=now)
+            if channel:  # a call was made on the channel's token
+                self._pacer.sent(session, channel_key(channel), at=now)
+            if wait and method:
+                # Slack limits messages per channel and other methods per method: hold only
+                # that, on every replica.
+                self._pacer.hold(session, hold_key(method, channel), wait, now=now)
 
     def _reschedule(
-        self, session: Session, message: SlackMessage, *, delay: timedelta, error: str | None
+        self,
+        session: Session,
+        message: SlackMessage,
+        *,
+        delay: timedelta,
+        error: str | None,
+        now: datetime | None = None,
     ) -> None:
+        # `now`: the hold's, so a refused message is due exactly when its channel is free again
+        # and goes first, in order
         message.attempts += 1 if error else 0
-        message.due_at = self.clock.now() + delay
+        message.due_at = (now or self.clock.now()) + delay
         message.lease_owner = None
         message.lease_until = None
         message.last_error = error

@@ -18,6 +18,11 @@ class Worker:
         """Do what is due now; return how much was done."""
         raise NotImplementedError
 
+    def idle_wait(self) -> float:
+        """Seconds an idle worker sleeps unless woken: a worker that knows when its next work
+        is due may say less."""
+        return self.idle_seconds
+
     def wake(self) -> None:
         """New work was committed: look now rather than at the next idle check."""
         self._wake.set()
@@ -30,5 +35,5 @@ class Worker:
                 log.exception("%s pass failed", type(self).__name__)
                 done = 0
             if done == 0:
-                self._wake.wait(self.idle_seconds)
+                self._wake.wait(self.idle_wait())
             self._wake.clear()

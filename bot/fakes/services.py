@@ -233,9 +233,12 @@ def build_services(
     clock: Clock,
     fakes: Fakes,
     x_timeout: float = 10.0,
+    paced: bool = False,
 ) -> ServiceKit:
     """The services as `build_runtime` wires them, on this engine and clock, against the fakes.
-    The engine must be migrated and keyed for the audit log (`audit.use_key`)."""
+    The engine must be migrated and keyed for the audit log (`audit.use_key`). `paced`: the
+    outbox keeps to app.yaml's slack_pacing (off by default: with a FakeClock that does not
+    move, a test could send only a burst's worth into a channel)."""
     wired = wire(
         config,
         engine=engine,
@@ -251,6 +254,8 @@ def build_services(
         owner=OWNER,
         x_timeout=x_timeout,
     )
+    if not paced:
+        wired.outbox.pacing = None
     services = wired.services
     return ServiceKit(
         config=config,

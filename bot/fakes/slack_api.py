@@ -135,6 +135,28 @@ class _Failure:
     error: str | None = None  # the `error` answered (status 200: Slack's ok:false refusals)
 
 
+@dataclass
+class _ChannelRate:
+    """Slack's per-channel message limit, as a token bucket on the fake's clock."""
+
+    per_second: float
+    burst: int
+    methods: frozenset[str]
+    clock: Callable[[], float]
+    buckets: dict[str, tuple[float, float]]  # channel -> (tokens, when counted)
+
+    def refuse(self, channel: str) -> int | None:
+        """Take a send for `channel`; the Retry-After to answer when there is none left."""
+        now = self.clock()
+        tokens, at = self.buckets.get(channel, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + max(0.0, now - at) * self.per_second)
+        if tokens < 1:
+            self.buckets[channel] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / self.per_second))
+        self.buckets[channel] = (tokens - 1, now)
+        return None
+
+
 def _truthy(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
 
@@ -224,6 +246,7 @@ class FakeSlack:
         self._response_urls: dict[str, JSON] = {}
         self._failures: list[_Failure] = []
         self._random: tuple[float, tuple[int, ...], random.Random, set[str] | None] | None = None
+        self._channel_rate: _ChannelRate | None = None
         self._last_micros = 0
         self._loopback: LoopbackServer | None = None
         self.url = ""
@@ -369,6 +392,20 @@ class FakeSlack:
         with self._lock:
             self._random = (rate, tuple(statuses), random.Random(seed), methods)
 
+    def enforce_channel_rate(
+        self,
+        *,
+        per_second: float = 1.0,
+        burst: int = 3,
+        methods: frozenset[str] = frozenset({"chat.postMessage"}),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Refuse messages into a channel faster than Slack allows (about one a second, short
+        bursts), with 429 and Retry-After, like Slack. Off unless asked; `clock` in seconds
+        (a test passes its FakeClock's timestamp)."""
+        with self._lock:
+            self._channel_rate = _ChannelRate(per_second, burst, methods, clock, {})
+
     def stop_failing(self) -> None:
         with self._lock:
             self._failures.clear()
@@ -511,6 +548,10 @@ class FakeSlack:
             return 404, {}, {"ok": False, "error": "unknown_method"}
         error = self._validate(method, args)
         failure = self._take_failure(method)
+        limit = self._channel_rate
+        if failure is None and not error and limit is not None and method in limit.methods:
+            wait = limit.refuse(str(args.get("channel")))
+            failure = None if wait is None else _Failure(method, 429, wait, 1, False)
         if failure is None or failure.apply:
             handler = getattr(self, "_api_" + method.replace(".", "_"), None)
             response = {"ok": False, "error": error} if error else {"ok": True}

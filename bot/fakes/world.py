@@ -45,6 +45,9 @@ class FakeWorld:
     x_timeout_seconds: float = 10.0  # the X gateway's per-request timeout (small in tests)
     shorten_links: bool = False  # the fake X rewrites links to t.co, as X does
     x_reply_rule: bool = True  # the fake X refuses replies to tweets that didn't summon us
+    # the outbox paces itself by app.yaml's slack_pacing; off unless a test asks, as the fake
+    # Slack enforces Slack's rate only when asked (a test may post many cards at one instant)
+    paced: bool = False
     slack: FakeSlack = field(init=False)
     x: FakeX = field(init=False)
     runtime: Runtime = field(init=False)
@@ -78,7 +81,12 @@ class FakeWorld:
         )
         engine = self.engine or make_engine(self.database_url)
         self.engine = engine
-        return build_runtime(settings, self.config, clock=self.clock, engine=engine, env=self.env)
+        runtime = build_runtime(
+            settings, self.config, clock=self.clock, engine=engine, env=self.env
+        )
+        if not self.paced:
+            runtime.outbox.pacing = None
+        return runtime
 
     def stop(self) -> None:
         self.runtime.stop()

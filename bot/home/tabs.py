@@ -34,11 +34,13 @@ from bot.core.retry import backoff, describe_failure, retry_after
 from bot.core.worker import Worker
 from bot.home.content import HomeContent, Snapshot
 from bot.slack.cards.app_home import build_home
+from bot.slack.pacing import Pacer, method_key
 
 log = logging.getLogger(__name__)
 
 NOTICE_FOR = timedelta(minutes=10)  # how long the outcome of a click stays on top
 CURRENT, FAILED, HELD = "current", "failed", "held"  # what one attempt to publish a home did
+VIEWS_PUBLISH = method_key("views.publish")
 
 
 @dataclass
@@ -196,6 +198,11 @@ class HomeTabs(Worker):
             row = session.get(HomeTab, user_id)
             if row is None or row.lease_owner != self.owner:
                 return FAILED
+            held = self._pacer.held(session, VIEWS_PUBLISH, now=now)
+            if held is not None:  # Slack asked every home to wait (a 429 on any replica)
+                row.retry_at, row.lease_owner, row.lease_until = now + held, None, None
+                session.add(row)
+                return HELD
             seen, last_hash = row.revision, row.published_hash
             notice = row.notice if row.notice_until and row.notice_until > now else None
             notice_until = row.notice_until if notice else None
@@ -242,7 +249,12 @@ class HomeTabs(Worker):
                     .where(or_(col(HomeTab.retry_at).is_(None), col(HomeTab.retry_at) < now + wait))
                     .values(retry_at=now + wait)
                 )
+                self._pacer.hold(session, VIEWS_PUBLISH, wait, now=now)  # homes opened later too
         return wait is not None
+
+    @property
+    def _pacer(self) -> Pacer:
+        return Pacer(engine=self.ctx.engine, rate=None)  # views have no bucket, only holds
 
     # -- leases -----------------------------------------------------------------------------
 

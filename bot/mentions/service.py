@@ -140,6 +140,8 @@ def _insert_cards(
             channel=r.channel,
             thread_root_id=roots.get((r.conversation_id, r.channel)),
             conversation_key=r.conversation_id,
+            # a channel's cards go out in the order the tweets were written (X's ids grow)
+            send_order=int(r.mention_id) if r.mention_id.isdigit() else None,
         )
         for r in requests
     ]

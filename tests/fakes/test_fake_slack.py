@@ -240,6 +240,24 @@ def test_429_with_retry_after_is_retried_by_slack_sdk(
     assert fake.message("C1", posted["ts"])["text"] == "x"
 
 
+def test_channel_rate_is_enforced_like_slack_when_asked(fake: FakeSlack, client: WebClient) -> None:
+    now = [1000.0]
+    fake.enforce_channel_rate(per_second=1.0, burst=2, clock=lambda: now[0])
+
+    def post(channel: str) -> int | str:
+        try:
+            client.chat_postMessage(channel=channel, text="x")
+            return 200
+        except SlackApiError as exc:
+            return f"{exc.response.status_code} after {exc.response.headers['Retry-After']}"
+
+    assert [post("C1"), post("C1"), post("C1"), post("C2")] == [200, 200, "429 after 1", 200]
+    assert len(fake.messages["C1"]) == 2  # a refused post changes nothing
+    now[0] += 1.0
+    assert [post("C1"), post("C1")] == [200, "429 after 1"]
+    client.chat_update(channel="C1", ts=fake.messages["C1"][0]["ts"], text="y")  # not limited
+
+
 def test_5xx_lost_responses_and_storms(fake: FakeSlack, client: WebClient) -> None:
     fake.fail_next(status=503, retry_after=None)
     assert _error(client.auth_test) == "service_unavailable"

@@ -36,13 +36,17 @@ def make_kit(engine: Engine, clock: FakeClock) -> Iterator[MakeKit]:
     """Services on this test's database and clock, for TEST_CONFIG or a variant of it."""
     started: list[Fakes] = []
 
-    def make(config_text: str = TEST_CONFIG, *, x_timeout: float = 10.0) -> ServiceKit:
+    def make(
+        config_text: str = TEST_CONFIG, *, x_timeout: float = 10.0, paced: bool = False
+    ) -> ServiceKit:
         config = parse_config(config_text, filename="test.yaml")
         fakes = start_fakes(config)
         started.append(fakes)
         for group, members in GROUPS.items():
             fakes.slack.set_usergroup(group, members)
-        return build_services(config, engine=engine, clock=clock, fakes=fakes, x_timeout=x_timeout)
+        return build_services(
+            config, engine=engine, clock=clock, fakes=fakes, x_timeout=x_timeout, paced=paced
+        )
 
     yield make
     for fakes in started:
