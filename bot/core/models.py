@@ -534,3 +534,18 @@ Index(
     col(Mention.tweeted_at),
     col(Mention.sentiment),
 )
+
+
+# -- Issue 12: several replicas ------------------------------------------------------------------
+
+
+class LeaderLease(SQLModel, table=True):
+    """Who polls X, where no advisory lock exists (SQLite): renewed by the leader, taken over
+    once it runs out. On PostgreSQL the leader holds an advisory lock instead."""
+
+    __tablename__ = "leader_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=64)
+    lease_until: datetime
+    acquired_at: datetime
