@@ -30,7 +30,7 @@ from bot.alerts.outside_posts import recognised
 from bot.core import audit, outbox
 from bot.core.clock import iso
 from bot.core.context import ServiceContext
-from bot.core.db import rowcount
+from bot.core.db import rowcount, skip_locked
 from bot.core.models import Draft, DraftState
 from bot.core.worker import Worker
 from bot.drafts import machine as draft_machine
@@ -202,8 +202,20 @@ class Publisher(Worker):
         say whether it was taken over from another worker whose lease ran out."""
         now = self.ctx.clock.now()
         with self.ctx.transaction() as session:
-            before = session.get(Draft, draft_id)
-            previous = before.lease_owner if before is not None else None
+            # Another replica's worker on this draft holds its row: skip it, don't queue behind.
+            free = session.execute(
+                skip_locked(
+                    select(col(Draft.lease_owner)).where(
+                        col(Draft.id) == draft_id,
+                        col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                        self._lease_free(now),
+                    ),
+                    self.ctx.engine,
+                )
+            ).first()
+            if free is None:
+                return None
+            previous = free[0]
             leased = rowcount(
                 session.execute(
                     update(Draft)
