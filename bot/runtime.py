@@ -99,6 +99,9 @@ class Runtime(OnContext):
         if poll:
             # Every replica runs a poller; only the elected one polls X (see bot/core/leader.py).
             self.ingestor.may_poll = self.leader.is_leader
+            # The leader's connection is this replica's presence: a post a dead replica left
+            # half done is taken over at once, not when its lease runs out.
+            self.publisher.take_from_the_dead = True
             self.leader.tick()  # lead at once if nobody does, before the first pass
             self._spawn("leader", self.leader.run)
             self._spawn("poller", self.ingestor.run)
@@ -166,7 +169,7 @@ def build_runtime(
     if upgrade_db:
         migrate.upgrade(engine)
     # The pid names the process behind a lease (an operator, or a drill, can find it).
-    owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     base_url = settings.slack_api_base()
     client = interactive_client(token=settings.slack_bot_token, base_url=base_url)
     gateway = XGateway(

@@ -24,7 +24,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Connection, Engine, create_engine, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    column,
+    create_engine,
+    func,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.pool import NullPool
 from sqlmodel import col
 
@@ -36,7 +47,10 @@ log = logging.getLogger(__name__)
 
 POLLER = "poller"
 _LOCK_KEY = 0x706F6C6C6572  # "poller": the advisory lock the polling replica holds
-LEADER_APPLICATION = "brandbot-leader"  # application_name of the dedicated connection
+# The dedicated connection's application_name: "brandbot:<owner>". Every replica running the
+# poller keeps it open, leader or not, so it doubles as the replica's presence: a lease whose
+# owner has no such connection belongs to a dead process (`live_owners`).
+PRESENCE_PREFIX = "brandbot:"
 
 
 @dataclass(kw_only=True)
@@ -133,14 +147,14 @@ class Leader:
     def _connect(self) -> Connection:
         if self._connection is None:
             if self._lock_engine is None:
-                # NullPool: closing it really ends the session (and so the lock); its own
-                # application_name lets an operator see which process leads (pg_stat_activity).
+                # NullPool: closing it really ends the session (and so the lock). Its name says
+                # which replica this is (pg_stat_activity), for `live_owners` and operators.
                 self._lock_engine = create_engine(
                     self.engine.url,
                     poolclass=NullPool,
                     isolation_level="AUTOCOMMIT",
                     connect_args={
-                        "application_name": f"{LEADER_APPLICATION}:{os.getpid()}",
+                        "application_name": f"{PRESENCE_PREFIX}{self.owner}"[:63],
                         "connect_timeout": 5,
                     },
                 )
@@ -182,6 +196,16 @@ class Leader:
                 )
             )
         return led == 1
+
+
+def live_owners() -> Select[tuple[str]]:
+    """The owners of the replicas connected now (PostgreSQL): a lease held by any other owner
+    is a dead process's and may be taken at once rather than when it runs out."""
+    activity = table("pg_stat_activity", column("application_name"), column("datname"))
+    name = activity.c.application_name
+    return select(func.substr(name, len(PRESENCE_PREFIX) + 1)).where(
+        name.startswith(PRESENCE_PREFIX), activity.c.datname == func.current_database()
+    )
 
 
 class AlreadyRunning(Exception):

@@ -1,7 +1,8 @@
 """Fault drills on real `brandbot run` processes: two replicas behind one PostgreSQL, against the
-fake Slack and fake X on loopback. A replica SIGKILLed while it polls X, while it claims, and
-every app connection dropped by the server (`pg_terminate_backend`; a whole `pg_ctlcluster
-restart` only with BRANDBOT_DRILL_PG_RESTART=1). After each: every mention carded exactly once,
+fake Slack and fake X on loopback. A replica SIGKILLed while it polls X, while it claims, while it
+posts (X created the tweet, its answer never came back), and every app connection dropped by the
+server (`pg_terminate_backend`; a whole `pg_ctlcluster restart` only with
+BRANDBOT_DRILL_PG_RESTART=1). After each: every mention carded exactly once,
 every approved draft posted exactly once, the audit chain verifies. And on SQLite, which runs as
 one process, a second `run` against the same file is refused."""
 
@@ -27,7 +28,7 @@ from support import TEST_CONFIG, run_env
 from bot.core.audit_report import entries_of
 from bot.core.clock import utcnow
 from bot.core.db import make_engine, transaction
-from bot.core.leader import LEADER_APPLICATION
+from bot.core.leader import PRESENCE_PREFIX
 from bot.core.models import Draft, DraftState, Mention
 from bot.fakes.services import add_draft
 from bot.fakes.slack_api import FakeSlack
@@ -131,11 +132,16 @@ def _leader_pid(database_url: str) -> int | None:
                     " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
                     " AND a.datname = current_database() AND a.application_name LIKE :app"
                 ),
-                {"app": f"{LEADER_APPLICATION}:%"},
+                {"app": f"{PRESENCE_PREFIX}%"},
             ).scalar()
     finally:
         engine.dispose()
-    return int(name.rsplit(":", 1)[1]) if name else None
+    return _pid_of(name.removeprefix(PRESENCE_PREFIX)) if name else None
+
+
+def _pid_of(owner: str) -> int:
+    """The pid in a replica's owner name (host:pid:nonce)."""
+    return int(owner.split(":")[1])
 
 
 def _cards_of(slack: FakeSlack, tweet_text: str) -> int:
@@ -220,16 +226,23 @@ def test_replicas_survive_sigkill_mid_poll_and_mid_claim_and_dropped_connections
         x.on_call = gate
         texts = ["@acme outage in Leeds"]
         x.add_tweet(author="dana", text=texts[0])
-        replicas = {}
-        for name in ("a", "b"):
-            replicas[name] = Replica(name, env, tmp_path)
-            running.callback(replicas[name].stop)
-        for replica in replicas.values():
+        # Four replicas started at once (one start-up to wait for): each drill kills one.
+        alive = [Replica(name, env, tmp_path) for name in "abcd"]
+        for replica in alive:
+            running.callback(replica.stop)
+        for replica in alive:
             _until(replica.healthy, f"{replica.name} healthy")
         _until(_carded_once(slack, texts), "the first mention carded")
-        by_pid = {r.proc.pid: r for r in replicas.values()}
-        leader = by_pid[_leader_pid(postgres_url) or 0]
-        (follower,) = [r for r in replicas.values() if r is not leader]
+
+        def pid_holder(pid: int | None) -> Replica:
+            (found,) = [r for r in alive if r.proc.pid == pid]
+            return found
+
+        def kill(replica: Replica) -> None:
+            replica.kill()
+            alive.remove(replica)
+
+        leader = pid_holder(_leader_pid(postgres_url))
 
         # 1. SIGKILL the leader while it waits for X's answer to its mentions poll.
         gate.shut = True
@@ -237,21 +250,19 @@ def test_replicas_survive_sigkill_mid_poll_and_mid_claim_and_dropped_connections
         for n, words in enumerate(texts[1:]):
             x.add_tweet(author=f"fan{n}", text=words)
         assert gate.arrived.wait(WAIT), "the leader never polled"
-        leader.kill()
+        kill(leader)
         killed_at = time.monotonic()
         gate.shut = False
         gate.opened.set()
-        _until(lambda: _leader_pid(postgres_url) == follower.proc.pid, "the follower leads")
+        _until(lambda: _leader_pid(postgres_url) in {r.proc.pid for r in alive}, "another leads")
         took_over = time.monotonic() - killed_at
         assert took_over <= 2 * POLL_SECONDS, f"took over after {took_over:.1f} s"
         _until(_carded_once(slack, texts), "the mentions the dead leader was fetching carded")
 
         # 2. SIGKILL a replica right after it acknowledged a claim; the claim is then retried
         #    on the other replica: one owner, one audit entry.
-        restarted = Replica("c", env, tmp_path)
-        running.callback(restarted.stop)
-        _until(restarted.healthy, "the restarted replica healthy")
         channel, ts = _card_of(slack, texts[1])
+        clicking, retrying = alive[0], alive[1]
         alice = {
             r.name: SlackUser(
                 app_url=r.url,
@@ -260,16 +271,16 @@ def test_replicas_survive_sigkill_mid_poll_and_mid_claim_and_dropped_connections
                 user_id="U0ALICE",
                 name="alice",
             )
-            for r in (follower, restarted)
+            for r in (clicking, retrying)
         }
 
         def claim(via: Replica) -> int:
             clicked = alice[via.name].click(channel=channel, ts=ts, action_id=MentionAction.CLAIM)
             return int(getattr(clicked, "status_code", 0))
 
-        assert claim(restarted) == 200
-        restarted.kill()
-        assert claim(follower) == 200
+        assert claim(clicking) == 200
+        kill(clicking)
+        assert claim(retrying) == 200
         engine = make_engine(postgres_url)
         running.callback(engine.dispose)
 
@@ -286,7 +297,35 @@ def test_replicas_survive_sigkill_mid_poll_and_mid_claim_and_dropped_connections
 
         _until(claimed, "the mention claimed once")
 
-        # 3. Every app connection dropped by the server while a draft waits to post and a
+        # 3. SIGKILL the replica posting a draft after X created the tweet, before X answered:
+        #    the other replica takes the draft over at once (its owner is gone from the
+        #    database), finds the tweet on the account and records it — posted once.
+        x.post_delays(before_answer=WAIT)
+        first_post = "Leeds is fixed: thank you all for bearing with us"
+        killed = add_draft(
+            engine,
+            state=DraftState.APPROVED,
+            at=utcnow(),
+            text=first_post,
+            approved_by=["U0BOB"],
+            card_in_sync=False,
+        )
+        _until(lambda: len(x.posted_by("acme")) == 1, "the tweet created on X")
+        with transaction(engine) as session:
+            posting = session.get(Draft, killed.id)
+            assert posting is not None and posting.lease_owner is not None
+        kill(pid_holder(_pid_of(posting.lease_owner)))
+        x.post_delays()
+
+        def recorded() -> bool:
+            with transaction(engine) as session:
+                draft = session.get(Draft, killed.id)
+                return draft is not None and draft.state == DraftState.POSTED
+
+        _until(recorded, "the killed replica's post recorded by the other")
+        assert [t["text"] for t in x.posted_by("acme")] == [first_post]
+
+        # 4. Every app connection dropped by the server while a draft waits to post and a
         #    mention arrives: both go through once the replicas reconnect.
         draft = add_draft(
             engine,
@@ -299,10 +338,10 @@ def test_replicas_survive_sigkill_mid_poll_and_mid_claim_and_dropped_connections
         assert _terminate_app_connections(postgres_url) >= 1
         texts.append("@acme outage in Hull")
         x.add_tweet(author="erin", text=texts[-1])
-        _until(lambda: len(x.posted_by("acme")) == 1, "the approved draft posted")
+        _until(lambda: len(x.posted_by("acme")) == 2, "the approved draft posted")
         _until(_carded_once(slack, texts), "the mention after the drop carded")
 
-        # 4. Only when allowed: the whole PostgreSQL cluster restarted under the replicas.
+        # 5. Only when allowed: the whole PostgreSQL cluster restarted under the replicas.
         if os.environ.get("BRANDBOT_DRILL_PG_RESTART") == "1":
             version = next(iter(os.listdir("/etc/postgresql")))
             subprocess.run(
@@ -317,7 +356,7 @@ def test_replicas_survive_sigkill_mid_poll_and_mid_claim_and_dropped_connections
         with transaction(engine) as session:
             posted = session.get(Draft, draft.id)
             assert posted is not None and posted.state == DraftState.POSTED
-        assert len(x.posted_by("acme")) == 1
+        assert len(x.posted_by("acme")) == 2
         assert _carded_once(slack, texts)()
         running.close()  # the survivor stops cleanly (SIGTERM → exit 0)
         _audit_verifies(env, tmp_path)

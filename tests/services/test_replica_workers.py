@@ -1,18 +1,23 @@
 """Workers on several replicas take rows with FOR UPDATE SKIP LOCKED: a row another replica is
 taking (its transaction holds the row lock) is skipped at once, never waited for, and taken on a
-later pass once free. PostgreSQL only: SQLite runs one process and its writers queue by design."""
+later pass once free. And a draft whose replica is gone (no presence connection) is taken at once. PostgreSQL only: SQLite runs one process and its writers queue by design."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy.pool import NullPool
+from sqlmodel import SQLModel, col
 
+from bot.core.db import transaction
+from bot.core.leader import PRESENCE_PREFIX
 from bot.core.models import Draft, DraftState, HomeTab, ResponseTimer
 from bot.fakes.services import ServiceKit
 
@@ -80,3 +85,37 @@ def test_home_tabs_skip_one_another_replica_is_publishing(kit: ServiceKit) -> No
 
     assert kit.tabs.publish_due() == 1
     assert [c.args["user_id"] for c in kit.slack.calls_to("views.publish")] == ["U0BOB"]
+
+
+def _leased_to(kit: ServiceKit, draft_id: int | None, owner: str) -> None:
+    with transaction(kit.engine) as session:
+        session.execute(
+            update(Draft)
+            .where(col(Draft.id) == draft_id)
+            .values(lease_owner=owner, lease_until=kit.clock.now() + timedelta(minutes=1))
+        )
+
+
+def test_a_draft_leased_by_a_replica_no_longer_connected_is_taken_at_once(
+    kit: ServiceKit,
+) -> None:
+    orphan = kit.add_draft(
+        DraftState.APPROVED, text="Its replica was killed", approved_by=["U0BOB"]
+    )
+    busy = kit.add_draft(DraftState.APPROVED, text="Its replica is posting", approved_by=["U0BOB"])
+    _leased_to(kit, orphan.id, "host:4242:deadbeef")
+    _leased_to(kit, busy.id, "host:4343:0a1b2c3d")
+    alive = create_engine(  # the live replica's presence: its leader-election connection
+        kit.engine.url,
+        poolclass=NullPool,
+        connect_args={"application_name": f"{PRESENCE_PREFIX}host:4343:0a1b2c3d"},
+    )
+    with alive.connect():
+        assert kit.publisher.publish_due() == 0  # without presence: every lease runs its course
+
+        taking = replace(kit.publisher, take_from_the_dead=True)
+        assert taking.publish_due() == 1
+
+    alive.dispose()
+    assert [t["text"] for t in kit.x.posted_by("acme")] == ["Its replica was killed"]
+    assert kit.draft(busy.id).lease_owner == "host:4343:0a1b2c3d"
