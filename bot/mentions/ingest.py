@@ -139,7 +139,11 @@ class Ingestor:
                 if page.next_token:  # a failure after this point resumes here, not from the top
                     self._save_progress(source.key, page.next_token, _below(newest, held))
                     if not self.may_poll():  # deposed mid-poll: the new leader resumes here
-                        log.info("%s: no longer the leader; stopped polling mid-way", source.key)
+                        log.info(
+                            "%s stopped polling %s mid-way: no longer the leader",
+                            self._owner,
+                            source.key,
+                        )
                         return None
         except XRejected as exc:
             if token:  # X no longer accepts the saved page token: start this poll over
