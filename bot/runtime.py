@@ -96,14 +96,17 @@ class Runtime(OnContext):
         self._stop.clear()
         if deliver:
             self._spawn("outbox", self.outbox.run)
+        if poll or publish:
+            # The election's connection is also this replica's presence: a post a dead replica
+            # left half done is taken over at once, not when its lease runs out. A replica that
+            # does not poll keeps the connection but never leads.
+            self.leader.candidate = poll
+            self.publisher.take_from_the_dead = publish
+            self.leader.tick()  # lead at once if nobody does, before the first pass
+            self._spawn("leader", self.leader.run)
         if poll:
             # Every replica runs a poller; only the elected one polls X (see bot/core/leader.py).
             self.ingestor.may_poll = self.leader.is_leader
-            # The leader's connection is this replica's presence: a post a dead replica left
-            # half done is taken over at once, not when its lease runs out.
-            self.publisher.take_from_the_dead = True
-            self.leader.tick()  # lead at once if nobody does, before the first pass
-            self._spawn("leader", self.leader.run)
             self._spawn("poller", self.ingestor.run)
         if publish:
             self._spawn("publisher", self.publisher.run)

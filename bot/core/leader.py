@@ -63,6 +63,9 @@ class Leader:
     owner: str
     interval: float  # seconds: the poll interval; takeover happens within two of them
     name: str = POLLER
+    # False: never leads, only keeps the connection that says this replica is alive (a replica
+    # that publishes but does not poll: others must not take its posts as a dead one's).
+    candidate: bool = True
     _leading: bool = field(default=False, init=False)
     _connection: Connection | None = field(default=None, init=False, repr=False)
     _lock_engine: Engine | None = field(default=None, init=False, repr=False)
@@ -137,9 +140,9 @@ class Leader:
 
     def _lock_tick(self) -> bool:
         connection = self._connect()
-        if self._leading:
+        if self._leading or not self.candidate:
             connection.execute(text("SELECT 1"))  # fails if the server ended our session
-            return True
+            return self._leading
         return bool(
             connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
         )
@@ -173,6 +176,8 @@ class Leader:
     # -- SQLite: a lease row ----------------------------------------------------------------
 
     def _lease_tick(self) -> bool:
+        if not self.candidate:
+            return False
         now = self.clock.now()
         until = now + self.lease
         lease = table_of(LeaderLease)

@@ -122,3 +122,11 @@ def test_a_replica_that_does_not_lead_never_polls_x(
 
     kit.ingestor.may_poll = leader.is_leader
     assert [r.stored for r in kit.ingestor.poll_due() if r.source == "mentions:acme"] == [1]
+
+
+def test_a_replica_that_does_not_poll_never_leads(leaders: Callable[[str], Leader]) -> None:
+    publishing_only, polling = leaders("replica-a"), leaders("replica-b")
+    publishing_only.candidate = False
+
+    assert publishing_only.tick() is False  # nobody leads, and still it does not
+    assert polling.tick() is True
