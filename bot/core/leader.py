@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 POLLER = "poller"
 _LOCK_KEY = 0x706F6C6C6572  # "poller": the advisory lock the polling replica holds
 # The dedicated connection's application_name: "brandbot:<owner>". Every replica running the
-# poller keeps it open, leader or not, so it doubles as the replica's presence: a lease whose
-# owner has no such connection belongs to a dead process (`live_owners`).
+# poller or the publisher keeps it open, leader or not, so it doubles as the replica's presence:
+# a lease whose owner has no such connection belongs to a dead process (`live_owners`).
 PRESENCE_PREFIX = "brandbot:"
 
 
@@ -95,7 +95,7 @@ class Leader:
                 else:
                     self._leading = self._lease_tick()
             except Exception as exc:  # a lost connection: not the leader until a check succeeds
-                log.warning("leader check failed (%s): not polling X until it succeeds", exc)
+                log.warning("leader check failed (%s): not leading until one succeeds", exc)
                 self._drop_connection()
                 self._leading = False
             if self._leading != was:
