@@ -1,7 +1,8 @@
 """Approve latency: an approver's click on the approval card → the tweet recorded by the fake X.
 
-The real path with the real background workers running (outbox and publisher threads, the
-system clock): the signed click goes over HTTP into the Bolt app, which acks, records the
+The real path with every background worker running as `brandbot run` starts them (outbox,
+publisher, homes, digests, and the poller under its leader election, so the publisher's
+skip-locked lease and its taking over from dead replicas are on the path; the system clock): the signed click goes over HTTP into the Bolt app, which acks, records the
 approval, queues the draft and wakes the publisher, which leases it and posts it through tweepy
 to the fake X. Drafts are created through /tweet + the modal as U0ALICE and approved one at a
 time by U0BOB, so the figure is latency, not queueing.
@@ -141,7 +142,7 @@ def main() -> int:
             watch = TweetWatch()
             world.x.on_call = watch
             world.slack.set_usergroup(APPROVER_GROUP, [APPROVER[0]])
-            world.runtime.start_workers(poll=False)  # the real outbox and publisher threads
+            world.runtime.start_workers()  # every worker, the leader election included
             alice, bob = world.user(*AUTHOR), world.user(*APPROVER)
             for n in range(1, args.drafts + 1):
                 text = f"Update #{n}: our status page has the latest on today's maintenance."
@@ -170,7 +171,7 @@ def main() -> int:
         finally:
             world.stop()
     backend = url.split(":")[0].split("+")[0]
-    print(f"backend: {backend}")
+    print(f"backend: {backend} (all workers running, the leader election included)")
     print(
         f"config: repo app.yaml with the account's {HOURLY_LIMIT} raised to "
         f"{RAISED_LIMIT.split(': ')[1]} (its maximum); each measured post is then moved an "

@@ -127,9 +127,6 @@ def manifest(config_path: Path | None, request_url: str | None, socket_mode: boo
 @click.option("--config", "config_path", type=click.Path(path_type=Path))
 def run(mode: str | None, host: str, port: int, config_path: Path | None) -> None:
     """Serve Slack, poll X and deliver cards. Migrates the database on start."""
-    from bot.runtime import build_runtime
-    from bot.slack.server import HttpServer
-
     settings = Settings.from_env()
     socket_mode = mode == "socket" or (mode is None and bool(settings.slack_app_token))
     config = _config(config_path)
@@ -137,6 +134,21 @@ def run(mode: str | None, host: str, port: int, config_path: Path | None) -> Non
         settings.require_for_run(socket_mode=socket_mode)
     except SettingsError as exc:
         raise BadInput(str(exc)) from exc
+    from bot.core.leader import AlreadyRunning, single_process_guard
+
+    try:
+        with single_process_guard(settings.database_url):
+            _serve(settings, config, socket_mode=socket_mode, host=host, port=port)
+    except AlreadyRunning as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _serve(
+    settings: Settings, config: BrandConfig, *, socket_mode: bool, host: str, port: int
+) -> None:
+    from bot.runtime import build_runtime
+    from bot.slack.server import HttpServer
+
     runtime = build_runtime(settings, config, socket_mode=socket_mode)
     runtime.start_workers()
     stop = threading.Event()

@@ -26,6 +26,7 @@ from bot.core.audit_report import AuditTrail
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import OnContext, ServiceContext
 from bot.core.db import make_engine, transaction
+from bot.core.leader import Leader
 from bot.core.outbox import Outbox, Renderer
 from bot.core.segments import SegmentCatalog
 from bot.core.settings import Settings, SettingsError
@@ -80,6 +81,7 @@ class Runtime(OnContext):
     services: Services
     bolt: App
     owner: str
+    leader: Leader
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -95,7 +97,17 @@ class Runtime(OnContext):
         self._stop.clear()
         if deliver:
             self._spawn("outbox", self.outbox.run)
+        if poll or publish:
+            # The election's connection is also this replica's presence: a post a dead replica
+            # left half done is taken over at once, not when its lease runs out. A replica that
+            # does not poll keeps the connection but never leads.
+            self.leader.candidate = poll
+            self.publisher.take_from_the_dead = publish
+            self.leader.tick()  # lead at once if nobody does, before the first pass
+            self._spawn("leader", self.leader.run)
         if poll:
+            # Every replica runs a poller; only the elected one polls X (see bot/core/leader.py).
+            self.ingestor.may_poll = self.leader.is_leader
             self._spawn("poller", self.ingestor.run)
         if publish:
             self._spawn("publisher", self.publisher.run)
@@ -160,7 +172,8 @@ def build_runtime(
     audit.use_key(engine, audit_key)
     if upgrade_db:
         migrate.upgrade(engine)
-    owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    # The pid names the process behind a lease (an operator, or a drill, can find it).
+    owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     base_url = settings.slack_api_base()
     client = interactive_client(token=settings.slack_bot_token, base_url=base_url)
     gateway = XGateway(
@@ -199,6 +212,7 @@ def build_runtime(
         services=wired.services,
         bolt=bolt,
         owner=owner,
+        leader=Leader(engine=engine, clock=clock, owner=owner, interval=config.poll_seconds),
     )
 
 

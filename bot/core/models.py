@@ -555,3 +555,18 @@ class SlackPace(SQLModel, table=True):
     tokens: float = Field(description="sends left in the bucket at refilled_at")
     refilled_at: datetime
     held_until: datetime | None = Field(default=None, description="Slack's Retry-After ends")
+
+
+# -- Issue 12: several replicas ------------------------------------------------------------------
+
+
+class LeaderLease(SQLModel, table=True):
+    """Who polls X, where no advisory lock exists (SQLite): renewed by the leader, taken over
+    once it runs out. On PostgreSQL the leader holds an advisory lock instead."""
+
+    __tablename__ = "leader_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=64)
+    lease_until: datetime
+    acquired_at: datetime

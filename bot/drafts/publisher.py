@@ -30,7 +30,8 @@ from bot.alerts.outside_posts import recognised
 from bot.core import audit, outbox
 from bot.core.clock import iso
 from bot.core.context import ServiceContext
-from bot.core.db import rowcount
+from bot.core.db import is_postgres, rowcount, skip_locked
+from bot.core.leader import live_owners
 from bot.core.models import Draft, DraftState
 from bot.core.worker import Worker
 from bot.drafts import machine as draft_machine
@@ -78,6 +79,9 @@ class Publisher(Worker):
     approvals: Callable[[Draft], tuple[list[ApprovalRule], list[RuleProgress]]]
     lease_seconds: int = 60
     x_timeout: float = 10.0  # the gateway's request timeout
+    # PostgreSQL, every replica running the leader election (bot/core/leader.py): a draft
+    # leased by a replica no longer connected is taken at once, not when its lease runs out.
+    take_from_the_dead: bool = False
 
     @property
     def repost_grace(self) -> timedelta:
@@ -112,7 +116,13 @@ class Publisher(Worker):
         return sum(self._publish(draft_id) for draft_id in due)
 
     def _lease_free(self, now: datetime) -> ColumnElement[bool]:
-        return or_(col(Draft.lease_until).is_(None), col(Draft.lease_until) < now)
+        free = or_(col(Draft.lease_until).is_(None), col(Draft.lease_until) < now)
+        if self.take_from_the_dead and is_postgres(self.ctx.engine):
+            # Safe even if the owner only lost its connection for a moment: the gate refuses a
+            # worker whose lease was taken, and a taker finding a post of unknown outcome
+            # absent on X waits `repost_grace` before posting it again.
+            return or_(free, col(Draft.lease_owner).not_in(live_owners()))
+        return free
 
     def _expire_unapproved(self, now: datetime) -> None:
         """A scheduled draft still waiting for approvals at its time expires and tells its author
@@ -202,8 +212,20 @@ class Publisher(Worker):
         say whether it was taken over from another worker whose lease ran out."""
         now = self.ctx.clock.now()
         with self.ctx.transaction() as session:
-            before = session.get(Draft, draft_id)
-            previous = before.lease_owner if before is not None else None
+            # Another replica's worker on this draft holds its row: skip it, don't queue behind.
+            free = session.execute(
+                skip_locked(
+                    select(col(Draft.lease_owner)).where(
+                        col(Draft.id) == draft_id,
+                        col(Draft.state).in_([DraftState.APPROVED, DraftState.POSTING]),
+                        self._lease_free(now),
+                    ),
+                    self.ctx.engine,
+                )
+            ).first()
+            if free is None:
+                return None
+            previous = free[0]
             leased = rowcount(
                 session.execute(
                     update(Draft)

@@ -28,7 +28,7 @@ from sqlmodel import col
 
 from bot.core.clock import monotonic
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
+from bot.core.db import insert_ignoring_conflicts, rowcount, skip_locked, table_of
 from bot.core.models import HomeTab
 from bot.core.retry import backoff, describe_failure, retry_after
 from bot.core.worker import Worker
@@ -278,10 +278,15 @@ class HomeTabs(Worker):
 
     def _lease(self, user_id: str) -> bool:
         now = self.ctx.clock.now()
+        due = and_(col(HomeTab.user_id) == user_id, col(HomeTab.due_at) <= now, self._free(now))
         with self.ctx.transaction() as session:
+            # Another replica publishing this home holds its row: skip it, don't wait for it.
+            row = skip_locked(select(col(HomeTab.user_id)).where(due), self.ctx.engine)
+            if session.execute(row).first() is None:
+                return False
             result = session.execute(
                 update(HomeTab)
-                .where(col(HomeTab.user_id) == user_id, col(HomeTab.due_at) <= now, self._free(now))
+                .where(due)
                 .values(
                     lease_owner=self.owner, lease_until=now + timedelta(seconds=self.lease_seconds)
                 )

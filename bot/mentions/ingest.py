@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import update
 from sqlmodel import Session, col
 
 from bot.alerts.timeline import store_timeline
 from bot.core import audit
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
+from bot.core.db import insert_ignoring_conflicts, table_of, transaction
 from bot.core.models import Mention, PollCursor
 from bot.mentions import sentiment
 from bot.mentions.conversation import link_follow_ups
@@ -62,13 +62,10 @@ class PollResult:
 
 
 class Ingestor:
-    def __init__(
-        self, ctx: ServiceContext, *, gateway: XGateway, owner: str, lease_seconds: int = 120
-    ) -> None:
+    def __init__(self, ctx: ServiceContext, *, gateway: XGateway, owner: str) -> None:
         self._ctx = ctx
         self._gateway = gateway
         self._owner = owner
-        self._lease = timedelta(seconds=lease_seconds)
         # Run after each pass that polled something (e.g. the spike detector), outside any
         # transaction; one that fails is logged and the others still run.
         self.after_poll: list[Callable[[list[PollResult]], object]] = []
@@ -113,8 +110,11 @@ class Ingestor:
         return results
 
     def poll(self, source: Source) -> PollResult | None:
-        """Poll one source if it is due and no other worker holds it."""
-        if not self._lease_source(source):
+        """Poll one source if it is due. Only the elected replica polls (`may_poll`), so no
+        per-source lease: a successor resumes at once what a killed leader left half done, and
+        an idle pass writes nothing. Two polls of one source by accident (a leader not yet aware
+        it was deposed) store each tweet once all the same."""
+        if not self._is_due(source):
             return None
         cursor = self._cursor(source.key)
         token, newest = cursor.resume_token, cursor.pending_newest_id
@@ -138,6 +138,13 @@ class Ingestor:
                     stored += len(self.store(page.tweets, source=source))
                 if page.next_token:  # a failure after this point resumes here, not from the top
                     self._save_progress(source.key, page.next_token, _below(newest, held))
+                    if not self.may_poll():  # deposed mid-poll: the new leader resumes here
+                        log.info(
+                            "%s stopped polling %s mid-way: no longer the leader",
+                            self._owner,
+                            source.key,
+                        )
+                        return None
         except XRejected as exc:
             if token:  # X no longer accepts the saved page token: start this poll over
                 self._save_progress(source.key, None, None)
@@ -275,23 +282,18 @@ class Ingestor:
             assert cursor is not None
             return cursor
 
-    def _lease_source(self, source: Source) -> bool:
+    def _is_due(self, source: Source) -> bool:
+        """Read-only unless the source is new (its cursor is made on its first pass)."""
         now = self._ctx.clock.now()
+        with transaction(self._ctx.engine, read_only=True) as session:
+            cursor = session.get(PollCursor, source.key)
+            if cursor is not None:
+                return bool(cursor.next_poll_at <= now)
         with self._ctx.transaction() as session:
             stmt = insert_ignoring_conflicts(self._ctx.engine, table_of(PollCursor))
             first = {"key": source.key, "next_poll_at": now, "failures": 0, "updated_at": now}
             session.execute(stmt, [first | {"created_at": now}])
-            free = or_(col(PollCursor.lease_until).is_(None), col(PollCursor.lease_until) < now)
-            result = session.execute(
-                update(PollCursor)
-                .where(
-                    and_(
-                        col(PollCursor.key) == source.key, col(PollCursor.next_poll_at) <= now, free
-                    )
-                )
-                .values(lease_owner=self._owner, lease_until=now + self._lease)
-            )
-            return rowcount(result) == 1
+        return True
 
     def _finish(
         self,
@@ -321,7 +323,7 @@ class Ingestor:
                 )
                 cursor.next_poll_at = retry_at if retry_at and not backoff else now + delay
             cursor.last_error = error
-            cursor.lease_owner = None
+            cursor.lease_owner = None  # (leases of versions before the leader: let them go)
             cursor.lease_until = None
             cursor.updated_at = now
             session.add(cursor)

@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 
 from bot.core import audit, outbox
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
+from bot.core.db import insert_ignoring_conflicts, rowcount, skip_locked, table_of
 from bot.core.guard import Checkpoint
 from bot.core.models import (
     Mention,
@@ -195,7 +195,13 @@ class ResponseTimers:
         """One due timer, in one transaction: stop it, plan it again, or take its step."""
         config = self._ctx.segments.config
         with self._ctx.transaction() as session:
-            timer = session.get(ResponseTimer, mention_id)
+            # Locked by another replica firing it: skip it rather than wait to lose the claim.
+            timer = session.scalars(
+                skip_locked(
+                    select(ResponseTimer).where(col(ResponseTimer.mention_id) == mention_id),
+                    self._ctx.engine,
+                )
+            ).first()
             if timer is None or timer.due_at is None or as_utc(timer.due_at) > now:
                 return False  # another process got here first
             mention = session.get(Mention, mention_id)

@@ -28,7 +28,7 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from bot.core.context import OnContext, ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
+from bot.core.db import insert_ignoring_conflicts, rowcount, skip_locked, table_of, transaction
 from bot.core.models import ReportDigest
 from bot.core.retry import backoff, describe_failure, retry_after
 from bot.core.worker import Worker
@@ -114,16 +114,19 @@ class DigestWorker(Worker, OnContext):
         """One pending digest, due now, that no other worker holds (a conditional UPDATE)."""
         with transaction(self.engine) as session:
             candidate = session.exec(
-                select(ReportDigest)
-                .where(col(ReportDigest.state) == "pending", col(ReportDigest.due_at) <= now)
-                .where(
-                    or_(
-                        col(ReportDigest.lease_until).is_(None),
-                        col(ReportDigest.lease_until) < now,
+                skip_locked(  # one another replica is taking: skip it, don't wait for it
+                    select(ReportDigest)
+                    .where(col(ReportDigest.state) == "pending", col(ReportDigest.due_at) <= now)
+                    .where(
+                        or_(
+                            col(ReportDigest.lease_until).is_(None),
+                            col(ReportDigest.lease_until) < now,
+                        )
                     )
+                    .order_by(col(ReportDigest.id))
+                    .limit(1),
+                    self.engine,
                 )
-                .order_by(col(ReportDigest.id))
-                .limit(1)
             ).first()
             if candidate is None:
                 return None

@@ -14,12 +14,12 @@ from sqlmodel import select
 from support import TEST_CONFIG, answered_mention
 
 from bot.core.clock import FakeClock
-from bot.core.db import transaction
+from bot.core.db import is_postgres, transaction
 from bot.core.models import ReportDigest
 from bot.fakes.services import ServiceKit
 from bot.fakes.world import BOT_TOKEN
 from bot.reports.chart import HEIGHT_PX, WIDTH_PX
-from bot.reports.digest import DigestWorker
+from bot.reports.digest import DigestWorker, due_period
 from bot.slack.client import outbox_client
 
 DIGEST = "C0DIGEST"
@@ -151,3 +151,27 @@ def test_two_processes_at_once_post_one_digest(kit: ServiceKit) -> None:
         thread.join(timeout=60)
     assert sorted(done) == [0, 1]
     assert len(digest_messages(kit)) == 1 and len(rows(kit)) == 1
+
+
+def test_a_digest_another_process_is_taking_is_skipped_not_waited_for(kit: ServiceKit) -> None:
+    if not is_postgres(kit.engine):
+        pytest.skip("SQLite runs one process: its writers queue by design")
+    taking, other = worker(kit, "process-a"), worker(kit, "process-b")
+    config = kit.config
+    assert config.digest is not None
+    window = due_period(config.digest, kit.clock.now(), config.time_zone)
+    assert window is not None
+    taking._insert(window, DIGEST, kit.clock.now())
+    (row,) = rows(kit)
+    done: list[int] = []
+
+    with kit.engine.connect() as conn, conn.begin():  # process-a's transaction taking it
+        conn.execute(select(ReportDigest).where(ReportDigest.id == row.id).with_for_update())
+        thread = threading.Thread(target=lambda: done.append(other.work()), daemon=True)
+        thread.start()
+        thread.join(5)
+        assert not thread.is_alive(), "process-b waited for the row process-a holds"
+    assert done == [0]
+
+    assert other.work() == 1  # free again: taken on the next pass
+    assert len(digest_messages(kit)) == 1

@@ -1,0 +1,121 @@
+"""Workers on several replicas take rows with FOR UPDATE SKIP LOCKED: a row another replica is
+taking (its transaction holds the row lock) is skipped at once, never waited for, and taken on a
+later pass once free. And a draft whose replica is gone (no presence connection) is taken at once. PostgreSQL only: SQLite runs one process and its writers queue by design."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy.pool import NullPool
+from sqlmodel import SQLModel, col
+
+from bot.core.db import transaction
+from bot.core.leader import PRESENCE_PREFIX
+from bot.core.models import Draft, DraftState, HomeTab, ResponseTimer
+from bot.fakes.services import ServiceKit
+
+pytestmark = pytest.mark.postgres
+T = TypeVar("T")
+PROMPT = 5.0  # seconds: far more than a pass takes, far less than waiting on a held row would
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+@contextmanager
+def _held_by_another_replica(engine: Engine, model: type[SQLModel], key: object) -> Iterator[None]:
+    """Another replica's transaction holding this row's lock (as it does while taking it)."""
+    primary = next(iter(model.__table__.primary_key.columns))  # type: ignore[attr-defined]
+    with engine.connect() as conn, conn.begin():
+        locked = conn.execute(select(primary).where(primary == key).with_for_update()).all()
+        assert len(locked) == 1
+        yield
+
+
+def _promptly(call: Callable[[], T]) -> T:
+    """call(), which must return within PROMPT seconds (not wait for a lock)."""
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    thread.start()
+    thread.join(PROMPT)
+    assert not thread.is_alive(), "the worker waited for a row another replica holds"
+    return results[0]
+
+
+def test_the_publisher_skips_a_draft_another_replica_is_taking(kit: ServiceKit) -> None:
+    held = kit.add_draft(DraftState.APPROVED, text="Held by the other", approved_by=["U0BOB"])
+    kit.add_draft(DraftState.APPROVED, text="Free to post", approved_by=["U0BOB"])
+
+    with _held_by_another_replica(kit.engine, Draft, held.id):
+        assert _promptly(kit.publisher.publish_due) == 1
+        assert [t["text"] for t in kit.x.posted_by("acme")] == ["Free to post"]
+
+    assert kit.publisher.publish_due() == 1  # free again: taken on the next pass
+    assert kit.draft(held.id).state == DraftState.POSTED
+
+
+def test_the_timers_skip_one_another_replica_is_firing(kit: ServiceKit) -> None:
+    kit.x.add_user("acme")
+    tweet = kit.x.add_tweet(author="dana", text="@acme my refund never came")
+    kit.clock.advance(seconds=kit.config.poll_seconds)  # type: ignore[attr-defined]
+    kit.ingestor.poll_due()
+    kit.clock.advance(minutes=kit.config.segments["customer_relations"].first_response_minutes)  # type: ignore[attr-defined]
+
+    with _held_by_another_replica(kit.engine, ResponseTimer, tweet["id"]):
+        assert _promptly(kit.timers.run_due) == 0
+
+    assert kit.timers.run_due() == 1
+
+
+def test_home_tabs_skip_one_another_replica_is_publishing(kit: ServiceKit) -> None:
+    kit.slack.add_user("U0BOB", "bob")
+    kit.tabs.opened("U0BOB")
+
+    with _held_by_another_replica(kit.engine, HomeTab, "U0BOB"):
+        assert _promptly(kit.tabs.publish_due) == 0
+
+    assert kit.tabs.publish_due() == 1
+    assert [c.args["user_id"] for c in kit.slack.calls_to("views.publish")] == ["U0BOB"]
+
+
+def _leased_to(kit: ServiceKit, draft_id: int | None, owner: str) -> None:
+    with transaction(kit.engine) as session:
+        session.execute(
+            update(Draft)
+            .where(col(Draft.id) == draft_id)
+            .values(lease_owner=owner, lease_until=kit.clock.now() + timedelta(minutes=1))
+        )
+
+
+def test_a_draft_leased_by_a_replica_no_longer_connected_is_taken_at_once(
+    kit: ServiceKit,
+) -> None:
+    orphan = kit.add_draft(
+        DraftState.APPROVED, text="Its replica was killed", approved_by=["U0BOB"]
+    )
+    busy = kit.add_draft(DraftState.APPROVED, text="Its replica is posting", approved_by=["U0BOB"])
+    _leased_to(kit, orphan.id, "host:4242:deadbeef")
+    _leased_to(kit, busy.id, "host:4343:0a1b2c3d")
+    alive = create_engine(  # the live replica's presence: its leader-election connection
+        kit.engine.url,
+        poolclass=NullPool,
+        connect_args={"application_name": f"{PRESENCE_PREFIX}host:4343:0a1b2c3d"},
+    )
+    with alive.connect():
+        assert kit.publisher.publish_due() == 0  # without presence: every lease runs its course
+
+        taking = replace(kit.publisher, take_from_the_dead=True)
+        assert taking.publish_due() == 1
+
+    alive.dispose()
+    assert [t["text"] for t in kit.x.posted_by("acme")] == ["Its replica was killed"]
+    assert kit.draft(busy.id).lease_owner == "host:4343:0a1b2c3d"
