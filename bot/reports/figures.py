@@ -27,17 +27,10 @@ from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, DraftState, Mention, MentionState, XRead
 from policies.config import BrandConfig, XPrices
 from policies.report_period import Window, bucket_edges, nearest_rank
+from policies.x_budget import cost_usd, price_kind
 
 AROUND_BRANDBOT = "x.post_around_brandbot"
 NEUTRAL_BAND = 0.05  # VADER's usual bounds for negative / neutral / positive (as on the cards)
-# Which price each endpoint we read is billed at (X pay-per-use, see PLATFORM-FACTS).
-PRICE_KIND = {
-    "mentions": "owned_read",
-    "timeline": "owned_read",
-    "search": "post_read",
-    "tweet": "post_read",
-    "user": "user_read",
-}
 _CLOSED = (MentionState.RESOLVED, MentionState.DISMISSED)
 
 
@@ -409,7 +402,6 @@ def _reads(rows: Iterable[tuple[str, int, int]], prices: XPrices) -> dict[str, E
         by_endpoint[str(endpoint)][0] += int(requests or 0)
         by_endpoint[str(endpoint)][1] += int(resources or 0)
     for endpoint, (requests, resources) in sorted(by_endpoint.items()):
-        kind = PRICE_KIND.get(endpoint, "post_read")  # unknown: the dearer post read, to be safe
-        cost = round(resources * float(getattr(prices, kind)), 4)
-        out[endpoint] = EndpointReads(requests, resources, kind, cost)
+        cost = cost_usd(endpoint, resources, prices)
+        out[endpoint] = EndpointReads(requests, resources, price_kind(endpoint), cost)
     return out
