@@ -89,3 +89,28 @@ def thresholds_reached(percent: float | None, budget: XBudget) -> list[int]:
 def searches_allowed(percent: float | None) -> bool:
     """At 100 % polling falls back to the owned reads (mentions and own timelines)."""
     return percent is None or percent < FULL
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    """One UTC month's reads so far against the budget."""
+
+    month: str  # YYYY-MM
+    used: Spend
+    monthly_reads: int | None
+    monthly_usd: float | None
+    percent: float | None  # None: no budget set
+
+    @property
+    def searches_allowed(self) -> bool:
+        return searches_allowed(self.percent)
+
+
+def month_spend(month: str, used: Spend, budget: XBudget) -> MonthSpend:
+    return MonthSpend(
+        month=month,
+        used=used,
+        monthly_reads=budget.monthly_reads,
+        monthly_usd=budget.monthly_usd,
+        percent=used_percent(used, budget),
+    )
