@@ -19,6 +19,7 @@ from bot.core import audit, outbox
 from bot.core.context import ServiceContext
 from bot.core.db import insert_ignoring_conflicts, table_of, transaction
 from bot.core.models import SlackMessage, XBudgetAlert, XRead
+from bot.core.segments import SegmentCatalog
 from bot.slack.cards.budget_alert import BudgetAlertView, build_budget_alert, fallback_text
 from policies import x_budget
 from policies.config import BrandConfig
@@ -136,7 +137,7 @@ class XBudgetService:
         return alerts
 
 
-def budget_alert_renderer(ctx: ServiceContext) -> outbox.Renderer:
+def budget_alert_renderer(segments: SegmentCatalog) -> outbox.Renderer:
     """The warning as it stands when sent (with the month's figures at that moment)."""
 
     def render(session: Session, message: SlackMessage) -> outbox.Rendered:
@@ -144,7 +145,7 @@ def budget_alert_renderer(ctx: ServiceContext) -> outbox.Renderer:
         alert = session.get(XBudgetAlert, (month, int(threshold))) if threshold.isdigit() else None
         if alert is None:
             return outbox.Rendered(text="(budget warning no longer available)", blocks=[])
-        config = ctx.segments.config
+        config = segments.config
         view = BudgetAlertView(
             alert=alert,
             budget=config.x_budget,
