@@ -25,9 +25,10 @@ from sqlmodel import col
 
 from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, DraftState, Mention, MentionState, XRead
+from bot.x.budget import month_spend
 from policies.config import BrandConfig, XPrices
 from policies.report_period import Window, bucket_edges, nearest_rank
-from policies.x_budget import cost_usd, price_kind
+from policies.x_budget import MonthSpend, cost_usd, price_kind
 
 AROUND_BRANDBOT = "x.post_around_brandbot"
 NEUTRAL_BAND = 0.05  # VADER's usual bounds for negative / neutral / positive (as on the cards)
@@ -117,6 +118,7 @@ class Report:
     around_brandbot_by_account: dict[str, int]
     reads: dict[str, EndpointReads]
     reads_days: tuple[str, str]  # the UTC days whose reads are counted (first, last)
+    x_month: MonthSpend  # the UTC month the window ends in, against the monthly X budget
     volume_edges: list[datetime]
     volume: dict[str, list[int]]  # per segment, mentions per bar of `volume_edges`
     response_times: dict[str, list[float]] = field(repr=False)  # seconds, for the chart
@@ -287,6 +289,7 @@ def build_report(engine: Engine, config: BrandConfig, win: Window) -> Report:
             .where(col(XRead.day) >= first_day, col(XRead.day) <= last_day)
             .group_by(col(XRead.endpoint))
         ).all()
+        x_month = month_spend(session, config, win.end - timedelta(microseconds=1))
 
     next_message: dict[str, float] = {}
     for parent, _, mood in follow_ups:  # oldest first: keep the first follow-up of each
@@ -317,6 +320,7 @@ def build_report(engine: Engine, config: BrandConfig, win: Window) -> Report:
         around_brandbot_by_account=dict(_accounts(after for (after,) in around).most_common()),
         reads=_reads(reads, config.x_prices),
         reads_days=(first_day, last_day),
+        x_month=x_month,
         volume_edges=edges,
         volume=volume,
         response_times={name: list(t.response) for name, t in tallies.items()},

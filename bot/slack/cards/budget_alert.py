@@ -81,3 +81,17 @@ def _what_now(threshold: int, month: str) -> str:
         f"(owned reads) until {resumes:%b} {resumes.day} (UTC), or until `x_budget` in app.yaml "
         "is raised. Nothing already found is lost."
     )
+
+
+def budget_line(month: MonthSpend) -> str:
+    """The month's X reads against the budget, in one line (report details, /brand segments)."""
+    used = month.used
+    line = f"{used.reads:,} reads, about ${used.usd:,.2f}"
+    limits = [f"{month.monthly_reads:,} reads"] if month.monthly_reads is not None else []
+    limits += [f"${month.monthly_usd:,.2f}"] if month.monthly_usd is not None else []
+    if month.percent is None:
+        return f"{line} (no monthly budget set)"
+    line += f": {month.percent:.0f} % of the budget ({' and '.join(limits)})"
+    if not month.searches_allowed:
+        line += "; searches paused, mentions still polled"
+    return line
