@@ -72,14 +72,14 @@ def _what_now(threshold: int, month: str) -> str:
     if threshold < FULL:
         return (
             "At 100 % brandbot stops the keyword and hashtag searches and keeps polling the "
-            "accounts' own mentions. Raise `x_budget` in app.yaml to avoid that."
+            "accounts' own mentions. Raising `x_budget` in app.yaml (and restarting) avoids that."
         )
     year, number = (int(part) for part in month.split("-"))
     resumes = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
     return (
         "Searches are paused: brandbot now polls only the accounts' own mentions and timelines "
-        f"(owned reads) until {resumes:%b} {resumes.day} (UTC), or until `x_budget` in app.yaml "
-        "is raised. Nothing already found is lost."
+        f"(owned reads) until {resumes:%b} {resumes.day} (UTC), or until a higher `x_budget` in "
+        "app.yaml is loaded (on restart). Nothing already found is lost."
     )
 
 
