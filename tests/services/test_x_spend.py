@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -162,3 +163,72 @@ def test_at_100_percent_the_searches_stop_and_the_mentions_go_on(make_kit: MakeK
         assert set(session.scalars(select(col(Mention.id)))) == {hit}
     assert [a.threshold for a in kit.x_budget.check()] == []  # the pass raised them already
     assert len(kit.messages(BUDGET_ALERT)) == 2
+
+
+def test_the_poller_sleeps_until_the_next_source_is_due(kit: ServiceKit, clock: FakeClock) -> None:
+    fast = float(kit.config.poll_seconds)
+    assert kit.ingestor.seconds_to_next_poll() < 0.1  # never polled: due now
+    kit.ingestor.poll_due()
+    assert kit.ingestor.seconds_to_next_poll() == fast  # timed from the poll's start
+    clock.advance(seconds=4)
+    assert kit.ingestor.seconds_to_next_poll() == fast - 4
+
+    kit.ingestor.may_poll = lambda: False  # not the leader: look again in one interval
+    assert kit.ingestor.seconds_to_next_poll() == fast
+    kit.ingestor.may_poll = lambda: True
+
+    clock.advance(seconds=fast)  # every source due; the searches switched off by the budget
+    kit.ingestor.searches_allowed = lambda: False
+    kit.ingestor.poll_due()
+    assert kit.ingestor.seconds_to_next_poll() == fast  # overdue searches don't make it spin
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Wait (real time) until `condition` holds, re-checked every 20 ms (database state, which
+    the fakes cannot signal)."""
+    done = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition still false after {timeout}s")
+        done.wait(0.02)
+
+
+def _stored(kit: ServiceKit, tweet_id: str) -> bool:
+    with transaction(kit.engine) as session:
+        return session.get(Mention, tweet_id) is not None
+
+
+def _pass_done(kit: ServiceKit) -> bool:
+    """Every source has been polled and none is being polled now."""
+    with transaction(kit.engine) as session:
+        cursors = list(session.scalars(select(PollCursor)))
+    return len(cursors) == len(kit.ingestor.sources()) and all(
+        c.lease_until is None for c in cursors
+    )
+
+
+def test_the_run_loop_polls_when_a_source_comes_due(kit: ServiceKit, clock: FakeClock) -> None:
+    stop = threading.Event()
+    worker = threading.Thread(target=kit.ingestor.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        _eventually(lambda: _pass_done(kit))  # the first pass; now asleep until one is due
+        first = clock.now()
+        tweet = kit.x.add_tweet(author="dana", text="@acme my refund never came")["id"]
+
+        def half_a_second_on() -> bool:
+            if _mentions_calls(kit) >= 2:
+                return True
+            clock.advance(seconds=0.5)
+            return False
+
+        _eventually(half_a_second_on, timeout=30)
+        _eventually(lambda: _cursor(kit).since_id == tweet)  # that poll has finished
+        assert _stored(kit, tweet)
+        polled_again = _cursor(kit).next_poll_at - timedelta(seconds=kit.config.poll_seconds)
+        assert polled_again >= first + timedelta(seconds=kit.config.poll_seconds)  # not before
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
