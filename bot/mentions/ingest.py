@@ -179,7 +179,6 @@ class Ingestor:
             )
         except XUnavailable as exc:
             return self._finish(source, fetched, stored, None, backoff=True, error=str(exc))
-
         if source.kind == "mentions" and fetched >= MENTIONS_CAP:
             log.warning(
                 "%s: %d mentions in one poll; X serves only the ~%d newest, so older ones may be "
