@@ -39,7 +39,7 @@ def month_spend(session: Session, config: BrandConfig, at: datetime) -> MonthSpe
     month = month_of(at)
     rows = session.execute(
         select(col(XRead.endpoint), func.sum(XRead.resources))
-        .where(col(XRead.day).like(f"{month}-%"))
+        .where(col(XRead.day) >= f"{month}-01", col(XRead.day) <= f"{month}-31")  # the key
         .group_by(col(XRead.endpoint))
     ).all()
     used = x_budget.spend(((str(e), int(n or 0)) for e, n in rows), config.x_prices)
