@@ -60,6 +60,7 @@ from bot.slack.server import wsgi_app
 from bot.slack.team import TeamUrl
 from bot.steering.rendering import render_announcement
 from bot.steering.service import ANNOUNCEMENT, SteeringService
+from bot.x.budget import BUDGET_ALERT, XBudgetService, budget_alert_renderer
 from bot.x.gateway import PostingCredentials, XGateway
 from bot.x.reads import ReadLedger
 from policies.config import BrandConfig
@@ -285,6 +286,7 @@ def wire(
     ctx.hooks.approved = publisher.wake
     mentions = MentionService(ctx)
     spikes = SpikeService(ctx, freeze=freeze)
+    budget = XBudgetService(ctx)
     services = Services(
         mentions=mentions,
         authors=AuthorHistory(ctx, gateway=gateway),
@@ -300,9 +302,12 @@ def wire(
         timers=timers,
         outside_posts=OutsidePostService(ctx, gateway=gateway),
         spikes=spikes,
+        x_budget=budget,
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
     ingestor.after_poll.append(spikes.check)  # a storm is alerted within the poll that saw it
+    ingestor.after_poll.append(budget.check)  # admins warned at warn_at_percent and at 100 %
+    ingestor.searches_allowed = budget.searches_allowed  # at 100 %: mentions and own timelines
     digests = DigestWorker(ctx=ctx, client=outbox_client, owner=owner)
     return Wired(ctx, outbox, ingestor, publisher, homes, services, digests)
 
@@ -328,6 +333,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         RESPONSE_REMINDER: reminder_renderer,
         OUTSIDE_POST_ALERT: outside_post_renderer,
         SPIKE_ALERT: render_spike_alert,
+        BUDGET_ALERT: budget_alert_renderer(segments),
     }
 
 

@@ -18,6 +18,7 @@ from bot.mentions.service import MentionService
 from bot.mentions.timers import ResponseTimers
 from bot.reports.service import ReportService
 from bot.steering.service import SteeringService
+from bot.x.budget import XBudgetService
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,4 @@ class Services:
     timers: ResponseTimers
     outside_posts: OutsidePostService
     spikes: SpikeService
+    x_budget: XBudgetService

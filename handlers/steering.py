@@ -85,7 +85,8 @@ def steer(
         person, subcommand, where=where, scope=_scope_of(services, subcommand, args)
     )
     if subcommand == "segments":
-        return segments_table(steering.segment_rows(person, where=where)), None
+        rows = steering.segment_rows(person, where=where)
+        return segments_table(rows, x_month=steering.x_reads_this_month(person, where=where)), None
     if subcommand == "replies":
         return _replies(services, person, rest, where=where), None
     if subcommand == "tags":

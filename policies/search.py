@@ -13,6 +13,12 @@ Decisions:
   ``sentiment_below`` cannot be searched for: they only sort what is already fetched, so a follow
   with nothing but those has no query (it routes from the mention stream and other searches).
 - Retweets are never fetched (``-is:retweet``): they repeat a tweet that already has a card.
+- When the accounts' mentions timelines are polled, a search leaves out what they already find
+  (``-@acme``), and its keywords are AND-ed with the brand name only: a tweet that names
+  ``@acme`` comes from the mentions timeline, an owned read at about a fifth of a search read.
+  Routing reads the tweet, not where it came from, so the mention lands in the same segment.
+  (X serves only the ~800 newest mentions per poll; the poller stays at ``poll_seconds`` while
+  mentions flow, which keeps a storm well inside that.)
 - X's recent-search query limit is 512 characters (the smallest tier's). `parse_config`
   rejects a config whose query would be longer; queries are never truncated, because a
   truncated query silently stops following something.
@@ -46,14 +52,18 @@ def any_of(terms: Iterable[str]) -> str:
     return unique[0] if len(unique) == 1 else "(" + " OR ".join(unique) + ")"
 
 
-def brand_terms(config: BrandConfig) -> list[str]:
-    """What a tweet must contain to be about the brand: its name and each @handle."""
+def brand_terms(config: BrandConfig, *, with_handles: bool = True) -> list[str]:
+    """What a tweet must contain to be about the brand: its name and (unless the mentions
+    timelines find those) each @handle."""
     terms = [search_term(config.brand.lower())]
-    terms += [f"@{account.handle.lower()}" for account in config.accounts]
+    if with_handles:
+        terms += [f"@{account.handle.lower()}" for account in config.accounts]
     return list(dict.fromkeys(terms))
 
 
-def follow_query(follow: FollowRules, brand: list[str]) -> str | None:
+def follow_query(
+    follow: FollowRules, brand: list[str], *, excluded: Iterable[str] = ()
+) -> str | None:
     """The recent-search query for one segment's follow rules, or None if it needs none."""
     alternatives: list[str] = []
     if follow.keywords:
@@ -65,16 +75,20 @@ def follow_query(follow: FollowRules, brand: list[str]) -> str | None:
     parts = [any_of(alternatives)]
     if follow.lang:
         parts.append(any_of(f"lang:{lang}" for lang in follow.lang))
+    parts += [f"-{term}" for term in excluded]
     parts.append("-is:retweet")
     return " ".join(parts)
 
 
 def segment_search_queries(config: BrandConfig) -> dict[str, str]:
-    """Segment name → its X recent-search query, in file order; segments needing none omitted."""
-    brand = brand_terms(config)
+    """Segment name → its X recent-search query, in file order; segments needing none omitted.
+    What the polled mentions timelines find is left out of every search."""
+    timelines = [f"@{handle.lower()}" for handle in mention_accounts(config)]
+    brand = brand_terms(config, with_handles=not timelines)
+    excluded = list(dict.fromkeys(timelines))
     queries: dict[str, str] = {}
     for name, segment in config.segments.items():
-        query = follow_query(segment.follow, brand)
+        query = follow_query(segment.follow, brand, excluded=excluded)
         if query is not None:
             queries[name] = query
     return queries

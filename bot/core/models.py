@@ -129,6 +129,9 @@ class PollCursor(SQLModel, table=True):
     created_at: datetime | None = Field(
         default=None, description="first polled: an own timeline alerts on tweets from then on"
     )
+    last_found_at: datetime | None = Field(
+        default=None, description="last poll that found a new tweet: polling slows when quiet"
+    )
 
 
 class AuditEntry(SQLModel, table=True):
@@ -570,3 +573,22 @@ class LeaderLease(SQLModel, table=True):
     owner: str = Field(max_length=64)
     lease_until: datetime
     acquired_at: datetime
+
+
+# -- Issue 12: X spend under control ---------------------------------------------------------
+
+
+class XBudgetAlert(SQLModel, table=True):
+    """One warning that a month's X reads passed a threshold of `x_budget` (warn_at_percent or
+    100): the primary key lets one process insert it, and its card is queued in that same
+    transaction, so admins hear of each threshold once per month across restarts and replicas."""
+
+    __tablename__ = "x_budget_alert"
+
+    month: str = Field(primary_key=True, max_length=7, description="YYYY-MM, UTC")
+    threshold: int = Field(primary_key=True, description="percent of the budget")
+    raised_at: datetime
+    reads: int = Field(description="resources read this month when it was raised")
+    usd: float = Field(description="their estimated cost at x_prices")
+    percent: float = Field(description="share of the budget used (the higher of reads and $)")
+    card_id: int | None = Field(default=None, description="the alert (SlackMessage.id)")

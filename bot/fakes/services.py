@@ -54,6 +54,7 @@ from bot.runtime import posting_credentials, wire
 from bot.slack.clicks import Click, Person
 from bot.slack.client import interactive_client, outbox_client
 from bot.steering.service import SteeringService
+from bot.x.budget import XBudgetService
 from bot.x.gateway import XGateway
 from policies.config import BrandConfig
 from policies.lint import text_fingerprint
@@ -107,6 +108,7 @@ class ServiceKit(OnContext):
     timers: ResponseTimers
     outside_posts: OutsidePostService
     spikes: SpikeService
+    x_budget: XBudgetService
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -276,6 +278,7 @@ def build_services(
         timers=services.timers,
         outside_posts=services.outside_posts,
         spikes=services.spikes,
+        x_budget=services.x_budget,
     )
 
 

@@ -376,6 +376,7 @@ class FakeX:
         self._by_text: dict[tuple[str, str], int] = {}  # (author id, text) -> tweet id
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self._faults: list[_Fault] = []
+        self._reported: dict[str, tuple[int, float]] = {}  # path prefix → (remaining, reset at)
         self._drops = 0
         self._posts: list[PostRecord] = []
         self._delay_create: Callable[[], float] = lambda: 0.0
@@ -692,6 +693,12 @@ class FakeX:
         with self._cond:
             self._faults.append(_Fault(path_prefix, 429, count, reset_in))
 
+    def report_window(self, path_prefix: str, *, remaining: int, reset_in: float) -> None:
+        """Answer requests under `path_prefix` with this rate-limit window in their headers
+        (x-rate-limit-remaining, x-rate-limit-reset), as X does near the end of an allowance."""
+        with self._cond:
+            self._reported[path_prefix] = (remaining, time.time() + reset_in)
+
     def fail(
         self, path_prefix: str | None = None, *, status: int = 503, count: int = 1, skip: int = 0
     ) -> None:
@@ -728,6 +735,7 @@ class FakeX:
     def stop_failing(self) -> None:
         with self._cond:
             self._faults.clear()
+            self._reported.clear()
             self._drops = 0
             self._delay_create = self._delay_answer = lambda: 0.0
 
@@ -776,6 +784,10 @@ class FakeX:
             with self._cond:
                 user = self._authenticate(headers, method, split, user_only)
                 extra = self._count(handler, limits, user)
+                for prefix, (remaining, reset_at) in self._reported.items():
+                    if _matches(prefix, method, split.path):
+                        extra["x-rate-limit-remaining"] = str(remaining)
+                        extra["x-rate-limit-reset"] = str(int(reset_at))
                 fault = self._take_fault(method, split.path)
             if fault is not None:
                 raise fault

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from bot.alerts.timeline import store_timeline
@@ -30,6 +30,7 @@ from bot.mentions.conversation import link_follow_ups
 from bot.mentions.service import CardRequest, create_cards
 from bot.mentions.timers import arm
 from bot.x.gateway import Page, Tweet, XGateway, XRateLimited, XRejected, XUnavailable
+from policies.polling import next_poll_at
 from policies.routing import MentionFacts, explain_route
 from policies.search import mention_accounts, segment_search_queries
 from policies.text import names_account
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 BACKFILL = timedelta(hours=24)  # how far back the very first poll of a source looks
 MAX_BACKOFF = timedelta(minutes=15)
+MIN_WAKE = 0.01  # seconds: the run loop never spins
 MENTIONS_CAP = 800  # X serves at most about this many of an account's newest mentions
 SEARCH_OVERLAP = timedelta(seconds=30)
 
@@ -72,17 +74,20 @@ class Ingestor:
         # Whether this process may poll X now: the replicas' leader election sets it (exactly one
         # replica polls); a process that is not the leader skips its passes.
         self.may_poll: Callable[[], bool] = lambda: True
+        # Whether the searches may run this pass: the monthly X budget (bot/x/budget.py) says no
+        # at 100 %, and polling falls back to the owned reads (mentions and own timelines).
+        self.searches_allowed: Callable[[], bool] = lambda: True
 
     @property
     def config(self) -> Any:
         return self._ctx.segments.config
 
-    def sources(self) -> list[Source]:
+    def sources(self, *, searches: bool = True) -> list[Source]:
         accounts = [a.handle for a in self.config.accounts]
         sources = [
             Source(f"mentions:{h.lower()}", "mentions", h) for h in mention_accounts(self.config)
         ]
-        for segment, query in segment_search_queries(self.config).items():
+        for segment, query in segment_search_queries(self.config).items() if searches else ():
             digest = hashlib.sha256(query.encode()).hexdigest()[:12]
             sources.append(Source(f"search:{segment}:{digest}", "search", accounts[0], query))
         # Every account's own tweets: cheap owned reads, whether or not its mentions are followed.
@@ -90,17 +95,38 @@ class Ingestor:
         return sources
 
     def run(self, stop: threading.Event) -> None:
+        """Poll what is due, then sleep until the next source is due (at most poll_seconds, so a
+        source added from Slack or a change of leader is noticed within one interval)."""
         while not stop.is_set():
+            wait = 1.0
             try:
                 self.poll_due()
+                wait = self.seconds_to_next_poll()
             except Exception:
                 log.exception("poll pass failed")
-            self._ctx.clock.wait(stop, 1.0)
+            self._ctx.clock.wait(stop, wait)
+
+    def seconds_to_next_poll(self) -> float:
+        """How long until one of this pass's sources is due."""
+        longest = float(self.config.poll_seconds)
+        if not self.may_poll():
+            return longest
+        keys = [s.key for s in self.sources(searches=self.searches_allowed())]
+        now = self._ctx.clock.now()
+        with transaction(self._ctx.engine, read_only=True) as session:
+            rows = session.execute(
+                select(col(PollCursor.next_poll_at)).where(col(PollCursor.key).in_(keys))
+            ).all()
+        if len(rows) < len(keys):
+            return MIN_WAKE  # a source never polled is due now
+        due = min(at for (at,) in rows)
+        return float(max(MIN_WAKE, min(longest, (due - now).total_seconds())))
 
     def poll_due(self) -> list[PollResult]:
         if not self.may_poll():
             return []
-        results = [r for source in self.sources() if (r := self.poll(source)) is not None]
+        sources = self.sources(searches=self.searches_allowed())
+        results = [r for source in sources if (r := self.poll(source)) is not None]
         if results:
             for hook in self.after_poll:
                 try:
@@ -114,15 +140,17 @@ class Ingestor:
         per-source lease: a successor resumes at once what a killed leader left half done, and
         an idle pass writes nothing. Two polls of one source by accident (a leader not yet aware
         it was deposed) store each tweet once all the same."""
+        started = self._ctx.clock.now()
         if not self._is_due(source):
             return None
         cursor = self._cursor(source.key)
         token, newest = cursor.resume_token, cursor.pending_newest_id
         watching_since = cursor.created_at or self._ctx.clock.now()
-        fetched = stored = 0
+        fetched = stored = pages = 0
         held: str | None = None  # a timeline tweet deferred: the cursor stays below it
         try:
             for page in self._pages(source, cursor.since_id, token):
+                pages += 1
                 newest = _max_id(newest, page.newest_id)
                 fetched += len(page.tweets)
                 if source.kind == "timeline":
@@ -166,7 +194,9 @@ class Ingestor:
             )
         if source.kind == "search" and newest is not None:
             newest = _overlapped(newest)
-        return self._finish(source, fetched, stored, _below(newest, held))
+        return self._finish(
+            source, fetched, stored, _below(newest, held), started=started, requests=pages
+        )
 
     def _pages(self, source: Source, since_id: str | None, token: str | None) -> Iterator[Page]:
         start = self._ctx.clock.now() - BACKFILL
@@ -305,6 +335,8 @@ class Ingestor:
         retry_at: datetime | None = None,
         backoff: bool = False,
         error: str | None = None,
+        started: datetime | None = None,
+        requests: int = 1,
     ) -> PollResult:
         now = self._ctx.clock.now()
         with self._ctx.transaction() as session:
@@ -314,14 +346,22 @@ class Ingestor:
                 cursor.since_id = _max_id(cursor.since_id, newest)
                 cursor.resume_token = cursor.pending_newest_id = None
                 cursor.failures = 0
-                cursor.next_poll_at = now + timedelta(seconds=self.config.poll_seconds)
+                if stored:
+                    cursor.last_found_at = now
+                cursor.next_poll_at = self._next_poll_at(
+                    source, cursor, started=started or now, now=now, requests=requests
+                )
             else:
                 cursor.failures += 1
                 delay = min(
                     MAX_BACKOFF,
                     timedelta(seconds=self.config.poll_seconds * 2 ** min(cursor.failures, 8)),
                 )
-                cursor.next_poll_at = retry_at if retry_at and not backoff else now + delay
+                # A 429 waits for X's reset (what the poll fetched is stored and its page token
+                # kept, so the next poll carries on from there); other failures back off.
+                cursor.next_poll_at = (
+                    max(retry_at, now) if retry_at and not backoff else now + delay
+                )
             cursor.last_error = error
             cursor.lease_owner = None  # (leases of versions before the leader: let them go)
             cursor.lease_until = None
@@ -331,6 +371,23 @@ class Ingestor:
         if error:
             log.warning("polling %s delayed until %s: %s", source.key, next_poll_at, error)
         return PollResult(source.key, fetched, stored, next_poll_at, error)
+
+    def _next_poll_at(
+        self, source: Source, cursor: PollCursor, *, started: datetime, now: datetime, requests: int
+    ) -> datetime:
+        """Quick while the source finds tweets, slower as it stays quiet, inside X's window."""
+        sharing = sum(1 for s in self.sources() if s.kind == source.kind)
+        last_found = cursor.last_found_at or cursor.created_at or now
+        return next_poll_at(
+            started=started,
+            now=now,
+            idle=max(now - last_found, timedelta(0)),
+            fast_seconds=self.config.poll_seconds,
+            slow_seconds=self.config.poll_quiet_seconds,
+            window=self._gateway.rate_window(source.kind),
+            requests=max(requests, 1),
+            sharing=sharing,
+        )
 
 
 def _overlapped(tweet_id: str) -> str:

@@ -25,19 +25,13 @@ from sqlmodel import col
 
 from bot.core.db import transaction
 from bot.core.models import AuditEntry, Draft, DraftState, Mention, MentionState, XRead
+from bot.x.budget import month_spend
 from policies.config import BrandConfig, XPrices
 from policies.report_period import Window, bucket_edges, nearest_rank
+from policies.x_budget import MonthSpend, cost_usd, price_kind
 
 AROUND_BRANDBOT = "x.post_around_brandbot"
 NEUTRAL_BAND = 0.05  # VADER's usual bounds for negative / neutral / positive (as on the cards)
-# Which price each endpoint we read is billed at (X pay-per-use, see PLATFORM-FACTS).
-PRICE_KIND = {
-    "mentions": "owned_read",
-    "timeline": "owned_read",
-    "search": "post_read",
-    "tweet": "post_read",
-    "user": "user_read",
-}
 _CLOSED = (MentionState.RESOLVED, MentionState.DISMISSED)
 
 
@@ -124,6 +118,7 @@ class Report:
     around_brandbot_by_account: dict[str, int]
     reads: dict[str, EndpointReads]
     reads_days: tuple[str, str]  # the UTC days whose reads are counted (first, last)
+    x_month: MonthSpend  # the UTC month the window ends in, against the monthly X budget
     volume_edges: list[datetime]
     volume: dict[str, list[int]]  # per segment, mentions per bar of `volume_edges`
     response_times: dict[str, list[float]] = field(repr=False)  # seconds, for the chart
@@ -294,6 +289,7 @@ def build_report(engine: Engine, config: BrandConfig, win: Window) -> Report:
             .where(col(XRead.day) >= first_day, col(XRead.day) <= last_day)
             .group_by(col(XRead.endpoint))
         ).all()
+        x_month = month_spend(session, config, win.end - timedelta(microseconds=1))
 
     next_message: dict[str, float] = {}
     for parent, _, mood in follow_ups:  # oldest first: keep the first follow-up of each
@@ -324,6 +320,7 @@ def build_report(engine: Engine, config: BrandConfig, win: Window) -> Report:
         around_brandbot_by_account=dict(_accounts(after for (after,) in around).most_common()),
         reads=_reads(reads, config.x_prices),
         reads_days=(first_day, last_day),
+        x_month=x_month,
         volume_edges=edges,
         volume=volume,
         response_times={name: list(t.response) for name, t in tallies.items()},
@@ -409,7 +406,6 @@ def _reads(rows: Iterable[tuple[str, int, int]], prices: XPrices) -> dict[str, E
         by_endpoint[str(endpoint)][0] += int(requests or 0)
         by_endpoint[str(endpoint)][1] += int(resources or 0)
     for endpoint, (requests, resources) in sorted(by_endpoint.items()):
-        kind = PRICE_KIND.get(endpoint, "post_read")  # unknown: the dearer post read, to be safe
-        cost = round(resources * float(getattr(prices, kind)), 4)
-        out[endpoint] = EndpointReads(requests, resources, kind, cost)
+        cost = cost_usd(endpoint, resources, prices)
+        out[endpoint] = EndpointReads(requests, resources, price_kind(endpoint), cost)
     return out

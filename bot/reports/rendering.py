@@ -9,7 +9,9 @@ import json
 from typing import Any
 
 from bot.reports.figures import Report, SegmentFigures, Spread
+from bot.slack.cards.budget_alert import budget_line
 from bot.slack.cards.mention_card import escape
+from policies.x_budget import MonthSpend
 
 SCHEMA = 1  # bumped only if a key changes meaning or goes away; new keys may be added
 
@@ -98,10 +100,25 @@ def report_json(report: Report) -> dict[str, Any]:
                 for endpoint, r in report.reads.items()
             },
         },
+        "x_budget": budget_json(report.x_month),
         "volume": {
             "edges": [e.isoformat() for e in report.volume_edges],
             "by_segment": report.volume,
         },
+    }
+
+
+def budget_json(month: MonthSpend) -> dict[str, Any]:
+    return {
+        "month": month.month,
+        "reads": month.used.reads,
+        "estimated_cost_usd": month.used.usd,
+        "reads_by_kind": dict(month.used.reads_by_kind),
+        "estimated_cost_usd_by_kind": dict(month.used.usd_by_kind),
+        "monthly_reads": month.monthly_reads,
+        "monthly_usd": month.monthly_usd,
+        "used_percent": None if month.percent is None else round(month.percent, 1),
+        "searches_paused": not month.searches_allowed,
     }
 
 
@@ -305,6 +322,7 @@ def details(report: Report, *, slack: bool = False) -> list[str]:
         f"{b}X reads{b} (UTC {days}): {requests:,} requests, {resources:,} resources, "
         f"at most ${report.read_cost_usd:,.2f} (X bills a resource once per UTC day)"
     )
+    lines.append(f"{b}X reads in {report.x_month.month}{b}: {budget_line(report.x_month)}")
     return lines
 
 

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from bot.core import audit, outbox
 from bot.core.context import OnContext, ServiceContext
-from bot.core.db import rowcount
+from bot.core.db import rowcount, transaction
 from bot.core.errors import ActionRefused, ConfigRefused, Conflict
 from bot.core.guard import Checkpoint
 from bot.core.models import Announcement, ConfigOverride, ConfigRevision, Mention, MentionState
@@ -29,6 +29,7 @@ from bot.slack.cards.mention_card import escape, principal_mention, segment_labe
 from bot.slack.cards.steering import describe_rule
 from bot.slack.clicks import Person
 from bot.slack.directory import ChannelUnusable, DirectoryUnavailable, ready_to_post
+from bot.x.budget import month_spend
 from policies.approvals import approvals_reachable
 from policies.config import BrandConfig, SavedReply
 from policies.config.checks import unknown_segment
@@ -41,6 +42,7 @@ from policies.config.overrides import (
 )
 from policies.config.schema import follow_value
 from policies.permissions import may_administer
+from policies.x_budget import MonthSpend
 
 ANNOUNCEMENT = "announcement"  # the outbox kind of a note posted once in a channel
 RESET_ALL = "all"
@@ -117,6 +119,13 @@ class SteeringService(OnContext):
                 )
             )
         return rows
+
+    def x_reads_this_month(self, person: Person, *, where: str) -> MonthSpend:
+        """This UTC month's X reads and estimated spend against `x_budget` (admins, as the
+        segments table they are shown with)."""
+        self.require_admin(person, "segments", where=where, scope=WHOLE_CONFIG)
+        with transaction(self.engine, read_only=True) as session:
+            return month_spend(session, self._segments.config, self.clock.now())
 
     def routing_rules(self, person: Person, *, where: str) -> tuple[list[dict[str, Any]], str]:
         """The ordered rules (as app.yaml writes them) and the default segment."""

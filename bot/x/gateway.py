@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from typing import Any, cast
 
 import requests
 import tweepy
+
+from policies.polling import RateWindow
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +137,31 @@ class _GatewaySession(requests.Session):
         super().__init__()
         self._api_url = api_url.rstrip("/") if api_url else None
         self._timeout = timeout
+        # tweepy (return_type=dict) hands back only the body; the rate-limit headers of the
+        # calling thread's last answer are kept here (the poller and the handlers share a client)
+        self._last = threading.local()
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if self._api_url and isinstance(url, str) and url.startswith(TWEEPY_HOST):
             url = self._api_url + url[len(TWEEPY_HOST) :]
         kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
+        self._last.window = None
+        response = super().request(method, url, *args, **kwargs)
+        self._last.window = rate_window(response.headers)
+        return response
+
+    def last_window(self) -> RateWindow | None:
+        """The rate-limit window X's last answer to this thread reported, if it said."""
+        return cast(RateWindow | None, getattr(self._last, "window", None))
+
+
+def rate_window(headers: Mapping[str, str]) -> RateWindow | None:
+    """x-rate-limit-remaining and x-rate-limit-reset (epoch seconds), where X sent both."""
+    remaining, reset = headers.get("x-rate-limit-remaining"), headers.get("x-rate-limit-reset")
+    try:
+        return RateWindow(int(remaining or ""), datetime.fromtimestamp(int(reset or ""), UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 # Called after each read X answered: (endpoint, resources returned). X bills reads per resource
@@ -165,6 +187,7 @@ class XGateway:
         self._client = tweepy.Client(bearer_token=bearer_token, return_type=dict)
         self._client.session = _GatewaySession(api_url, timeout)
         self._user_ids: dict[str, str] = {}
+        self._windows: dict[str, RateWindow] = {}  # by read endpoint: what X last said
         self._posters: dict[str, tweepy.Client] = {}
         for handle, creds in (credentials or {}).items():
             poster = tweepy.Client(
@@ -180,6 +203,11 @@ class XGateway:
     def record_reads_with(self, recorder: ReadRecorder) -> None:
         """Report every read X answers to `recorder` from now on (the composition root's)."""
         self._on_read = recorder
+
+    def rate_window(self, endpoint: str) -> RateWindow | None:
+        """What X last said of the rate-limit window of a read endpoint (mentions, search,
+        timeline): requests left and when it resets; None before the first answer."""
+        return self._windows.get(endpoint)
 
     def can_post_as(self, handle: str) -> bool:
         return handle.lower() in self._posters
@@ -356,15 +384,20 @@ class XGateway:
         self, method: Any, token_param: str, token: str | None, *, endpoint: str, **params: Any
     ) -> Iterator[Page]:
         params = {k: v for k, v in params.items() if v is not None}
+        session = cast(_GatewaySession, method.__self__.session)
         while True:
-            body = self._call(
-                method,
-                **params,
-                **({token_param: token} if token else {}),
-                tweet_fields=TWEET_FIELDS,
-                expansions=["author_id"],
-                user_fields=USER_FIELDS,
-            )
+            try:
+                body = self._call(
+                    method,
+                    **params,
+                    **({token_param: token} if token else {}),
+                    tweet_fields=TWEET_FIELDS,
+                    expansions=["author_id"],
+                    user_fields=USER_FIELDS,
+                )
+            finally:
+                if (window := session.last_window()) is not None:
+                    self._windows[endpoint] = window
             users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
             tweets = [_tweet(t, users) for t in body.get("data", [])]
             self._read(endpoint, len(tweets))

@@ -35,6 +35,8 @@ NAME_TO_NUMBER = {
     "by_author",
     "around_brandbot_by_account",
     "by_segment",
+    "reads_by_kind",
+    "estimated_cost_usd_by_kind",
 }
 EXPECTED_FIGURE_KEYS = [
     "mentions",
@@ -94,6 +96,15 @@ EXPECTED_KEYS = sorted(
         "x_reads.by_endpoint.<endpoint>.resources",
         "x_reads.by_endpoint.<endpoint>.price_kind",
         "x_reads.by_endpoint.<endpoint>.estimated_cost_usd",
+        "x_budget.month",
+        "x_budget.reads",
+        "x_budget.estimated_cost_usd",
+        "x_budget.reads_by_kind",
+        "x_budget.estimated_cost_usd_by_kind",
+        "x_budget.monthly_reads",
+        "x_budget.monthly_usd",
+        "x_budget.used_percent",
+        "x_budget.searches_paused",
         "volume.edges",
         "volume.by_segment",
     ]

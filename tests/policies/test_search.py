@@ -42,15 +42,15 @@ def test_queries_for_the_example_config() -> None:
     config = parse_config(EXAMPLE.read_text())
     assert segment_search_queries(config) == {
         "customer_relations": (
-            "(outage OR refund OR down OR broken OR help) (acme OR @acme) -is:retweet"
+            "(outage OR refund OR down OR broken OR help) acme -@acme -is:retweet"
         ),
-        "crisis_management": "(hacked OR lawsuit OR breach) (acme OR @acme) -is:retweet",
-        "event_coverage": "#acmeconf -is:retweet",
+        "crisis_management": "(hacked OR lawsuit OR breach) acme -@acme -is:retweet",
+        "event_coverage": "#acmeconf -@acme -is:retweet",
         "product_promotion": (
-            '(promo OR discount OR launch OR "new feature") (acme OR @acme) -is:retweet'
+            '(promo OR discount OR launch OR "new feature") acme -@acme -is:retweet'
         ),
         "issue_advocacy": (
-            '(sustainability OR privacy OR "climate change") (acme OR @acme) -is:retweet'
+            '(sustainability OR privacy OR "climate change") acme -@acme -is:retweet'
         ),
         # reputation_management follows sentiment only: nothing to search for
     }
@@ -66,29 +66,41 @@ def config() -> BrandConfig:
     [
         pytest.param(
             "customer_relations",
-            '(outage OR refund) ("acme corp" OR @acme OR @acmehelp) -is:retweet',
-            id="keywords-are-and-ed-with-the-brand-name-and-every-handle",
+            '(outage OR refund) "acme corp" -@acme -@acmehelp -is:retweet',
+            id="keywords-are-and-ed-with-the-brand-name-what-mentions-find-left-out",
         ),
         pytest.param(
             "event_coverage",
-            "(#acmeconf OR from:bob) -is:retweet",
+            "(#acmeconf OR from:bob) -@acme -@acmehelp -is:retweet",
             id="hashtags-and-authors-search-alone",
         ),
         pytest.param(
             "product_promotion",
-            '("new feature" ("acme corp" OR @acme OR @acmehelp) OR #acmelaunch)'
-            " (lang:en OR lang:es) -is:retweet",
+            '("new feature" "acme corp" OR #acmelaunch)'
+            " (lang:en OR lang:es) -@acme -@acmehelp -is:retweet",
             id="keywords-combined-with-hashtags-narrowed-by-lang",
         ),
         pytest.param(
             "issue_advocacy",
-            '("c++" OR "OR") ("acme corp" OR @acme OR @acmehelp) -is:retweet',
+            '("c++" OR "OR") "acme corp" -@acme -@acmehelp -is:retweet',
             id="non-words-and-operators-are-quoted",
         ),
     ],
 )
 def test_segment_query(config: BrandConfig, segment: str, query: str) -> None:
     assert segment_search_queries(config)[segment] == query
+
+
+def test_without_the_mentions_timelines_a_search_looks_for_the_handles_too() -> None:
+    # no segment follows mentions: the searches are all there is, so they name the handles
+    text = CONFIG.replace("mentions: false, ", "").replace(
+        "follow: {", "follow: {mentions: false, "
+    )
+    queries = segment_search_queries(parse_config(text))
+    assert queries["customer_relations"] == (
+        '(outage OR refund) ("acme corp" OR @acme OR @acmehelp) -is:retweet'
+    )
+    assert queries["event_coverage"] == "(#acmeconf OR from:bob) -is:retweet"
 
 
 def test_a_follow_with_only_sentiment_or_regex_needs_no_search(config: BrandConfig) -> None:

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
+from bot.slack.cards.budget_alert import budget_line
 from bot.slack.cards.mention_card import escape, principal_mention, segment_label
+from policies.x_budget import MonthSpend
 
 MAX_LISTED = 8  # follow values shown per kind; `brandbot check --effective` prints all
 
@@ -124,11 +126,14 @@ def saved_replies_text(segment: str, replies: Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
-def segments_table(rows: Sequence[Any]) -> str:
-    """`/brand segments`: one block of lines per segment; values set from Slack are marked."""
+def segments_table(rows: Sequence[Any], *, x_month: MonthSpend | None = None) -> str:
+    """`/brand segments`: one block of lines per segment; values set from Slack are marked; and
+    what reading X has cost this month."""
     out = [
         "*Segments* (values marked _overridden_ were set from Slack and win over app.yaml; `/brand reset <segment>` drops them)"
     ]
+    if x_month is not None:
+        out.append(f"*X reads in {x_month.month}*: {budget_line(x_month)}")
     for row in rows:
 
         def mark(key: str, overridden: dict[str, str] = row.overridden) -> str:
