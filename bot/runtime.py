@@ -54,6 +54,7 @@ from bot.reports.service import ReportService
 from bot.services import Services
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.gate import ReplayGuard
 from bot.slack.server import wsgi_app
 from bot.slack.team import TeamUrl
 from bot.steering.rendering import render_announcement
@@ -131,7 +132,6 @@ class Runtime(OnContext):
             self.bolt,
             healthy=self.healthy,
             signing_secret=str(self.settings.slack_signing_secret),
-            engine=self.engine,
         )
 
 
@@ -181,10 +181,12 @@ def build_runtime(
     bolt = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
-        process_before_response=False,
+        # Each listener's ack runs in the request thread and answers Slack at once; the work
+        # runs on Bolt's lazy pool after (handlers/acks.py).
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
-    handlers.register(bolt, wired.services)
+    handlers.register(bolt, wired.services, replays=ReplayGuard(engine))
     return Runtime(
         settings=settings,
         config=config,

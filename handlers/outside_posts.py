@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -18,24 +18,22 @@ from bot.slack.cards.outside_post_alert import (
     parse_reason,
 )
 from bot.slack.clicks import Click
+from handlers.acks import Listen
 from handlers.clicks import click_from, person_of
-from handlers.errors import answering, guarded, tell
+from handlers.errors import answering, tell
 
 
-def register(app: App, services: Services) -> None:
+def register(listen: Listen, services: Services) -> None:
     alerts = services.outside_posts
-    app.action(OutsidePostAction.DELETE)(answering(lambda body: alerts.delete(click_from(body))))
+    listen.action(OutsidePostAction.DELETE)(answering(lambda body: alerts.delete(click_from(body))))
 
-    @app.action(OutsidePostAction.EXPECTED)
-    @guarded
-    def open_expected(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.action(OutsidePostAction.EXPECTED)
+    def open_expected(body: dict[str, Any], client: WebClient) -> None:
         context, post = alerts.expected_form(click_from(body))
         view = build_expected_modal(context=context, post=post)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.view(EXPECTED_CALLBACK)
-    @guarded
+    @listen.view(EXPECTED_CALLBACK)
     def submit_expected(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:

@@ -1,0 +1,166 @@
+"""The one way a listener is registered: Slack is answered first, the work is done after.
+
+Bolt runs with `process_before_response=True`, so an `ack=` function runs in the request thread
+and its answer is the HTTP response; the work goes to Bolt's lazy pool (`lazy=[...]`) once the
+answer is decided. A click, command or event is therefore acknowledged before any database or
+Slack call, and never waits behind earlier clicks' work for a pool slot.
+
+The lazy work first records the request in the replay guard (a write) and does nothing when it
+was seen before; a replay is acknowledged like the original, and changes nothing.
+
+View submissions are the exception: what Slack shows after a submit (the form closed, or open
+with an error on a field) is the answer itself, and it is decided from the database (who may
+dismiss, whether the channel exists...). They run in the request thread, replay-checked first.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from re import Pattern
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+
+from bot.slack.gate import ReplayGuard
+from handlers.errors import report
+
+log = logging.getLogger("brandbot.handlers")
+
+Matcher = str | Pattern[str]
+# A listener's work takes any of `body`, `client`, `view`, `event` (and `ack`, views only),
+# by name, as Bolt would give them.
+Work = Callable[..., None]
+# Field errors of a submitted form ({block_id: message}), none when it may go ahead.
+FormCheck = Callable[[dict[str, Any]], dict[str, str]]
+TIMESTAMP_HEADER = "x-slack-request-timestamp"
+
+
+def acknowledge(ack: Ack) -> None:
+    """The answer to every click, command and event: at once, no database, no Slack."""
+    ack()
+
+
+class Listen:
+    """Registers listeners on `app`; `replays` is the guard HTTP requests are checked against
+    (None: nothing is, as in Socket Mode tests that build no guard)."""
+
+    def __init__(self, app: App, *, replays: ReplayGuard | None) -> None:
+        self._app = app
+        self._replays = replays
+
+    def action(self, matcher: Matcher) -> Callable[[Work], Work]:
+        return self._lazily(self._app.action(matcher))
+
+    def command(self, name: str) -> Callable[[Work], Work]:
+        return self._lazily(self._app.command(name))
+
+    def event(self, name: str) -> Callable[[Work], Work]:
+        return self._lazily(self._app.event(name))
+
+    def view(self, callback_id: str) -> Callable[[Work], Work]:
+        """A submission answered from what the database says: the listener acks itself."""
+
+        def register(listener: Work) -> Work:
+            _check_takes(listener, "ack")
+
+            def submitted(
+                ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
+            ) -> None:
+                if not self._first_time(request):
+                    ack()  # as the original was answered, as far as Slack can tell
+                    return
+                _run(listener, ack=ack, body=body, client=client)
+                if ack.response is None:  # it failed before answering: the person was told
+                    ack()
+
+            submitted.__name__ = getattr(listener, "__name__", "view_submission")
+            self._app.view(callback_id)(submitted)
+            return listener
+
+        return register
+
+    def form(self, callback_id: str, check: FormCheck) -> Callable[[Work], Work]:
+        """A submission whose outcome is told as a message, not on the form: `check` (pure,
+        no database) answers with the field errors, else the form closes and the work runs."""
+
+        def answer(ack: Ack, view: dict[str, Any]) -> None:
+            errors = check(view)
+            if errors:
+                ack(response_action="errors", errors=errors)  # the form stays open as typed
+            else:
+                ack()
+
+        def register(work: Work) -> Work:
+            checked = self._later(work, unless=lambda body: bool(check(body.get("view") or {})))
+            self._app.view(callback_id)(ack=answer, lazy=[checked])
+            return work
+
+        return register
+
+    def _lazily(self, bolt_register: Callable[..., Any]) -> Callable[[Work], Work]:
+        def register(work: Work) -> Work:
+            bolt_register(ack=acknowledge, lazy=[self._later(work)])
+            return work
+
+        return register
+
+    def _later(
+        self, work: Work, *, unless: Callable[[dict[str, Any]], bool] | None = None
+    ) -> Callable[..., None]:
+        """The lazy part: the replay check, then the work, its errors told to the person.
+
+        Not `functools.wraps`: Bolt looks through it and would inject the work's own arguments,
+        not `request`, which the replay check needs."""
+        _check_takes(work)
+
+        def later(request: BoltRequest, body: dict[str, Any], client: WebClient) -> None:
+            if unless is not None and unless(body):  # answered with errors: nothing to do
+                return
+            try:
+                if not self._first_time(request):
+                    return
+            except Exception as error:  # cannot record it: refuse rather than risk a replay
+                report(error, body, client)
+                return
+            _run(work, body=body, client=client)
+
+        # Bolt names a lazy function by __name__; unique names keep its logs readable.
+        later.__name__ = getattr(work, "__name__", "work")
+        return later
+
+    def _first_time(self, request: BoltRequest) -> bool:
+        """False for a replay of an HTTP request already handled (Socket Mode has no replays
+        to guard against: Slack itself holds the connection)."""
+        if self._replays is None or request.mode != "http":
+            return True
+        timestamp = (request.headers.get(TIMESTAMP_HEADER) or [""])[0]
+        if self._replays.first_time(timestamp, request.raw_body.encode("utf-8")):
+            return True
+        log.warning("ignored a replayed Slack request")
+        return False
+
+
+def _check_takes(work: Work, *required: str) -> None:
+    """Checked when registered, not at the first click: the work must take what it is given."""
+    names = set(inspect.signature(work).parameters)
+    unknown = names - {"ack", "body", "client", "view", "event"}
+    missing = {"body", "client", *required} - names
+    if unknown or missing:
+        raise TypeError(
+            f"{getattr(work, '__name__', work)} takes {sorted(unknown)}, lacks {sorted(missing)}"
+        )
+
+
+def _run(work: Work, **given: Any) -> None:
+    """Call `work` with what it asks for; what it raises becomes a note to the person."""
+    body: dict[str, Any] = given["body"]
+    offered = given | {"view": body.get("view"), "event": body.get("event")}
+    wanted = inspect.signature(work).parameters
+    try:
+        work(**{name: value for name, value in offered.items() if name in wanted})
+    except Exception as error:
+        report(error, body, given["client"])
