@@ -8,6 +8,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from slack_bolt import App
@@ -64,6 +65,8 @@ from bot.x.reads import ReadLedger
 from policies.config import BrandConfig
 
 log = logging.getLogger(__name__)
+WORK_THREADS = 8  # Bolt's default is 5; as many as waitress has request threads
+WORK_THREAD_NAME = "slack-work"
 
 
 @dataclass
@@ -184,6 +187,8 @@ def build_runtime(
         # Each listener's ack runs in the request thread and answers Slack at once; the work
         # runs on Bolt's lazy pool after (handlers/acks.py).
         process_before_response=True,
+        # Named, so logs say which lines came from listeners' work.
+        listener_executor=ThreadPoolExecutor(WORK_THREADS, thread_name_prefix=WORK_THREAD_NAME),
         raise_error_for_unhandled_request=False,
     )
     handlers.register(bolt, wired.services, replays=ReplayGuard(engine))

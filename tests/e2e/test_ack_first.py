@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
-import requests
 from sqlalchemy import text
 from support import carded, posted_card
 
 from bot.core.db import is_postgres, transaction
+from bot.fakes.slack_user import Reply
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.mention_card import MentionAction
 
@@ -49,11 +49,11 @@ def writes_locked(world: FakeWorld) -> Iterator[None]:
 
 
 def _answered_while_locked(
-    world: FakeWorld, send: Callable[[], requests.Response], done: Callable[[], bool]
+    world: FakeWorld, send: Callable[[], Reply], done: Callable[[], bool]
 ) -> None:
     with ThreadPoolExecutor(1) as pool:
         with writes_locked(world):
-            answer: Future[requests.Response] = pool.submit(send)
+            answer: Future[Reply] = pool.submit(send)
             response = answer.result(timeout=ACK_WITHIN)  # raises if the ack waits for the lock
             assert response.status_code == 200
         world.slack.wait_for(lambda _: done())  # the work, once the lock is free
