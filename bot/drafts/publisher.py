@@ -404,7 +404,7 @@ class Publisher(Worker):
             raise XUnavailable(f"could not check recent tweets: {exc}") from exc
         verdicts = {t.id: post_match(draft, t) for t in tweets}
         candidates = [i for i, v in verdicts.items() if v != Match.DIFFERENT]
-        with self.ctx.transaction() as session:
+        with self.ctx.transaction(read_only=True) as session:
             taken = set(
                 session.scalars(
                     select(col(Draft.tweet_id)).where(
