@@ -8,9 +8,11 @@ Slack call, and never waits behind earlier clicks' work for a pool slot.
 The lazy work first records the request in the replay guard (a write) and does nothing when it
 was seen before; a replay is acknowledged like the original, and changes nothing.
 
-View submissions are the exception: what Slack shows after a submit (the form closed, or open
-with an error on a field) is the answer itself, and it is decided from the database (who may
-dismiss, whether the channel exists...). They run in the request thread, replay-checked first.
+View submissions are the exception (`Listen.view`): what Slack shows after a submit (the form
+closed, or open with an error on a field) is the answer itself, and it is decided from the
+database (who may dismiss, whether the channel exists...). They run in the request thread,
+replay-checked first. A form whose checks are pure and whose outcome is a message closes in the
+ack and is worked on lazily (`Listen.form`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def acknowledge(ack: Ack) -> None:
 
 class Listen:
     """Registers listeners on `app`; `replays` is the guard HTTP requests are checked against
-    (None: nothing is, as in Socket Mode tests that build no guard)."""
+    (None: none is, for an app that serves no HTTP)."""
 
     def __init__(self, app: App, *, replays: ReplayGuard | None) -> None:
         self._app = app
@@ -70,7 +72,12 @@ class Listen:
             def submitted(
                 ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
             ) -> None:
-                if not self._first_time(request):
+                try:
+                    fresh = self._first_time(request)
+                except Exception as error:  # cannot record it: refuse rather than risk a replay
+                    report(error, body, client)
+                    fresh = False
+                if not fresh:
                     ack()  # as the original was answered, as far as Slack can tell
                     return
                 _run(listener, ack=ack, body=body, client=client)

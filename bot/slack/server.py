@@ -22,6 +22,7 @@ def wsgi_app(
 ) -> Callable[..., Iterable[bytes]]:
     slack = SlackGate(
         SlackRequestHandler(bolt_app, path=EVENTS_PATH),
+        bolt=bolt_app,
         signing_secret=signing_secret,
         path=EVENTS_PATH,
     )
