@@ -7,8 +7,8 @@ the next round) at N different mention cards at once, each from its own thread; 
 the time from sending a click to its HTTP answer. A warm-up burst of 10 clicks per app
 comes first and is not counted (Bolt's first request asks Slack `auth.test`; SQLAlchemy compiles
 each statement once). After each burst on the real app its claims (or
-releases) are waited for, so one burst's work never runs under the next one's acks (their
-card updates may: the outbox keeps working, as it would).
+releases) are waited for, and before each burst the outbox's card updates, so every burst (of
+either app) starts from the same idle state and only its own work runs under its acks.
 Run: python bench/click_ack.py [--rounds 3] [--database-url URL]
 """
 
@@ -39,7 +39,7 @@ from sqlmodel import col
 
 from bot.core.clock import SystemClock
 from bot.core.db import transaction
-from bot.core.models import Mention
+from bot.core.models import Mention, SlackMessage
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import BOT_TOKEN, FakeWorld
 from bot.slack.cards.mention_card import MentionAction
@@ -150,6 +150,13 @@ def shown(world: FakeWorld, cards: list[tuple[str, str, str]], action: str) -> b
     return True
 
 
+def unsent(world: FakeWorld) -> int:
+    """Messages the outbox has yet to send (card updates of the last burst, alerts)."""
+    with transaction(world.db, read_only=True) as session:
+        query = select(func.count()).where(col(SlackMessage.pending))
+        return int(session.scalar(query) or 0)
+
+
 def claimed(world: FakeWorld) -> int:
     with transaction(world.db, read_only=True) as session:
         query = select(func.count()).where(col(Mention.claimed_by).is_not(None))
@@ -215,6 +222,7 @@ def main() -> int:
                         wait_for(lambda m=mine, a=action: shown(world, m, a), "cards updated")
                         prepared = {app: prepare(world, mine, action) for app in ("bare", "ours")}
                         for app in ("bare", "ours") if first_bare else ("ours", "bare"):
+                            wait_for(lambda: unsent(world) == 0, "the outbox idle")
                             clicks = prepared[app]
                             before = claimed(world)
                             target = bare_url if app == "bare" else world.app_url
