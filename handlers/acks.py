@@ -34,8 +34,10 @@ log = logging.getLogger("brandbot.handlers")
 
 Matcher = str | Pattern[str]
 # A listener's work takes any of `body`, `client`, `view`, `event` (and `ack`, views only),
-# by name, as Bolt would give them.
-Work = Callable[..., None]
+# by name, as Bolt would give them. A view listener may return what to do once Slack has been
+# answered (a note to the person, say): it runs on the lazy pool.
+Work = Callable[..., Any]
+Then = Callable[[], None]
 # Field errors of a submitted form ({block_id: message}), none when it may go ahead.
 FormCheck = Callable[[dict[str, Any]], dict[str, str]]
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
@@ -64,7 +66,8 @@ class Listen:
         return self._lazily(self._app.event(name))
 
     def view(self, callback_id: str) -> Callable[[Work], Work]:
-        """A submission answered from what the database says: the listener acks itself."""
+        """A submission answered from what the database says: the listener acks itself, and
+        returns what is left to do after the answer, if anything."""
 
         def register(listener: Work) -> Work:
             _check_takes(listener, "ack")
@@ -80,9 +83,12 @@ class Listen:
                 if not fresh:
                     ack()  # as the original was answered, as far as Slack can tell
                     return
-                _run(listener, ack=ack, body=body, client=client)
+                then = _run(listener, ack=ack, body=body, client=client)
                 if ack.response is None:  # it failed before answering: the person was told
                     ack()
+                if callable(then):  # what it says after deciding waits for no Slack call
+                    executor = self._app.listener_runner.listener_executor
+                    executor.submit(_run, lambda body, client: then(), body=body, client=client)
 
             submitted.__name__ = getattr(listener, "__name__", "view_submission")
             self._app.view(callback_id)(submitted)
@@ -162,12 +168,13 @@ def _check_takes(work: Work, *required: str) -> None:
         )
 
 
-def _run(work: Work, **given: Any) -> None:
+def _run(work: Work, **given: Any) -> Any:
     """Call `work` with what it asks for; what it raises becomes a note to the person."""
     body: dict[str, Any] = given["body"]
     offered = given | {"view": body.get("view"), "event": body.get("event")}
     wanted = inspect.signature(work).parameters
     try:
-        work(**{name: value for name, value in offered.items() if name in wanted})
+        return work(**{name: value for name, value in offered.items() if name in wanted})
     except Exception as error:
         report(error, body, given["client"])
+        return None

@@ -5,6 +5,7 @@ happened — the outcome or the refusal — goes on top of the person's home ins
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack
@@ -23,7 +24,7 @@ from bot.slack.cards.segment_modal import (
     segment_of,
 )
 from bot.slack.clicks import Person
-from handlers.acks import Listen
+from handlers.acks import Listen, Then
 from handlers.clicks import click_from, person_of
 from handlers.errors import describe
 
@@ -78,7 +79,7 @@ class HomeListeners:
 
     def submit_edit(
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         """Saved through the steering service; what it refuses shows on the field, inline, and
         nothing is saved."""
         person = person_of(body)
@@ -89,19 +90,19 @@ class HomeListeners:
                 response_action="errors",
                 errors={BLOCKS["channel"]: "This form is not one of mine."},
             )
-            return
+            return None
         try:
             summary = self.homes.save_segment(
                 person, segment, edit_from(view["state"]["values"]), opened_at=revision
             )
         except ConfigRefused as refused:
             ack(response_action="errors", errors=form_errors(refused.problems))
-            return
+            return None
         except ActionRefused as refused:
             ack(response_action="errors", errors={BLOCKS["channel"]: str(refused)})
-            return
+            return None
         ack()
-        self.homes.tell(person, summary)
+        return partial(self.homes.tell, person, summary)  # publishes the home: after the answer
 
     def _answer(self, body: dict[str, Any], act: Callable[[], str | None]) -> None:
         """Do it; show the outcome, or why not, on top of the person's home."""

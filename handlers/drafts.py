@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack
@@ -32,7 +33,7 @@ from bot.slack.cards.mention_card import MentionAction
 from bot.slack.cards.quoted_context import QuotedContext
 from bot.slack.cards.saved_reply_fill import errors_for_view, form_values
 from bot.slack.clicks import Click
-from handlers.acks import Listen
+from handlers.acks import Listen, Then
 from handlers.clicks import click_from, person_of
 from handlers.errors import answering, tell
 
@@ -108,22 +109,22 @@ def _register_drafting(listen: Listen, services: Services) -> None:
     @listen.view(CREATE_CALLBACK)
     def submit_draft(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         submitted = view["state"]["values"]
         values = form_values(submitted)  # Text may be renamed by a saved reply
         try:
             context = DraftContext.load(view.get("private_metadata", ""))
         except (KeyError, ValueError, TypeError):
             ack(response_action="errors", errors={BLOCKS["text"]: "This form is not one of mine."})
-            return
+            return None
         try:
             draft = drafts.create(author=person_of(body), request=_request_from(values, context))
         except DraftInvalid as invalid:
             ack(response_action="errors", errors=errors_for_view(_errors(invalid), submitted))
-            return
+            return None
         ack()
         channel = segments.channel(draft.segment)
-        tell(client, body, f"Your draft is waiting for approval in <#{channel}>.")
+        return partial(tell, client, body, f"Your draft is waiting for approval in <#{channel}>.")
 
 
 def _register_approval_card(listen: Listen, services: Services) -> None:
@@ -154,15 +155,15 @@ def _register_approval_card(listen: Listen, services: Services) -> None:
     @listen.view(MARK_POSTED_CALLBACK)
     def submit_mark_posted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         reference = str(value_of(view["state"]["values"], TWEET_BLOCK) or "")
         try:
             said = drafts.mark_posted(_click_from_view(body, view), reference=reference)
         except ActionRefused as refused:  # back to the form, the pasted link kept
             ack(response_action="errors", errors={TWEET_BLOCK: str(refused)})
-            return
+            return None
         ack()
-        tell(client, body, said)
+        return partial(tell, client, body, said)
 
     @listen.action(DraftAction.REJECT)
     def open_reject(body: dict[str, Any], client: WebClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack
@@ -18,7 +19,7 @@ from bot.slack.cards.outside_post_alert import (
     parse_reason,
 )
 from bot.slack.clicks import Click
-from handlers.acks import Listen
+from handlers.acks import Listen, Then
 from handlers.clicks import click_from, person_of
 from handlers.errors import answering, tell
 
@@ -36,15 +37,15 @@ def register(listen: Listen, services: Services) -> None:
     @listen.view(EXPECTED_CALLBACK)
     def submit_expected(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         reason = parse_reason(view["state"]["values"])
         try:
             said = alerts.mark_expected(_click_from_view(body, view), reason=reason)
         except ActionRefused as refused:  # back to the form, what they typed kept
             ack(response_action="errors", errors={REASON_BLOCK: str(refused)})
-            return
+            return None
         ack()
-        tell(client, body, said)
+        return partial(tell, client, body, said)
 
 
 def _click_from_view(body: dict[str, Any], view: dict[str, Any]) -> Click:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from support import carded, posted_card
 
 from bot.core.db import is_postgres, transaction
+from bot.fakes.slack_api import SlackCall
 from bot.fakes.slack_user import Reply
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.mention_card import MentionAction
@@ -87,4 +88,32 @@ def test_opening_the_home_is_acknowledged_while_writes_are_locked_and_published_
     admin = world.user("U0ADMIN", "admin")
     _answered_while_locked(
         world, lambda: admin.open_home(), lambda: "U0ADMIN" in world.slack.home_views
+    )
+
+
+def test_a_submitted_draft_is_answered_before_the_note_saying_where_it_waits(
+    world: FakeWorld,
+) -> None:
+    """The form is decided in the request thread (the draft is made, or its field errors
+    shown), but the ephemeral note after it is a Slack call: it no longer holds the answer."""
+    alice = world.user("U0ALICE", "alice")
+    alice.command("/tweet", "", channel="C0CUSTOMER")
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    held = threading.Event()
+
+    def hold_notes(call: SlackCall) -> None:
+        if call.method == "chat.postEphemeral":
+            held.wait(timeout=30)
+
+    world.slack.on_call = hold_notes
+    text = {"text": {"value": {"type": "plain_text_input", "value": "We are back up."}}}
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(alice.submit_view, view["id"], text)
+        try:
+            assert answer.result(timeout=ACK_WITHIN).status_code == 200
+        finally:
+            held.set()
+    world.slack.wait_for(
+        lambda s: any("waiting for approval" in str(e.get("text")) for e in s.ephemerals)
     )
