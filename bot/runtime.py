@@ -185,7 +185,7 @@ def build_runtime(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
         # Each listener's ack runs in the request thread and answers Slack at once; the work
-        # runs on Bolt's lazy pool after (handlers/acks.py).
+        # runs on its executor after the answer (handlers/acks.py).
         process_before_response=True,
         # Named, so logs say which lines came from listeners' work.
         listener_executor=ThreadPoolExecutor(WORK_THREADS, thread_name_prefix=WORK_THREAD_NAME),

@@ -2,7 +2,7 @@
 a reference the person can quote.
 
 Work is run by `handlers.acks`, which reports what it raises here rather than leaving it to Bolt:
-Bolt only logs what a lazy listener raises, and the person would hear nothing.
+Bolt would only log what runs on its executor, and the person would hear nothing.
 """
 
 from __future__ import annotations
