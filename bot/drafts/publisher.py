@@ -94,7 +94,7 @@ class Publisher(Worker):
         for timer in self.timers:
             timer()
         self._expire_unapproved(now)
-        with self.ctx.transaction() as session:
+        with self.ctx.transaction(read_only=True) as session:
             # ids of stored rows: the column is Optional only until a row is inserted
             due = cast(
                 Sequence[int],
