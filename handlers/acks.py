@@ -67,7 +67,7 @@ class Listen:
         returns what is left to do after the answer, if anything."""
 
         def register(listener: Work) -> Work:
-            _check_takes(listener, "ack")
+            _check_takes(listener, "ack", may_ack=True)
 
             def submitted(
                 ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
@@ -96,13 +96,6 @@ class Listen:
     def form(self, callback_id: str, check: FormCheck) -> Callable[[Work], Work]:
         """A submission whose outcome is told as a message, not on the form: `check` (pure,
         no database) answers with the field errors, else the form closes and the work runs."""
-
-        def answer(ack: Ack, view: dict[str, Any]) -> None:
-            errors = check(view)
-            if errors:
-                ack(response_action="errors", errors=errors)  # the form stays open as typed
-            else:
-                ack()
 
         def register(work: Work) -> Work:
             later = self._later(work)
@@ -179,10 +172,11 @@ class Listen:
         return False
 
 
-def _check_takes(work: Work, *required: str) -> None:
-    """Checked when registered, not at the first click: the work must take what it is given."""
+def _check_takes(work: Work, *required: str, may_ack: bool = False) -> None:
+    """Checked when registered, not at the first click: the work must take what it is given
+    (only a view listener acks itself; other work runs after the answer)."""
     names = set(inspect.signature(work).parameters)
-    unknown = names - {"ack", "body", "client", "view", "event"}
+    unknown = names - {"body", "client", "view", "event", *(["ack"] if may_ack else [])}
     missing = {"body", "client", *required} - names
     if unknown or missing:
         raise TypeError(
