@@ -8,6 +8,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from slack_bolt import App
@@ -55,6 +56,7 @@ from bot.reports.service import ReportService
 from bot.services import Services
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.gate import ReplayGuard
 from bot.slack.pacing import Rate
 from bot.slack.server import wsgi_app
 from bot.slack.team import TeamUrl
@@ -66,6 +68,8 @@ from bot.x.reads import ReadLedger
 from policies.config import BrandConfig
 
 log = logging.getLogger(__name__)
+WORK_THREADS = 8  # Bolt's default is 5; as many as waitress has request threads
+WORK_THREAD_NAME = "slack-work"
 
 
 @dataclass
@@ -145,7 +149,6 @@ class Runtime(OnContext):
             self.bolt,
             healthy=self.healthy,
             signing_secret=str(self.settings.slack_signing_secret),
-            engine=self.engine,
         )
 
 
@@ -196,10 +199,14 @@ def build_runtime(
     bolt = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
-        process_before_response=False,
+        # Each listener's ack runs in the request thread and answers Slack at once; the work
+        # runs on its executor after the answer (handlers/acks.py).
+        process_before_response=True,
+        # Named, so logs say which lines came from listeners' work.
+        listener_executor=ThreadPoolExecutor(WORK_THREADS, thread_name_prefix=WORK_THREAD_NAME),
         raise_error_for_unhandled_request=False,
     )
-    handlers.register(bolt, wired.services)
+    handlers.register(bolt, wired.services, replays=ReplayGuard(engine))
     return Runtime(
         settings=settings,
         config=config,

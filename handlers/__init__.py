@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
+from bot.slack.gate import ReplayGuard
 from handlers import (
     app_home,
     brand_command,
@@ -18,17 +19,19 @@ from handlers import (
     spikes,
     steering,
 )
+from handlers.acks import Listen
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, *, replays: ReplayGuard | None = None) -> None:
     errors.register(app)
-    mention_actions.register(app, services)
-    inbox.register(app, services)
-    drafts.register(app, services)
-    brand_command.register(app, services)
-    held_queue.register(app, services)
-    steering.register(app, services)
-    app_home.register(app, services)
-    response_timers.register(app, services)
-    outside_posts.register(app, services)
-    spikes.register(app, services)
+    listen = Listen(app, replays=replays)
+    mention_actions.register(listen, services)
+    inbox.register(listen, services)
+    drafts.register(listen, services)
+    brand_command.register(listen, services)
+    held_queue.register(listen, services)
+    steering.register(listen, services)
+    app_home.register(listen, services)
+    response_timers.register(listen, services)
+    outside_posts.register(listen, services)
+    spikes.register(listen, services)

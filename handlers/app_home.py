@@ -5,9 +5,10 @@ happened — the outcome or the refusal — goes on top of the person's home ins
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused, ConfigRefused
@@ -23,19 +24,20 @@ from bot.slack.cards.segment_modal import (
     segment_of,
 )
 from bot.slack.clicks import Person
+from handlers.acks import Listen, Then
 from handlers.clicks import click_from, person_of
-from handlers.errors import describe, guarded
+from handlers.errors import describe
 
 HOME_TAB = "home"  # app_home_opened also comes for the Messages tab
 
 
-def register(app: App, services: Services) -> None:
+def register(listen: Listen, services: Services) -> None:
     home = HomeListeners(services)
-    app.event("app_home_opened")(guarded(home.opened))
-    app.action(HomeAction.APPROVE)(guarded(home.approve))
-    app.action(HomeAction.REJECT)(guarded(home.open_reject))
-    app.action(HomeAction.EDIT_SEGMENT)(guarded(home.open_edit))
-    app.view(SEGMENT_CALLBACK)(guarded(home.submit_edit))
+    listen.event("app_home_opened")(home.opened)
+    listen.action(HomeAction.APPROVE)(home.approve)
+    listen.action(HomeAction.REJECT)(home.open_reject)
+    listen.action(HomeAction.EDIT_SEGMENT)(home.open_edit)
+    listen.view(SEGMENT_CALLBACK)(home.submit_edit)
 
 
 class HomeListeners:
@@ -50,14 +52,12 @@ class HomeListeners:
         person = Person(str(event["user"]), "")
         self.homes.opened(person, shown=isinstance(event.get("view"), dict))
 
-    def approve(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def approve(self, body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
         self._answer(body, lambda: self.homes.approve(click.person, click.value))
 
-    def open_reject(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def open_reject(self, body: dict[str, Any], client: WebClient) -> None:
         """The card's own reject form, acting on the card (its submit is the card's too)."""
-        ack()
         click = click_from(body)
 
         def open_form() -> None:
@@ -68,8 +68,7 @@ class HomeListeners:
 
         self._answer(body, open_form)
 
-    def open_edit(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def open_edit(self, body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
 
         def open_form() -> None:
@@ -80,7 +79,7 @@ class HomeListeners:
 
     def submit_edit(
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         """Saved through the steering service; what it refuses shows on the field, inline, and
         nothing is saved."""
         person = person_of(body)
@@ -91,19 +90,19 @@ class HomeListeners:
                 response_action="errors",
                 errors={BLOCKS["channel"]: "This form is not one of mine."},
             )
-            return
+            return None
         try:
             summary = self.homes.save_segment(
                 person, segment, edit_from(view["state"]["values"]), opened_at=revision
             )
         except ConfigRefused as refused:
             ack(response_action="errors", errors=form_errors(refused.problems))
-            return
+            return None
         except ActionRefused as refused:
             ack(response_action="errors", errors={BLOCKS["channel"]: str(refused)})
-            return
+            return None
         ack()
-        self.homes.tell(person, summary)
+        return partial(self.homes.tell, person, summary)  # publishes the home: after the answer
 
     def _answer(self, body: dict[str, Any], act: Callable[[], str | None]) -> None:
         """Do it; show the outcome, or why not, on top of the person's home."""

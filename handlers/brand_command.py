@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -14,7 +13,8 @@ from bot.services import Services
 from bot.slack.cards.mention_card import escape
 from bot.slack.clicks import Person
 from handlers import steering
-from handlers.errors import guarded, tell
+from handlers.acks import Listen
+from handlers.errors import tell
 from policies.slack_text import unescape
 
 WHO_USAGE = "Usage: `/brand who <tweet URL or id>`, e.g. `/brand who https://x.com/acme/status/1790000000000000000`"
@@ -22,11 +22,9 @@ MAX_TEXT = 500
 MAX_WHO_CHARS = 3500  # an ephemeral stays readable; `brandbot audit who` prints everything
 
 
-def register(app: App, services: Services) -> None:
-    @app.command("/brand")
-    @guarded
-    def brand(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+def register(listen: Listen, services: Services) -> None:
+    @listen.command("/brand")
+    def brand(body: dict[str, Any], client: WebClient) -> None:
         text = str(body.get("text", "")).strip()
         if len(text) > MAX_TEXT:
             raise ActionRefused(f"That is {len(text)} characters; keep it under {MAX_TEXT}.")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -32,18 +33,19 @@ from bot.slack.cards.mention_card import MentionAction
 from bot.slack.cards.quoted_context import QuotedContext
 from bot.slack.cards.saved_reply_fill import errors_for_view, form_values
 from bot.slack.clicks import Click
+from handlers.acks import Listen, Then
 from handlers.clicks import click_from, person_of
-from handlers.errors import answering, guarded, tell
+from handlers.errors import answering, tell
 
 MAX_COMMAND_TEXT = 1000
 
 
-def register(app: App, services: Services) -> None:
-    _register_drafting(app, services)
-    _register_approval_card(app, services)
+def register(listen: Listen, services: Services) -> None:
+    _register_drafting(listen, services)
+    _register_approval_card(listen, services)
 
 
-def _register_drafting(app: App, services: Services) -> None:
+def _register_drafting(listen: Listen, services: Services) -> None:
     """/tweet and a mention's Reply open the draft form; submitting it creates the draft."""
     drafts, segments = services.drafts, services.segments
 
@@ -68,10 +70,8 @@ def _register_drafting(app: App, services: Services) -> None:
         )
         client.views_open(trigger_id=trigger_id, view=view)
 
-    @app.command("/tweet")
-    @guarded
-    def tweet(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.command("/tweet")
+    def tweet(body: dict[str, Any], client: WebClient) -> None:
         segment = (
             segments.for_channel(body["channel_id"]) or segments.config.routing.default_segment
         )
@@ -98,59 +98,52 @@ def _register_drafting(app: App, services: Services) -> None:
             quoted=found.context,
         )
 
-    @app.action(MentionAction.REPLY)
-    @guarded
-    def reply(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.action(MentionAction.REPLY)
+    def reply(body: dict[str, Any], client: WebClient) -> None:
         answer(body, client, quote=False)
 
-    @app.action(MentionAction.QUOTE)
-    @guarded
-    def quote(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.action(MentionAction.QUOTE)
+    def quote(body: dict[str, Any], client: WebClient) -> None:
         answer(body, client, quote=True)
 
-    @app.view(CREATE_CALLBACK)
-    @guarded
+    @listen.view(CREATE_CALLBACK)
     def submit_draft(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         submitted = view["state"]["values"]
         values = form_values(submitted)  # Text may be renamed by a saved reply
         try:
             context = DraftContext.load(view.get("private_metadata", ""))
         except (KeyError, ValueError, TypeError):
             ack(response_action="errors", errors={BLOCKS["text"]: "This form is not one of mine."})
-            return
+            return None
         try:
             draft = drafts.create(author=person_of(body), request=_request_from(values, context))
         except DraftInvalid as invalid:
             ack(response_action="errors", errors=errors_for_view(_errors(invalid), submitted))
-            return
+            return None
         ack()
         channel = segments.channel(draft.segment)
-        tell(client, body, f"Your draft is waiting for approval in <#{channel}>.")
+        return partial(tell, client, body, f"Your draft is waiting for approval in <#{channel}>.")
 
 
-def _register_approval_card(app: App, services: Services) -> None:
+def _register_approval_card(listen: Listen, services: Services) -> None:
     """The approval card's buttons, and the reject and edit forms they open."""
     drafts = services.drafts
 
     # One action id per candidate text of a reply ("draft_approve_2"), plain for a single text.
-    app.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))(
+    listen.action(re.compile(rf"^{DraftAction.APPROVE}(_\d)?$"))(
         answering(lambda body: drafts.approve(click_from(body)))
     )
-    app.action(DraftAction.DELETE)(answering(lambda body: drafts.delete(click_from(body))))
+    listen.action(DraftAction.DELETE)(answering(lambda body: drafts.delete(click_from(body))))
 
-    app.action(DraftAction.RELEASE)(answering(lambda body: drafts.release(click_from(body))))
-    app.action(DraftAction.RETRY)(answering(lambda body: drafts.retry(click_from(body))))
-    app.action(DraftAction.CANCEL)(answering(lambda body: drafts.cancel(click_from(body))))
-    app.action(DraftAction.CHECK_X)(answering(lambda body: drafts.check_on_x(click_from(body))))
+    listen.action(DraftAction.RELEASE)(answering(lambda body: drafts.release(click_from(body))))
+    listen.action(DraftAction.RETRY)(answering(lambda body: drafts.retry(click_from(body))))
+    listen.action(DraftAction.CANCEL)(answering(lambda body: drafts.cancel(click_from(body))))
+    listen.action(DraftAction.CHECK_X)(answering(lambda body: drafts.check_on_x(click_from(body))))
 
-    @app.action(DraftAction.MARK_POSTED)
-    @guarded
-    def open_mark_posted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.action(DraftAction.MARK_POSTED)
+    def open_mark_posted(body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
         draft = drafts.mark_posted_form(click)
         context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
@@ -159,30 +152,26 @@ def _register_approval_card(app: App, services: Services) -> None:
             view=build_mark_posted_modal(context=context, account=draft.account),
         )
 
-    @app.view(MARK_POSTED_CALLBACK)
-    @guarded
+    @listen.view(MARK_POSTED_CALLBACK)
     def submit_mark_posted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         reference = str(value_of(view["state"]["values"], TWEET_BLOCK) or "")
         try:
             said = drafts.mark_posted(_click_from_view(body, view), reference=reference)
         except ActionRefused as refused:  # back to the form, the pasted link kept
             ack(response_action="errors", errors={TWEET_BLOCK: str(refused)})
-            return
+            return None
         ack()
-        tell(client, body, said)
+        return partial(tell, client, body, said)
 
-    @app.action(DraftAction.REJECT)
-    @guarded
-    def open_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.action(DraftAction.REJECT)
+    def open_reject(body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
         context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
         client.views_open(trigger_id=body["trigger_id"], view=build_reject_modal(context=context))
 
-    @app.view(REJECT_CALLBACK)
-    @guarded
+    @listen.view(REJECT_CALLBACK)
     def submit_reject(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
@@ -194,10 +183,8 @@ def _register_approval_card(app: App, services: Services) -> None:
             return
         ack()
 
-    @app.action(DraftAction.EDIT)
-    @guarded
-    def open_edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.action(DraftAction.EDIT)
+    def open_edit(body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
         draft = drafts.edit_form(click)
         context = DraftContext(channel=click.channel, card_ts=click.message_ts, value=click.value)
@@ -205,8 +192,7 @@ def _register_approval_card(app: App, services: Services) -> None:
             trigger_id=body["trigger_id"], view=build_edit_modal(context=context, text=draft.text)
         )
 
-    @app.view(EDIT_CALLBACK)
-    @guarded
+    @listen.view(EDIT_CALLBACK)
     def submit_edit(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:

@@ -1,21 +1,18 @@
 """Errors become a note to the person who acted: refusals say why; anything else is logged with
 a reference the person can quote.
 
-Listeners are wrapped by `guarded` rather than left to Bolt's error handler: when a threaded
-listener raises *after* ack(), Bolt resets the ack it already has, and the request can end as a
-404 "unhandled" after 3 seconds — Slack then shows the person an error for a click that worked.
+Work is run by `handlers.acks`, which reports what it raises here rather than leaving it to Bolt:
+Bolt would only log what runs on its executor, and the person would hear nothing.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -50,34 +47,13 @@ def describe(error: Exception, body: dict[str, Any]) -> str:
     return f"Something went wrong on my side (ref {ref}). Please try again."
 
 
-def guarded(listener: Callable[..., None]) -> Callable[..., None]:
-    """Run a listener; turn what it raises into a note to the person instead of an exception.
-
-    Bolt injects arguments by the names the listener declares, looking through `functools.wraps`
-    to the listener itself; so every guarded listener takes `body` and `client` (to say what went
-    wrong, where) — checked here, when it is registered, not when it first fails."""
-    missing = {"body", "client"} - set(inspect.signature(listener).parameters)
-    if missing:
-        raise TypeError(f"{listener.__name__} must take {sorted(missing)} to report its errors")
-
-    @functools.wraps(listener)
-    def run(**kwargs: Any) -> None:
-        try:
-            listener(**kwargs)
-        except Exception as error:
-            report(error, kwargs["body"], kwargs["client"])
-
-    return run
-
-
 def answering(call: Callable[[dict[str, Any]], str]) -> Callable[..., None]:
     """A button whose service call returns the note for the person who clicked it."""
 
-    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def work(body: dict[str, Any], client: WebClient) -> None:
         tell(client, body, call(body))
 
-    return guarded(listener)
+    return work
 
 
 def tell(

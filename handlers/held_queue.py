@@ -6,16 +6,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
-
 from bot.services import Services
 from bot.slack.cards.held_queue import HeldAction
 from bot.slack.clicks import Click
+from handlers.acks import Listen
 from handlers.clicks import click_from
 from handlers.errors import answering
 
 
-def register(app: App, services: Services) -> None:
+def register(listen: Listen, services: Services) -> None:
     queue = services.held_queue
     buttons: dict[Any, Callable[[Click], str]] = {
         re.compile(rf"^{HeldAction.RELEASE}:\d+$"): queue.release,
@@ -24,7 +23,7 @@ def register(app: App, services: Services) -> None:
         HeldAction.CANCEL_ALL: queue.cancel_all,
     }
     for action_id, service_call in buttons.items():
-        app.action(action_id)(answering(_by_click(service_call)))
+        listen.action(action_id)(answering(_by_click(service_call)))
 
 
 def _by_click(call: Callable[[Click], str]) -> Callable[[dict[str, Any]], str]:

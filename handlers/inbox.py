@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -36,21 +36,26 @@ from bot.slack.cards.inbox_modals import (
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.cards.saved_reply_fill import refilled_view
 from bot.slack.clicks import Click
+from handlers.acks import Listen
 from handlers.clicks import click_from, person_of
-from handlers.errors import guarded, tell
+from handlers.errors import tell
 
 
-def register(app: App, services: Services) -> None:
+def register(listen: Listen, services: Services) -> None:
     listeners = InboxListeners(services.inbox)
-    app.action(InboxAction.ASSIGN)(guarded(listeners.assign))
-    app.action(InboxAction.UNASSIGN)(guarded(listeners.unassign))
-    app.action(InboxAction.TAGS)(guarded(listeners.tags))
-    app.action(InboxAction.NOTE)(guarded(listeners.open_note))
-    app.view(NOTE_CALLBACK)(guarded(listeners.submit_note))
-    app.action(InboxAction.BULK)(guarded(listeners.open_bulk))
-    app.view(BULK_DISMISS_CALLBACK)(guarded(listeners.submit_bulk_dismiss))
-    app.view(RESOLVE_SELECTED_CALLBACK)(guarded(listeners.submit_resolve_selected))
-    app.action(SAVED_REPLY_ACTION)(guarded(listeners.pick_saved_reply))
+    listen.action(InboxAction.ASSIGN)(listeners.assign)
+    listen.action(InboxAction.UNASSIGN)(listeners.unassign)
+    listen.action(InboxAction.TAGS)(listeners.tags)
+    listen.action(InboxAction.NOTE)(listeners.open_note)
+    listen.view(NOTE_CALLBACK)(listeners.submit_note)
+    listen.action(InboxAction.BULK)(listeners.open_bulk)
+    listen.form(BULK_DISMISS_CALLBACK, listeners.bulk_dismiss_problems)(
+        listeners.submit_bulk_dismiss
+    )
+    listen.form(RESOLVE_SELECTED_CALLBACK, listeners.resolve_selected_problems)(
+        listeners.submit_resolve_selected
+    )
+    listen.action(SAVED_REPLY_ACTION)(listeners.pick_saved_reply)
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
@@ -74,24 +79,20 @@ class InboxListeners:
     def __init__(self, inbox: InboxService) -> None:
         self.inbox = inbox
 
-    def assign(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def assign(self, body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
         chosen = str(_action(body).get("selected_user") or "")
         note = self.inbox.assign(click, chosen) if chosen else self.inbox.unassign(click)
         tell(client, body, note)
 
-    def unassign(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def unassign(self, body: dict[str, Any], client: WebClient) -> None:
         tell(client, body, self.inbox.unassign(click_from(body)))
 
-    def tags(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def tags(self, body: dict[str, Any], client: WebClient) -> None:
         chosen = [str(o.get("value")) for o in _action(body).get("selected_options") or []]
         self.inbox.set_tags(click_from(body), chosen)
 
-    def open_note(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def open_note(self, body: dict[str, Any], client: WebClient) -> None:
         context, mention = self.inbox.note_form(click_from(body))
         client.views_open(
             trigger_id=body["trigger_id"], view=build_note_modal(context=context, mention=mention)
@@ -111,8 +112,7 @@ class InboxListeners:
             return
         ack()
 
-    def open_bulk(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def open_bulk(self, body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
         choice = (_action(body).get("selected_option") or {}).get("value")
         if choice == BulkChoice.DISMISS_AUTHOR:
@@ -134,39 +134,43 @@ class InboxListeners:
             raise ActionRefused("I don't know that menu item.")
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
+    @staticmethod
+    def bulk_dismiss_problems(view: dict[str, Any]) -> dict[str, str]:
+        if _context(view) is None:
+            return {REASON_BLOCK: "This form is not one of mine."}
+        return dismiss_form_errors(*parse_dismiss_values(view["state"]["values"]))
+
     def submit_bulk_dismiss(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
+        """Many mentions may follow: the form closes first, the outcome comes as a message."""
         reason, note = parse_dismiss_values(view["state"]["values"])
-        errors = dismiss_form_errors(reason, note)
         context = _context(view)
-        if context is None:
-            errors = {REASON_BLOCK: "This form is not one of mine."}
-        if errors or context is None:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()  # many mentions may follow: the outcome comes as an ephemeral message
+        assert context is not None  # bulk_dismiss_problems said so before this ran
         outcome = self.inbox.dismiss_author(
             _click_from_view(body, context), context, reason=reason, note=note
         )
         tell(client, body, outcome.summary())
 
+    @staticmethod
+    def resolve_selected_problems(view: dict[str, Any]) -> dict[str, str]:
+        context = _context(view)
+        if context is None or not chosen_ids(view["state"]["values"]):
+            why = "Pick at least one mention." if context else "This form is not one of mine."
+            return {CHOSEN_BLOCK: why}
+        return {}
+
     def submit_resolve_selected(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         context = _context(view)
+        assert context is not None  # resolve_selected_problems said so before this ran
         chosen = chosen_ids(view["state"]["values"])
-        if context is None or not chosen:
-            why = "Pick at least one mention." if context else "This form is not one of mine."
-            ack(response_action="errors", errors={CHOSEN_BLOCK: why})
-            return
-        ack()
         outcome = self.inbox.resolve_selected(_click_from_view(body, context), chosen)
         tell(client, body, outcome.summary())
 
-    def pick_saved_reply(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def pick_saved_reply(self, body: dict[str, Any], client: WebClient) -> None:
         """A saved reply picked in the reply form: redraw the form with its text filled in."""
-        ack()
         view = body.get("view") or {}
         try:
             context = DraftContext.load(view.get("private_metadata", ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -21,11 +21,11 @@ from bot.slack.cards.dismiss_modal import (
 )
 from bot.slack.cards.mention_card import MentionAction
 from bot.slack.clicks import Click
+from handlers.acks import Listen
 from handlers.clicks import click_from, person_of
-from handlers.errors import guarded
 
 
-def register(app: App, services: Services) -> None:
+def register(listen: Listen, services: Services) -> None:
     mentions = services.mentions
     simple: dict[MentionAction, Callable[[Click], None]] = {
         MentionAction.CLAIM: mentions.claim,
@@ -34,20 +34,14 @@ def register(app: App, services: Services) -> None:
         MentionAction.REOPEN: mentions.reopen,
     }
     for action_id, service_call in simple.items():
-        app.action(action_id)(guarded(_button(service_call)))
+        listen.action(action_id)(_button(service_call))
 
-    @app.action(MentionAction.REROUTE)
-    @guarded
-    def reroute(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def reroute(body: dict[str, Any], client: WebClient) -> None:
         selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
         mentions.reroute(click_from(body), to_segment=selected)
 
-    @app.action(MentionAction.HISTORY)
-    @guarded
-    def history(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def history(body: dict[str, Any], client: WebClient) -> None:
         """Open the modal from the database at once; ask X (first time only) after, and update."""
-        ack()
         authors = services.authors
         known = authors.view(click_from(body))
         opened = client.views_open(trigger_id=body["trigger_id"], view=build_history_modal(known))
@@ -58,14 +52,10 @@ def register(app: App, services: Services) -> None:
                 view_id=shown["id"], hash=shown["hash"], view=build_history_modal(full)
             )
 
-    @app.action(MentionAction.OPEN_ON_X)
-    def open_on_x(ack: Ack) -> None:
-        ack()  # a link button: Slack opens X itself and still tells us of the click
+    def open_on_x(body: dict[str, Any], client: WebClient) -> None:
+        """A link button: Slack opens X itself and still tells us of the click."""
 
-    @app.action(MentionAction.DISMISS)
-    @guarded
-    def open_dismiss(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def open_dismiss(body: dict[str, Any], client: WebClient) -> None:
         context, mention = mentions.dismiss_form(click_from(body))
         client.views_open(
             trigger_id=body["trigger_id"],
@@ -74,8 +64,6 @@ def register(app: App, services: Services) -> None:
             ),
         )
 
-    @app.view(CALLBACK_ID)
-    @guarded
     def submit_dismiss(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
@@ -99,10 +87,15 @@ def register(app: App, services: Services) -> None:
             return
         ack()
 
+    listen.action(MentionAction.REROUTE)(reroute)
+    listen.action(MentionAction.HISTORY)(history)
+    listen.action(MentionAction.OPEN_ON_X)(open_on_x)
+    listen.action(MentionAction.DISMISS)(open_dismiss)
+    listen.view(CALLBACK_ID)(submit_dismiss)
+
 
 def _button(service_call: Callable[[Click], None]) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def work(body: dict[str, Any], client: WebClient) -> None:
         service_call(click_from(body))
 
-    return listener
+    return work

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -18,35 +19,33 @@ from bot.slack.cards.outside_post_alert import (
     parse_reason,
 )
 from bot.slack.clicks import Click
+from handlers.acks import Listen, Then
 from handlers.clicks import click_from, person_of
-from handlers.errors import answering, guarded, tell
+from handlers.errors import answering, tell
 
 
-def register(app: App, services: Services) -> None:
+def register(listen: Listen, services: Services) -> None:
     alerts = services.outside_posts
-    app.action(OutsidePostAction.DELETE)(answering(lambda body: alerts.delete(click_from(body))))
+    listen.action(OutsidePostAction.DELETE)(answering(lambda body: alerts.delete(click_from(body))))
 
-    @app.action(OutsidePostAction.EXPECTED)
-    @guarded
-    def open_expected(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listen.action(OutsidePostAction.EXPECTED)
+    def open_expected(body: dict[str, Any], client: WebClient) -> None:
         context, post = alerts.expected_form(click_from(body))
         view = build_expected_modal(context=context, post=post)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.view(EXPECTED_CALLBACK)
-    @guarded
+    @listen.view(EXPECTED_CALLBACK)
     def submit_expected(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
+    ) -> Then | None:
         reason = parse_reason(view["state"]["values"])
         try:
             said = alerts.mark_expected(_click_from_view(body, view), reason=reason)
         except ActionRefused as refused:  # back to the form, what they typed kept
             ack(response_action="errors", errors={REASON_BLOCK: str(refused)})
-            return
+            return None
         ack()
-        tell(client, body, said)
+        return partial(tell, client, body, said)
 
 
 def _click_from_view(body: dict[str, Any], view: dict[str, Any]) -> Click:

@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
-
 from bot.services import Services
 from bot.slack.cards.response_reminder import ReminderAction
+from handlers.acks import Listen
 from handlers.clicks import click_from
 from handlers.errors import answering
 
 
-def register(app: App, services: Services) -> None:
-    app.action(ReminderAction.ACKNOWLEDGE)(answering(acknowledger(services)))
+def register(listen: Listen, services: Services) -> None:
+    listen.action(ReminderAction.ACKNOWLEDGE)(answering(acknowledger(services)))
 
 
 def acknowledger(services: Services) -> Callable[[dict[str, Any]], str]:

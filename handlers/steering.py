@@ -7,7 +7,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused, ConfigRefused
@@ -24,8 +23,9 @@ from bot.slack.cards.steering import (
 )
 from bot.slack.clicks import Person
 from bot.steering.service import RESET_ALL, WHOLE_CONFIG
+from handlers.acks import Listen
 from handlers.clicks import click_from
-from handlers.errors import guarded, tell
+from handlers.errors import tell
 from policies.config import ROUTING_CRITERIA
 from policies.config.overrides import ROUTING_SCOPE
 from policies.slack_text import channel_id, label, principal_id, unescape, words
@@ -55,11 +55,9 @@ class Usage(ActionRefused):
         super().__init__(f"{why}\n{usage(subcommand)}")
 
 
-def register(app: App, services: Services) -> None:
-    @app.action(SteeringAction.CONFIRM_RESET_ALL)
-    @guarded
-    def confirm_reset_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+def register(listen: Listen, services: Services) -> None:
+    @listen.action(SteeringAction.CONFIRM_RESET_ALL)
+    def confirm_reset_all(body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)
         tell(
             client, body, str(services.steering.reset(click.person, RESET_ALL, where=click.channel))

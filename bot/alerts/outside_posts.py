@@ -251,7 +251,7 @@ class OutsidePostService:
         return True
 
     def _post(self, tweet_id: str) -> OutsidePost:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             post = session.get(OutsidePost, tweet_id)
         assert post is not None
         return post
@@ -277,7 +277,7 @@ class OutsidePostService:
     def _locate(self, click: Click, action: str) -> OutsidePost:
         """The alert clicked, found by where the click happened; what the button says is only
         cross-checked."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             card = self._ctx.card_at(session, OUTSIDE_POST_ALERT, click)
             post = session.get(OutsidePost, card.subject_id) if card else None
         if post is None:

@@ -145,7 +145,7 @@ class SpikeService:
         recent = recent_span(now, thresholds)
         spans = [window, recent, *days]
         earliest = min(s.start for s in spans)
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             buckets = _bucket_counts(session, accounts, spans, negative_below)
             history = _history_starts(session, accounts)
             spikes = session.scalars(
@@ -303,7 +303,7 @@ class SpikeService:
         check.require(permissions.may_freeze(is_admin=check.is_admin()))
         if spike.freeze_id is not None:
             return _already(spike)
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             in_force = active_freeze(session, "all", self._ctx.clock.now())
         if in_force is not None and in_force.scope == "all":
             return (
@@ -341,7 +341,7 @@ class SpikeService:
         return FrozenFromAlert(frozen, self._freeze.posts_on_their_way(frozen))
 
     def _locate(self, click: Click) -> SpikeAlert:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             message = self._ctx.card_at(session, SPIKE_ALERT, click)
             spike = _spike_of(session, message)
         if spike is None:
@@ -351,7 +351,7 @@ class SpikeService:
         return spike
 
     def _spike(self, spike_id: int | None) -> SpikeAlert:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             spike = session.get(SpikeAlert, spike_id)
             assert spike is not None
             return spike

@@ -587,6 +587,6 @@ class AuditTrail:
         """Who drafted, edited, approved and posted a tweet (a URL or an id), as `brandbot audit
         who` prints it; None if brandbot did not post it. ValueError if `ref` is no tweet."""
         tweet_id = parse_tweet_ref(ref)
-        with transaction(self._engine) as session:
+        with transaction(self._engine, read_only=True) as session:
             history = who_tweeted(session, tweet_id)
             return render_who(history) if history is not None else None

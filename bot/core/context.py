@@ -63,5 +63,6 @@ class ServiceContext:
         """Our message of this kind where the click happened, by Slack's envelope alone."""
         return outbox.message_at(session, kind=kind, channel=click.channel, ts=click.message_ts)
 
-    def transaction(self) -> AbstractContextManager[Session]:
-        return transaction(self.engine)
+    def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Session]:
+        """`read_only=True` for reads: on SQLite they then wait for no writer (bot/core/db.py)."""
+        return transaction(self.engine, read_only=read_only)

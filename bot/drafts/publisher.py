@@ -98,7 +98,7 @@ class Publisher(Worker):
         for timer in self.timers:
             timer()
         self._expire_unapproved(now)
-        with self.ctx.transaction() as session:
+        with self.ctx.transaction(read_only=True) as session:
             # ids of stored rows: the column is Optional only until a row is inserted
             due = cast(
                 Sequence[int],
@@ -426,7 +426,7 @@ class Publisher(Worker):
             raise XUnavailable(f"could not check recent tweets: {exc}") from exc
         verdicts = {t.id: post_match(draft, t) for t in tweets}
         candidates = [i for i, v in verdicts.items() if v != Match.DIFFERENT]
-        with self.ctx.transaction() as session:
+        with self.ctx.transaction(read_only=True) as session:
             taken = set(
                 session.scalars(
                     select(col(Draft.tweet_id)).where(

@@ -363,7 +363,7 @@ class DraftService:
 
     def rules(self, draft: Draft) -> list[ApprovalRule]:
         """Every approval rule that applies to the draft now (see policies.approvals)."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             return rules_for(session, self._ctx.segments, draft)
 
     def approval_standing(
@@ -372,7 +372,9 @@ class DraftService:
         """The rules that apply to the draft now and how far a text of it (default: the current
         one) meets each, with who is in the approvers' groups now. The publisher asks right
         before posting. Raises DirectoryUnavailable when Slack can't say (then nothing posts)."""
-        with self._ctx.transaction() as session:  # one read; Slack is asked outside it
+        with self._ctx.transaction(
+            read_only=True
+        ) as session:  # one read; Slack is asked outside it
             rules = rules_for(session, self._ctx.segments, draft)
             approvals, editors = approval_facts(session, draft, text_hash)
         members = self._ctx.directory.members(principals_of(rules))
@@ -384,7 +386,7 @@ class DraftService:
     def eligible_approvals(self, draft_id: int, *, text_hash: str | None = None) -> int:
         """How many people's approvals of one exact text (default: the current one) count right
         now, under any rule: removed from the approvers' group since clicking means no longer."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             draft = session.get(Draft, draft_id)
             assert draft is not None
         _, progress = self.approval_standing(draft, text_hash=text_hash)
@@ -494,7 +496,7 @@ class DraftService:
 
     def _delete_outcome(self, draft_id: int) -> str:
         """What a confirm click that lost the race to another one is told."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             now = session.get(Draft, draft_id)
         if now is not None and now.state == DraftState.DELETED:
             return f"Already deleted from X by <@{now.deleted_by}>."
@@ -804,7 +806,7 @@ class DraftService:
         text_hash: str | None = None,
     ) -> str | None:
         """Why this person may not approve (or release, or retry) the draft, if they may not."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             editors = editors_of(session, draft, text_hash or draft.text_hash)
         decision = approval_decision(user_id, draft, rules, members, editors)
         return None if decision.allowed else decision.reason
@@ -846,7 +848,7 @@ class DraftService:
         )
 
     def _locate(self, click: Click, action: str) -> Draft:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             card = self._ctx.card_at(session, APPROVAL_CARD, click)
             draft = session.get(Draft, int(card.subject_id)) if card else None
         if card is None or draft is None:

@@ -144,7 +144,7 @@ class HeldQueueService:
             self._drafts.reject(click, reason=CANCEL_REASON)
 
     def _locate(self, click: Click, verb: str) -> _Queue:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             message = self._ctx.card_at(session, HELD_QUEUE, click)
             entry = _queue_entry(session, message.subject_id) if message is not None else None
         if message is None or entry is None or message.id is None:
@@ -155,7 +155,7 @@ class HeldQueueService:
 
     def _drafts_of(self, ids: Iterable[int]) -> list[Draft]:
         ids = list(ids)
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             found = {d.id: d for d in session.scalars(select(Draft).where(col(Draft.id).in_(ids)))}
         return [found[i] for i in ids if i in found]
 

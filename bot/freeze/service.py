@@ -184,7 +184,7 @@ class FreezeService:
         return OnTheirWay(unknown=posting, posted=list(finished))
 
     def _posting(self, scope: str) -> list[Draft]:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             query = (
                 select(Draft).where(col(Draft.state) == DraftState.POSTING).order_by(col(Draft.id))
             )
@@ -280,7 +280,7 @@ class FreezeService:
         return Unfrozen(scope=scope, held=len(held), listed=len(listed), queue_id=queue_id)
 
     def is_frozen(self, account: str) -> Freeze | None:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             return active_freeze(session, account, self._ctx.clock.now())
 
     def _hold_backlog(self, session: Any, scope: str, now: datetime, actor: audit.Actor) -> int:

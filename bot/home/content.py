@@ -106,7 +106,7 @@ class HomeContent:
 
     def snapshot(self) -> Snapshot:
         now = self._ctx.clock.now()
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             freezes = freezes_in_force(session, now)
             pending = self._pending(session)
         try:  # asks Slack (cached): outside the transaction
@@ -118,7 +118,7 @@ class HomeContent:
         return Snapshot(at=now, freezes=freezes, pending=pending, members=members)
 
     def view_for(self, user_id: str, snapshot: Snapshot, *, notice: str | None = None) -> HomeView:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             claimed = self._claimed(session, user_id, snapshot.at)
             mine = list(
                 session.scalars(

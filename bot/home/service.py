@@ -76,7 +76,7 @@ class HomeService:
         draft_id = (value or "").partition(":")[0]
         if not re.fullmatch(r"[0-9]{1,18}", draft_id):  # ASCII digits: "²".isdigit() is true
             self._refuse(person, "draft:unknown", action, NOT_MINE)
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             draft = session.get(Draft, int(draft_id))
             card = session.get(SlackMessage, draft.card_id) if draft and draft.card_id else None
         if draft is None:

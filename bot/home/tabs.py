@@ -266,7 +266,7 @@ class HomeTabs(Worker):
 
     def _due_ids(self) -> list[str]:
         now = self.ctx.clock.now()
-        with self.ctx.transaction() as session:
+        with self.ctx.transaction(read_only=True) as session:
             return list(
                 session.scalars(
                     select(col(HomeTab.user_id))

@@ -39,7 +39,7 @@ class AuthorHistory:
         return found
 
     def _read(self, click: Click) -> AuthorView | None:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             card = self._ctx.card_at(session, MENTION_CARD, click)
             mention = session.get(Mention, card.subject_id) if card else None
             if mention is None:

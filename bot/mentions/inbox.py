@@ -184,7 +184,7 @@ class InboxService:
     def saved_reply_text(self, mention_id: str | None, name: str) -> str:
         """A saved reply of the mention's segment, its placeholders filled from the mention. Only
         text for the form: the draft made from it is linted and approved like any other."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             mention = session.get(Mention, mention_id) if mention_id else None
         if mention is None:
             raise ActionRefused("Saved replies are for replies to a mention: use its card's Reply.")
@@ -211,7 +211,7 @@ class InboxService:
         modal confirms how many; exactly those are dismissed on submit)."""
         located = self._mentions.locate(click, "dismiss")
         mention = located.mention
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             ids = list(
                 session.scalars(
                     select(col(Mention.id))
@@ -255,7 +255,7 @@ class InboxService:
         located = self._mentions.locate(click, "resolve")
         segment = located.mention.segment
         workable = and_(col(Mention.segment) == segment, col(Mention.state).in_(RESOLVABLE_IN_BULK))
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             listed = list(
                 session.scalars(
                     select(Mention)

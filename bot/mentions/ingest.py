@@ -307,7 +307,7 @@ class Ingestor:
             )
 
     def _cursor(self, key: str) -> PollCursor:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             cursor = session.get(PollCursor, key)
             assert cursor is not None
             return cursor

@@ -375,7 +375,7 @@ class MentionService:
         )
         if mention.state == MentionState.OPEN:
             self._transition(click, "claim")  # a race lost here says who has it now
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             current = session.get(Mention, mention.id)
             assert current is not None
             return ReplyForm(current, conversation_context(session, current), quote=quote)
@@ -514,7 +514,7 @@ class MentionService:
 
     def _locate(self, click: Click, action: str) -> Located:
         """Find the card by where the click happened, and the mention it shows."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             card = self._ctx.card_at(session, MENTION_CARD, click)
             mention = session.get(Mention, card.subject_id) if card else None
         if card is None or mention is None:
@@ -545,7 +545,7 @@ class MentionService:
         self._checkpoint(click, action, mention_id).refuse(reason)
 
     def _conflict_message(self, action: str, mention_id: str) -> str:
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             mention = session.get(Mention, mention_id)
         if mention is None:
             return "That mention no longer exists."

@@ -133,7 +133,7 @@ class ResponseTimers:
             self._replan(now)
         except Exception:  # planning again can wait for the next pass; due steps still fire
             log.exception("re-planning response timers failed")
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             due = list(
                 session.scalars(
                     select(col(ResponseTimer.mention_id))
@@ -320,7 +320,7 @@ class ResponseTimers:
         """Stop the reminders of the mention whose reminder was clicked (found by where the click
         happened, never by what the button says); the note for the clicker. Who may: the
         segment's responders, its approvers, admins. A second click changes nothing."""
-        with self._ctx.transaction() as session:
+        with self._ctx.transaction(read_only=True) as session:
             message = self._ctx.card_at(session, RESPONSE_REMINDER, click)
             reminder = session.get(MentionReminder, int(message.subject_id)) if message else None
             mention = session.get(Mention, reminder.mention_id) if reminder else None

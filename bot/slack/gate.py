@@ -7,24 +7,28 @@ is checked here first, with Bolt's own semantics, and refused with one short log
 
 - no usable signature (missing, garbled, wrong, or a timestamp that is not digits or more than
   5 minutes off) → 401, as Bolt would;
-- correctly signed but not UTF-8, or not a payload of a kind and shape this app serves → 400;
-- correctly signed and identical to a request already handled (same timestamp and body) → 200
-  with an empty body, doing nothing: a replay.
+- correctly signed but not UTF-8, or not a payload of a kind and shape this app serves → 400.
 
-What passes goes to Bolt unchanged (same bytes, same headers); Bolt verifies the signature again.
+Nothing here touches the database: the door answers at the speed of an HMAC. What passes is
+dispatched to Bolt as the `BoltRequest` parsed here (the bytes and headers Bolt's WSGI adapter
+would give it; parsing a card-sized form body twice cost a millisecond a click); Bolt verifies the
+signature again. Replays (the same
+timestamp and body, correctly signed) are refused by `ReplayGuard`, which the listeners' work
+consults before it changes anything (handlers/acks.py): the first to record a digest wins.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from slack_bolt import App
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, delete
@@ -41,7 +45,6 @@ WsgiApp = Callable[..., Iterable[bytes]]
 TIMESTAMP = re.compile(r"[0-9]{1,12}")  # int() would take " 1", "+1", "1_0"
 SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")  # hmac.compare_digest raises on non-ASCII text
 STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized"}
-STATUS |= {503: "503 Service Unavailable"}
 MAX_SKEW_SECONDS = 5 * 60  # as SignatureVerifier.is_valid
 # Slack refuses (and so do we) a timestamp more than 5 minutes off; a digest older than twice
 # that can never match a request we would still accept.
@@ -50,7 +53,8 @@ PRUNE_EVERY = timedelta(minutes=1)
 
 
 class ReplayGuard:
-    """Remembers each handled request's digest in `seen_request`; the first to insert it wins."""
+    """Remembers each handled request's digest in `seen_request`; the first to insert it wins
+    (across replicas too: they share the table)."""
 
     def __init__(self, engine: Engine, *, now: Callable[[], datetime] = utcnow) -> None:
         # Wall time, not the app's clock: the window is Slack's, measured against real time.
@@ -81,14 +85,13 @@ class ReplayGuard:
 
 
 class SlackGate:
-    """WSGI middleware: checks POSTs to `path`, passes everything else straight to `inner`."""
+    """WSGI middleware: checks POSTs to `path` and dispatches them to `bolt`; passes everything
+    else straight to `inner`."""
 
-    def __init__(
-        self, inner: WsgiApp, *, signing_secret: str, replays: ReplayGuard, path: str
-    ) -> None:
+    def __init__(self, inner: WsgiApp, *, bolt: App, signing_secret: str, path: str) -> None:
         self._inner = inner
+        self._bolt = bolt
         self._verifier = SignatureVerifier(signing_secret)
-        self._replays = replays
         self._path = path
 
     def __call__(
@@ -100,25 +103,22 @@ class SlackGate:
             raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         except (ValueError, OSError):
             return self._refuse(start_response, 400, "the body could not be read")
-        status, reason = self._check(environ, raw)
-        if status != 200:
+        parsed, status, reason = self._check(environ, raw)
+        if parsed is None:
             return self._refuse(start_response, status, reason)
-        if reason:  # a replay: answered as if handled, so Slack shows nothing odd
-            log.warning("ignored a replayed Slack request")
-            return self._answer(start_response, 200)
-        # Bolt reads the body again, so it gets the very bytes we checked.
-        environ["wsgi.input"] = io.BytesIO(raw)
-        environ["CONTENT_LENGTH"] = str(len(raw))
-        return self._inner(environ, start_response)
+        answer = self._bolt.dispatch(parsed)  # as SlackRequestHandler does with its own parse
+        response = WsgiHttpResponse(answer.status, headers=answer.headers, body=answer.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
 
-    def _check(self, environ: dict[str, Any], raw: bytes) -> tuple[int, str]:
-        """(status to refuse with, reason), or (200, "") to pass on, (200, "replay") to drop."""
+    def _check(self, environ: dict[str, Any], raw: bytes) -> tuple[BoltRequest | None, int, str]:
+        """The request to dispatch, or None with the status to refuse with and why."""
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
         signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
         if not TIMESTAMP.fullmatch(timestamp):
-            return 401, "no usable X-Slack-Request-Timestamp"
+            return None, 401, "no usable X-Slack-Request-Timestamp"
         if not SIGNATURE.fullmatch(signature):
-            return 401, "no usable X-Slack-Signature"
+            return None, 401, "no usable X-Slack-Signature"
         text = _utf8(raw)
         # SignatureVerifier decodes a bytes body itself, and raises if it can't: a body that is
         # not text is checked by `_signed`, the same HMAC over the bytes.
@@ -127,22 +127,18 @@ class SlackGate:
         else:
             signed = self._verifier.is_valid(text, timestamp, signature)
         if not signed:
-            return 401, "bad signature or stale timestamp"
+            return None, 401, "bad signature or stale timestamp"
         if text is None:
-            return 400, "the body is not UTF-8"
+            return None, 400, "the body is not UTF-8"
         try:  # Bolt's own parsing, as its adapter will run it; whatever it raises on is refused
             query = environ.get("QUERY_STRING", "")
             parsed = BoltRequest(body=text, query=query, headers=_headers(environ))
             problem = payload_problem(parsed.body)
         except Exception as error:
-            return 400, f"the body cannot be parsed ({type(error).__name__})"
+            return None, 400, f"the body cannot be parsed ({type(error).__name__})"
         if problem:
-            return 400, problem
-        try:
-            fresh = self._replays.first_time(timestamp, raw)
-        except Exception as error:  # refuse rather than risk doing a replay twice
-            return 503, f"cannot record the request ({type(error).__name__})"
-        return 200, "" if fresh else "replay"
+            return None, 400, problem
+        return parsed, 200, ""
 
     def _signed(self, raw: bytes, timestamp: str, signature: str) -> bool:
         """SignatureVerifier.is_valid, for a body that is not text."""

@@ -10,21 +10,20 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import Engine
 from waitress.server import create_server
 
-from bot.slack.gate import ReplayGuard, SlackGate
+from bot.slack.gate import SlackGate
 
 EVENTS_PATH = "/slack/events"
 
 
 def wsgi_app(
-    bolt_app: App, *, healthy: Callable[[], bool], signing_secret: str, engine: Engine
+    bolt_app: App, *, healthy: Callable[[], bool], signing_secret: str
 ) -> Callable[..., Iterable[bytes]]:
     slack = SlackGate(
         SlackRequestHandler(bolt_app, path=EVENTS_PATH),
+        bolt=bolt_app,
         signing_secret=signing_secret,
-        replays=ReplayGuard(engine),
         path=EVENTS_PATH,
     )
 

@@ -34,6 +34,7 @@ from bot.core.models import AuditEntry, Draft, SeenRequest
 from bot.fakes.drafting import said
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import FakeWorld
+from bot.runtime import WORK_THREAD_NAME
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.cards.draft_modals import (
     CREATE_CALLBACK,
@@ -69,11 +70,11 @@ def _signed(world: FakeWorld, body: bytes, content_type: str | None = None) -> d
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """Warnings logged while answering requests (waitress's threads, or a direct dispatch): a
-    background thread of an earlier test may still log something else meanwhile."""
-    serving = [
-        r for r in caplog.records if (r.threadName or "").startswith(("waitress", "MainThread"))
-    ]
+    """Warnings logged while answering requests (waitress's threads, the listeners' work after
+    the ack, or a direct dispatch): a background thread of an earlier test may still log
+    something else meanwhile."""
+    threads = ("waitress", WORK_THREAD_NAME, "MainThread")
+    serving = [r for r in caplog.records if (r.threadName or "").startswith(threads)]
     return [r for r in serving if r.levelno >= logging.WARNING]
 
 
@@ -360,6 +361,10 @@ def test_a_replayed_freeze_after_unfreeze_does_not_freeze_again(
     with caplog.at_level(logging.WARNING):
         replay = admin.send_raw(freeze_request[0], timestamp=freeze_request[1])
     assert (replay.status_code, replay.text) == (200, "")
+    # The ack comes first; the replay is recognised by the work after it, before any change.
+    world.slack.wait_for(
+        lambda _: "ignored a replayed Slack request" in [r.getMessage() for r in _warnings(caplog)]
+    )
     # A later request is answered after the replay was: had the replay run, it would show.
     _ephemeral(world, admin, "/brand", "help")
     assert world.runtime.services.freeze.is_frozen("acme") is None

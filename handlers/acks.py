@@ -1,0 +1,196 @@
+"""The one way a listener is registered: Slack is answered first, the work is done after.
+
+Bolt runs with `process_before_response=True`, so a listener runs in the request thread and its
+answer is the HTTP response. Each listener registered here calls `ack()` first and hands the work
+to Bolt's executor (the `slack-work` pool), which runs it after the answer has gone: a click,
+command or event is acknowledged before any database or Slack call, and never waits behind
+earlier clicks' work for a pool slot. (Bolt's own lazy listeners do the same, at the price of a
+deep copy of the request per click; see `_hand_off`.)
+
+The work first records the request in the replay guard (a write) and does nothing when it
+was seen before; a replay is acknowledged like the original, and changes nothing.
+
+View submissions are the exception (`Listen.view`): what Slack shows after a submit (the form
+closed, or open with an error on a field) is the answer itself, and it is decided from the
+database (who may dismiss, whether the channel exists...). They run in the request thread,
+replay-checked first. A form whose checks are pure and whose outcome is a message closes in the
+ack and is worked on lazily (`Listen.form`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from re import Pattern
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+
+from bot.slack.gate import ReplayGuard
+from handlers.errors import report
+
+log = logging.getLogger("brandbot.handlers")
+
+Matcher = str | Pattern[str]
+# A listener's work takes any of `body`, `client`, `view`, `event` (and `ack`, views only),
+# by name, as Bolt would give them. A view listener may return what to do once Slack has been
+# answered (a note to the person, say): it runs on the same pool, after.
+Work = Callable[..., Any]
+Then = Callable[[], None]
+# Field errors of a submitted form ({block_id: message}), none when it may go ahead.
+FormCheck = Callable[[dict[str, Any]], dict[str, str]]
+TIMESTAMP_HEADER = "x-slack-request-timestamp"
+
+
+class Listen:
+    """Registers listeners on `app`; `replays` is the guard HTTP requests are checked against
+    (None: none is, for an app that serves no HTTP)."""
+
+    def __init__(self, app: App, *, replays: ReplayGuard | None) -> None:
+        self._app = app
+        self._replays = replays
+
+    def action(self, matcher: Matcher) -> Callable[[Work], Work]:
+        return self._lazily(self._app.action(matcher))
+
+    def command(self, name: str) -> Callable[[Work], Work]:
+        return self._lazily(self._app.command(name))
+
+    def event(self, name: str) -> Callable[[Work], Work]:
+        return self._lazily(self._app.event(name))
+
+    def view(self, callback_id: str) -> Callable[[Work], Work]:
+        """A submission answered from what the database says: the listener acks itself, and
+        returns what is left to do after the answer, if anything."""
+
+        def register(listener: Work) -> Work:
+            _check_takes(listener, "ack", may_ack=True)
+
+            def submitted(
+                ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
+            ) -> None:
+                try:
+                    fresh = self._first_time(request)
+                except Exception as error:  # cannot record it: refuse rather than risk a replay
+                    report(error, body, client)
+                    fresh = False
+                if not fresh:
+                    ack()  # as the original was answered, as far as Slack can tell
+                    return
+                then = _run(listener, ack=ack, body=body, client=client)
+                if ack.response is None:  # it failed before answering: the person was told
+                    ack()
+                if callable(then):  # what it says after deciding waits for no Slack call
+                    executor = self._app.listener_runner.listener_executor
+                    executor.submit(_run, lambda body, client: then(), body=body, client=client)
+
+            submitted.__name__ = getattr(listener, "__name__", "view_submission")
+            self._app.view(callback_id)(submitted)
+            return listener
+
+        return register
+
+    def form(self, callback_id: str, check: FormCheck) -> Callable[[Work], Work]:
+        """A submission whose outcome is told as a message, not on the form: `check` (pure,
+        no database) answers with the field errors, else the form closes and the work runs."""
+
+        def register(work: Work) -> Work:
+            later = self._later(work)
+
+            def answer(
+                ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
+            ) -> None:
+                errors = check(body.get("view") or {})
+                if errors:
+                    ack(response_action="errors", errors=errors)  # the form stays open as typed
+                    return
+                ack()
+                self._hand_off(later, request, body, client)
+
+            answer.__name__ = getattr(work, "__name__", "form")
+            self._app.view(callback_id)(answer)
+            return work
+
+        return register
+
+    def _lazily(self, bolt_register: Callable[..., Any]) -> Callable[[Work], Work]:
+        def register(work: Work) -> Work:
+            later = self._later(work)
+
+            def answer(
+                ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
+            ) -> None:
+                ack()  # nothing before it: no database, no Slack
+                self._hand_off(later, request, body, client)
+
+            answer.__name__ = getattr(work, "__name__", "work")
+            bolt_register(answer)
+            return work
+
+        return register
+
+    def _hand_off(
+        self, later: Callable[..., None], request: BoltRequest, body: Any, client: WebClient
+    ) -> None:
+        """Queue the work on Bolt's executor; the answer is returned as soon as this returns.
+
+        Not Bolt's `lazy=[...]`: it deep-copies the request (the body with the whole card, the
+        context, the WebClient) for each lazy function, in the request thread: ~5 ms of CPU a
+        click, which 50 concurrent clicks queue behind. The work gets the request's own body and
+        client instead; Bolt touches neither once the answer is returned."""
+        executor = self._app.listener_runner.listener_executor
+        executor.submit(later, request=request, body=body, client=client)
+
+    def _later(self, work: Work) -> Callable[..., None]:
+        """The work after the answer: the replay check, then the work, its errors told to the
+        person."""
+        _check_takes(work)
+
+        def later(request: BoltRequest, body: dict[str, Any], client: WebClient) -> None:
+            try:
+                if not self._first_time(request):
+                    return
+            except Exception as error:  # cannot record it: refuse rather than risk a replay
+                report(error, body, client)
+                return
+            _run(work, body=body, client=client)
+
+        return later
+
+    def _first_time(self, request: BoltRequest) -> bool:
+        """False for a replay of an HTTP request already handled (Socket Mode has no replays
+        to guard against: Slack itself holds the connection)."""
+        if self._replays is None or request.mode != "http":
+            return True
+        timestamp = (request.headers.get(TIMESTAMP_HEADER) or [""])[0]
+        if self._replays.first_time(timestamp, request.raw_body.encode("utf-8")):
+            return True
+        log.warning("ignored a replayed Slack request")
+        return False
+
+
+def _check_takes(work: Work, *required: str, may_ack: bool = False) -> None:
+    """Checked when registered, not at the first click: the work must take what it is given
+    (only a view listener acks itself; other work runs after the answer)."""
+    names = set(inspect.signature(work).parameters)
+    unknown = names - {"body", "client", "view", "event", *(["ack"] if may_ack else [])}
+    missing = {"body", "client", *required} - names
+    if unknown or missing:
+        raise TypeError(
+            f"{getattr(work, '__name__', work)} takes {sorted(unknown)}, lacks {sorted(missing)}"
+        )
+
+
+def _run(work: Work, **given: Any) -> Any:
+    """Call `work` with what it asks for; what it raises becomes a note to the person."""
+    body: dict[str, Any] = given["body"]
+    offered = given | {"view": body.get("view"), "event": body.get("event")}
+    wanted = inspect.signature(work).parameters
+    try:
+        return work(**{name: value for name, value in offered.items() if name in wanted})
+    except Exception as error:
+        report(error, body, given["client"])
+        return None
