@@ -47,6 +47,8 @@ from bot.mentions.inbox_rendering import assignment_dm_renderer, note_renderer
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
+from bot.mentions.surge import SURGE_SUMMARY, SurgeService
+from bot.mentions.surge_rendering import surge_summary_renderer
 from bot.mentions.timer_rendering import reminder_renderer
 from bot.mentions.timers import RESPONSE_REMINDER, ResponseTimers
 from bot.reports.digest import DigestWorker
@@ -269,6 +271,10 @@ def wire(
     ctx.hooks.approved = publisher.wake
     mentions = MentionService(ctx)
     spikes = SpikeService(ctx, freeze=freeze)
+    surges = SurgeService(ctx, mentions=mentions)
+    # Before each outbox pass (outside any transaction): a channel's backlog past what Slack's
+    # pace delivers in time folds into one summary before any of it is sent.
+    outbox.before_pass.append(surges.before_pass)
     services = Services(
         mentions=mentions,
         authors=AuthorHistory(ctx, gateway=gateway),
@@ -284,6 +290,7 @@ def wire(
         timers=timers,
         outside_posts=OutsidePostService(ctx, gateway=gateway),
         spikes=spikes,
+        surges=surges,
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
     ingestor.after_poll.append(spikes.check)  # a storm is alerted within the poll that saw it
@@ -312,6 +319,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         RESPONSE_REMINDER: reminder_renderer,
         OUTSIDE_POST_ALERT: outside_post_renderer,
         SPIKE_ALERT: render_spike_alert,
+        SURGE_SUMMARY: surge_summary_renderer(segments),
     }
 
 

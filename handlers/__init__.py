@@ -17,6 +17,7 @@ from handlers import (
     response_timers,
     spikes,
     steering,
+    surges,
 )
 
 
@@ -32,3 +33,4 @@ def register(app: App, services: Services) -> None:
     response_timers.register(app, services)
     outside_posts.register(app, services)
     spikes.register(app, services)
+    surges.register(app, services)

@@ -22,6 +22,7 @@ from bot.slack.cards.segment_modal import (
     form_errors,
     segment_of,
 )
+from bot.slack.cards.surge_summary import SurgeAction
 from bot.slack.clicks import Person
 from handlers.clicks import click_from, person_of
 from handlers.errors import describe, guarded
@@ -36,6 +37,7 @@ def register(app: App, services: Services) -> None:
     app.action(HomeAction.REJECT)(guarded(home.open_reject))
     app.action(HomeAction.EDIT_SEGMENT)(guarded(home.open_edit))
     app.view(SEGMENT_CALLBACK)(guarded(home.submit_edit))
+    app.action(SurgeAction.HOME_CLAIM_NEXT)(guarded(home.claim_next))
 
 
 class HomeListeners:
@@ -43,6 +45,7 @@ class HomeListeners:
 
     def __init__(self, services: Services) -> None:
         self.homes = services.homes
+        self.surges = services.surges
 
     def opened(self, event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") != HOME_TAB:
@@ -67,6 +70,12 @@ class HomeListeners:
             )
 
         self._answer(body, open_form)
+
+    def claim_next(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """A surge's Claim next: the oldest mention nobody has claimed, on its summary."""
+        ack()
+        click = click_from(body)
+        self._answer(body, lambda: self.surges.claim_next_from_home(click.person, click.value))
 
     def open_edit(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()

@@ -1,7 +1,7 @@
 """When a channel's mention cards are folded into one surge summary, and what the summary shows.
 
 Slack takes about `messages_per_second` messages a second in one channel, so a backlog of
-`max_wait_seconds × messages_per_second` unsent cards is the most that still reaches Slack within
+`max_wait_seconds * messages_per_second` unsent cards is the most that still reaches Slack within
 `max_wait_seconds`: past it, one summary stands for every unsent card. While the surge lasts every
 new card joins it; it ends once the channel gets fewer than half that many in a window (so a
 storm tailing off doesn't flap between summaries and single cards), and each mention from then

@@ -45,10 +45,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("mention_id"),
     )
     with op.batch_alter_table("surge_mention", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_surge_mention_folded_at"), ["folded_at"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_surge_mention_folded_at"), ["folded_at"], unique=False
+            "ix_surge_mention_surge_shown", ["surge_id", "shown_at"], unique=False
         )
-        batch_op.create_index("ix_surge_mention_surge_shown", ["surge_id", "shown_at"], unique=False)
 
 
 def downgrade() -> None:
