@@ -49,6 +49,7 @@ from bot.mentions.history import AuthorHistory
 from bot.mentions.inbox import InboxService
 from bot.mentions.ingest import Ingestor
 from bot.mentions.service import CardRequest, MentionService, create_cards
+from bot.mentions.surge import SurgeService
 from bot.mentions.timers import ResponseTimers
 from bot.runtime import posting_credentials, wire
 from bot.slack.clicks import Click, Person
@@ -107,6 +108,7 @@ class ServiceKit(OnContext):
     timers: ResponseTimers
     outside_posts: OutsidePostService
     spikes: SpikeService
+    surges: SurgeService
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -271,6 +273,7 @@ def build_services(
         timers=services.timers,
         outside_posts=services.outside_posts,
         spikes=services.spikes,
+        surges=services.surges,
     )
 
 

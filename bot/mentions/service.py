@@ -404,6 +404,11 @@ class MentionService:
         self._permit(click, action, mention)
         self._move(Located(mention, card), click, action, changes)
 
+    def permit(self, click: Click, action: str, mention: Mention) -> None:
+        """The permission check a click on the mention's card makes (refused, and audited, as
+        there): for a caller about to act on a mention it found by id."""
+        self._permit(click, action, mention)
+
     def claim_if_free(self, click: Click, mention_id: str) -> bool:
         """Claim one mention found by id (Claim next on a surge summary): the same permission
         check (refused, and audited, as on its card) and conditional update as a click on its

@@ -204,19 +204,24 @@ class SurgeService:
         check = self._checkpoint(click.person, click.channel, surge, "show_next")
         check.require(permissions.may_show_surge_cards(actor=self._channel_actor(check, surge)))
         now = self._ctx.clock.now()
-        with self._ctx.transaction() as session:
-            next_ids = list(
-                session.scalars(
-                    select(col(Mention.id))
-                    .join(SurgeMention, col(SurgeMention.mention_id) == col(Mention.id))
-                    .where(
-                        col(SurgeMention.surge_id) == surge.id, col(SurgeMention.shown_at).is_(None)
+        shown: list[str] = []
+        for _ in range(CLAIM_TRIES):  # someone showing the same ones at once: the next ones
+            with self._ctx.transaction() as session:
+                next_ids = list(
+                    session.scalars(
+                        select(col(Mention.id))
+                        .join(SurgeMention, col(SurgeMention.mention_id) == col(Mention.id))
+                        .where(
+                            col(SurgeMention.surge_id) == surge.id,
+                            col(SurgeMention.shown_at).is_(None),
+                        )
+                        .order_by(col(Mention.tweeted_at), col(Mention.id))
+                        .limit(SHOW_BATCH - len(shown))
                     )
-                    .order_by(col(Mention.tweeted_at), col(Mention.id))
-                    .limit(SHOW_BATCH)
                 )
-            )
-            shown = self._show(session, surge, summary, next_ids, now)
+                shown += self._show(session, surge, summary, next_ids, now)
+            if not next_ids or len(shown) >= SHOW_BATCH:
+                break
         if not shown:
             return "Every mention of this surge is in its thread already."
         self._ctx.hooks.cards_changed()
@@ -260,12 +265,15 @@ class SurgeService:
                     .order_by(col(Mention.tweeted_at), col(Mention.id))
                     .limit(1)
                 ).first()
-                if mention is not None and mention.card_id is None:
-                    self._show(session, surge, summary, [mention.id], now)
             if mention is None:
                 raise ActionRefused(
                     "Nobody is waiting: every mention of this surge is claimed or closed."
                 )
+            # Refused before its card is shown: a refusal changes nothing.
+            self._mentions.permit(click, "claim", mention)
+            if mention.card_id is None:
+                with self._ctx.transaction() as session:
+                    self._show(session, surge, summary, [mention.id], now)
             if self._mentions.claim_if_free(click, mention.id):
                 return (
                     f"You claimed @{mention.author_handle}'s mention ({mention.url}); its card is "
