@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -36,6 +36,7 @@ SURGE_SUMMARY = "surge_summary"
 CHUNK = 500  # ids per statement: a storm folds thousands at once
 CLAIM_TRIES = 20  # Claim next moves on to the next mention when someone was faster
 SHOWN_ON_HOME = 5
+REFRESH_SECONDS = 3  # a growing summary is redrawn at most this often
 NOT_MINE = "That summary isn't one of mine; nothing was changed."
 
 
@@ -163,7 +164,7 @@ class SurgeService:
             surge.mentions = before + len(retired)
             surge.last_folded_at = now
             session.add(surge)
-            outbox.mark_changed(session, surge.card_id, now=now)
+            _grown(session, surge.card_id, now=now)
             audit.record(
                 session,
                 actor=audit.SYSTEM,
@@ -364,6 +365,25 @@ class SurgeService:
             is_admin=any(a.is_admin for a in actors) or (not actors and check.is_admin()),
             is_responder=any(a.is_responder for a in actors),
         )
+
+
+def _grown(session: Session, summary_id: int, *, now: datetime) -> None:
+    """The summary must show more: redrawn at most every REFRESH_SECONDS once it is in Slack
+    (chat.update is Tier 3, about 50 a minute; a storm folds on every outbox pass), at once
+    before that. An update already waiting keeps its time, so a steady storm still shows."""
+    session.execute(
+        update(SlackMessage)
+        .where(col(SlackMessage.id) == summary_id)
+        .values(
+            revision=col(SlackMessage.revision) + 1,
+            due_at=case(
+                (col(SlackMessage.pending), col(SlackMessage.due_at)),
+                (col(SlackMessage.ts).is_(None), now),
+                else_=now + timedelta(seconds=REFRESH_SECONDS),
+            ),
+            pending=True,
+        )
+    )
 
 
 def surges_waiting(session: Session) -> list[SurgeLine]:
