@@ -2,7 +2,7 @@
 within `surge.max_wait_seconds`, one summary card stands for them (policies/surge.py decides).
 
 Folding runs before each outbox pass, outside any transaction, and makes no Slack call: in one
-transaction it retires the channel's unsent mention cards (a conditional DELETE of rows nobody has
+transaction it retires the channel's unsent mention cards (a conditional UPDATE of rows nobody has
 leased or may have posted), links each mention to the surge, and marks the summary for an update
 in place. A card is therefore either posted or summarised, never both; and a mention is in one
 summary at most (the link's primary key). Show next 10 and Claim next give mentions new cards in
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -33,6 +33,7 @@ from policies.surge import SurgeStep, next_step, threshold
 log = logging.getLogger(__name__)
 
 SURGE_SUMMARY = "surge_summary"
+FOLDED_CARD = "folded_card"  # a mention card retired by a fold: never sent, kept for its id
 CHUNK = 500  # ids per statement: a storm folds thousands at once
 CLAIM_TRIES = 20  # Claim next moves on to the next mention when someone was faster
 SHOWN_ON_HOME = 5
@@ -129,9 +130,12 @@ class SurgeService:
             assert surge.id is not None and surge.card_id is not None
             # Only what is not in Slack and nobody is sending: a leased card may be on its way,
             # one whose outcome is unknown may be there already. Those are posted as cards.
+            # Retired, not deleted: SQLite reuses the highest deleted ids, and an outbox pass
+            # holding the old ids would then lease and post the new cards behind the fold.
             retired = session.execute(
-                delete(SlackMessage)
+                update(SlackMessage)
                 .where(col(SlackMessage.channel) == channel, _foldable(now))
+                .values(kind=FOLDED_CARD, pending=False)
                 .returning(col(SlackMessage.id), col(SlackMessage.subject_id))
                 .execution_options(synchronize_session=False)
             ).all()

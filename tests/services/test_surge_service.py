@@ -124,6 +124,17 @@ def test_a_fold_takes_only_cards_nobody_is_sending_and_moves_their_thread(
     assert [e.action for e in kit.audit(subject=f"surge:{surge.id}")] == ["surge.opened"]
 
 
+def test_a_retired_card_keeps_its_id(kit: ServiceKit) -> None:
+    """An outbox pass still holding a folded card's id must not find a new card there: SQLite
+    hands a deleted highest id to the next row, so folded cards are retired, not deleted."""
+    _queue(kit, 6)
+    kit.surges.fold()  # opens the surge (its summary is the newest row)
+    _queue(kit, 3)
+    assert kit.surges.fold() == 3  # these three are now the newest rows
+    (newer,) = _card_rows(kit, _queue(kit, 1)[0])
+    assert newer.id is not None and newer.id > max(c.id or 0 for c in kit.messages("folded_card"))
+
+
 def _surges(kit: ServiceKit) -> list[Surge]:
     with transaction(kit.engine) as session:
         return list(session.scalars(select(Surge).order_by(col(Surge.id))))
