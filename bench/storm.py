@@ -39,6 +39,7 @@ from policies.config import parse_config
 CHANNEL = "C0CUSTOMER"
 BURST = 500
 RATE, BUCKET = 1.0, 3  # what the fake Slack enforces per channel: 1 a second, bursts of 3
+TAIL = 20  # mentions after the storm: their own cards again, in order
 DEADLINE = 300.0  # give up after this long (the target is 120 s)
 CONFIG = f"""
 brand: Acme
@@ -129,12 +130,49 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url, tmp) as url:
         world = FakeWorld(config=config, database_url=url, clock=SystemClock()).start()
         try:
-            return _run(world, args.mentions, url)
+            return _run(world, args.mentions, url, TAIL)
         finally:
             world.stop()
 
 
-def _run(world: FakeWorld, total: int, url: str) -> int:
+def _tail(world: FakeWorld, count: int) -> float | None:
+    """After the storm: quiet polls (every poll_seconds) until its surge ends, then `count`
+    mentions; seconds until each has its own card in the channel (None: not in time)."""
+    waited = time.monotonic()
+    while time.monotonic() - waited < DEADLINE:
+        with transaction(world.db) as session:
+            surging = session.scalars(select(Surge).where(col(Surge.open_for).is_not(None)))
+            if surging.first() is None:
+                break
+            session.execute(update(PollCursor).values(next_poll_at=utcnow()))
+        world.runtime.ingestor.poll_due()
+        time.sleep(world.config.poll_seconds)
+    print(f"the surge ended {time.monotonic() - waited:.0f} s after every mention was visible")
+    began = time.monotonic()
+    world.x.add_tweets(count, author=_author(90_000), text=_text(90_000), start=utcnow())
+    with transaction(world.db) as session:
+        session.execute(update(PollCursor).values(next_poll_at=utcnow()))
+    world.runtime.ingestor.poll_due()
+    world.runtime.outbox.wake()
+    while time.monotonic() - began < DEADLINE:
+        with transaction(world.db) as session:
+            posted = session.execute(
+                select(func.count())
+                .select_from(SlackMessage)
+                .join(Mention, col(Mention.id) == col(SlackMessage.subject_id))
+                .where(
+                    col(SlackMessage.kind) == MENTION_CARD,
+                    col(SlackMessage.ts).is_not(None),
+                    col(Mention.author_handle).like("fan9____"),
+                )
+            ).scalar_one()
+        if posted >= count:
+            return time.monotonic() - began
+        time.sleep(0.25)
+    return None
+
+
+def _run(world: FakeWorld, total: int, url: str, tail: int) -> int:
     slack = world.slack
     source = next(s for s in world.runtime.ingestor.sources() if s.kind == "mentions")
     world.runtime.start_workers(poll=False, deliver=True, publish=False, homes=False, digests=False)
@@ -163,9 +201,12 @@ def _run(world: FakeWorld, total: int, url: str) -> int:
             break
         time.sleep(0.25)
     time.sleep(2.0)  # let the last update land before counting
+    storm_calls = len(slack.calls)
+    tail_at = _tail(world, tail) if tail and visible_at is not None else None
     world.runtime.stop()
 
-    calls = list(slack.calls)
+    every = list(slack.calls)
+    calls, after = every[:storm_calls], every[storm_calls:]
     by_method = Counter(c.method for c in calls)
     posts = [c for c in calls if c.method == "chat.postMessage"]
     limited = [c for c in calls if c.http_status == 429]
@@ -199,8 +240,8 @@ def _run(world: FakeWorld, total: int, url: str) -> int:
     in_order = [r.subject_id for r in sorted(carded, key=lambda r: float(r.ts))] == [
         r.subject_id for r in sorted(carded, key=lambda r: (r.tweeted_at, int(r.subject_id)))
     ]
-    lost = total - summarised - len(carded)
-    print(f"backend: {url.split(':')[0]}; storm: {total:,} mentions into one channel")
+    lost = total + tail - summarised - len(carded)  # the tail's cards are counted too
+    print(f"backend: {url.split(':')[0]}; storm: {total:,} mentions into one channel, then {tail}")
     print(f"fake Slack: chat.postMessage limited to {RATE:g}/s per channel (bursts of {BUCKET})")
     print(f"ingested (stored {stored:,}) in {ingested_at:.1f} s")
     print(
@@ -219,6 +260,16 @@ def _run(world: FakeWorld, total: int, url: str) -> int:
     shown = f"{visible_at:.1f} s" if visible_at is not None else f"not within {DEADLINE:.0f} s"
     print(f"every mention visible in Slack after: {shown} (from the first burst on X)")
     print(f"channel cards in the order the tweets were written: {'yes' if in_order else 'NO'}")
+    if tail:
+        tail_posts = [c for c in after if c.method == "chat.postMessage"]
+        tail_429 = sum(1 for c in tail_posts if c.http_status == 429)
+        tail_times = [c.at for c in tail_posts if c.ok and c.args.get("channel") == CHANNEL]
+        took = f"{tail_at:.1f} s" if tail_at is not None else "not in time"
+        print(
+            f"after the surge ended: {tail} mentions got their own cards in {took}; "
+            f"{len(tail_posts)} posts, {tail_429} answered 429; "
+            f"max accepted posts per second: {_max_per_second(tail_times)}"
+        )
     return 0 if lost == 0 and visible_at is not None else 1
 
 

@@ -294,6 +294,9 @@ def wire(
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
     ingestor.after_poll.append(spikes.check)  # a storm is alerted within the poll that saw it
+    # Fold right after a poll too: its cards fold before any is sent, and a surge ends on a
+    # quiet poll (the outbox's hook runs only when something is due).
+    ingestor.after_poll.append(surges.after_poll)
     digests = DigestWorker(ctx=ctx, client=outbox_client, owner=owner)
     return Wired(ctx, outbox, ingestor, publisher, homes, services, digests)
 

@@ -56,6 +56,10 @@ class SurgeService:
         """The outbox's hook: fold before anything of this pass is sent."""
         self.fold()
 
+    def after_poll(self, results: object) -> None:
+        """The ingestor's hook: fold what the poll queued, end a surge the poll found quiet."""
+        self.fold()
+
     def fold(self) -> int:
         """Open, grow or end each channel's surge; return how many cards were folded."""
         config = self._ctx.segments.config
