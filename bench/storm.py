@@ -4,7 +4,8 @@ about one message a second per channel (a token bucket, answering 429 with Retry
 The real app runs its outbox worker on its own thread against the fake Slack over loopback HTTP;
 this script feeds the fake X in bursts of 500 (X's mentions timeline serves ~800 at most) and
 polls back to back, as fast as X serves them — the poller's schedule is not what is measured.
-It prints: Slack calls made (by method), 429s received and their share of posts, the most calls
+After the storm it polls quietly until the surge ends, then sends 20 more mentions, which get
+their own cards again. It prints: Slack calls made (by method), 429s received and their share of posts, the most calls
 per second in one channel, mentions lost (in neither a posted card nor a posted summary), the
 time until every mention is visible in Slack (in a card, or counted by a summary as Slack shows
 it), and whether the channel's own cards came in the order their tweets were written.
@@ -244,9 +245,8 @@ def _run(world: FakeWorld, total: int, url: str, tail: int) -> int:
     print(f"backend: {url.split(':')[0]}; storm: {total:,} mentions into one channel, then {tail}")
     print(f"fake Slack: chat.postMessage limited to {RATE:g}/s per channel (bursts of {BUCKET})")
     print(f"ingested (stored {stored:,}) in {ingested_at:.1f} s")
-    print(
-        f"Slack calls: {len(calls):,} " + ", ".join(f"{m} {n}" for m, n in by_method.most_common())
-    )
+    methods = ", ".join(f"{m} {n}" for m, n in by_method.most_common())
+    print(f"Slack calls: {len(calls):,} ({methods})")
     share = len(limited) / len(posts) if posts else 0.0
     print(f"429s received: {len(limited)} ({share:.1%} of {len(posts)} posts)")
     most = max((_max_per_second(t) for t in per_channel.values()), default=0)
