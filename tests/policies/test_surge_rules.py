@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from policies.permissions import Actor, may_show_surge_cards
 from policies.surge import (
     Candidate,
     Split,
@@ -85,3 +86,17 @@ def test_examples_most_followed_authors_first(
     candidates: list[Candidate], count: int, expected: list[str]
 ) -> None:
     assert examples(candidates, count=count) == expected
+
+
+SHOW_CASES = [
+    # admin, responder, allowed
+    (True, False, True),
+    (False, True, True),
+    (False, False, False),  # someone outside the channel's responders
+]
+
+
+@pytest.mark.parametrize(("admin", "responder", "allowed"), SHOW_CASES)
+def test_who_may_show_a_surges_cards(admin: bool, responder: bool, allowed: bool) -> None:
+    actor = Actor("U0X", is_admin=admin, is_responder=responder)
+    assert may_show_surge_cards(actor=actor).allowed is allowed
