@@ -49,6 +49,8 @@ from bot.mentions.inbox_rendering import assignment_dm_renderer, note_renderer
 from bot.mentions.ingest import Ingestor
 from bot.mentions.rendering import mention_card_renderer
 from bot.mentions.service import MENTION_CARD, MentionService
+from bot.mentions.surge import SURGE_SUMMARY, SurgeService
+from bot.mentions.surge_rendering import surge_summary_renderer
 from bot.mentions.timer_rendering import reminder_renderer
 from bot.mentions.timers import RESPONSE_REMINDER, ResponseTimers
 from bot.reports.digest import DigestWorker
@@ -294,6 +296,10 @@ def wire(
     mentions = MentionService(ctx)
     spikes = SpikeService(ctx, freeze=freeze)
     budget = XBudgetService(ctx)
+    surges = SurgeService(ctx, mentions=mentions)
+    # Before each outbox pass (outside any transaction): a channel's backlog past what Slack's
+    # pace delivers in time folds into one summary before any of it is sent.
+    outbox.before_pass.append(surges.before_pass)
     services = Services(
         mentions=mentions,
         authors=AuthorHistory(ctx, gateway=gateway),
@@ -310,11 +316,15 @@ def wire(
         outside_posts=OutsidePostService(ctx, gateway=gateway),
         spikes=spikes,
         x_budget=budget,
+        surges=surges,
     )
     ingestor = Ingestor(ctx, gateway=gateway, owner=owner)
     ingestor.after_poll.append(spikes.check)  # a storm is alerted within the poll that saw it
     ingestor.after_poll.append(budget.check)  # admins warned at warn_at_percent and at 100 %
     ingestor.searches_allowed = budget.searches_allowed  # at 100 %: mentions and own timelines
+    # Fold right after a poll too: its cards fold before any is sent, and a surge ends on a
+    # quiet poll (the outbox's hook runs only when something is due).
+    ingestor.after_poll.append(surges.after_poll)
     digests = DigestWorker(ctx=ctx, client=outbox_client, owner=owner)
     return Wired(ctx, outbox, ingestor, publisher, homes, services, digests)
 
@@ -341,6 +351,7 @@ def _renderers(segments: SegmentCatalog, clock: Clock, team: TeamUrl) -> dict[st
         OUTSIDE_POST_ALERT: outside_post_renderer,
         SPIKE_ALERT: render_spike_alert,
         BUDGET_ALERT: budget_alert_renderer(segments),
+        SURGE_SUMMARY: surge_summary_renderer(segments),
     }
 
 

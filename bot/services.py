@@ -15,6 +15,7 @@ from bot.home.service import HomeService
 from bot.mentions.history import AuthorHistory
 from bot.mentions.inbox import InboxService
 from bot.mentions.service import MentionService
+from bot.mentions.surge import SurgeService
 from bot.mentions.timers import ResponseTimers
 from bot.reports.service import ReportService
 from bot.steering.service import SteeringService
@@ -38,3 +39,4 @@ class Services:
     outside_posts: OutsidePostService
     spikes: SpikeService
     x_budget: XBudgetService
+    surges: SurgeService

@@ -18,6 +18,7 @@ from handlers import (
     response_timers,
     spikes,
     steering,
+    surges,
 )
 from handlers.acks import Listen
 
@@ -35,3 +36,4 @@ def register(app: App, services: Services, *, replays: ReplayGuard | None = None
     response_timers.register(listen, services)
     outside_posts.register(listen, services)
     spikes.register(listen, services)
+    surges.register(listen, services)

@@ -23,6 +23,7 @@ from bot.slack.cards.segment_modal import (
     form_errors,
     segment_of,
 )
+from bot.slack.cards.surge_summary import SurgeAction
 from bot.slack.clicks import Person
 from handlers.acks import Listen, Then
 from handlers.clicks import click_from, person_of
@@ -38,6 +39,7 @@ def register(listen: Listen, services: Services) -> None:
     listen.action(HomeAction.REJECT)(home.open_reject)
     listen.action(HomeAction.EDIT_SEGMENT)(home.open_edit)
     listen.view(SEGMENT_CALLBACK)(home.submit_edit)
+    listen.action(SurgeAction.HOME_CLAIM_NEXT)(home.claim_next)
 
 
 class HomeListeners:
@@ -45,6 +47,7 @@ class HomeListeners:
 
     def __init__(self, services: Services) -> None:
         self.homes = services.homes
+        self.surges = services.surges
 
     def opened(self, event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") != HOME_TAB:
@@ -67,6 +70,11 @@ class HomeListeners:
             )
 
         self._answer(body, open_form)
+
+    def claim_next(self, body: dict[str, Any], client: WebClient) -> None:
+        """A surge's Claim next: the oldest mention nobody has claimed, on its summary."""
+        click = click_from(body)
+        self._answer(body, lambda: self.surges.claim_next_from_home(click.person, click.value))
 
     def open_edit(self, body: dict[str, Any], client: WebClient) -> None:
         click = click_from(body)

@@ -248,3 +248,12 @@ def may_confirm_outside_delete(*, user_id: str, requested_by: str | None) -> Dec
     if requested_by == user_id:
         return Decision(False, "You asked for this deletion: a different person must confirm it.")
     return Decision(False, "a second person must confirm it")
+
+
+def may_show_surge_cards(*, actor: Actor) -> Decision:
+    """Show next 10 on a surge summary posts mention cards in its thread: a responder of a
+    segment the channel serves (anyone there when it names none), or an admin — who may claim
+    them may ask to see them."""
+    if actor.is_admin or actor.is_responder:
+        return ALLOW
+    return Decision(False, "Only this channel's responders can show its mentions.")

@@ -592,3 +592,40 @@ class XBudgetAlert(SQLModel, table=True):
     usd: float = Field(description="their estimated cost at x_prices")
     percent: float = Field(description="share of the budget used (the higher of reads and $)")
     card_id: int | None = Field(default=None, description="the alert (SlackMessage.id)")
+
+
+# -- Issue 12: surge summaries (bot/mentions/surge.py) ---------------------------------------
+
+
+class Surge(SQLModel, table=True):
+    """More mention cards for one channel than Slack's pace could deliver within
+    `surge.max_wait_seconds`: one summary card stands for them while it lasts.
+
+    `open_for` holds the channel while the surge lasts and is cleared when it ends: being unique,
+    it lets only one process open a surge for a channel, and a later storm opens a new row."""
+
+    __tablename__ = "surge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(index=True, max_length=32)
+    open_for: str | None = Field(default=None, unique=True, max_length=32)
+    started_at: datetime
+    last_folded_at: datetime
+    ended_at: datetime | None = None
+    mentions: int = Field(default=0, description="mentions folded into it so far")
+    card_id: int | None = Field(default=None, description="the summary (SlackMessage.id)")
+
+
+class SurgeMention(SQLModel, table=True):
+    """A mention a surge summary stands for instead of its own card: the primary key keeps it in
+    one summary at most, and its card was never posted (the fold retired it)."""
+
+    __tablename__ = "surge_mention"
+    __table_args__ = (Index("ix_surge_mention_surge_shown", "surge_id", "shown_at"),)
+
+    mention_id: str = Field(primary_key=True, max_length=32)
+    surge_id: int
+    folded_at: datetime = Field(index=True)
+    shown_at: datetime | None = Field(
+        default=None, description="its card was posted in the summary's thread"
+    )

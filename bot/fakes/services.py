@@ -49,6 +49,7 @@ from bot.mentions.history import AuthorHistory
 from bot.mentions.inbox import InboxService
 from bot.mentions.ingest import Ingestor
 from bot.mentions.service import CardRequest, MentionService, create_cards
+from bot.mentions.surge import SurgeService
 from bot.mentions.timers import ResponseTimers
 from bot.runtime import posting_credentials, wire
 from bot.slack.clicks import Click, Person
@@ -109,6 +110,7 @@ class ServiceKit(OnContext):
     outside_posts: OutsidePostService
     spikes: SpikeService
     x_budget: XBudgetService
+    surges: SurgeService
     _tweet_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_790_000_000_000_000_001), repr=False
     )
@@ -279,6 +281,7 @@ def build_services(
         outside_posts=services.outside_posts,
         spikes=services.spikes,
         x_budget=services.x_budget,
+        surges=services.surges,
     )
 
 

@@ -29,6 +29,7 @@ from bot.drafts.standing import (
     rules_for,
 )
 from bot.freeze.gate import freezes_in_force
+from bot.mentions.surge import surges_waiting
 from bot.slack.cards.app_home import (
     SHOWN,
     SHOWN_MINE,
@@ -131,6 +132,7 @@ class HomeContent:
             mine_total = session.scalar(
                 select(func.count()).select_from(Draft).where(col(Draft.author_id) == user_id)
             )
+            surges = surges_waiting(session)
         unchecked: list[str] = []
         awaiting: list[AwaitingDraft] = []
         if snapshot.members is None:
@@ -155,6 +157,7 @@ class HomeContent:
             more_claimed=max(0, len(claimed) - SHOWN),
             more_awaiting=max(0, len(awaiting) - SHOWN),
             more_mine=max(0, int(mine_total or 0) - len(mine)),
+            surges=surges,
         )
 
     def segments(self) -> list[SegmentSummary]:

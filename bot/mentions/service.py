@@ -406,6 +406,34 @@ class MentionService:
         self._permit(click, action, mention)
         self._move(Located(mention, card), click, action, changes)
 
+    def permit(self, click: Click, action: str, mention: Mention) -> None:
+        """The permission check a click on the mention's card makes (refused, and audited, as
+        there): for a caller about to act on a mention it found by id."""
+        self._permit(click, action, mention)
+
+    def claim_if_free(self, click: Click, mention_id: str) -> bool:
+        """Claim one mention found by id (Claim next on a surge summary): the same permission
+        check (refused, and audited, as on its card) and conditional update as a click on its
+        card; False, with nothing changed, when someone moved it first (take the next one)."""
+        with self._ctx.transaction() as session:
+            mention = session.get(Mention, mention_id)
+            card = (
+                session.get(SlackMessage, mention.card_id) if mention and mention.card_id else None
+            )
+        if mention is None or card is None:
+            return False
+        self._permit(click, "claim", mention)
+        sources, target = TRANSITIONS["claim"]
+        now = self._ctx.clock.now()
+        actor = self._ctx.actor(click.person)
+        values = self._values("claim", target, click, actor, now, {})
+        try:
+            self._apply(Located(mention, card), "claim", sources, values, actor, now)
+        except Conflict:
+            return False
+        self._ctx.hooks.cards_changed()
+        return True
+
     def _transition(self, click: Click, action: str, **changes: Any) -> None:
         self._move(self._authorise(click, action), click, action, changes)
 

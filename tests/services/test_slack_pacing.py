@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
+from support import TEST_CONFIG
 
 from bot.core import audit
 from bot.core.clock import FakeClock
@@ -244,8 +245,10 @@ def test_a_429_on_views_publish_holds_home_tabs_but_not_cards(
 
 
 def test_a_channels_cards_go_out_in_the_order_the_tweets_were_written(
-    kit: ServiceKit, clock: FakeClock
+    make_kit: Callable[..., ServiceKit], clock: FakeClock
 ) -> None:
+    # one card per tweet (131 at once would be a surge, folded into one summary)
+    kit = make_kit(TEST_CONFIG + "surge: {enabled: false}\n")
     # 130 tweets: X serves the newest page of 100 first, then the older 30.
     tweets = kit.x.add_tweets(130, text="@acme is the app down? {i}", step=timedelta(seconds=1))
     kit.ingestor.poll_due()

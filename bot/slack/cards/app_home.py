@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core.models import Draft, DraftState, Freeze, Mention
 from bot.slack.cards.mention_card import escape, principal_mention, segment_label, slack_date
+from bot.slack.cards.surge_summary import SurgeLine, home_surge_blocks
 from policies.response_time import ResponseClock, Urgency
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab
@@ -82,6 +83,7 @@ class HomeView:
     more_claimed: int = 0
     more_awaiting: int = 0
     more_mine: int = 0
+    surges: list[SurgeLine] = field(default_factory=list)  # surges with mentions waiting
 
 
 def build_home(view: HomeView) -> dict[str, Any]:
@@ -92,6 +94,7 @@ def build_home(view: HomeView) -> dict[str, Any]:
     blocks += _freezes(view.freezes)
     if view.unchecked:
         blocks.append(_context(" ".join(view.unchecked)))
+    blocks += home_surge_blocks(view.surges)
     blocks += _claimed(view)
     blocks += _awaiting(view)
     blocks += _mine(view)
