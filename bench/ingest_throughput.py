@@ -1,13 +1,17 @@
-"""Ingest throughput: 10,000 mentions from the fake X → routed, stored, card queued (SQLite).
+"""Ingest throughput: 100,000 mentions from the fake X → routed, stored, card queued.
 
 Measures the real path: tweepy over HTTP to the fake X (pages of 100), VADER sentiment,
 policies.routing, INSERT … ON CONFLICT, card rows in the outbox and audit entries.
-Run: python bench/ingest_throughput.py [--mentions 10000] [--database-url URL]
+Prints the rate of each 10,000-mention slice (so a slowdown as the tables grow shows), and the
+process's resident memory at the end.
+Run: python bench/ingest_throughput.py [--mentions 100000] [--slice 10000] [--database-url URL]
+[--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import random
 import sys
 import tempfile
@@ -64,10 +68,26 @@ def arguments(description: str | None, count: str, default: int) -> argparse.Nam
     return parser.parse_args()
 
 
+def resident_mb() -> tuple[float, float]:
+    """This process's resident memory now and at its peak, in MB (Linux /proc)."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    now, peak = (int(status[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+    return now, peak
+
+
 def main() -> int:
-    args = arguments(__doc__, "mentions", 10_000)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mentions", type=int, default=100_000)
+    parser.add_argument("--slice", type=int, default=10_000, help="report a rate per this many")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL server URL; a scratch database is made"
+    )
+    parser.add_argument("--profile", help="write a cProfile of the polls to this file")
+    args = parser.parse_args()
     config = parse_config((Path(__file__).parents[1] / "app.yaml").read_text())
     rng = random.Random(42)
+    profile = cProfile.Profile() if args.profile else None
+    slices: list[tuple[int, float]] = []  # (mentions stored by the end of it, its seconds)
     with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url, tmp) as url:
         clock = FakeClock(start=utcnow())
         world = FakeWorld(config=config, database_url=url, clock=clock).start()
@@ -75,7 +95,8 @@ def main() -> int:
             mentions_source = next(
                 s for s in world.runtime.ingestor.sources() if s.kind == "mentions"
             )
-            elapsed, fetched, polls = 0.0, 0, 0
+            elapsed = slice_elapsed = 0.0
+            fetched = polls = 0
             # X's mentions timeline serves at most ~800 recent mentions, so feed them in bursts
             # of 500 between polls, as a busy account would see them.
             for start in range(0, args.mentions, BURST):
@@ -83,20 +104,43 @@ def main() -> int:
                     text = rng.choice(TEXTS).format(n=n)
                     world.x.add_tweet(author=f"user{rng.randrange(5000)}", text=text)
                 clock.advance(seconds=config.poll_seconds)
+                if profile:
+                    profile.enable()
                 started = time.perf_counter()
                 result = world.runtime.ingestor.poll(mentions_source)
-                elapsed += time.perf_counter() - started
+                took = time.perf_counter() - started
+                if profile:
+                    profile.disable()
                 assert result is not None and result.error is None, result
+                elapsed, slice_elapsed = elapsed + took, slice_elapsed + took
                 fetched, polls = fetched + result.fetched, polls + 1
+                if fetched % args.slice == 0 or fetched == args.mentions:
+                    slices.append((fetched, slice_elapsed))
+                    slice_elapsed = 0.0
             with transaction(world.db) as session:
                 stored = session.execute(select(func.count()).select_from(Mention)).scalar_one()
                 cards = session.execute(select(func.count()).select_from(SlackMessage)).scalar_one()
+            rss, peak = resident_mb()
         finally:
             world.stop()
+    if profile:
+        profile.dump_stats(args.profile)
     print(f"backend: {url.split(':')[0]}")
     print(f"polls: {polls}, mentions fetched: {fetched}, stored: {stored}, card intents: {cards}")
+    previous = 0
+    for upto, seconds in slices:
+        print(
+            f"  mentions {previous + 1:>7,} to {upto:>7,}: {(upto - previous) / seconds:>6,.0f}/s"
+        )
+        previous = upto
     print(f"elapsed: {elapsed:.2f} s")
     print(f"throughput: {stored / elapsed:,.0f} mentions/s (ingest → route → stored card intent)")
+    if len(slices) > 1:
+        first = slices[0][0] / slices[0][1]
+        last = (slices[-1][0] - slices[-2][0]) / slices[-1][1]
+        print(f"last slice / first slice: {last / first:.2f}")
+    # One process holds the app and the fake X (every tweet it serves) and the fake Slack.
+    print(f"resident memory: {rss:,.0f} MB now, {peak:,.0f} MB peak (app + fakes, one process)")
     return 0 if stored == args.mentions == cards else 1
 
 
