@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session, col
 
 from bot.alerts.timeline import store_timeline
 from bot.core import audit
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of
+from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
 from bot.core.models import Mention, PollCursor
 from bot.mentions import sentiment
 from bot.mentions.conversation import link_follow_ups
@@ -188,7 +188,7 @@ class Ingestor:
         A brand account's own posts are not mentions (a search for a keyword finds our replies
         that say it), so they are left out."""
         ours = {a.handle.lower() for a in self.config.accounts}
-        tweets = [t for t in tweets if t.author_handle.lower() not in ours]
+        tweets = self._unseen([t for t in tweets if t.author_handle.lower() not in ours])
         if not tweets:
             return []
         now = self._ctx.clock.now()
@@ -205,6 +205,20 @@ class Ingestor:
         if new_ids:
             self._ctx.hooks.cards_changed()
         return [r["id"] for r in rows if r["id"] in new_ids]
+
+    def _unseen(self, tweets: list[Tweet]) -> list[Tweet]:
+        """The tweets not stored yet (one read, no write lock): a tweet that the mentions timeline
+        and a search both find, or that a search's overlap reads again, is scored and routed
+        once. The INSERT still ignores conflicts, so a tweet stored meanwhile is not doubled."""
+        if not tweets:
+            return []
+        with transaction(self._ctx.engine, read_only=True) as session:
+            known = set(
+                session.scalars(
+                    select(col(Mention.id)).where(col(Mention.id).in_({t.id for t in tweets}))
+                )
+            )
+        return [t for t in tweets if t.id not in known]
 
     def _mention_row(self, tweet: Tweet, source: Source, now: datetime) -> dict[str, Any]:
         score = sentiment.score(tweet.text, extra_terms=self.config.sentiment.extra_terms)

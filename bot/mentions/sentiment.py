@@ -87,7 +87,14 @@ def _analyzer(extra_terms: tuple[tuple[str, float], ...]) -> CareAnalyzer:
 
 def score(text: str, *, extra_terms: Mapping[str, float] | None = None) -> float:
     """The care-aware compound score of `text`, with a brand's extra terms if given."""
-    return analyzer_for(extra_terms).score(text)
+    return _score(analyzer_for(extra_terms), text)
+
+
+@lru_cache(maxsize=4096)
+def _score(analyzer: CareAnalyzer, text: str) -> float:
+    # A storm repeats itself (the same complaint pasted by hundreds, "@acme is it down?"): each
+    # text is scored once. Keyed by the analyzer too, so a brand's new terms score afresh.
+    return analyzer.score(text)
 
 
 def vader_score(text: str) -> float:
