@@ -60,8 +60,8 @@ def _keep_unnegated_negative(vader: SentimentIntensityAnalyzer, tokens: frozense
         valence: float, sentitext: Any, item: str, i: int, sentiments: list[float]
     ) -> list[float]:
         sentiments = valence_of(valence, sentitext, item, i, sentiments)
-        weight = vader.lexicon.get(item.lower(), 0.0)
-        if item.lower() in tokens and weight < 0 < sentiments[-1]:
+        word = item.lower()  # called for every word of every mention: the set test first
+        if word in tokens and vader.lexicon.get(word, 0.0) < 0 < sentiments[-1]:
             sentiments[-1] = -sentiments[-1]
         return sentiments
 
