@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -21,7 +21,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlmodel import Session, col
 
 from bot.core.clock import Clock
-from bot.core.db import rowcount, table_of, transaction
+from bot.core.db import insert_page, rowcount, table_of, transaction
 from bot.core.models import SlackMessage
 from bot.core.retry import backoff, describe_failure, retry_after
 from bot.core.worker import Worker
@@ -53,9 +53,8 @@ def enqueue(session: Session, messages: list[NewMessage], *, now: datetime) -> d
     """Queue messages for posting (one bulk INSERT); returns each subject's new message id."""
     if not messages:
         return {}
-    # Plain dicts and a Core INSERT … RETURNING (batched into multi-row VALUES): ingest queues a
-    # page of cards at a time, and dataclasses.asdict and the ORM's bulk path cost more than the
-    # statement itself.
+    # Plain dicts and one INSERT … RETURNING for them all: ingest queues a page of cards at a
+    # time, and dataclasses.asdict and the ORM's bulk path cost more than the statement itself.
     rows = [
         {
             "kind": m.kind,
@@ -74,8 +73,8 @@ def enqueue(session: Session, messages: list[NewMessage], *, now: datetime) -> d
         for m in messages
     ]
     table = table_of(SlackMessage)
-    inserted = session.execute(table.insert().returning(table.c.subject_id, table.c.id), rows)
-    return {subject: message_id for subject, message_id in inserted}
+    inserted = insert_page(session, table, rows, returning=[table.c.subject_id, table.c.id])
+    return dict(cast(list[tuple[str, int]], inserted.all()))  # subject -> its message's id
 
 
 def message_at(session: Session, *, kind: str, channel: str, ts: str) -> SlackMessage | None:

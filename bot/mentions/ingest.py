@@ -23,7 +23,13 @@ from sqlmodel import Session, col
 from bot.alerts.timeline import store_timeline
 from bot.core import audit
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
+from bot.core.db import (
+    insert_ignoring_conflicts,
+    insert_page,
+    rowcount,
+    table_of,
+    transaction,
+)
 from bot.core.models import Mention, PollCursor
 from bot.mentions import sentiment
 from bot.mentions.conversation import link_follow_ups
@@ -195,10 +201,11 @@ class Ingestor:
         rows = [self._mention_row(t, source, now) for t in sorted(tweets, key=lambda t: int(t.id))]
         with self._ctx.transaction() as session:
             link_follow_ups(session, rows, now=now)
-            stmt = insert_ignoring_conflicts(self._ctx.engine, table_of(Mention)).returning(
-                col(Mention.id)
+            table = table_of(Mention)
+            inserted = insert_page(
+                session, table, rows, returning=[table.c.id], ignore_conflicts=True
             )
-            new_ids = set(session.execute(stmt, rows).scalars()) if rows else set()
+            new_ids = set(inserted.scalars())
             stored = [r for r in rows if r["id"] in new_ids]
             self._queue_cards(session, stored, now)
             arm(session, self._ctx.engine, stored, config=self.config, now=now)  # response targets
