@@ -28,7 +28,7 @@ class Mention(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     url: str = Field(max_length=200)
     tweeted_at: datetime = Field(index=True, description="X's time; reports select by it")
-    conversation_id: str = Field(index=True, max_length=32)
+    conversation_id: str = Field(max_length=32)  # indexed with its state: see the end
     lang: str | None = Field(default=None, max_length=16)
     sentiment: float
     found_by: str = Field(max_length=100, description="mentions timeline or a segment's search")
@@ -89,7 +89,7 @@ class SlackMessage(SQLModel, table=True):
     subject_id: str = Field(max_length=64)
     channel: str = Field(max_length=32)
     thread_root_id: int | None = Field(default=None, description="SlackMessage to reply under")
-    conversation_key: str | None = Field(default=None, index=True, max_length=64)
+    conversation_key: str | None = Field(default=None, max_length=64)  # indexed: see the end
     ts: str | None = Field(default=None, max_length=32)
     revision: int = 0
     synced_revision: int = -1
@@ -629,3 +629,18 @@ class SurgeMention(SQLModel, table=True):
     shown_at: datetime | None = Field(
         default=None, description="its card was posted in the summary's thread"
     )
+
+
+# Ingest speed (issue 12). Each page of ingest asks, for its conversations, for their first card
+# in each channel and for their answered mentions: indexes that lead with the conversation keep
+# those lookups a few rows each, however many cards and answered mentions are stored (without
+# them SQLite reads through the index on `kind` or `state`, which every row shares). Each
+# replaces the one-column index on the conversation, which it serves too.
+Index(
+    "ix_slack_message_conversation_root",
+    col(SlackMessage.conversation_key),
+    col(SlackMessage.kind),
+    col(SlackMessage.thread_root_id),
+    col(SlackMessage.channel),
+)
+Index("ix_mention_conversation_state", col(Mention.conversation_id), col(Mention.state))

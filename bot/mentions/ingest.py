@@ -23,7 +23,7 @@ from sqlmodel import Session, col
 from bot.alerts.timeline import store_timeline
 from bot.core import audit
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, table_of, transaction
+from bot.core.db import insert_ignoring_conflicts, insert_page, table_of, transaction
 from bot.core.models import Mention, PollCursor
 from bot.mentions import sentiment
 from bot.mentions.conversation import link_follow_ups
@@ -225,23 +225,38 @@ class Ingestor:
         A brand account's own posts are not mentions (a search for a keyword finds our replies
         that say it), so they are left out."""
         ours = {a.handle.lower() for a in self.config.accounts}
-        tweets = [t for t in tweets if t.author_handle.lower() not in ours]
+        tweets = self._unseen([t for t in tweets if t.author_handle.lower() not in ours])
         if not tweets:
             return []
         now = self._ctx.clock.now()
         rows = [self._mention_row(t, source, now) for t in sorted(tweets, key=lambda t: int(t.id))]
         with self._ctx.transaction() as session:
             link_follow_ups(session, rows, now=now)
-            stmt = insert_ignoring_conflicts(self._ctx.engine, table_of(Mention)).returning(
-                col(Mention.id)
+            table = table_of(Mention)
+            inserted = insert_page(
+                session, table, rows, returning=[table.c.id], ignore_conflicts=True
             )
-            new_ids = set(session.execute(stmt, rows).scalars()) if rows else set()
+            new_ids = set(inserted.scalars())
             stored = [r for r in rows if r["id"] in new_ids]
             self._queue_cards(session, stored, now)
             arm(session, self._ctx.engine, stored, config=self.config, now=now)  # response targets
         if new_ids:
             self._ctx.hooks.cards_changed()
         return [r["id"] for r in rows if r["id"] in new_ids]
+
+    def _unseen(self, tweets: list[Tweet]) -> list[Tweet]:
+        """The tweets not stored yet (one read, no write lock): a tweet that the mentions timeline
+        and a search both find, or that a search's overlap reads again, is scored and routed
+        once. The INSERT still ignores conflicts, so a tweet stored meanwhile is not doubled."""
+        if not tweets:
+            return []
+        with transaction(self._ctx.engine, read_only=True) as session:
+            known = set(
+                session.scalars(
+                    select(col(Mention.id)).where(col(Mention.id).in_({t.id for t in tweets}))
+                )
+            )
+        return [t for t in tweets if t.id not in known]
 
     def _mention_row(self, tweet: Tweet, source: Source, now: datetime) -> dict[str, Any]:
         score = sentiment.score(tweet.text, extra_terms=self.config.sentiment.extra_terms)

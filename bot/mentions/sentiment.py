@@ -60,8 +60,8 @@ def _keep_unnegated_negative(vader: SentimentIntensityAnalyzer, tokens: frozense
         valence: float, sentitext: Any, item: str, i: int, sentiments: list[float]
     ) -> list[float]:
         sentiments = valence_of(valence, sentitext, item, i, sentiments)
-        weight = vader.lexicon.get(item.lower(), 0.0)
-        if item.lower() in tokens and weight < 0 < sentiments[-1]:
+        word = item.lower()  # called for every word of every mention: the set test first
+        if word in tokens and vader.lexicon.get(word, 0.0) < 0 < sentiments[-1]:
             sentiments[-1] = -sentiments[-1]
         return sentiments
 
@@ -87,7 +87,14 @@ def _analyzer(extra_terms: tuple[tuple[str, float], ...]) -> CareAnalyzer:
 
 def score(text: str, *, extra_terms: Mapping[str, float] | None = None) -> float:
     """The care-aware compound score of `text`, with a brand's extra terms if given."""
-    return analyzer_for(extra_terms).score(text)
+    return _score(analyzer_for(extra_terms), text)
+
+
+@lru_cache(maxsize=4096)
+def _score(analyzer: CareAnalyzer, text: str) -> float:
+    # A storm repeats itself (the same complaint pasted by hundreds, "@acme is it down?"): each
+    # text is scored once. Keyed by the analyzer too, so a brand's new terms score afresh.
+    return analyzer.score(text)
 
 
 def vader_score(text: str) -> float:

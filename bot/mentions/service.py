@@ -76,19 +76,27 @@ def create_cards(session: Session, requests: list[CardRequest], *, now: datetime
     if not requests:
         return {}
     roots = _existing_roots(session, requests)
-    top_level: list[CardRequest] = []
-    replies: list[CardRequest] = []
+    new_roots: dict[tuple[str, str], str] = {}  # (conversation, channel) -> its root's mention
+    # One INSERT for the page: each card under its conversation's root in that channel, or the
+    # root itself; only a reply whose root is new in this very page waits for a second INSERT.
+    placed: list[tuple[CardRequest, int | None]] = []
+    waiting: list[CardRequest] = []
     for request in requests:
         key = (request.conversation_id, request.channel)
         if key in roots:
-            replies.append(request)
+            placed.append((request, roots[key]))
+        elif key in new_roots:
+            waiting.append(request)
         else:
-            roots[key] = None  # the first card of this conversation here: it becomes the root
-            top_level.append(request)
-    card_ids = _insert_cards(session, top_level, now=now, roots={})
-    for request in top_level:
-        roots[(request.conversation_id, request.channel)] = card_ids[request.mention_id]
-    card_ids |= _insert_cards(session, replies, now=now, roots=roots)
+            new_roots[key] = request.mention_id
+            placed.append((request, None))
+    card_ids = _insert_cards(session, placed, now=now)
+    if waiting:
+        card_ids |= _insert_cards(
+            session,
+            [(r, card_ids[new_roots[(r.conversation_id, r.channel)]]) for r in waiting],
+            now=now,
+        )
     # One statement, not one UPDATE per mention: each mention's live card is its newest card.
     newest_card = (
         select(func.max(col(SlackMessage.id)))
@@ -127,23 +135,19 @@ def _existing_roots(
 
 
 def _insert_cards(
-    session: Session,
-    requests: list[CardRequest],
-    *,
-    now: datetime,
-    roots: dict[tuple[str, str], int | None],
+    session: Session, placed: list[tuple[CardRequest, int | None]], *, now: datetime
 ) -> dict[str, int]:
     messages = [
         outbox.NewMessage(
             kind=MENTION_CARD,
             subject_id=r.mention_id,
             channel=r.channel,
-            thread_root_id=roots.get((r.conversation_id, r.channel)),
+            thread_root_id=root,
             conversation_key=r.conversation_id,
             # a channel's cards go out in the order the tweets were written (X's ids grow)
             send_order=int(r.mention_id) if r.mention_id.isdigit() else None,
         )
-        for r in requests
+        for r, root in placed
     ]
     return outbox.enqueue(session, messages, now=now)
 
