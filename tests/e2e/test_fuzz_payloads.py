@@ -1,0 +1,548 @@
+"""Bad input never breaks brandbot: signed random payloads for every listener the app registers.
+
+The listeners are read from the Bolt app itself (its action ids, view callback ids, commands and
+events), so a listener added tomorrow is fuzzed without touching this file. Each payload is
+signed and sent over HTTP to the real server; it may be refused (4xx) or answered (2xx) with a
+note to the person, never a 5xx and never an unhandled error. Sent by someone who may do nothing
+here, garbage must leave the business tables as they were: mentions, drafts, approvals, edits,
+freezes, overrides and notes unchanged, only refusals (and a draft of their own) in the audit
+log, and the chain still verifies. Unsigned traffic is refused before anything parses it.
+
+Fixed seeds (`derandomize=True`): a red run reproduces on the next run.
+"""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_bolt import App
+from sqlalchemy import select
+from support import audit_entries, carded
+
+from bot.core import audit
+from bot.core.db import transaction
+from bot.core.models import (
+    ConfigOverride,
+    Draft,
+    DraftApproval,
+    DraftEdit,
+    Freeze,
+    Mention,
+    MentionNote,
+    OutsidePost,
+)
+from bot.fakes.drafting import draft_via_slack, said
+from bot.fakes.world import FakeWorld
+from bot.slack import gate
+
+OUTSIDER = "U0MALLORY"  # in no user group, not an admin; a member of every channel (fake Slack)
+ADMIN = "U0ADMIN"
+FUZZ = settings(
+    derandomize=True,  # fixed seeds: CI and a laptop send the same payloads
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+MEGABYTE = 1_000_000
+# What a value may be padded to: mostly small; some large enough to matter; a few at 1 MB.
+SIZES = st.sampled_from([0] * 12 + [300, 4_000, 40_000, 200_000, MEGABYTE - 2_000])
+
+
+# -- the app's own listeners ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listener:
+    kind: str  # "action", "view", "command", "event"
+    key: str | re.Pattern[str]  # an action id (or pattern), callback id, command, event type
+
+    def example(self) -> st.SearchStrategy[str]:
+        if isinstance(self.key, re.Pattern):
+            return st.from_regex(self.key, fullmatch=True).filter(lambda s: len(s) < 80)
+        return st.just(self.key)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.key.pattern if isinstance(self.key, re.Pattern) else self.key}"
+
+
+# Bolt's builtin matchers are closures over what was registered: `app.action(x)` closes over
+# `constraints`, `app.view(x)` over `callback_id`, and so on.
+MATCHERS = {
+    "action": ("action", "constraints"),
+    "view_submission": ("view", "callback_id"),
+    "command": ("command", "command"),
+    "event": ("event", "event_type"),
+}
+
+
+def registered_listeners(app: App) -> list[Listener]:
+    found: list[Listener] = []
+    for listener in app._listeners:  # Bolt keeps no public list; this is the one it matches
+        for matcher in getattr(listener, "matchers", []):
+            func = getattr(matcher, "func", None)
+            builder = getattr(func, "__qualname__", "").partition(".")[0]
+            if builder not in MATCHERS:
+                continue  # a custom matcher: the listener is found through its builtin one
+            kind, variable = MATCHERS[builder]
+            key = inspect.getclosurevars(func).nonlocals[variable]
+            if isinstance(key, dict):  # e.g. app.action({"action_id": ..., "block_id": ...})
+                key = key.get("action_id") or key.get("callback_id")
+            assert isinstance(key, str | re.Pattern), f"teach the fuzz {builder}({key!r})"
+            found.append(Listener(kind, key if isinstance(key, re.Pattern) else str(key)))
+    return found
+
+
+def test_the_fuzz_finds_every_kind_of_listener_the_app_registers(world: FakeWorld) -> None:
+    listeners = registered_listeners(world.runtime.bolt)
+    kinds = Counter(listener.kind for listener in listeners)
+    assert kinds["command"] == 2 and kinds["event"] == 1, kinds
+    assert kinds["action"] >= 30 and kinds["view"] >= 8, kinds
+    names = {listener.name for listener in listeners}
+    assert {"command:/brand", "command:/tweet", "view:draft_create_modal"} <= names
+    assert "action:^held_release:\\d+$" in names  # patterns too
+    # Every listener Bolt holds is one of those: none slips past the fuzz unregistered.
+    assert len(world.runtime.bolt._listeners) == len(listeners)
+
+
+# -- values -----------------------------------------------------------------------------------
+
+# Look-alikes (a Cyrillic A, full-width letters), NUL and other controls, bidi overrides,
+# zero-width joiners, combining marks, astral emoji, a lone surrogate (valid JSON, not UTF-8).
+TRICKY = [
+    "\x00",
+    "U0\u0410DMIN",
+    "\uff35\uff10\uff21\uff24\uff2d\uff29\uff2e",
+    "\u202e\u2066",
+    "a\u200d\u200bb",
+    "e\u0301\u0301\u0301",
+    "\U0001f600\U0001f3f3\ufe0f\u200d\U0001f308",
+    "\ud800",
+    "\\u0000",
+    "'; DROP TABLE mention; --",
+    "<@U0ADMIN>",
+    "<!subteam^S0CARE|@care>",
+    "%s%n{0}",
+    "9" * 40,
+    "-1",
+    "1e309",
+    "NaN",
+    "\u0663\u0664",  # Arabic-Indic digits: str.isdigit() says yes
+    "\u00b2",
+]
+TEXT = st.text(max_size=20) | st.sampled_from(TRICKY)
+
+
+@st.composite
+def sized(draw: st.DrawFn, base: st.SearchStrategy[str] = TEXT) -> str:
+    """A string, sometimes repeated up to a megabyte."""
+    text = draw(base)
+    size = draw(SIZES)
+    if size and text:
+        text = (text * (size // max(len(text.encode("utf-8", "surrogatepass")), 1) + 1))[:size]
+    return text
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | TEXT
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What exists before the fuzz, for payloads to point at."""
+
+    mention_id: str
+    draft_id: int
+    card: tuple[str, str]  # the mention card's channel and ts
+
+    def references(self) -> st.SearchStrategy[str]:
+        ids = [self.mention_id, str(self.draft_id), f"{self.draft_id}:1", f"{self.mention_id}:x"]
+        return st.sampled_from(ids)
+
+
+def _value(seeded: Seeded) -> st.SearchStrategy[str]:
+    return seeded.references() | sized()
+
+
+# -- payloads ---------------------------------------------------------------------------------
+
+
+OUTSIDERS = (OUTSIDER, OUTSIDER, OUTSIDER, "U0NOBODY", "W0STRANGER")
+
+
+def _user(draw: st.DrawFn, actors: tuple[str, ...]) -> dict[str, Any]:
+    user_id = draw(st.sampled_from(actors))
+    return {"id": user_id, "name": draw(sized()), "username": draw(sized()), "team_id": "T0BRAND"}
+
+
+def _mutate(draw: st.DrawFn, payload: dict[str, Any]) -> None:
+    """Drop some fields, put a random JSON value in others, one level deep too."""
+    for name in draw(st.lists(st.sampled_from(sorted(payload)), max_size=3, unique=True)):
+        if draw(st.booleans()):
+            payload[name] = draw(JSON_VALUES)
+        else:
+            payload.pop(name)
+    inner = [k for k, v in payload.items() if isinstance(v, dict) and v]
+    if inner and draw(st.booleans()):
+        target = payload[draw(st.sampled_from(sorted(inner)))]
+        field = draw(st.sampled_from(sorted(target)))
+        target[field] = draw(JSON_VALUES) if draw(st.booleans()) else draw(sized())
+
+
+def _state(draw: st.DrawFn, seeded: Seeded) -> dict[str, Any]:
+    """view.state.values: plausible block and action ids with random inputs."""
+    blocks = ["text", "account", "schedule", "reason", "note", "segment", "channel", "approvers"]
+    blocks += ["approvals_required", "first_response_minutes", "tweet", "mentions", "b"]
+    values: dict[str, Any] = {}
+    for block in draw(st.lists(st.sampled_from(blocks), max_size=4, unique=True)):
+        element = draw(
+            st.sampled_from(
+                [
+                    {"type": "plain_text_input", "value": draw(_value(seeded))},
+                    {"type": "static_select", "selected_option": {"value": draw(_value(seeded))}},
+                    {"type": "multi_static_select", "selected_options": draw(JSON_VALUES)},
+                    {"type": "datetimepicker", "selected_date_time": draw(st.integers())},
+                    {"type": "users_select", "selected_user": draw(sized())},
+                    {"type": "checkboxes", "selected_options": [{"value": draw(_value(seeded))}]},
+                ]
+            )
+        )
+        values[block] = {draw(st.sampled_from(["value", block, "input"])): element}
+    return {"values": values}
+
+
+@st.composite
+def payloads(
+    draw: st.DrawFn,
+    listener: Listener,
+    seeded: Seeded,
+    trigger: Callable[[], str],
+    actors: tuple[str, ...] = OUTSIDERS,
+) -> bytes:
+    """A signed-to-be body aimed at one listener, with random and mistyped parts."""
+    channel, ts = seeded.card
+    channel = draw(st.sampled_from([channel, "C0CUSTOMER", "C0OPS", "D0DIRECT"]))
+    if listener.kind == "command":
+        form = {"command": listener.key, "text": draw(_command_text(seeded))}
+        form |= {
+            "user_id": _user(draw, actors)["id"],
+            "user_name": draw(sized()),
+            "channel_id": channel,
+        }
+        form |= {"team_id": "T0BRAND", "trigger_id": trigger()}
+        form |= {"response_url": "http://127.0.0.1:9/r"}
+        for name in draw(st.lists(st.sampled_from(sorted(form)), max_size=2, unique=True)):
+            if name != "command":
+                form[name] = draw(sized())
+        return urlencode(form, errors="surrogatepass").encode()  # a lone surrogate: not UTF-8
+    if listener.kind == "event":
+        event = {"type": listener.key, "user": _user(draw, actors)["id"], "channel": "D0HOME"}
+        event |= {"tab": draw(st.sampled_from(["home", "messages", ""]) | sized())}
+        payload: dict[str, Any] = {"type": "event_callback", "team_id": "T0BRAND"}
+        payload |= {"event": event, "event_id": "Ev1", "event_time": 1}
+        _mutate(draw, event)
+        return json.dumps(payload).encode()
+    payload = {"team": {"id": "T0BRAND"}, "user": _user(draw, actors), "trigger_id": trigger()}
+    payload["api_app_id"] = "A0BRANDBOT"
+    if listener.kind == "action":
+        action = {"action_id": draw(listener.example()), "block_id": draw(sized())}
+        action |= {"type": "button", "value": draw(_value(seeded)), "action_ts": "1.2"}
+        payload |= {"type": "block_actions", "actions": [action], "state": _state(draw, seeded)}
+        payload |= {"container": {"type": "message", "channel_id": channel, "message_ts": ts}}
+        payload |= {"channel": {"id": channel}, "message": {"ts": ts, "text": draw(sized())}}
+        payload["response_url"] = "http://127.0.0.1:9/r"
+    else:
+        metadata = json.dumps(
+            draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "channel": st.just(channel) | TEXT,
+                        "card_ts": st.just(ts) | TEXT,
+                        "value": _value(seeded),
+                        "draft_id": st.integers() | _value(seeded),
+                        "mention_id": st.just(seeded.mention_id) | TEXT,
+                        "segment": st.sampled_from(["customer_relations", "nope"]) | TEXT,
+                    },
+                )
+            )
+        )
+        view = {"id": "V0FUZZ", "type": "modal", "callback_id": listener.key}
+        view |= {"private_metadata": draw(st.just(metadata) | sized()), "hash": "1.a"}
+        view |= {"state": _state(draw, seeded)}
+        payload |= {"type": "view_submission", "view": view}
+    _mutate(draw, payload)
+    if draw(st.booleans()):
+        return json.dumps(payload).encode()  # Bolt takes JSON bodies as well as forms
+    return urlencode({"payload": json.dumps(payload)}).encode()  # json.dumps escapes surrogates
+
+
+SUBCOMMANDS = ["freeze", "unfreeze", "who", "report", "help", "segments", "channel", "approvers"]
+SUBCOMMANDS += ["approvals", "sla", "accounts", "follow", "route", "reset", "replies", "tags"]
+NUMBERS = st.integers(min_value=-(10**30), max_value=10**30).map(str) | st.sampled_from(
+    ["99999999999", "0", "-0", "1e309", "nan", "inf", "\u0663", "\u00b2", "1_000", "0x10"]
+)
+UNITS = st.sampled_from(["m", "h", "d", "w", "s", "y", "", " days", "minutes"])
+
+
+@st.composite
+def _command_text(draw: st.DrawFn, seeded: Seeded) -> str:
+    """Command text: a known subcommand and words, numbers, durations and references."""
+    words = st.one_of(
+        st.sampled_from(["all", "acme", "@acme", "customer_relations", "crisis_management"]),
+        st.sampled_from(["for", "--since", "--period", "add", "remove", "move", "list", "none"]),
+        NUMBERS,
+        st.builds(lambda n, u: f"{n}{u}", NUMBERS, UNITS),
+        seeded.references(),
+        TEXT,
+    )
+    text = " ".join([draw(st.sampled_from(SUBCOMMANDS) | TEXT), *draw(st.lists(words, max_size=6))])
+    return text if not draw(st.booleans()) else draw(sized(st.just(text)))
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+_sent = iter(range(10**9))
+
+
+def _headers(world: FakeWorld, body: bytes) -> dict[str, str]:
+    """Signed now, or up to 4 minutes ago: hypothesis sends a body again while it shrinks, and
+    the same body at the same second would be answered as a replay, doing nothing."""
+    stamp = str(int(time.time()) - next(_sent) % 240)
+    digest = hmac.new(
+        world.signing_secret.encode(), b"v0:" + stamp.encode() + b":" + body, "sha256"
+    )
+    content_type = "application/json" if body[:1] == b"{" else "application/x-www-form-urlencoded"
+    sig = f"v0={digest.hexdigest()}"
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": sig,
+        "Content-Type": content_type,
+    }
+
+
+def quiesce(app: App, timeout: float = 30) -> None:
+    """Return once every listener run started so far has finished: the executor's workers are
+    all taken by barrier tasks, which they only pick up after what was queued before them."""
+    executor = app.listener_runner.listener_executor
+    workers = int(getattr(executor, "_max_workers", 1))
+    barrier = threading.Barrier(workers + 1, timeout=timeout)
+    futures = [executor.submit(barrier.wait) for _ in range(workers)]
+    barrier.wait()
+    for future in futures:
+        future.result(timeout=timeout)
+
+
+def _rows(world: FakeWorld) -> dict[str, list[dict[str, Any]]]:
+    tables = [Mention, Draft, DraftApproval, DraftEdit, Freeze, ConfigOverride, MentionNote]
+    tables.append(OutsidePost)
+    with transaction(world.db, read_only=True) as session:
+        return {
+            model.__name__: sorted(
+                (row.model_dump() for row in session.scalars(select(model))), key=repr
+            )
+            for model in tables
+        }
+
+
+def _errors(records: list[logging.LogRecord]) -> list[str]:
+    """Unhandled errors, with the last lines of their tracebacks (to see where)."""
+    found = []
+    for r in records:
+        if r.levelno >= logging.ERROR or r.exc_info:
+            trace = logging.Formatter().formatException(r.exc_info) if r.exc_info else ""
+            found.append(f"{r.name}: {r.getMessage()[:200]} {trace[-1500:]}")
+    return found
+
+
+@pytest.fixture
+def seeded(world: FakeWorld) -> Iterator[Seeded]:
+    mention_id = carded(world, "@acme breach at the depot")  # crisis: S0CRISIS responders only
+    mention = world.mention(mention_id)
+    assert mention.segment == "crisis_management"
+    card = world.card(mention_id)
+    alice = world.user("U0ALICE", "alice")
+    draft = draft_via_slack(world, alice, "We are on it.")
+    world.user(OUTSIDER, "mallory")
+    assert draft.id is not None and card.ts is not None
+    yield Seeded(mention_id=mention_id, draft_id=draft.id, card=(card.channel, card.ts))
+
+
+# CI's share; BRANDBOT_FUZZ_EXAMPLES=200 for a longer hunt on a laptop.
+EXAMPLES_PER_LISTENER = int(os.environ.get("BRANDBOT_FUZZ_EXAMPLES", "6"))
+
+
+@dataclass
+class FuzzRun:
+    """What one fuzz sent and got back."""
+
+    statuses: Counter[int]
+    aimed: set[str]
+    largest: int
+    seconds: float
+
+
+def fuzz_every_listener(
+    world: FakeWorld,
+    seeded: Seeded,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    actors: tuple[str, ...],
+    examples: int = EXAMPLES_PER_LISTENER,
+) -> FuzzRun:
+    """Signed payloads at each listener in turn; each must get < 500 and, once its listener is
+    done, have logged no unhandled error. Hypothesis shrinks a failure to its smallest body."""
+    listeners = registered_listeners(world.runtime.bolt)
+    run = FuzzRun(Counter(), set(), 0, 0.0)
+    seen = 0
+    session = requests.Session()  # keep-alive: the fuzz is about the app, not TCP
+
+    def trigger() -> str:  # a live trigger, so that a modal the listener opens does open
+        return world.slack.new_trigger_id(actors[0])
+
+    def fuzz(listener: Listener) -> None:
+        @settings(FUZZ, max_examples=examples)
+        @given(body=payloads(listener, seeded, trigger, actors))
+        def send(body: bytes) -> None:
+            nonlocal seen
+            headers = _headers(world, body)
+            response = session.post(world.app_url, data=body, headers=headers, timeout=30)
+            run.statuses[response.status_code] += 1
+            run.aimed.add(listener.name)
+            run.largest = max(run.largest, len(body))
+            assert response.status_code < 500, (listener.name, body[:300], response.status_code)
+            quiesce(world.runtime.bolt)  # the listener may still be at work after its ack
+            errors = _errors(caplog.records[seen:])
+            seen = len(caplog.records)
+            assert errors == [], (listener.name, body[:300], errors)
+
+        send()
+
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        for listener in listeners:
+            fuzz(listener)
+    run.seconds = time.monotonic() - started
+    print(f"fuzz: {sum(run.statuses.values())} requests in {run.seconds:.1f}s, {run.statuses}")
+    assert run.aimed == {listener.name for listener in listeners}, "a listener was never hit"
+    assert run.largest > MEGABYTE * 0.9  # the sizes reached a megabyte
+    return run
+
+
+def _verified(world: FakeWorld) -> int:
+    with transaction(world.db, read_only=True) as session:
+        checked, broken = audit.verify(session)
+    assert broken is None, broken
+    return checked
+
+
+def test_signed_garbage_from_an_outsider_answers_cleanly_and_changes_nothing(
+    world: FakeWorld, seeded: Seeded, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = _rows(world)
+    audited = len(audit_entries(world))
+    run = fuzz_every_listener(world, seeded, caplog, actors=OUTSIDERS)
+    assert _rows(world) == before
+    new = audit_entries(world)[audited:]
+    assert [e.action for e in new if not e.action.endswith(".refused")] == []
+    assert _verified(world) == audited + len(new)
+    assert run.statuses[200] > sum(run.statuses.values()) / 4, run.statuses  # past the door
+
+
+def test_signed_garbage_from_an_admin_answers_cleanly_and_the_audit_chain_verifies(
+    world: FakeWorld, seeded: Seeded, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An admin passes every permission check, so garbage reaches the parsers behind them
+    # (freeze durations, steering numbers, report windows); what it changes is theirs to change.
+    world.user(ADMIN, "admin")
+    run = fuzz_every_listener(world, seeded, caplog, actors=(ADMIN,))
+    assert _verified(world) >= 1
+    assert run.statuses[200] > sum(run.statuses.values()) / 4, run.statuses
+
+
+# -- numbers in command text --------------------------------------------------------------
+
+
+BOUNDED = [
+    ("freeze all spam for 99999999999d", "from 1 minute to 30 days"),
+]
+
+
+@pytest.mark.parametrize(("text", "says"), BOUNDED, ids=[t for t, _ in BOUNDED])
+def test_out_of_range_numbers_in_commands_get_a_clear_answer(
+    world: FakeWorld, caplog: pytest.LogCaptureFixture, text: str, says: str
+) -> None:
+    admin = world.user(ADMIN, "admin")
+    with caplog.at_level(logging.WARNING):
+        answer = said(world, admin, lambda: admin.command("/brand", text, channel="C0OPS"))
+    assert says in answer and "went wrong" not in answer, answer
+    assert _errors(caplog.records) == []
+    assert world.runtime.services.freeze.is_frozen("acme") is None
+
+
+# -- unsigned traffic ---------------------------------------------------------------------
+
+
+def test_an_unsigned_megabyte_is_refused_before_anything_parses_it(
+    world: FakeWorld, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+
+    def spy(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def called(*args: Any, **kwargs: Any) -> Any:
+            parsed.append(name)
+            return real(*args, **kwargs)
+
+        return called
+
+    # The front door's parsers, and Bolt's own: none may run for a request not signed.
+    monkeypatch.setattr(gate, "BoltRequest", spy("BoltRequest", gate.BoltRequest))
+    monkeypatch.setattr(gate, "payload_problem", spy("payload_problem", gate.payload_problem))
+    monkeypatch.setattr(App, "dispatch", spy("dispatch", App.dispatch))
+    marker = "MARKER-" + "\u00e9" * 8
+    payload = json.dumps({"type": "block_actions", "user": {"id": ADMIN}, "note": marker})
+    body = urlencode({"payload": payload + " " * (MEGABYTE - len(payload))}).encode()
+    forged = {
+        "X-Slack-Request-Timestamp": str(int(time.time())),
+        "X-Slack-Signature": "v0=" + "0" * 64,
+    }
+    unsigned: list[dict[str, str]] = [forged, {}, {"X-Slack-Request-Timestamp": "soon"}]
+    with caplog.at_level(logging.DEBUG):
+        answers = [
+            requests.post(world.app_url, data=body, headers=headers, timeout=30)
+            for headers in unsigned
+        ]
+    assert [a.status_code for a in answers] == [401] * 3
+    assert parsed == []
+    assert "MARKER" not in caplog.text and "block_actions" not in caplog.text
+    assert _audit_is_empty(world)
+
+
+def _audit_is_empty(world: FakeWorld) -> bool:
+    return audit_entries(world) == []
