@@ -18,7 +18,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
-
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
 

@@ -14,6 +14,8 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -61,13 +63,13 @@ def _until(condition: Callable[[], bool], clock: FakeClock, what: str, timeout: 
 def _locked_failures(caplog: pytest.LogCaptureFixture) -> Counter[str]:
     """Which worker threads logged a pass that failed on the lock."""
     return Counter(
-        r.threadName
+        str(r.threadName)
         for r in caplog.records
         if r.exc_info and "database is locked" in str(r.exc_info[1])
     )
 
 
-def _is_card_of(message: dict[str, object], n: int) -> bool:
+def _is_card_of(message: dict[str, Any], *, n: int) -> bool:
     """The mention card of tweet `n` (a spike alert quotes mentions too)."""
     text = str(message.get("text"))
     return text.startswith("Mention from") and f"report {n:03d} here" in text
@@ -122,7 +124,7 @@ def test_workers_ride_out_a_held_write_lock_and_lose_nothing(
 
     assert set(carded().values()) == {1}
     for n in range(MENTIONS):  # and in Slack: one message each, no double post of a card
-        shown = world.slack.find_messages(lambda m, n=n: _is_card_of(m, n))
+        shown = world.slack.find_messages(partial(_is_card_of, n=n))
         assert len(shown) == 1, (n, [m["text"] for m in shown])
     posted = [t["text"] for t in world.x.posted_by("acme")]
     assert sorted(posted) == sorted(d.text for d in drafts)
