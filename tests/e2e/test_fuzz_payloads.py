@@ -52,6 +52,14 @@ from bot.core.models import (
 from bot.fakes.drafting import draft_via_slack, said
 from bot.fakes.world import FakeWorld
 from bot.slack import gate
+from bot.slack.cards.dismiss_modal import CALLBACK_ID as DISMISS_CALLBACK
+from bot.slack.cards.dismiss_modal import (
+    NOTE_ACTION,
+    NOTE_BLOCK,
+    REASON_ACTION,
+    REASON_BLOCK,
+    DismissContext,
+)
 from bot.slack.payload import payload_problem
 
 OUTSIDER = "U0MALLORY"  # in no user group, not an admin; a member of every channel (fake Slack)
@@ -560,6 +568,40 @@ def test_out_of_range_numbers_in_commands_get_a_clear_answer(
     assert _errors(caplog.records) == []
     assert world.runtime.services.freeze.is_frozen("acme") is None
     assert audit_entries(world, action="config.changed") == []
+
+
+# -- text no database can store ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"], ids=["NUL", "lone surrogate"])
+def test_a_nul_or_a_lone_surrogate_is_refused_at_the_door(
+    world: FakeWorld, caplog: pytest.LogCaptureFixture, bad: str
+) -> None:
+    # Found by hand after the fuzz: a dismissal note holding one reached the INSERT, which
+    # failed (PostgreSQL refuses NUL in text; neither database encodes a lone surrogate), and
+    # the modal hung on an error ref. Slack sends neither.
+    mention_id = carded(world)
+    card = world.card(mention_id)
+    admin = world.user(ADMIN, "admin")
+    metadata = DismissContext(mention_id, card.channel, str(card.ts)).dump()
+    choice = {"type": "static_select", "selected_option": {"value": "other"}}
+    note = {"type": "plain_text_input", "value": f"spam{bad}here"}
+    values = {REASON_BLOCK: {REASON_ACTION: choice}, NOTE_BLOCK: {NOTE_ACTION: note}}
+    view = {"id": "V1", "type": "modal", "callback_id": DISMISS_CALLBACK}
+    view |= {"private_metadata": metadata, "state": {"values": values}}
+    payload = {"type": "view_submission", "team": {"id": "T0BRAND"}, "trigger_id": "1.2.3"}
+    payload |= {"user": {"id": ADMIN, "name": "admin"}, "view": view}
+    command = {"command": "/brand", "text": f"freeze all spam{bad}", "user_id": ADMIN}
+    command |= {"channel_id": OPS, "trigger_id": "1.2.3", "team_id": "T0BRAND"}
+    with caplog.at_level(logging.WARNING):
+        answers = [
+            admin.send_raw(json.dumps(payload), content_type="application/json"),
+            admin.send_raw(json.dumps(command), content_type="application/json"),
+        ]
+    assert [a.status_code for a in answers] == [400, 400]
+    assert world.mention(mention_id).state == "open"
+    assert world.runtime.services.freeze.is_frozen("acme") is None
+    assert _errors(caplog.records) == []
 
 
 # -- unsigned traffic ---------------------------------------------------------------------
