@@ -49,9 +49,11 @@ from bot.core.models import (
     MentionNote,
     OutsidePost,
 )
-from bot.fakes.drafting import draft_via_slack, said
+from bot.fakes.drafting import approval_card, draft_via_slack, said
+from bot.fakes.slack_api import FakeSlack
 from bot.fakes.world import FakeWorld
 from bot.slack import gate
+from bot.slack.cards.approval_card import DraftAction
 from bot.slack.cards.dismiss_modal import CALLBACK_ID as DISMISS_CALLBACK
 from bot.slack.cards.dismiss_modal import (
     NOTE_ACTION,
@@ -60,10 +62,13 @@ from bot.slack.cards.dismiss_modal import (
     REASON_BLOCK,
     DismissContext,
 )
+from bot.slack.cards.inbox_controls import InboxAction
+from bot.slack.cards.mention_card import MentionAction
 from bot.slack.payload import payload_problem
 
 OUTSIDER = "U0MALLORY"  # in no user group, not an admin; a member of every channel (fake Slack)
 ADMIN = "U0ADMIN"
+REJECT, EDIT = DraftAction.REJECT.value, DraftAction.EDIT.value
 OPS = "C0OPS"
 FUZZ = settings(
     derandomize=True,  # fixed seeds: CI and a laptop send the same payloads
@@ -196,6 +201,9 @@ class Seeded:
     mention_id: str
     draft_id: int
     card: tuple[str, str]  # the mention card's channel and ts
+    # Modals the app really opened, by callback id: a submission built on one gets past the
+    # "not one of my forms" checks, deep into the listener.
+    views: dict[str, list[dict[str, Any]]]
 
     def references(self) -> st.SearchStrategy[str]:
         ids = [self.mention_id, str(self.draft_id), f"{self.draft_id}:1", f"{self.mention_id}:x"]
@@ -252,6 +260,45 @@ def _pad(draw: st.DrawFn, payload: dict[str, Any], padding: st.SearchStrategy[in
         node, key = draw(st.sampled_from(leaves))
         chunk = node[key] or draw(st.sampled_from(TRICKY))
         node[key] = (chunk * (size // len(chunk) + 1))[:size]
+
+
+def _input(draw: st.DrawFn, element: dict[str, Any], seeded: Seeded) -> dict[str, Any]:
+    """What Slack submits for one input element of a real modal, with random values."""
+    kind = str(element.get("type"))
+    options = [o.get("value") for o in element.get("options") or [] if isinstance(o, dict)]
+    option = st.sampled_from(options) | _value(seeded) if options else _value(seeded)
+    picked: dict[str, Any] = {"type": kind}
+    if kind in ("static_select", "radio_buttons", "external_select"):
+        picked["selected_option"] = {"value": draw(option)}
+    elif kind.startswith("multi_") or kind == "checkboxes":
+        if kind.endswith("users_select"):
+            picked["selected_users"] = draw(st.lists(st.sampled_from([ADMIN, OUTSIDER]) | TEXT))
+        elif kind.endswith(("channels_select", "conversations_select")):
+            picked["selected_channels"] = draw(st.lists(st.sampled_from([OPS]) | TEXT))
+        else:
+            picked["selected_options"] = [{"value": v} for v in draw(st.lists(option, max_size=3))]
+    elif kind == "datetimepicker":
+        picked["selected_date_time"] = draw(st.integers(min_value=-(2**63), max_value=2**63))
+    elif kind == "users_select":
+        picked["selected_user"] = draw(st.sampled_from([ADMIN, OUTSIDER]) | TEXT)
+    elif kind in ("channels_select", "conversations_select"):
+        picked["selected_channel"] = draw(st.sampled_from([OPS, "C0CUSTOMER"]) | TEXT)
+    else:  # plain_text_input, number_input, email, url...
+        picked["value"] = draw(_value(seeded) | NUMBERS)
+    return picked
+
+
+def _real_state(draw: st.DrawFn, view: dict[str, Any], seeded: Seeded) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for index, block in enumerate(view.get("blocks") or []):
+        element = block.get("element")
+        if block.get("type") != "input" or not isinstance(element, dict):
+            continue
+        if draw(st.integers(0, 5)) == 0:
+            continue  # left out, as Slack does for an optional input left empty
+        block_id = str(block.get("block_id") or f"b{index}")
+        values[block_id] = {str(element.get("action_id")): _input(draw, element, seeded)}
+    return {"values": values}
 
 
 def _state(draw: st.DrawFn, seeded: Seeded) -> dict[str, Any]:
@@ -323,7 +370,14 @@ def payloads(
         metadata = json.dumps(draw(_metadata(seeded, channel, ts)))
         view: dict[str, Any] = {"id": "V0FUZZ", "type": "modal", "callback_id": listener.key}
         view |= {"private_metadata": draw(st.just(metadata) | sized()), "hash": "1.a"}
-        view |= {"state": _state(draw, seeded)}
+        real = seeded.views.get(str(listener.key), [])
+        if real and draw(st.integers(0, 3)) > 0:  # mostly from a modal the app opened
+            opened = draw(st.sampled_from(real))
+            view |= {"id": opened["id"], "state": _real_state(draw, opened, seeded)}
+            if draw(st.integers(0, 3)) > 0:
+                view["private_metadata"] = opened.get("private_metadata", "")
+        else:
+            view |= {"state": _state(draw, seeded)}
         payload |= {"type": "view_submission", "view": view}
     _mutate(draw, payload)
     _pad(draw, payload, padding)
@@ -424,6 +478,10 @@ def _errors(records: list[logging.LogRecord]) -> list[str]:
     return found
 
 
+def _more_views(slack: FakeSlack, *, than: int) -> bool:
+    return len(slack.views) > than
+
+
 @pytest.fixture
 def seeded(world: FakeWorld) -> Iterator[Seeded]:
     mention_id = carded(world, "@acme breach at the depot")  # crisis: S0CRISIS responders only
@@ -434,7 +492,24 @@ def seeded(world: FakeWorld) -> Iterator[Seeded]:
     draft = draft_via_slack(world, alice, "We are on it.")
     world.user(OUTSIDER, "mallory")
     assert draft.id is not None and card.ts is not None
-    yield Seeded(mention_id=mention_id, draft_id=draft.id, card=(card.channel, card.ts))
+    admin, bob = world.user(ADMIN, "admin"), world.user("U0BOB", "bob")
+    approval = approval_card(world, draft)
+    opened = [
+        partial(admin.click, channel=card.channel, ts=card.ts, action_id=MentionAction.DISMISS),
+        partial(admin.click, channel=card.channel, ts=card.ts, action_id=MentionAction.REPLY),
+        partial(admin.click, channel=card.channel, ts=card.ts, action_id=InboxAction.NOTE),
+        partial(bob.click, channel=approval.channel, ts=str(approval.ts), action_id=REJECT),
+        partial(alice.click, channel=approval.channel, ts=str(approval.ts), action_id=EDIT),
+    ]
+    for click in opened:
+        before = len(world.slack.views)
+        assert click().status_code == 200
+        world.slack.wait_for(partial(_more_views, than=before))
+    views: dict[str, list[dict[str, Any]]] = {}
+    for view in world.slack.views.values():
+        views.setdefault(str(view.get("callback_id")), []).append(view)
+    assert len(views) == len(opened), sorted(views)  # dismiss, create (a reply), note, ...
+    yield Seeded(mention_id, draft.id, (card.channel, card.ts), views)
 
 
 # CI's share; BRANDBOT_FUZZ_EXAMPLES=200 for a longer hunt on a laptop.
@@ -587,7 +662,7 @@ def test_a_nul_or_a_lone_surrogate_is_refused_at_the_door(
     choice = {"type": "static_select", "selected_option": {"value": "other"}}
     note = {"type": "plain_text_input", "value": f"spam{bad}here"}
     values = {REASON_BLOCK: {REASON_ACTION: choice}, NOTE_BLOCK: {NOTE_ACTION: note}}
-    view = {"id": "V1", "type": "modal", "callback_id": DISMISS_CALLBACK}
+    view: dict[str, Any] = {"id": "V1", "type": "modal", "callback_id": DISMISS_CALLBACK}
     view |= {"private_metadata": metadata, "state": {"values": values}}
     payload = {"type": "view_submission", "team": {"id": "T0BRAND"}, "trigger_id": "1.2.3"}
     payload |= {"user": {"id": ADMIN, "name": "admin"}, "view": view}
