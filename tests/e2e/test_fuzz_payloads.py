@@ -5,8 +5,9 @@ events), so a listener added tomorrow is fuzzed without touching this file. Each
 signed and sent over HTTP to the real server; it may be refused (4xx) or answered (2xx) with a
 note to the person, never a 5xx and never an unhandled error. Sent by someone who may do nothing
 here, garbage must leave the business tables as they were: mentions, drafts, approvals, edits,
-freezes, overrides and notes unchanged, only refusals (and a draft of their own) in the audit
-log, and the chain still verifies. Unsigned traffic is refused before anything parses it.
+freezes, overrides, notes and outside posts unchanged, only refusals in the audit log, and the
+chain still verifies. Sent by an admin, it reaches the parsers behind the permission checks.
+Unsigned traffic is refused before anything parses it; numbers in commands are bounded.
 
 Fixed seeds (`derandomize=True`): a red run reproduces on the next run.
 """
