@@ -646,6 +646,29 @@ def test_out_of_range_numbers_in_commands_get_a_clear_answer(
     assert audit_entries(world, action="config.changed") == []
 
 
+@pytest.mark.parametrize("stamp", [-115963347322, 10**15], ids=["year -1705", "year 31 million"])
+def test_a_schedule_no_picker_sends_gets_the_schedule_rule_not_an_error(
+    world: FakeWorld, caplog: pytest.LogCaptureFixture, stamp: int
+) -> None:
+    # Found by the fuzz: datetime.fromtimestamp raised on it, and the form hung on an error ref.
+    alice = world.user("U0ALICE", "alice")
+    alice.command("/tweet", "", channel="C0CUSTOMER")
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    values: dict[str, dict[str, Any]] = {
+        "text": {"value": {"type": "plain_text_input", "value": "Spring sale"}},
+        "schedule": {"value": {"type": "datetimepicker", "selected_date_time": stamp}},
+    }
+    with caplog.at_level(logging.WARNING):
+        answer = alice.submit_view(view["id"], values)
+    assert answer.status_code == 200
+    errors = answer.json()["errors"]
+    assert "in the past" in errors["schedule"] or "at most 90 days ahead" in errors["schedule"]
+    assert _errors(caplog.records) == []
+    with transaction(world.db, read_only=True) as session:
+        assert list(session.scalars(select(Draft))) == []
+
+
 # -- text no database can store ----------------------------------------------------------
 
 

@@ -215,5 +215,9 @@ def value_of(values: dict[str, Any], block: str) -> Any:
         return (element["selected_option"] or {}).get("value")
     if "selected_date_time" in element:
         stamp = element["selected_date_time"]
-        return datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+        try:
+            return datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+        except (OverflowError, OSError, ValueError):  # past year 9999 or before year 1: forged
+            # The farthest time there is, so the lint refuses it with the range it allows.
+            return (datetime.max if int(stamp) > 0 else datetime.min).replace(tzinfo=UTC)
     return element.get("value")
