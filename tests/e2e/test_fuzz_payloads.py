@@ -514,7 +514,7 @@ def seeded(world: FakeWorld) -> Iterator[Seeded]:
 
 
 # CI's share; BRANDBOT_FUZZ_EXAMPLES=200 for a longer hunt on a laptop.
-EXAMPLES_PER_LISTENER = int(os.environ.get("BRANDBOT_FUZZ_EXAMPLES", "5"))
+EXAMPLES_PER_LISTENER = int(os.environ.get("BRANDBOT_FUZZ_EXAMPLES", "4"))
 
 
 @dataclass
