@@ -3,6 +3,7 @@ service, say what happened. Every check (admin, values, channels) is the service
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -30,6 +31,7 @@ from policies.config import ROUTING_CRITERIA
 from policies.config.overrides import ROUTING_SCOPE
 from policies.slack_text import channel_id, label, principal_id, unescape, words
 
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # the range is the setting's to check, and to name
 SUBCOMMANDS = (
     "segments",
     "channel",
@@ -307,7 +309,6 @@ def _handle(value: str, subcommand: str = "accounts") -> str:
 def _number(values: list[str], subcommand: str) -> int:
     if len(values) != 1:
         raise Usage("Give one whole number.", subcommand)
-    try:
-        return int(values[0])
-    except ValueError:
-        raise Usage(f"{values[0]!r} is not a whole number.", subcommand) from None
+    if not WHOLE_NUMBER.fullmatch(values[0]):  # int() also takes "1_0", "+3" and non-ASCII digits
+        raise Usage(f"{values[0]!r} is not a whole number.", subcommand)
+    return int(values[0])

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 Period = Literal["hour", "day", "week"]
 PERIODS: tuple[Period, ...] = ("hour", "day", "week")
-_RELATIVE = re.compile(r"(\d{1,6})\s*([mhdw])", re.IGNORECASE)
+_RELATIVE = re.compile(r"([0-9]{1,6})\s*([mhdw])", re.IGNORECASE)  # \d takes other digits
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_WINDOW = timedelta(days=366)  # a longer report is a typo, not a question
 
@@ -83,7 +83,12 @@ def parse_since(value: str, now: datetime, time_zone: str) -> datetime:
     relative = _RELATIVE.fullmatch(text)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2).lower()
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now - timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:  # 999999w is before year 1: far past any window `window` allows
+            raise ValueError(
+                f"--since {value!r} reaches back more than {MAX_WINDOW.days} days"
+            ) from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             parsed = datetime.combine(datetime.fromisoformat(text).date(), time())

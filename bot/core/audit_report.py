@@ -108,7 +108,8 @@ def _status_id(segments: list[str]) -> str | None:
     return candidate if _TWEET_ID.fullmatch(candidate) else None
 
 
-_RELATIVE = re.compile(r"(\d+)\s*([mhdw])", re.IGNORECASE)
+_RELATIVE = re.compile(r"([0-9]+)\s*([mhdw])", re.IGNORECASE)  # ASCII: \d takes other digits
+MAX_DIGITS = 9  # int() refuses over 4,300 digits with a message about Python, not --since
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -121,6 +122,8 @@ def parse_since(value: str, now: datetime) -> datetime:
     now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     relative = _RELATIVE.fullmatch(text)
     if relative:
+        if len(relative.group(1)) > MAX_DIGITS:
+            raise ValueError(f"--since takes a number of at most {MAX_DIGITS} digits")
         amount, unit = int(relative.group(1)), relative.group(2).lower()
         try:
             return (now - timedelta(**{_UNITS[unit]: amount})).astimezone(UTC)

@@ -32,14 +32,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+
+def make_engine(
+    url: str, *, echo: bool = False, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> Engine:
+    """`busy_timeout_seconds`: how long SQLite waits for another connection's write lock before
+    "database is locked" (a test's contention drill shortens it rather than wait 30 s)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
-        )
-        _configure_sqlite(engine)
+        connect_args = {"check_same_thread": False, "timeout": busy_timeout_seconds}
+        engine = create_engine(url, echo=echo, connect_args=connect_args)
+        _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_seconds * 1000))
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -52,14 +57,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

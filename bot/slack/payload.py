@@ -116,7 +116,31 @@ def payload_problem(body: Any) -> str | None:
     kind = _kind(body)
     if kind is None:
         return "not a request this app handles"
-    return _shape_problem(body) or _kind_problem(kind, body) or _identity_problem(body)
+    return (
+        _shape_problem(body)
+        or _kind_problem(kind, body)
+        or _identity_problem(body)
+        or _text_problem(body)
+    )
+
+
+# A NUL, which PostgreSQL text cannot hold, and a lone surrogate (`"\ud800"` is valid JSON but
+# no character), which neither database can encode: Slack sends neither; a store would fail.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _text_problem(body: dict[str, Any]) -> str | None:
+    pending: list[Any] = [body]
+    while pending:  # iterative: Bolt's parser already bounds the depth, not the breadth
+        node = pending.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            for text in (key, value):
+                if isinstance(text, str) and UNSTORABLE.search(text):
+                    return "a string holds a NUL or a lone surrogate"
+            if isinstance(value, dict | list):
+                pending.append(value)
+    return None
 
 
 def _kind(body: dict[str, Any]) -> str | None:

@@ -316,6 +316,19 @@ def test_parse_since_rejects_garbage(value: str) -> None:
         parse_since(value, NOW)
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("999999999d", "before year 1"),
+        ("9" * 5000 + "d", "at most 9 digits"),  # int() refuses over 4,300 digits, unclearly
+        ("\u0663d", "30m, 24h, 7d, 2w"),  # an Arabic-Indic 3: a digit to `\\d`, not to a person
+    ],
+)
+def test_parse_since_bounds_its_number(value: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_since(value, NOW)
+
+
 # --- export ------------------------------------------------------------------------------------
 
 

@@ -68,6 +68,9 @@ def test_since(text: str, zone: str, expected: datetime) -> None:
         ("2026-13-01", "use a duration like"),
         ("2027-01-01", "not in the past"),
         ("400d", "more than 366 days"),
+        ("999999w", "more than 366 days"),  # before year 1: once an OverflowError
+        ("999999d", "more than 366 days"),
+        ("\u0663d", "use a duration like"),  # an Arabic-Indic 3 is a digit to \\d, not to us
     ],
 )
 def test_bad_since_says_what_to_write(text: str, says: str) -> None:

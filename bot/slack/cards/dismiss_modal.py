@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.slack.cards.forms import form
+from bot.slack.cards.forms import form, metadata_of, text_in
 from bot.slack.cards.mention_card import escape
 from policies.dismissal import REASONS, dismissal_problems
 
@@ -36,8 +36,8 @@ class DismissContext:
 
     @classmethod
     def load(cls, raw: str) -> DismissContext:
-        data = json.loads(raw or "{}")
-        return cls(str(data["mention_id"]), str(data["channel"]), str(data["message_ts"]))
+        data = metadata_of(raw)
+        return cls(*(text_in(data, k) for k in ("mention_id", "channel", "message_ts")))
 
 
 def build_dismiss_modal(

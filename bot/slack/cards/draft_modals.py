@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     UrlInputElement,
 )
 
-from bot.slack.cards.forms import form
+from bot.slack.cards.forms import form, metadata_of, optional_text_in, text_in
 from bot.slack.cards.inbox_modals import saved_replies_block
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.cards.quoted_context import QuotedContext, quoted_context_blocks
@@ -63,13 +63,13 @@ class DraftContext:
 
     @classmethod
     def load(cls, raw: str) -> DraftContext:
-        data = json.loads(raw or "{}")
+        data = metadata_of(raw)
         return cls(
-            channel=str(data["channel"]),
-            in_reply_to=data.get("in_reply_to"),
-            card_ts=data.get("card_ts"),
-            value=data.get("value"),
-            quote_of=data.get("quote_of"),
+            channel=text_in(data, "channel"),
+            in_reply_to=optional_text_in(data, "in_reply_to"),
+            card_ts=optional_text_in(data, "card_ts"),
+            value=optional_text_in(data, "value"),
+            quote_of=optional_text_in(data, "quote_of"),
         )
 
 
@@ -215,5 +215,9 @@ def value_of(values: dict[str, Any], block: str) -> Any:
         return (element["selected_option"] or {}).get("value")
     if "selected_date_time" in element:
         stamp = element["selected_date_time"]
-        return datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+        try:
+            return datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+        except (OverflowError, OSError, ValueError):  # past year 9999 or before year 1: forged
+            # The farthest time there is, so the lint refuses it with the range it allows.
+            return (datetime.max if int(stamp) > 0 else datetime.min).replace(tzinfo=UTC)
     return element.get("value")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,3 +24,27 @@ def form(
         blocks=list(blocks),
     )
     return view.to_dict()
+
+
+def metadata_of(raw: str) -> dict[str, Any]:
+    """A submitted form's private_metadata, as one of ours wrote it: a JSON object. Slack hands
+    it back unchanged, but a forged submission may hold anything; ValueError then, whatever was
+    wrong (`null`, a list, a number in a text field), so a listener has one thing to catch."""
+    data = json.loads(raw or "{}")
+    if not isinstance(data, dict):
+        raise ValueError("private_metadata is not a JSON object")
+    return data
+
+
+def text_in(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"private_metadata {key} is not a string")
+    return value
+
+
+def optional_text_in(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"private_metadata {key} is not a string")
+    return value

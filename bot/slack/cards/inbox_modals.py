@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core.models import Mention
 from bot.slack.cards.dismiss_modal import reason_inputs
-from bot.slack.cards.forms import form
+from bot.slack.cards.forms import form, metadata_of, text_in
 from bot.slack.cards.mention_card import escape
 
 NOTE_CALLBACK = "inbox_note_modal"
@@ -49,13 +49,12 @@ class InboxContext:
 
     @classmethod
     def load(cls, raw: str) -> InboxContext:
-        data = json.loads(raw or "{}")
-        return cls(
-            str(data["mention_id"]),
-            str(data["channel"]),
-            str(data["message_ts"]),
-            [str(i) for i in data.get("mention_ids", [])],
-        )
+        data = metadata_of(raw)
+        ids = data.get("mention_ids", [])
+        if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+            raise ValueError("private_metadata mention_ids is not a list of strings")
+        mention, channel, ts = (text_in(data, k) for k in ("mention_id", "channel", "message_ts"))
+        return cls(mention, channel, ts, ids)
 
 
 def _quoted(mention: Mention) -> SectionBlock:

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.models import OutsidePost, OutsidePostState
-from bot.slack.cards.forms import form
+from bot.slack.cards.forms import form, metadata_of, text_in
 from bot.slack.cards.mention_card import escape, quoted, slack_date
 
 EXPECTED_CALLBACK = "outside_post_expected_modal"
@@ -48,8 +48,8 @@ class ExpectedContext:
 
     @classmethod
     def load(cls, raw: str) -> ExpectedContext:
-        data = json.loads(raw or "{}")
-        return cls(str(data["tweet_id"]), str(data["channel"]), str(data["message_ts"]))
+        data = metadata_of(raw)
+        return cls(*(text_in(data, k) for k in ("tweet_id", "channel", "message_ts")))
 
 
 def tweet_url(post: OutsidePost) -> str:

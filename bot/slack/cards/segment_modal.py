@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
     UserMultiSelectElement,
 )
 
-from bot.slack.cards.forms import form
+from bot.slack.cards.forms import form, metadata_of, text_in
 from bot.slack.cards.mention_card import segment_label
 
 SEGMENT_CALLBACK = "segment_edit_modal"
@@ -69,9 +69,12 @@ def segment_metadata(segment: str, revision: int) -> str:
 
 def segment_of(metadata: str) -> tuple[str, int]:
     """The segment a submitted form was opened for, and the configuration revision it showed
-    (ValueError/KeyError/TypeError: not our form)."""
-    data = json.loads(metadata or "{}")
-    return str(data["segment"]), int(data["revision"])
+    (ValueError: not our form)."""
+    data = metadata_of(metadata)
+    revision = data.get("revision")
+    if not isinstance(revision, int) or isinstance(revision, bool):  # int(1e309) would raise
+        raise ValueError("private_metadata revision is not a whole number")
+    return text_in(data, "segment"), revision
 
 
 def listed(values: list[str]) -> str:
