@@ -1,20 +1,20 @@
 """Benchmark (5), a viral storm: 10,000 mentions into one channel while the fake Slack enforces
 about one message a second per channel (a token bucket, answering 429 with Retry-After).
 
-The real app runs its outbox worker on its own thread against the fake Slack over loopback HTTP;
-this script feeds the fake X in bursts of 500 (X's mentions timeline serves ~800 at most) and
-polls back to back, as fast as X serves them — the poller's schedule is not what is measured.
-After the storm it polls quietly until the surge ends, then sends 20 more mentions, which get
-their own cards again. It prints: Slack calls made (by method), 429s received and their share of posts, the most calls
-per second in one channel, mentions lost (in neither a posted card nor a posted summary), the
-time until every mention is visible in Slack (in a card, or counted by a summary as Slack shows
-it), and whether the channel's own cards came in the order their tweets were written.
+The real app runs its outbox worker on its own thread against the fake Slack over loopback HTTP,
+paced by slack_pacing (1/s, bursts of 3) as `brandbot run` paces it; this script feeds the fake X
+in bursts of 500 (X's mentions timeline serves ~800 at most) and polls back to back, as fast as X
+serves them — the poller's schedule is not what is measured. After the storm it polls quietly until
+the surge ends, then sends 20 more mentions, which get their own cards again. It prints: Slack
+calls made (by method), 429s received and their share of posts, the most calls per second in one
+channel, mentions lost (in neither a posted card nor a posted summary), the time until every
+mention is visible in Slack (in a card, or counted by a summary as Slack shows it), and whether the
+channel's own cards came in the order their tweets were written.
 Run: .venv/bin/python bench/storm.py [--mentions 10000] [--database-url URL]
 """
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 import tempfile
@@ -22,13 +22,11 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from ingest_throughput import arguments, scratch_database
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-import bot.fakes.world as world_module
 from bot.core.clock import SystemClock, utcnow
 from bot.core.db import transaction
 from bot.core.models import Mention, PollCursor, SlackMessage, Surge, SurgeMention
@@ -62,27 +60,6 @@ TEXTS = [
     "@acme thanks for fixing it so fast #{n}",
     "@acme my order {n} is stuck, awful",
 ]
-
-
-class PacedSlack(FakeSlack):
-    """The fake Slack with chat.postMessage limited per channel, as Slack does it."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
-
-    def _answer(self, method: str, args: dict[str, Any], token: Any) -> Any:
-        if method == "chat.postMessage" and token == self.bot_token:
-            channel = str(args.get("channel", ""))
-            now = time.monotonic()
-            tokens, at = self._buckets.get(channel, (float(BUCKET), now))
-            tokens = min(float(BUCKET), tokens + (now - at) * RATE)
-            if tokens < 1.0:
-                self._buckets[channel] = (tokens, now)
-                wait = max(1, math.ceil((1.0 - tokens) / RATE))
-                return 429, {"Retry-After": str(wait)}, {"ok": False, "error": "ratelimited"}
-            self._buckets[channel] = (tokens - 1.0, now)
-        return super()._answer(method, args, token)
 
 
 def _author(offset: int) -> Callable[[int], str]:
@@ -127,9 +104,12 @@ def _max_per_second(times: list[float]) -> int:
 def main() -> int:
     args = arguments(__doc__, "mentions", 10_000)
     config = parse_config(CONFIG, filename="storm.yaml")
-    vars(world_module)["FakeSlack"] = PacedSlack  # the world builds its fake Slack by this name
     with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url, tmp) as url:
-        world = FakeWorld(config=config, database_url=url, clock=SystemClock()).start()
+        # The outbox paces itself by slack_pacing as `brandbot run` does (a FakeWorld does not
+        # unless asked), and the fake Slack enforces the same bucket, as Slack would.
+        world = FakeWorld(config=config, database_url=url, clock=SystemClock(), paced=True)
+        world.start()
+        world.slack.enforce_channel_rate(per_second=RATE, burst=BUCKET)
         try:
             return _run(world, args.mentions, url, TAIL)
         finally:
@@ -244,6 +224,9 @@ def _run(world: FakeWorld, total: int, url: str, tail: int) -> int:
     lost = total + tail - summarised - len(carded)  # the tail's cards are counted too
     print(f"backend: {url.split(':')[0]}; storm: {total:,} mentions into one channel, then {tail}")
     print(f"fake Slack: chat.postMessage limited to {RATE:g}/s per channel (bursts of {BUCKET})")
+    pace = world.runtime.outbox.pacing  # unpaced, the outbox learns the rate from 429s only
+    paced = f"{pace.per_second:g}/s per channel (bursts of {pace.burst})" if pace else "NOT paced"
+    print(f"outbox: {paced}")
     print(f"ingested (stored {stored:,}) in {ingested_at:.1f} s")
     methods = ", ".join(f"{m} {n}" for m, n in by_method.most_common())
     print(f"Slack calls: {len(calls):,} ({methods})")

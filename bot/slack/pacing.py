@@ -101,7 +101,9 @@ class Pacer:
         return row.held_until - now
 
     def hold(self, session: Session, key: str, wait: timedelta, *, now: datetime) -> None:
-        """Slack said 429: nothing goes to `key` for `wait`, and then one send, not a burst."""
+        """Slack said 429: nothing goes to `key` for `wait`, and then one send, not a burst.
+        Unpaced (`rate` None, the fakes' default) only the hold counts: after it the queue goes
+        out back to back until the next 429, so measure storms paced, as `brandbot run` is."""
         row = self._locked(session, key, now)
         until = now + wait
         row.held_until = until if row.held_until is None else max(row.held_until, until)

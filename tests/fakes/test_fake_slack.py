@@ -256,6 +256,14 @@ def test_channel_rate_is_enforced_like_slack_when_asked(fake: FakeSlack, client:
     now[0] += 1.0
     assert [post("C1"), post("C1")] == [200, "429 after 1"]
     client.chat_update(channel="C1", ts=fake.messages["C1"][0]["ts"], text="y")  # not limited
+    # Refilled continuously (half a second is half a send; a refusal takes none), and a quiet
+    # spell fills the bucket to its size, no more: the outbox's bucket is the same model.
+    now[0] += 0.5
+    assert post("C1") == "429 after 1"
+    now[0] += 0.5
+    assert post("C1") == 200
+    now[0] += 600
+    assert [post("C1"), post("C1"), post("C1")] == [200, 200, "429 after 1"]
 
 
 def test_5xx_lost_responses_and_storms(fake: FakeSlack, client: WebClient) -> None:

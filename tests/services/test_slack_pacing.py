@@ -186,6 +186,48 @@ def test_a_slow_send_never_makes_the_next_one_reach_slack_early(
     assert _posted(paced, CARE) == care
 
 
+def test_after_a_quiet_spell_a_burst_and_after_a_429_one_send_never_more(
+    paced: ServiceKit, clock: FakeClock
+) -> None:
+    # What bench/storm.py reported after its storm: four posts in one burst after a quiet spell,
+    # two ~10 ms apart after each 429 hold (its outbox ran unpaced). Each call here takes 10 ms
+    # of the clock, as on loopback, so a bucket counted from the takes would run ahead.
+    calls: list[tuple[datetime, SlackCall]] = []
+
+    def answered(call: SlackCall) -> None:
+        calls.append((clock.now(), call))
+        clock.advance(seconds=0.01)
+
+    paced.slack.on_call = answered
+
+    def post_all(count: int, first_id: int) -> list[str]:
+        ids = _queue(paced, CARE, count, first_id=first_id)
+        _run_until(paced, clock, lambda: _posted(paced, CARE)[-count:] == ids, step=0.1, limit=20)
+        return ids
+
+    def post_times(since: datetime) -> list[datetime]:
+        return [at for at, c in calls if c.method == "chat.postMessage" and c.ok and at >= since]
+
+    first = post_all(5, 1_800_000_000_000_000_000)
+    clock.advance(seconds=30)  # quiet: the bucket is full again, and no fuller than a burst
+    quiet_at = clock.now()
+    second = post_all(5, 1_800_000_000_000_100_000)
+    paced.slack.fail_next("chat.postMessage", status=429, retry_after=2)
+    clock.advance(seconds=30)
+    held_at = clock.now()
+    third = post_all(4, 1_800_000_000_000_200_000)
+
+    refused = [at for at, c in calls if c.http_status == 429]
+    assert len(refused) == 1, "the outbox sent faster than Slack's bucket allows"
+    assert _posted(paced, CARE) == first + second + third
+    after_quiet = post_times(quiet_at)[:5]
+    assert (after_quiet[3] - after_quiet[0]).total_seconds() >= 1.0  # a burst of 3, no more
+    after_hold = post_times(held_at)
+    assert (after_hold[0] - refused[0]).total_seconds() >= 2.0  # Slack's Retry-After
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(after_hold)]
+    assert min(gaps) >= 1.0, f"after the hold: one send, then 1/s, not a burst: {gaps}"
+
+
 def test_a_429_holds_only_that_channel(paced: ServiceKit, clock: FakeClock) -> None:
     paced.slack.fail_next("chat.postMessage", status=429, retry_after=20)
     care = _queue(paced, CARE, 2)  # the first is refused: customer relations waits 20 s
