@@ -7,12 +7,23 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+from support import TEST_CONFIG
+
 from bot.core import audit
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.fakes.world import FakeWorld
+from policies.config import BrandConfig, parse_config
 
 MENTIONS = "mentions:acme"
+
+
+@pytest.fixture
+def config() -> BrandConfig:
+    # 250 mentions at once into one channel would be a surge (one summary, cards on demand):
+    # this drill is about X's rate limit, so every mention gets its own card.
+    return parse_config(TEST_CONFIG + "surge: {enabled: false}\n", filename="test.yaml")
 
 
 def test_a_429_mid_poll_waits_for_the_reset_and_cards_every_mention_once(
