@@ -259,18 +259,24 @@ class SurgeService:
 
     def _claim_next(self, click: Click, surge: Surge, summary: SlackMessage) -> str:
         passed: set[str] = set()
+        waiting = and_(
+            col(SurgeMention.surge_id) == surge.id,
+            col(Mention.state) == MentionState.OPEN,
+            col(Mention.claimed_by).is_(None),
+        )
+        # A surge may hold mentions of segments the clicker doesn't answer for (two segments
+        # sharing a channel, a mention rerouted from the summary's thread): skip those rather
+        # than refuse while theirs wait. None they may claim: the oldest is refused, as before.
+        mine = self._claimable_segments(click, surge, waiting)
+        if mine:
+            waiting = and_(waiting, col(Mention.segment).in_(mine))
         for _ in range(CLAIM_TRIES):
             now = self._ctx.clock.now()
             with self._ctx.transaction() as session:
                 mention = session.scalars(
                     select(Mention)
                     .join(SurgeMention, col(SurgeMention.mention_id) == col(Mention.id))
-                    .where(
-                        col(SurgeMention.surge_id) == surge.id,
-                        col(Mention.state) == MentionState.OPEN,
-                        col(Mention.claimed_by).is_(None),
-                        col(Mention.id).not_in(passed),
-                    )
+                    .where(waiting, col(Mention.id).not_in(passed))
                     .order_by(col(Mention.tweeted_at), col(Mention.id))
                     .limit(1)
                 ).first()
@@ -290,6 +296,28 @@ class SurgeService:
                 )
             passed.add(mention.id)  # someone was faster: the next one
         raise ActionRefused("Everyone is claiming at once; try again in a moment.")
+
+    def _claimable_segments(
+        self, click: Click, surge: Surge, waiting: ColumnElement[bool]
+    ) -> list[str]:
+        """The segments of the surge's waiting mentions the clicker may claim in."""
+        with self._ctx.transaction(read_only=True) as session:
+            segments = list(
+                session.scalars(
+                    select(col(Mention.segment))
+                    .join(SurgeMention, col(SurgeMention.mention_id) == col(Mention.id))
+                    .where(waiting)
+                    .distinct()
+                )
+            )
+        check = self._checkpoint(click.person, click.channel, surge, "claim_next")
+        return [
+            segment
+            for segment in sorted(segments)
+            if permissions.may_act_on_mention(
+                "claim", actor=check.segment_actor(segment), claimed_by=None
+            ).allowed
+        ]
 
     def _show(
         self,

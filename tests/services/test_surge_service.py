@@ -251,3 +251,20 @@ def test_a_forged_button_or_an_unknown_surge_changes_nothing(kit: ServiceKit) ->
         assert (
             session.scalars(select(Mention).where(col(Mention.claimed_by).is_not(None))).all() == []
         )
+
+
+def test_claim_next_passes_over_a_mention_the_clicker_may_not_claim(kit: ServiceKit) -> None:
+    """A mention of the surge rerouted to a segment the clicker doesn't answer for stays in the
+    surge: Claim next must give the clicker the next one they may claim, not refuse them while
+    mentions of their own segment wait."""
+    ids = _queue(kit, 6)
+    kit.surges.fold()
+    kit.surges.show_next(_summary_click(kit, "U0BOB"))
+    kit.deliver()
+    rerouted = kit.mention(ids[0])
+    kit.mentions.reroute(kit.on_mention("U0BOB", rerouted), to_segment="crisis_management")
+    result = kit.surges.claim_next(_summary_click(kit, "U0BOB"))
+    assert "You claimed" in result, result
+    assert kit.mention(ids[1]).claimed_by == "U0BOB"
+    assert kit.mention(ids[0]).claimed_by is None
+    assert kit.audit("mention.refused") == [], "passing over it is not a refusal"
