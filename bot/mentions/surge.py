@@ -136,10 +136,13 @@ class SurgeService:
             # one whose outcome is unknown may be there already. Those are posted as cards.
             # Retired, not deleted: SQLite reuses the highest deleted ids, and an outbox pass
             # holding the old ids would then lease and post the new cards behind the fold.
+            # Threaded under the summary: a message a concurrent writer queues under a retired
+            # card after this commits is sent there by the outbox (which follows a root that
+            # will never be posted), rather than waiting for it forever.
             retired = session.execute(
                 update(SlackMessage)
                 .where(col(SlackMessage.channel) == channel, _foldable(now))
-                .values(kind=FOLDED_CARD, pending=False)
+                .values(kind=FOLDED_CARD, pending=False, thread_root_id=surge.card_id)
                 .returning(col(SlackMessage.id), col(SlackMessage.subject_id))
                 .execution_options(synchronize_session=False)
             ).all()

@@ -268,3 +268,34 @@ def test_claim_next_passes_over_a_mention_the_clicker_may_not_claim(kit: Service
     assert kit.mention(ids[1]).claimed_by == "U0BOB"
     assert kit.mention(ids[0]).claimed_by is None
     assert kit.audit("mention.refused") == [], "passing over it is not a refusal"
+
+
+def test_a_message_queued_under_a_card_as_it_folds_goes_in_the_summarys_thread(
+    kit: ServiceKit,
+) -> None:
+    """A writer that read a mention's card just before a fold committed (a reminder, a follow-up
+    on PostgreSQL's READ COMMITTED) queues its message under a card that will never be posted:
+    it must still reach Slack, in the summary's thread, not wait for that card forever."""
+    ids = _queue(kit, 6)
+    (card,) = _card_rows(kit, ids[3])
+    assert kit.surges.fold() == 6
+    with transaction(kit.engine) as session:  # what the concurrent writer commits after the fold
+        outbox.enqueue(
+            session,
+            [
+                outbox.NewMessage(
+                    kind="announcement",
+                    subject_id="1",
+                    channel="C0CUSTOMER",
+                    thread_root_id=card.id,
+                )
+            ],
+            now=kit.clock.now(),
+        )
+    for _ in range(5):
+        kit.deliver()
+        kit.clock.advance(seconds=2)  # type: ignore[attr-defined]
+    (surge,) = _surges(kit)
+    (late,) = kit.messages("announcement")
+    assert late.ts is not None, late.last_error
+    assert late.thread_root_id == surge.card_id
