@@ -26,6 +26,7 @@ from bot.core.models import Mention, MentionState, SlackMessage, Surge, SurgeMen
 from bot.mentions.service import MENTION_CARD, MentionService
 from bot.slack.cards.surge_summary import SHOW_BATCH, SurgeLine
 from bot.slack.clicks import Click, Person
+from bot.slack.directory import SLACK_UNAVAILABLE, DirectoryUnavailable
 from policies import permissions
 from policies.permissions import Actor
 from policies.surge import SurgeStep, next_step, threshold
@@ -257,6 +258,17 @@ class SurgeService:
         assert surge is not None and summary is not None
         if summary.ts is None:
             raise ActionRefused("Its summary isn't in Slack yet; try again in a moment.")
+        # Checked as on its summary, which only someone in its channel can click: every App
+        # Home lists the surges, and a segment naming no responders lets anyone in its channel
+        # claim, not anyone in the workspace. Fail closed when Slack can't say.
+        check = self._checkpoint(person, "app_home", surge, "claim_next")
+        if not check.is_admin():
+            try:
+                member = person.user_id in self._ctx.directory.channel_members(summary.channel)
+            except DirectoryUnavailable:
+                check.refuse(SLACK_UNAVAILABLE)
+            if not member:
+                check.refuse(f"Only members of <#{summary.channel}> can claim its mentions.")
         click = Click(person, summary.channel, summary.ts, action_id="claim_next")
         return self._claim_next(click, surge, summary)
 

@@ -299,3 +299,20 @@ def test_a_message_queued_under_a_card_as_it_folds_goes_in_the_summarys_thread(
     (late,) = kit.messages("announcement")
     assert late.ts is not None, late.last_error
     assert late.thread_root_id == surge.card_id
+
+
+def test_claim_next_from_the_app_home_needs_the_summarys_channel(kit: ServiceKit) -> None:
+    """Every App Home lists the surges, but on the summary only someone in its channel can click
+    Claim next: from the App Home, someone outside the channel of a segment that names no
+    responders ("anyone in its channel") is refused, as is anyone when Slack can't say."""
+    kit.slack.add_channel("C0CUSTOMER", "customer-relations", members=["U0BOB"])
+    ids = _queue(kit, 6)
+    kit.surges.fold()
+    click = _summary_click(kit, "U0BOB")
+    (surge,) = _surges(kit)
+    with pytest.raises(ActionRefused, match="C0CUSTOMER"):
+        kit.surges.claim_next_from_home(kit.person("U0MALLORY"), str(surge.id))
+    assert all(kit.mention(m).claimed_by is None for m in ids)
+    assert kit.audit("surge.refused")
+    assert "You claimed" in kit.surges.claim_next_from_home(click.person, str(surge.id))
+    assert "You claimed" in kit.surges.claim_next_from_home(kit.person("U0ADMIN"), str(surge.id))
