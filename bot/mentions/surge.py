@@ -172,10 +172,16 @@ class SurgeService:
                     .values(thread_root_id=surge.card_id)
                     .execution_options(synchronize_session=False)
                 )
-            before = surge.mentions
-            surge.mentions = before + len(retired)
-            surge.last_folded_at = now
-            session.add(surge)
+            # Added in SQL, not from the row read above: another replica may have folded other
+            # cards into this surge since (PostgreSQL reads committed rows per statement).
+            total = session.execute(
+                update(Surge)
+                .where(col(Surge.id) == surge.id)
+                .values(mentions=col(Surge.mentions) + len(retired), last_folded_at=now)
+                .returning(col(Surge.mentions))
+                .execution_options(synchronize_session=False)
+            ).scalar_one()
+            before = total - len(retired)
             _grown(session, surge.card_id, now=now)
             audit.record(
                 session,
@@ -184,7 +190,7 @@ class SurgeService:
                 subject=f"surge:{surge.id}",
                 at=now,
                 before={"mentions": before},
-                after={"channel": channel, "mentions": surge.mentions, "folded": len(retired)},
+                after={"channel": channel, "mentions": total, "folded": len(retired)},
             )
         self._ctx.hooks.cards_changed()  # the summary, and every App Home listing surges
         return len(retired)

@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlmodel import col
 from support import TEST_CONFIG
 
 from bot.core import outbox
 from bot.core.clock import FakeClock
-from bot.core.db import transaction
+from bot.core.db import is_postgres, transaction
 from bot.core.errors import ActionRefused
 from bot.core.models import Mention, SlackMessage, Surge, SurgeMention
 from bot.fakes.services import ServiceKit, add_mention
+from bot.mentions import surge as surge_module
 from bot.mentions.service import MENTION_CARD
 from bot.mentions.surge import SURGE_SUMMARY
 from bot.slack.clicks import Click
@@ -316,3 +317,32 @@ def test_claim_next_from_the_app_home_needs_the_summarys_channel(kit: ServiceKit
     assert kit.audit("surge.refused")
     assert "You claimed" in kit.surges.claim_next_from_home(click.person, str(surge.id))
     assert "You claimed" in kit.surges.claim_next_from_home(kit.person("U0ADMIN"), str(surge.id))
+
+
+def test_two_folds_growing_one_surge_count_every_mention(
+    make_kit: Callable[..., ServiceKit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas folding new cards into one open surge (PostgreSQL, READ COMMITTED): the
+    summary's count must add both, or its Show next disappears while mentions are unshown."""
+    first, second = make_kit(SHORT), make_kit(SHORT)
+    if not is_postgres(first.engine):
+        pytest.skip("SQLite runs one process, and BEGIN IMMEDIATE serialises the folds")
+    _queue(first, 6)
+    first.surges.fold()
+    _queue(first, 4)
+    calls = count()
+    real = surge_module._foldable
+
+    def interleaved(now: datetime) -> ColumnElement[bool]:
+        # The first fold's second use is its retiring UPDATE, after it read the surge row: the
+        # other replica folds in between, and three more cards arrive.
+        if next(calls) == 1:
+            assert second.surges.fold() == 4
+            _queue(first, 3)
+        return real(now)
+
+    monkeypatch.setattr(surge_module, "_foldable", interleaved)
+    assert first.surges.fold() == 3
+    (surge,) = _surges(first)
+    assert len(_summarised(first)) == 13
+    assert surge.mentions == 13
