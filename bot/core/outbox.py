@@ -236,6 +236,15 @@ class Outbox(Worker):
                 return Taken.GONE
             if message.thread_root_id is not None:
                 root = session.get(SlackMessage, message.thread_root_id)
+                for _ in range(3):  # bounded: a retired card points at a summary, not a chain
+                    # Its root will never be posted (a card folded into a surge summary, which
+                    # points at the summary): the reply goes where the root went.
+                    if root is None or root.ts is not None or root.pending:
+                        break
+                    if root.thread_root_id is None or root.thread_root_id == root.id:
+                        break
+                    message.thread_root_id = root.thread_root_id
+                    root = session.get(SlackMessage, root.thread_root_id)
                 if root is not None and root.ts is None:  # a reply waits for its thread
                     self._reschedule(session, message, delay=timedelta(seconds=1), error=None)
                     return Taken.LATER

@@ -26,6 +26,7 @@ from bot.core.models import Mention, MentionState, SlackMessage, Surge, SurgeMen
 from bot.mentions.service import MENTION_CARD, MentionService
 from bot.slack.cards.surge_summary import SHOW_BATCH, SurgeLine
 from bot.slack.clicks import Click, Person
+from bot.slack.directory import SLACK_UNAVAILABLE, DirectoryUnavailable
 from policies import permissions
 from policies.permissions import Actor
 from policies.surge import SurgeStep, next_step, threshold
@@ -136,10 +137,13 @@ class SurgeService:
             # one whose outcome is unknown may be there already. Those are posted as cards.
             # Retired, not deleted: SQLite reuses the highest deleted ids, and an outbox pass
             # holding the old ids would then lease and post the new cards behind the fold.
+            # Threaded under the summary: a message a concurrent writer queues under a retired
+            # card after this commits is sent there by the outbox (which follows a root that
+            # will never be posted), rather than waiting for it forever.
             retired = session.execute(
                 update(SlackMessage)
                 .where(col(SlackMessage.channel) == channel, _foldable(now))
-                .values(kind=FOLDED_CARD, pending=False)
+                .values(kind=FOLDED_CARD, pending=False, thread_root_id=surge.card_id)
                 .returning(col(SlackMessage.id), col(SlackMessage.subject_id))
                 .execution_options(synchronize_session=False)
             ).all()
@@ -168,10 +172,16 @@ class SurgeService:
                     .values(thread_root_id=surge.card_id)
                     .execution_options(synchronize_session=False)
                 )
-            before = surge.mentions
-            surge.mentions = before + len(retired)
-            surge.last_folded_at = now
-            session.add(surge)
+            # Added in SQL, not from the row read above: another replica may have folded other
+            # cards into this surge since (PostgreSQL reads committed rows per statement).
+            total = session.execute(
+                update(Surge)
+                .where(col(Surge.id) == surge.id)
+                .values(mentions=col(Surge.mentions) + len(retired), last_folded_at=now)
+                .returning(col(Surge.mentions))
+                .execution_options(synchronize_session=False)
+            ).scalar_one()
+            before = total - len(retired)
             _grown(session, surge.card_id, now=now)
             audit.record(
                 session,
@@ -180,7 +190,7 @@ class SurgeService:
                 subject=f"surge:{surge.id}",
                 at=now,
                 before={"mentions": before},
-                after={"channel": channel, "mentions": surge.mentions, "folded": len(retired)},
+                after={"channel": channel, "mentions": total, "folded": len(retired)},
             )
         self._ctx.hooks.cards_changed()  # the summary, and every App Home listing surges
         return len(retired)
@@ -254,23 +264,40 @@ class SurgeService:
         assert surge is not None and summary is not None
         if summary.ts is None:
             raise ActionRefused("Its summary isn't in Slack yet; try again in a moment.")
+        # Checked as on its summary, which only someone in its channel can click: every App
+        # Home lists the surges, and a segment naming no responders lets anyone in its channel
+        # claim, not anyone in the workspace. Fail closed when Slack can't say.
+        check = self._checkpoint(person, "app_home", surge, "claim_next")
+        if not check.is_admin():
+            try:
+                member = person.user_id in self._ctx.directory.channel_members(summary.channel)
+            except DirectoryUnavailable:
+                check.refuse(SLACK_UNAVAILABLE)
+            if not member:
+                check.refuse(f"Only members of <#{summary.channel}> can claim its mentions.")
         click = Click(person, summary.channel, summary.ts, action_id="claim_next")
         return self._claim_next(click, surge, summary)
 
     def _claim_next(self, click: Click, surge: Surge, summary: SlackMessage) -> str:
         passed: set[str] = set()
+        waiting = and_(
+            col(SurgeMention.surge_id) == surge.id,
+            col(Mention.state) == MentionState.OPEN,
+            col(Mention.claimed_by).is_(None),
+        )
+        # A surge may hold mentions of segments the clicker doesn't answer for (two segments
+        # sharing a channel, a mention rerouted from the summary's thread): skip those rather
+        # than refuse while theirs wait. None they may claim: the oldest is refused, as before.
+        mine = self._claimable_segments(click, surge, waiting)
+        if mine:
+            waiting = and_(waiting, col(Mention.segment).in_(mine))
         for _ in range(CLAIM_TRIES):
             now = self._ctx.clock.now()
             with self._ctx.transaction() as session:
                 mention = session.scalars(
                     select(Mention)
                     .join(SurgeMention, col(SurgeMention.mention_id) == col(Mention.id))
-                    .where(
-                        col(SurgeMention.surge_id) == surge.id,
-                        col(Mention.state) == MentionState.OPEN,
-                        col(Mention.claimed_by).is_(None),
-                        col(Mention.id).not_in(passed),
-                    )
+                    .where(waiting, col(Mention.id).not_in(passed))
                     .order_by(col(Mention.tweeted_at), col(Mention.id))
                     .limit(1)
                 ).first()
@@ -290,6 +317,28 @@ class SurgeService:
                 )
             passed.add(mention.id)  # someone was faster: the next one
         raise ActionRefused("Everyone is claiming at once; try again in a moment.")
+
+    def _claimable_segments(
+        self, click: Click, surge: Surge, waiting: ColumnElement[bool]
+    ) -> list[str]:
+        """The segments of the surge's waiting mentions the clicker may claim in."""
+        with self._ctx.transaction(read_only=True) as session:
+            segments = list(
+                session.scalars(
+                    select(col(Mention.segment))
+                    .join(SurgeMention, col(SurgeMention.mention_id) == col(Mention.id))
+                    .where(waiting)
+                    .distinct()
+                )
+            )
+        check = self._checkpoint(click.person, click.channel, surge, "claim_next")
+        return [
+            segment
+            for segment in sorted(segments)
+            if permissions.may_act_on_mention(
+                "claim", actor=check.segment_actor(segment), claimed_by=None
+            ).allowed
+        ]
 
     def _show(
         self,

@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlmodel import col
 from support import TEST_CONFIG
 
 from bot.core import outbox
 from bot.core.clock import FakeClock
-from bot.core.db import transaction
+from bot.core.db import is_postgres, transaction
 from bot.core.errors import ActionRefused
 from bot.core.models import Mention, SlackMessage, Surge, SurgeMention
 from bot.fakes.services import ServiceKit, add_mention
+from bot.mentions import surge as surge_module
 from bot.mentions.service import MENTION_CARD
 from bot.mentions.surge import SURGE_SUMMARY
 from bot.slack.clicks import Click
@@ -251,3 +252,97 @@ def test_a_forged_button_or_an_unknown_surge_changes_nothing(kit: ServiceKit) ->
         assert (
             session.scalars(select(Mention).where(col(Mention.claimed_by).is_not(None))).all() == []
         )
+
+
+def test_claim_next_passes_over_a_mention_the_clicker_may_not_claim(kit: ServiceKit) -> None:
+    """A mention of the surge rerouted to a segment the clicker doesn't answer for stays in the
+    surge: Claim next must give the clicker the next one they may claim, not refuse them while
+    mentions of their own segment wait."""
+    ids = _queue(kit, 6)
+    kit.surges.fold()
+    kit.surges.show_next(_summary_click(kit, "U0BOB"))
+    kit.deliver()
+    rerouted = kit.mention(ids[0])
+    kit.mentions.reroute(kit.on_mention("U0BOB", rerouted), to_segment="crisis_management")
+    result = kit.surges.claim_next(_summary_click(kit, "U0BOB"))
+    assert "You claimed" in result, result
+    assert kit.mention(ids[1]).claimed_by == "U0BOB"
+    assert kit.mention(ids[0]).claimed_by is None
+    assert kit.audit("mention.refused") == [], "passing over it is not a refusal"
+
+
+def test_a_message_queued_under_a_card_as_it_folds_goes_in_the_summarys_thread(
+    kit: ServiceKit,
+) -> None:
+    """A writer that read a mention's card just before a fold committed (a reminder, a follow-up
+    on PostgreSQL's READ COMMITTED) queues its message under a card that will never be posted:
+    it must still reach Slack, in the summary's thread, not wait for that card forever."""
+    ids = _queue(kit, 6)
+    (card,) = _card_rows(kit, ids[3])
+    assert kit.surges.fold() == 6
+    with transaction(kit.engine) as session:  # what the concurrent writer commits after the fold
+        outbox.enqueue(
+            session,
+            [
+                outbox.NewMessage(
+                    kind="announcement",
+                    subject_id="1",
+                    channel="C0CUSTOMER",
+                    thread_root_id=card.id,
+                )
+            ],
+            now=kit.clock.now(),
+        )
+    for _ in range(5):
+        kit.deliver()
+        kit.clock.advance(seconds=2)  # type: ignore[attr-defined]
+    (surge,) = _surges(kit)
+    (late,) = kit.messages("announcement")
+    assert late.ts is not None, late.last_error
+    assert late.thread_root_id == surge.card_id
+
+
+def test_claim_next_from_the_app_home_needs_the_summarys_channel(kit: ServiceKit) -> None:
+    """Every App Home lists the surges, but on the summary only someone in its channel can click
+    Claim next: from the App Home, someone outside the channel of a segment that names no
+    responders ("anyone in its channel") is refused, as is anyone when Slack can't say."""
+    kit.slack.add_channel("C0CUSTOMER", "customer-relations", members=["U0BOB"])
+    ids = _queue(kit, 6)
+    kit.surges.fold()
+    click = _summary_click(kit, "U0BOB")
+    (surge,) = _surges(kit)
+    with pytest.raises(ActionRefused, match="C0CUSTOMER"):
+        kit.surges.claim_next_from_home(kit.person("U0MALLORY"), str(surge.id))
+    assert all(kit.mention(m).claimed_by is None for m in ids)
+    assert kit.audit("surge.refused")
+    assert "You claimed" in kit.surges.claim_next_from_home(click.person, str(surge.id))
+    assert "You claimed" in kit.surges.claim_next_from_home(kit.person("U0ADMIN"), str(surge.id))
+
+
+def test_two_folds_growing_one_surge_count_every_mention(
+    make_kit: Callable[..., ServiceKit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas folding new cards into one open surge (PostgreSQL, READ COMMITTED): the
+    summary's count must add both, or its Show next disappears while mentions are unshown."""
+    first, second = make_kit(SHORT), make_kit(SHORT)
+    if not is_postgres(first.engine):
+        pytest.skip("SQLite runs one process, and BEGIN IMMEDIATE serialises the folds")
+    _queue(first, 6)
+    first.surges.fold()
+    _queue(first, 4)
+    calls = count()
+    real = surge_module._foldable
+
+    def interleaved(now: datetime) -> ColumnElement[bool]:
+        # The first fold's second use is its retiring UPDATE, after it read the surge row: the
+        # other replica folds in between, and three more cards arrive.
+        if next(calls) == 1:
+            assert second.surges.fold() == 4
+            _queue(first, 3)
+        return real(now)
+
+    monkeypatch.setattr(surge_module, "_foldable", interleaved)
+    assert first.surges.fold() == 3
+    (surge,) = _surges(first)
+    assert len(_summarised(first)) == 13
+    assert surge.mentions == 13
