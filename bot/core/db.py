@@ -121,6 +121,21 @@ def _read_only(engine: Engine) -> Engine:
     return found
 
 
+# The largest id an INTEGER primary key holds on PostgreSQL (SQLite's are wider; ours never get
+# near either).
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(value: str | None) -> int | None:
+    """The row id a payload's text names: ASCII digits within an id column's range, else None.
+    (`int()` also reads "٣" and "1_0", and a number past the column's range makes PostgreSQL
+    refuse the whole query.)"""
+    if not value or len(value) > 10 or not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ROW_ID else None
+
+
 S = TypeVar("S", bound=Select[Any])
 
 

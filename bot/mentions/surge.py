@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from bot.core import audit, outbox
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
+from bot.core.db import insert_ignoring_conflicts, row_id, rowcount, table_of, transaction
 from bot.core.errors import ActionRefused
 from bot.core.guard import Checkpoint
 from bot.core.models import Mention, MentionState, SlackMessage, Surge, SurgeMention
@@ -255,7 +255,8 @@ class SurgeService:
         """Claim next from the App Home: the surge by its id, acting on its summary."""
         surge_id = value or ""
         with self._ctx.transaction() as session:
-            surge = session.get(Surge, int(surge_id)) if surge_id.isdecimal() else None
+            number = row_id(surge_id)
+            surge = session.get(Surge, number) if number is not None else None
             summary = session.get(SlackMessage, surge.card_id) if surge and surge.card_id else None
         if surge is None or summary is None:
             Checkpoint(

@@ -246,8 +246,11 @@ def test_a_forged_button_or_an_unknown_surge_changes_nothing(kit: ServiceKit) ->
     forged = Click(click.person, click.channel, click.message_ts, value="999")
     with pytest.raises(ActionRefused, match="doesn't match"):
         kit.surges.claim_next(forged)
-    with pytest.raises(ActionRefused, match="isn't one of mine"):
-        kit.surges.claim_next_from_home(click.person, "²")
+    # a superscript digit, an Arabic-Indic one, and an id past PostgreSQL's INTEGER (found by
+    # the fuzz: the lookup raised "integer out of range" instead of refusing)
+    for value in ("²", "٣", "2128142817296384000", "-1", ""):
+        with pytest.raises(ActionRefused, match="isn't one of mine"):
+            kit.surges.claim_next_from_home(click.person, value)
     with transaction(kit.engine) as session:
         assert (
             session.scalars(select(Mention).where(col(Mention.claimed_by).is_not(None))).all() == []
