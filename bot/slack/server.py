@@ -73,11 +73,13 @@ class HttpServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._thread is not None and self._thread.is_alive():
+        try:
+            if self._thread is None or not self._thread.is_alive():
+                raise OSError("no loop to wake")
             # Closed from inside its own loop: closed from here, the loop would only notice at
             # its next wake-up (waitress polls once a second), and every stop would take 1 s.
             self._server.trigger.pull_trigger(self._server.close)
-        else:
+        except OSError:  # the loop is gone, or its trigger already closed: close it from here
             self._server.close()
         if self._thread:
             self._thread.join(timeout=5)
