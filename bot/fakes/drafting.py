@@ -63,9 +63,17 @@ def draft_via_slack(
         values["account"] = account_choice(account)
     if schedule is not None:
         values["schedule"] = {"value": {"type": "datetimepicker", "selected_date_time": schedule}}
+
+    def notes(slack: Any) -> int:  # what the author has been told, where they acted
+        return sum(1 for e in slack.ephemerals if e["user"] == author.user_id)
+
+    told = notes(world.slack)
     response = author.submit_view(view["id"], values)
     assert response.status_code == 200 and not response.text, response.text
     world.slack.wait_for(lambda _: (d := latest_draft(world)) is not None and d.text == text)
+    # "Your draft is waiting for approval in #…" follows the answer to Slack: wait for it, so a
+    # caller waiting for its own next note never takes this one for it.
+    world.slack.wait_for(lambda s: notes(s) > told)
     world.deliver()
     draft = latest_draft(world)
     assert draft is not None
