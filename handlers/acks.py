@@ -72,12 +72,7 @@ class Listen:
             def submitted(
                 ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
             ) -> None:
-                try:
-                    fresh = self._first_time(request)
-                except Exception as error:  # cannot record it: refuse rather than risk a replay
-                    report(error, body, client)
-                    fresh = False
-                if not fresh:
+                if not self._fresh(request, body, client):
                     ack()  # as the original was answered, as far as Slack can tell
                     return
                 then = _run(listener, ack=ack, body=body, client=client)
@@ -150,15 +145,19 @@ class Listen:
         _check_takes(work)
 
         def later(request: BoltRequest, body: dict[str, Any], client: WebClient) -> None:
-            try:
-                if not self._first_time(request):
-                    return
-            except Exception as error:  # cannot record it: refuse rather than risk a replay
-                report(error, body, client)
-                return
-            _run(work, body=body, client=client)
+            if self._fresh(request, body, client):
+                _run(work, body=body, client=client)
 
         return later
+
+    def _fresh(self, request: BoltRequest, body: dict[str, Any], client: WebClient) -> bool:
+        """Whether to act on this request: not a replay. If it cannot be recorded, the person is
+        told and nothing is done, rather than risk acting on a replay."""
+        try:
+            return self._first_time(request)
+        except Exception as error:
+            report(error, body, client)
+            return False
 
     def _first_time(self, request: BoltRequest) -> bool:
         """False for a replay of an HTTP request already handled (Socket Mode has no replays
