@@ -56,6 +56,7 @@ from bot.mentions.timers import RESPONSE_REMINDER, ResponseTimers
 from bot.reports.digest import DigestWorker
 from bot.reports.service import ReportService
 from bot.services import Services
+from bot.slack.answers import AnswersFirst
 from bot.slack.client import interactive_client, outbox_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.gate import ReplayGuard
@@ -87,6 +88,7 @@ class Runtime(OnContext):
     digests: DigestWorker
     services: Services
     bolt: App
+    answers: AnswersFirst
     owner: str
     leader: Leader
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -129,6 +131,7 @@ class Runtime(OnContext):
         self._threads.append(thread)
 
     def stop(self) -> None:
+        self.answers.drain()  # the clicks' work still held starts now, and is not lost
         self._stop.set()
         self.outbox.wake()
         self.publisher.wake()
@@ -151,6 +154,7 @@ class Runtime(OnContext):
             self.bolt,
             healthy=self.healthy,
             signing_secret=str(self.settings.slack_signing_secret),
+            answers=self.answers,
         )
 
 
@@ -198,17 +202,19 @@ def build_runtime(
         owner=owner,
         x_timeout=settings.x_timeout_seconds,
     )
+    # Named, so logs say which lines came from listeners' work.
+    work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix=WORK_THREAD_NAME)
     bolt = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # Socket Mode needs none
         # Each listener's ack runs in the request thread and answers Slack at once; the work
         # runs on its executor after the answer (handlers/acks.py).
         process_before_response=True,
-        # Named, so logs say which lines came from listeners' work.
-        listener_executor=ThreadPoolExecutor(WORK_THREADS, thread_name_prefix=WORK_THREAD_NAME),
+        listener_executor=work,
         raise_error_for_unhandled_request=False,
     )
-    handlers.register(bolt, wired.services, replays=ReplayGuard(engine))
+    answers = AnswersFirst(work, threads=WORK_THREADS)  # the work waits for Slack's answers
+    handlers.register(bolt, wired.services, replays=ReplayGuard(engine), answers=answers)
     return Runtime(
         settings=settings,
         config=config,
@@ -221,6 +227,7 @@ def build_runtime(
         digests=wired.digests,
         services=wired.services,
         bolt=bolt,
+        answers=answers,
         owner=owner,
         leader=Leader(engine=engine, clock=clock, owner=owner, interval=config.poll_seconds),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
+from bot.slack.answers import AnswersFirst
 from bot.slack.gate import ReplayGuard
 from handlers import (
     app_home,
@@ -23,9 +24,15 @@ from handlers import (
 from handlers.acks import Listen
 
 
-def register(app: App, services: Services, *, replays: ReplayGuard | None = None) -> None:
+def register(
+    app: App,
+    services: Services,
+    *,
+    replays: ReplayGuard | None = None,
+    answers: AnswersFirst | None = None,
+) -> None:
     errors.register(app)
-    listen = Listen(app, replays=replays)
+    listen = Listen(app, replays=replays, answers=answers)
     mention_actions.register(listen, services)
     inbox.register(listen, services)
     drafts.register(listen, services)

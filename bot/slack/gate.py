@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from sqlmodel import col
 from bot.core.clock import utcnow
 from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
 from bot.core.models import SeenRequest
+from bot.slack.answers import ANSWERED, AnsweredBody, AnswersFirst
 from bot.slack.payload import payload_problem
 
 log = logging.getLogger("brandbot.slack")
@@ -88,17 +90,43 @@ class SlackGate:
     """WSGI middleware: checks POSTs to `path` and dispatches them to `bolt`; passes everything
     else straight to `inner`."""
 
-    def __init__(self, inner: WsgiApp, *, bolt: App, signing_secret: str, path: str) -> None:
+    def __init__(
+        self,
+        inner: WsgiApp,
+        *,
+        bolt: App,
+        signing_secret: str,
+        path: str,
+        answers: AnswersFirst | None = None,
+    ) -> None:
         self._inner = inner
         self._bolt = bolt
         self._verifier = SignatureVerifier(signing_secret)
         self._path = path
+        self._answers = answers
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != self._path:
             return self._inner(environ, start_response)
+        if self._answers is None:
+            return self._serve(environ, start_response, None)
+        # Counted from arrival until waitress has written the answer: work waits for it.
+        answered = self._answers.answering()
+        try:
+            body = self._serve(environ, start_response, answered)
+        except BaseException:
+            self._answers.answered(answered)
+            raise
+        return AnsweredBody(body, self._answers, answered)
+
+    def _serve(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        answered: threading.Event | None,
+    ) -> Iterable[bytes]:
         try:
             raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         except (ValueError, OSError):
@@ -106,6 +134,8 @@ class SlackGate:
         parsed, status, reason = self._check(environ, raw)
         if parsed is None:
             return self._refuse(start_response, status, reason)
+        if answered is not None:  # the listeners' work waits for it (handlers/acks.py)
+            parsed.context[ANSWERED] = answered
         answer = self._bolt.dispatch(parsed)  # as SlackRequestHandler does with its own parse
         response = WsgiHttpResponse(answer.status, headers=answer.headers, body=answer.body)
         start_response(response.status, response.get_headers())

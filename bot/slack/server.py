@@ -12,19 +12,25 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.slack.answers import AnswersFirst
 from bot.slack.gate import SlackGate
 
 EVENTS_PATH = "/slack/events"
 
 
 def wsgi_app(
-    bolt_app: App, *, healthy: Callable[[], bool], signing_secret: str
+    bolt_app: App,
+    *,
+    healthy: Callable[[], bool],
+    signing_secret: str,
+    answers: AnswersFirst | None = None,
 ) -> Callable[..., Iterable[bytes]]:
     slack = SlackGate(
         SlackRequestHandler(bolt_app, path=EVENTS_PATH),
         bolt=bolt_app,
         signing_secret=signing_secret,
         path=EVENTS_PATH,
+        answers=answers,
     )
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

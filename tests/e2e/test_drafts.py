@@ -84,6 +84,7 @@ def test_a_forged_or_replayed_self_approval_never_publishes(world: FakeWorld) ->
             {"type": "section", "text": {"type": "mrkdwn", "text": "author: U0BOB, approvals: 5"}}
         ],
     }
+    told = len(world.slack.ephemerals)
     alice.forge_action(
         channel=card.channel,
         ts=str(card.ts),
@@ -92,7 +93,7 @@ def test_a_forged_or_replayed_self_approval_never_publishes(world: FakeWorld) ->
         message=forged_message,
         extra={"view": {"private_metadata": '{"author": "U0BOB"}'}},
     )
-    world.slack.wait_for(lambda s: s.ephemerals)
+    world.slack.wait_for(lambda s: len(s.ephemerals) > told)  # the refusal, after the answer
     late = SlackUser(
         app_url=world.app_url,
         signing_secret=world.signing_secret,

@@ -1,0 +1,118 @@
+"""AnswersFirst: handed-off work waits for Slack's answers, on a real thread pool and a clock the
+test moves (the releaser re-reads it every 0.1 s)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bot.slack.answers import AnsweredBody, AnswersFirst
+
+TIMEOUT = 5.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(2) as executor:
+        yield executor
+
+
+def started() -> tuple[threading.Event, Callable[[], None]]:
+    ran = threading.Event()
+    return ran, ran.set
+
+
+def test_work_waits_for_its_own_answer_to_be_written(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0, clock=clock)
+    answer = answers.answering()
+    ran, work = started()
+    answers.submit(work, after=answer)
+    clock.now += 5  # long past the quiet and max waits: only its own answer holds it
+    assert not ran.wait(0.3) and answers.held() == 1
+    answers.answered(answer)
+    assert ran.wait(TIMEOUT) and answers.held() == 0
+
+
+def test_work_waits_while_a_burst_of_requests_arrives(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, max_wait=1.0, clock=clock)
+    first = answers.answering()
+    ran, work = started()
+    answers.submit(work, after=None)
+    answers.answered(first)
+    answers.answered(answers.answering())  # the next click of the burst, just answered
+    assert answers.held() == 1  # the clock has not moved: no quiet yet
+    clock.now += 0.05
+    assert ran.wait(TIMEOUT)
+
+
+def test_a_steady_stream_of_requests_delays_work_by_max_wait_at_most(
+    pool: ThreadPoolExecutor,
+) -> None:
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, max_wait=1.0, clock=clock)
+    answers.answering()  # a request that is being answered the whole time
+    ran, work = started()
+    answers.submit(work, after=None)
+    clock.now += 0.5
+    assert not ran.wait(0.3) and answers.held() == 1
+    clock.now += 0.6
+    assert ran.wait(TIMEOUT)
+
+
+def test_no_more_work_starts_than_the_pool_has_threads(pool: ThreadPoolExecutor) -> None:
+    answers = AnswersFirst(pool, threads=1, quiet=0)
+    go = threading.Event()
+    first, second = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        first.set()
+        go.wait(TIMEOUT)
+
+    answers.submit(slow, after=None)
+    answers.submit(second.set, after=None)
+    assert first.wait(TIMEOUT)
+    assert answers.held() == 1  # queued here, not in the executor, while the first runs
+    go.set()
+    assert second.wait(TIMEOUT)
+
+
+def test_drain_releases_everything_held_and_later_work_starts_at_once(
+    pool: ThreadPoolExecutor,
+) -> None:
+    answers = AnswersFirst(pool, threads=2, clock=Clock())
+    answer = answers.answering()  # never written: only a drain lets the work go
+    ran, work = started()
+    answers.submit(work, after=answer)
+    answers.drain()
+    assert ran.wait(TIMEOUT)
+    late, late_work = started()
+    answers.submit(late_work, after=answers.answering())
+    assert late.wait(TIMEOUT)
+
+
+def test_the_answered_body_marks_the_answer_written_when_the_server_closes_it(
+    pool: ThreadPoolExecutor,
+) -> None:
+    answers = AnswersFirst(pool, threads=2, quiet=0)
+    answer = answers.answering()
+    body = AnsweredBody([b"{}"], answers, answer)
+    assert list(body) == [b"{}"] and not answer.is_set()
+    body.close()
+    body.close()  # a second close counts once
+    assert answer.is_set()
+    ran, work = started()
+    answers.submit(work, after=answer)
+    assert ran.wait(TIMEOUT)
