@@ -84,7 +84,7 @@ def draft_via_slack(world: FakeWorld, author: SlackUser, text: str) -> int:
     response = author.submit_view(
         view["id"], {"text": {"value": {"type": "plain_text_input", "value": text}}}
     )
-    assert response.status_code == 200 and not response.text, response.text
+    assert response.done, response
     world.slack.wait_for(
         lambda _: (d := latest_draft(world)) is not None and d.text == text, timeout=TIMEOUT
     )

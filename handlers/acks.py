@@ -10,11 +10,11 @@ deep copy of the request per click; see `_hand_off`.)
 The work first records the request in the replay guard (a write) and does nothing when it
 was seen before; a replay is acknowledged like the original, and changes nothing.
 
-View submissions are the exception (`Listen.view`): what Slack shows after a submit (the form
-closed, or open with an error on a field) is the answer itself, and it is decided from the
-database (who may dismiss, whether the channel exists...). They run in the request thread,
-replay-checked first. A form whose checks are pure and whose outcome is a message closes in the
-ack and is worked on lazily (`Listen.form`).
+View submissions are answered first too (`Listen.view`): the answer puts the form in a
+"working" state, and the work, which decides from the database (who may dismiss, whether the
+channel exists...), then shows the form again with its errors on the fields, or done
+(`bot/slack/cards/form_states.py`). A form whose checks are pure and whose outcome is a message
+closes in the answer (`Listen.form`).
 """
 
 from __future__ import annotations
@@ -30,15 +30,16 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.slack.answers import ANSWERED, AnswersFirst
+from bot.slack.cards import form_states
 from bot.slack.gate import ReplayGuard
-from handlers.errors import report
+from handlers.errors import describe, report, tell
 
 log = logging.getLogger("brandbot.handlers")
 
 Matcher = str | Pattern[str]
-# A listener's work takes any of `body`, `client`, `view`, `event` (and `ack`, views only),
-# by name, as Bolt would give them. A view listener may return what to do once Slack has been
-# answered (a note to the person, say): it runs on the same pool, after.
+# A listener's work takes any of `body`, `client`, `view`, `event` (and `ack`, a `Decision`,
+# views only), by name, as Bolt would give them. A view listener may return a note for the
+# person, or what is left to do once the form shows its outcome.
 Work = Callable[..., Any]
 Then = Callable[[], None]
 # Field errors of a submitted form ({block_id: message}), none when it may go ahead.
@@ -70,30 +71,54 @@ class Listen:
         return self._lazily(self._app.event(name))
 
     def view(self, callback_id: str) -> Callable[[Work], Work]:
-        """A submission answered from what the database says: the listener acks itself, and
-        returns what is left to do after the answer, if anything."""
+        """A submission decided from what the database says. The answer only puts the form in
+        its "working" state; the listener runs after it, with a `Decision` for `ack`, and the
+        form then shows what it decided (`views.update`): again with the errors on the fields,
+        or done. What the listener returns is a note for the person (shown on the done form, and
+        told where they acted) or what is left to do, if anything."""
 
         def register(listener: Work) -> Work:
             _check_takes(listener, "ack", may_ack=True)
 
+            def decide(request: BoltRequest, body: dict[str, Any], client: WebClient) -> None:
+                self._decide(listener, request, body, client)
+
             def submitted(
                 ack: Ack, request: BoltRequest, body: dict[str, Any], client: WebClient
             ) -> None:
-                if not self._fresh(request, body, client):
-                    ack()  # as the original was answered, as far as Slack can tell
-                    return
-                then = _run(listener, ack=ack, body=body, client=client)
-                if ack.response is None:  # it failed before answering: the person was told
-                    ack()
-                if callable(then):  # what it says after deciding waits for no Slack call
-                    executor = self._app.listener_runner.listener_executor
-                    executor.submit(_run, lambda body, client: then(), body=body, client=client)
+                ack(response_action="update", view=form_states.working(body.get("view")))
+                self._hand_off(decide, request, body, client)
 
             submitted.__name__ = getattr(listener, "__name__", "view_submission")
             self._app.view(callback_id)(submitted)
             return listener
 
         return register
+
+    def _decide(
+        self, listener: Work, request: BoltRequest, body: dict[str, Any], client: WebClient
+    ) -> None:
+        """The replay check, the listener, and the form shown as it decided."""
+        submitted = body.get("view")
+        try:
+            if not self._first_time(request):
+                return  # a replay: the original's form shows the original's outcome
+            decision = Decision()
+            outcome = _call(listener, ack=decision, body=body, client=client)
+        except Exception as error:  # nothing was done: the form again, as typed, and why
+            problem = describe(error, body)
+            _show(client, body, form_states.again(submitted, {}, problem=problem), problem)
+            return
+        if decision.errors is not None:
+            shown = form_states.again(submitted, decision.errors)
+            _show(client, body, shown, " ".join(decision.errors.values()))
+            return
+        note = outcome if isinstance(outcome, str) else None
+        _show(client, body, form_states.done(submitted, note), None)
+        if note:
+            tell(client, body, note)
+        elif callable(outcome):
+            _run(lambda body, client: outcome(), body=body, client=client)
 
     def form(self, callback_id: str, check: FormCheck) -> Callable[[Work], Work]:
         """A submission whose outcome is told as a message, not on the form: `check` (pure,
@@ -190,13 +215,45 @@ def _check_takes(work: Work, *required: str, may_ack: bool = False) -> None:
         )
 
 
-def _run(work: Work, **given: Any) -> Any:
-    """Call `work` with what it asks for; what it raises becomes a note to the person."""
+class Decision:
+    """What a view listener is given for `ack`: it records the answer the listener would have
+    given Slack (`ack()` to go ahead, `ack(response_action="errors", errors=...)` to refuse)."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] | None = None
+
+    def __call__(self, response_action: str | None = None, **answer: Any) -> None:
+        if response_action == "errors":
+            self.errors = {str(k): str(v) for k, v in dict(answer.get("errors") or {}).items()}
+
+
+def _show(
+    client: WebClient, body: dict[str, Any], view: dict[str, Any], fallback: str | None
+) -> None:
+    """Show `view` in the submitted form's place; if Slack won't (the person closed the form,
+    say), tell them `fallback` where they acted instead."""
+    submitted = body.get("view")
+    view_id = submitted.get("id") if isinstance(submitted, dict) else None
+    try:
+        client.views_update(view_id=str(view_id or ""), view=view)
+    except Exception as error:
+        log.warning("could not show a submitted form's outcome (%s)", type(error).__name__)
+        if fallback:
+            tell(client, body, fallback)
+
+
+def _call(work: Work, **given: Any) -> Any:
+    """Call `work` with what it asks for of `given` (and the payload's view and event)."""
     body: dict[str, Any] = given["body"]
     offered = given | {"view": body.get("view"), "event": body.get("event")}
     wanted = inspect.signature(work).parameters
+    return work(**{name: value for name, value in offered.items() if name in wanted})
+
+
+def _run(work: Work, **given: Any) -> Any:
+    """`_call`; what it raises becomes a note to the person."""
     try:
-        return work(**{name: value for name, value in offered.items() if name in wanted})
+        return _call(work, **given)
     except Exception as error:
-        report(error, body, given["client"])
+        report(error, given["body"], given["client"])
         return None

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused, ConfigRefused
@@ -25,7 +24,7 @@ from bot.slack.cards.segment_modal import (
 )
 from bot.slack.cards.surge_summary import SurgeAction
 from bot.slack.clicks import Person
-from handlers.acks import Listen, Then
+from handlers.acks import Decision, Listen, Then
 from handlers.clicks import click_from, person_of
 from handlers.errors import describe
 
@@ -86,7 +85,7 @@ class HomeListeners:
         self._answer(body, open_form)
 
     def submit_edit(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> Then | None:
         """Saved through the steering service; what it refuses shows on the field, inline, and
         nothing is saved."""

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import partial
 from typing import Any
 
-from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -33,9 +31,9 @@ from bot.slack.cards.mention_card import MentionAction
 from bot.slack.cards.quoted_context import QuotedContext
 from bot.slack.cards.saved_reply_fill import errors_for_view, form_values
 from bot.slack.clicks import Click
-from handlers.acks import Listen, Then
+from handlers.acks import Decision, Listen
 from handlers.clicks import click_from, person_of
-from handlers.errors import answering, tell
+from handlers.errors import answering
 
 MAX_COMMAND_TEXT = 1000
 
@@ -108,8 +106,8 @@ def _register_drafting(listen: Listen, services: Services) -> None:
 
     @listen.view(CREATE_CALLBACK)
     def submit_draft(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> Then | None:
+        ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> str | None:
         submitted = view["state"]["values"]
         values = form_values(submitted)  # Text may be renamed by a saved reply
         try:
@@ -124,7 +122,7 @@ def _register_drafting(listen: Listen, services: Services) -> None:
             return None
         ack()
         channel = segments.channel(draft.segment)
-        return partial(tell, client, body, f"Your draft is waiting for approval in <#{channel}>.")
+        return f"Your draft is waiting for approval in <#{channel}>."
 
 
 def _register_approval_card(listen: Listen, services: Services) -> None:
@@ -154,8 +152,8 @@ def _register_approval_card(listen: Listen, services: Services) -> None:
 
     @listen.view(MARK_POSTED_CALLBACK)
     def submit_mark_posted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> Then | None:
+        ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> str | None:
         reference = str(value_of(view["state"]["values"], TWEET_BLOCK) or "")
         try:
             said = drafts.mark_posted(_click_from_view(body, view), reference=reference)
@@ -163,7 +161,7 @@ def _register_approval_card(listen: Listen, services: Services) -> None:
             ack(response_action="errors", errors={TWEET_BLOCK: str(refused)})
             return None
         ack()
-        return partial(tell, client, body, said)
+        return said
 
     @listen.action(DraftAction.REJECT)
     def open_reject(body: dict[str, Any], client: WebClient) -> None:
@@ -173,7 +171,7 @@ def _register_approval_card(listen: Listen, services: Services) -> None:
 
     @listen.view(REJECT_CALLBACK)
     def submit_reject(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         reason = str(value_of(view["state"]["values"], "reason") or "")
         try:
@@ -194,7 +192,7 @@ def _register_approval_card(listen: Listen, services: Services) -> None:
 
     @listen.view(EDIT_CALLBACK)
     def submit_edit(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         text = str(value_of(view["state"]["values"], BLOCKS["text"]) or "")
         try:

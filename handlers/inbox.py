@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -36,7 +35,7 @@ from bot.slack.cards.inbox_modals import (
 from bot.slack.cards.mention_card import segment_label
 from bot.slack.cards.saved_reply_fill import refilled_view
 from bot.slack.clicks import Click
-from handlers.acks import Listen
+from handlers.acks import Decision, Listen
 from handlers.clicks import click_from, person_of
 from handlers.errors import tell
 
@@ -99,7 +98,7 @@ class InboxListeners:
         )
 
     def submit_note(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         context = _context(view)
         if context is None:

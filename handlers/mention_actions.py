@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -21,7 +20,7 @@ from bot.slack.cards.dismiss_modal import (
 )
 from bot.slack.cards.mention_card import MentionAction
 from bot.slack.clicks import Click
-from handlers.acks import Listen
+from handlers.acks import Decision, Listen
 from handlers.clicks import click_from, person_of
 
 
@@ -65,7 +64,7 @@ def register(listen: Listen, services: Services) -> None:
         )
 
     def submit_dismiss(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         reason, note = parse_dismiss_values(view["state"]["values"])
         errors = dismiss_form_errors(reason, note)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core.errors import ActionRefused
@@ -19,9 +17,9 @@ from bot.slack.cards.outside_post_alert import (
     parse_reason,
 )
 from bot.slack.clicks import Click
-from handlers.acks import Listen, Then
+from handlers.acks import Decision, Listen
 from handlers.clicks import click_from, person_of
-from handlers.errors import answering, tell
+from handlers.errors import answering
 
 
 def register(listen: Listen, services: Services) -> None:
@@ -36,8 +34,8 @@ def register(listen: Listen, services: Services) -> None:
 
     @listen.view(EXPECTED_CALLBACK)
     def submit_expected(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> Then | None:
+        ack: Decision, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> str | None:
         reason = parse_reason(view["state"]["values"])
         try:
             said = alerts.mark_expected(_click_from_view(body, view), reason=reason)
@@ -45,7 +43,7 @@ def register(listen: Listen, services: Services) -> None:
             ack(response_action="errors", errors={REASON_BLOCK: str(refused)})
             return None
         ack()
-        return partial(tell, client, body, said)
+        return said
 
 
 def _click_from_view(body: dict[str, Any], view: dict[str, Any]) -> Click:

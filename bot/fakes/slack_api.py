@@ -447,6 +447,21 @@ class FakeSlack:
                 raise LookupError(f"no Home tab was published to {user_id}")
             return copy.deepcopy(self.home_views[user_id])
 
+    def replace_view(self, view_id: str, view: JSON) -> JSON:
+        """What Slack does with a submission answered ``response_action: update``."""
+        with self._lock:
+            current = self.views[view_id]
+            user, root = current["user_id"], current["root_view_id"]
+            self._store_view(view, user_id=user, view_id=view_id, root=root)
+            return copy.deepcopy(self.views[view_id])
+
+    def close_view(self, view_id: str) -> None:
+        """A submission answered with nothing (or ``clear``): the modal is gone; an update of it
+        is answered not_found, as Slack does."""
+        with self._lock:
+            if view_id in self.views:
+                self.views[view_id]["closed"] = True
+
     def views_for(self, user_id: str) -> list[JSON]:
         with self._lock:
             return [copy.deepcopy(v) for v in self.views.values() if v["user_id"] == user_id]
@@ -1019,6 +1034,7 @@ class FakeSlack:
     def _api_views_update(self, a: JSON) -> JSON:
         if "view_id" in a:
             view = self.views.get(a["view_id"])
+            view = None if view is None or view.get("closed") else view
         else:
             found = [v for v in self.views.values() if v["external_id"] == a.get("external_id")]
             view = found[-1] if found and a.get("external_id") else None

@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 from urllib.parse import urlencode
@@ -24,10 +25,12 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_DOMAIN, FakeSlack
 from bot.fakes.slack_socket import FakeSocketMode, Kind, SocketAck
+from bot.slack.cards import form_states
 
 JSON = dict[str, Any]
 Reply = requests.Response | SocketAck  # HTTP response, or the ack over Socket Mode
 VERIFICATION_TOKEN = "fake-legacy-verification-token"
+SETTLE = 10.0  # seconds a person waits for a "working" modal to show its outcome
 OPTION_ELEMENTS = frozenset({"static_select", "overflow", "radio_buttons"})
 PICKED = {"users_select": "selected_user", "conversations_select": "selected_conversation"}
 PICKED |= {"channels_select": "selected_channel", "datepicker": "selected_date"}
@@ -53,6 +56,58 @@ def _elements(blocks: list[JSON]) -> Iterator[tuple[str, JSON]]:
 def _options(element: JSON) -> list[JSON]:
     groups = element.get("option_groups") or []
     return list(element.get("options") or []) + [o for g in groups for o in g.get("options", [])]
+
+
+@dataclass
+class Submission:
+    """A submitted modal, as the person then sees it. The app's answer is applied as Slack would
+    (``response_action: update`` replaces the modal); when it put the modal in its "working"
+    state, the person watches until the app updates it (``views.update``), as a person would.
+
+    ``view`` is the modal shown in the end (None once closed); ``errors`` what it shows on its
+    fields (Slack's own, from an ``errors`` answer, or the app's after working); ``problem``
+    what it says on top; ``done`` whether the form is over (closed, or showing only an outcome).
+    """
+
+    reply: Reply
+    view: JSON | None
+    errors: dict[str, str]
+    problem: str | None
+
+    @property
+    def status_code(self) -> int:
+        return self.reply.status_code
+
+    @property
+    def done(self) -> bool:
+        if self.view is None:
+            return not self.errors
+        inputs = [b for b in self.view.get("blocks") or [] if b.get("type") == "input"]
+        return not (self.errors or self.problem or inputs or self.view.get("submit"))
+
+    @classmethod
+    def settle(cls, slack: FakeSlack, view_id: str, reply: Reply, *, watch: bool) -> Submission:
+        answer = _answer_of(reply)
+        action = answer.get("response_action")
+        if action == "errors":
+            return cls(reply, slack.view(view_id), dict(answer.get("errors") or {}), None)
+        if action != "update":
+            slack.close_view(view_id)
+            return cls(reply, None, {}, None)
+        shown = slack.replace_view(view_id, answer.get("view") or {})
+        if watch and form_states.is_working(shown):
+            slack.wait_for(lambda s: s.views[view_id]["hash"] != shown["hash"], timeout=SETTLE)
+            shown = slack.view(view_id)
+        return cls(reply, shown, form_states.field_errors_of(shown), form_states.problem_of(shown))
+
+
+def _answer_of(reply: Reply) -> JSON:
+    if isinstance(reply, SocketAck):
+        return reply.payload or {}
+    if reply.status_code != 200 or not reply.text:
+        return {}
+    found = reply.json()
+    return found if isinstance(found, dict) else {}
 
 
 class SlackUser:
@@ -180,11 +235,18 @@ class SlackUser:
         return self._deliver("slash_commands", body, urlencode(body))
 
     def submit_view(
-        self, view_id: str, values: dict[str, dict[str, Any]], *, force: bool = False
-    ) -> Reply:
+        self,
+        view_id: str,
+        values: dict[str, dict[str, Any]],
+        *,
+        force: bool = False,
+        settle: bool = True,
+    ) -> Submission:
         """Fill in and submit a modal the app opened. ``values``: ``{block_id: {action_id: v}}``
         where ``v`` is a string (text input) or Slack's own dict (``{"selected_option": ...}``).
-        Slack refuses to submit a modal with an empty required input; ``force`` sends anyway."""
+        Slack refuses to submit a modal with an empty required input; ``force`` sends anyway.
+        Returns what the person then sees (see ``Submission``); ``settle=False``: as soon as the
+        app has answered, without watching a "working" form for its outcome."""
         view = self.slack.view(view_id)
         inputs: dict[tuple[str, str], JSON] = {}  # (block_id, action_id) -> input block
         for index, block in enumerate(view.get("blocks") or []):
@@ -232,7 +294,8 @@ class SlackUser:
             "response_urls": [],
         }
         payload["view"].pop("user_id", None)
-        return self._deliver("interactive", payload)
+        reply = self._deliver("interactive", payload)
+        return Submission.settle(self.slack, view_id, reply, watch=settle)
 
     def pick_in_view(
         self, view_id: str, *, action_id: str, option: str, typed: dict[str, str] | None = None

@@ -14,9 +14,11 @@ from sqlalchemy import text
 from support import carded, posted_card
 
 from bot.core.db import is_postgres, transaction
+from bot.core.models import MentionState
 from bot.fakes.slack_api import SlackCall
 from bot.fakes.slack_user import Reply
 from bot.fakes.world import FakeWorld
+from bot.slack.cards import form_states
 from bot.slack.cards.mention_card import MentionAction
 
 ACK_WITHIN = 2.0  # seconds; far above a free server's ack, far below the 30 s lock timeout
@@ -94,8 +96,7 @@ def test_opening_the_home_is_acknowledged_while_writes_are_locked_and_published_
 def test_a_submitted_draft_is_answered_before_the_note_saying_where_it_waits(
     world: FakeWorld,
 ) -> None:
-    """The form is decided in the request thread (the draft is made, or its field errors
-    shown), but the ephemeral note after it is a Slack call: it no longer holds the answer."""
+    """The ephemeral note after a submitted form is a Slack call: it never holds the answer."""
     alice = world.user("U0ALICE", "alice")
     alice.command("/tweet", "", channel="C0CUSTOMER")
     world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
@@ -116,4 +117,52 @@ def test_a_submitted_draft_is_answered_before_the_note_saying_where_it_waits(
             held.set()
     world.slack.wait_for(
         lambda s: any("waiting for approval" in str(e.get("text")) for e in s.ephemerals)
+    )
+
+
+def test_a_submitted_form_is_answered_working_while_writes_are_locked_and_decided_after(
+    world: FakeWorld,
+) -> None:
+    """A submission whose outcome the database decides (here a dismissal: who may, and the
+    mention's state) is answered with the form's "working" state, without waiting for the lock;
+    the form then shows the outcome, and the mention is dismissed."""
+    mention_id = carded(world, "@acme outage in Leeds")
+    card = world.card(mention_id)
+    alice = world.user("U0ALICE", "alice")
+    alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+    with ThreadPoolExecutor(1) as pool, writes_locked(world):
+        sent = pool.submit(alice.submit_view, view["id"], spam, settle=False)
+        submission = sent.result(timeout=ACK_WITHIN)
+        answer = submission.reply.json()
+        assert answer["response_action"] == "update", answer
+        assert submission.view is not None and form_states.is_working(submission.view)
+        assert "submit" not in answer["view"]  # it can't be submitted twice meanwhile
+    world.slack.wait_for(lambda s: not form_states.is_working(s.view(view["id"])))
+    shown = world.slack.view(view["id"])
+    assert form_states.field_errors_of(shown) == {} and form_states.problem_of(shown) is None
+    assert world.mention(mention_id).state == MentionState.DISMISSED
+
+
+def test_a_refusal_for_a_form_closed_while_working_is_told_where_the_person_acted(
+    world: FakeWorld,
+) -> None:
+    """The person closes the form before the server has decided: the form can't show the
+    refusal any more (Slack answers views.update not_found), so it is told as an ephemeral."""
+    alice = world.user("U0ALICE", "alice")
+    alice.command("/tweet", "", channel="C0CUSTOMER")
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    too_long = {"text": {"value": {"type": "plain_text_input", "value": "x" * 300}}}
+    told = len(world.slack.ephemerals)
+    with writes_locked(world):
+        alice.submit_view(view["id"], too_long, settle=False)
+        world.slack.close_view(view["id"])
+    world.slack.wait_for(lambda s: len(s.ephemerals) > told)
+    said = str(world.slack.ephemerals[-1].get("text"))
+    assert "280" in said, said
+    assert world.slack.view(view["id"]).get("closed") and form_states.is_working(
+        world.slack.view(view["id"])
     )

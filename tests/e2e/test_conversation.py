@@ -52,7 +52,7 @@ def _open_form(
 
 def _submit(world: FakeWorld, user: SlackUser, view: dict[str, Any], text: str) -> Draft:
     response = user.submit_view(view["id"], {"text": {"value": text}})
-    assert response.status_code == 200 and not response.text, response.text
+    assert response.done, response
     world.slack.wait_for(lambda _: (d := latest_draft(world)) is not None and d.text == text)
     world.deliver()
     draft = latest_draft(world)

@@ -24,7 +24,7 @@ from bot.fakes.drafting import draft_via_slack
 from bot.fakes.drafting import get_draft as _draft
 from bot.fakes.drafting import publish as _publish
 from bot.fakes.drafting import said as _said
-from bot.fakes.slack_user import SlackUser
+from bot.fakes.slack_user import SlackUser, Submission
 from bot.fakes.world import FakeWorld
 from bot.slack.cards.approval_card import DraftAction
 from bot.slack.cards.mark_posted_modal import TWEET_BLOCK
@@ -64,16 +64,16 @@ def _open_mark_posted(world: FakeWorld, user: SlackUser, draft: Draft) -> str:
     return str(user.last_view_for(user.user_id)["id"])
 
 
-def _submit_link(user: SlackUser, view_id: str, link: str) -> dict[str, Any]:
-    """Submit the modal with `link`; Slack's answer ({} when accepted, else the field errors)."""
+def _submit_link(user: SlackUser, view_id: str, link: str) -> Submission:
+    """Submit the modal with `link`; what the form shows then (done, else the field errors)."""
     response = user.submit_view(view_id, {TWEET_BLOCK: {"value": link}})
     assert response.status_code == 200
-    return dict(json.loads(response.text)) if response.text else {}
+    return response
 
 
-def _error(answer: dict[str, Any]) -> str:
-    assert answer.get("response_action") == "errors", answer
-    return str(answer["errors"][TWEET_BLOCK])
+def _error(answer: Submission) -> str:
+    assert answer.errors and not answer.done, answer
+    return str(answer.errors[TWEET_BLOCK])
 
 
 def test_a_posted_card_says_it_is_posted_and_names_approvers_as_slack_mentions(
@@ -123,7 +123,7 @@ def test_mark_as_posted_checks_the_link_on_x_and_refuses_what_is_not_this_drafts
     assert _draft(world, draft.id).state == DraftState.NEEDS_CHECK
 
     ours = next(t for t in world.x.tweets.values() if t["text"] == BACK_UP)
-    assert _submit_link(carol, view, f"https://twitter.com/acme/status/{ours['id']}?s=20") == {}
+    assert _submit_link(carol, view, f"https://twitter.com/acme/status/{ours['id']}?s=20").done
     world.slack.wait_for(lambda _: _draft(world, draft.id).state == DraftState.POSTED)
     posted = _draft(world, draft.id)
     assert posted.tweet_id == ours["id"] and posted.posted_at is not None
@@ -132,8 +132,10 @@ def test_mark_as_posted_checks_the_link_on_x_and_refuses_what_is_not_this_drafts
     assert [e.actor_id for e in marked] == ["U0CAROL"]
     refusals = audit_entries(world, action="draft.refused", subject=f"draft:{draft.id}")
     assert len(refusals) >= 3  # the author, the other account, the other post
-    # A second submit of the same form changes nothing and says so.
-    assert _submit_link(carol, view, ours["id"]) == {}
+    # A second submit of the same form (a stale client: the form now shows it done) changes
+    # nothing and says so.
+    again = carol.submit_view(view, {TWEET_BLOCK: {"value": ours["id"]}}, force=True)
+    assert again.done
     world.slack.wait_for(lambda s: any("Already recorded" in e["text"] for e in s.ephemerals))
     assert len(audit_entries(world, action="draft.mark_posted")) == 1
     assert len(world.x.post_records) == 1  # the one duplicate refusal: nothing posted since

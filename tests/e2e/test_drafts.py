@@ -139,13 +139,10 @@ def test_editing_resets_approvals_and_a_stale_approval_does_nothing(world: FakeW
     author.click(channel="C0CRISIS", ts=str(_card(world, draft).ts), action_id=DraftAction.EDIT)
     world.slack.wait_for(lambda s: len(s.views_for("U0CRISIS1")) == 2)
     edit_view = author.last_view_for("U0CRISIS1")
-    assert (
-        author.submit_view(
-            edit_view["id"],
-            {"text": {"value": {"type": "plain_text_input", "value": "Statement v2"}}},
-        ).text
-        == ""
-    )
+    assert author.submit_view(
+        edit_view["id"],
+        {"text": {"value": {"type": "plain_text_input", "value": "Statement v2"}}},
+    ).done
     world.slack.wait_for(lambda _: _draft(world, draft.id).text == "Statement v2")
     world.deliver()
     assert "0 so far" in str(world.slack.message("C0CRISIS", str(_card(world, draft).ts))["blocks"])
@@ -279,7 +276,7 @@ def test_an_unapproved_scheduled_draft_expires_at_its_time_and_tells_its_author(
         "text": {"value": {"type": "plain_text_input", "value": "Webinar starts in 1 hour"}},
         "schedule": {"value": {"type": "datetimepicker", "selected_date_time": at}},
     }
-    assert alice.submit_view(view["id"], values).text == ""
+    assert alice.submit_view(view["id"], values).done
     world.slack.wait_for(lambda _: _latest_draft(world) is not None)
     draft = _latest_draft(world)
     assert draft is not None and draft.schedule_at is not None
@@ -317,7 +314,7 @@ def test_a_reply_with_candidates_posts_the_one_the_approver_picks(world: FakeWor
             }
         },
     }
-    assert alice.submit_view(view["id"], values).text == ""
+    assert alice.submit_view(view["id"], values).done
     world.slack.wait_for(lambda _: _latest_draft(world) is not None)
     world.deliver()
     draft = _latest_draft(world)

@@ -57,7 +57,7 @@ def test_a_reject_that_cannot_be_checked_is_refused_the_same_way(
         bob.last_view_for("U0BOB")["id"], {"reason": {"value": {"value": "off-brand"}}}
     )
 
-    assert response.json()["errors"]["reason"] == SLACK_UNAVAILABLE
+    assert response.errors["reason"] == SLACK_UNAVAILABLE
     assert get_draft(world, draft.id).state == DraftState.PENDING
     refused = _refusals(world, "draft.refused")
     assert len(refused) == 1 and "reject" in refused[0]

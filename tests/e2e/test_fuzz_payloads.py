@@ -669,7 +669,7 @@ def test_a_schedule_no_picker_sends_gets_the_schedule_rule_not_an_error(
     with caplog.at_level(logging.WARNING):
         answer = alice.submit_view(view["id"], values)
     assert answer.status_code == 200
-    errors = answer.json()["errors"]
+    errors = answer.errors
     assert "in the past" in errors["schedule"] or "at most 90 days ahead" in errors["schedule"]
     assert _errors(caplog.records) == []
     with transaction(world.db, read_only=True) as session:

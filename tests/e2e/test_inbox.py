@@ -122,10 +122,10 @@ def test_a_note_is_posted_in_the_cards_thread_audited_and_never_reaches_x(
     view = alice.last_view_for("U0ALICE")
 
     blank = alice.submit_view(view["id"], {"note": {"note_text": "   "}})
-    assert blank.json()["errors"] == {"note": "Write the note first."}  # the form stays open
+    assert blank.errors == {"note": "Write the note first."}  # the form stays open
 
     secret = "VIP customer, account 4471: call them back before replying"
-    assert alice.submit_view(view["id"], {"note": {"note_text": secret}}).text == ""
+    assert alice.submit_view(view["id"], {"note": {"note_text": secret}}).done
     world.slack.wait_for(lambda _: len(audit_entries(world, action="mention.note")) == 1)
     world.deliver()
     in_thread = world.slack.find_messages(lambda m: m["thread_ts"] == card.ts)
@@ -235,7 +235,7 @@ def test_a_saved_reply_fills_the_text_with_placeholders_then_is_approved_and_pos
     assert text_input["element"]["initial_value"] == expected
     assert _input(filled, "alternative_2")["element"]["initial_value"] == "@dana Or: DM us."
 
-    assert alice.submit_view(view["id"], {}).text == ""
+    assert alice.submit_view(view["id"], {}).done
     world.slack.wait_for(lambda _: latest_draft(world) is not None)
     world.deliver()
     draft = latest_draft(world)
@@ -257,7 +257,7 @@ def test_a_saved_reply_with_a_banned_term_is_refused_by_lint(world: FakeWorld) -
     filled = _pick_saved_reply(world, alice, view, "Promise")
     assert _input(filled, "text")["element"]["initial_value"] == "@dana we guarantee a fix today"
     refused = alice.submit_view(view["id"], {})
-    errors = refused.json()["errors"]
+    errors = refused.errors
     assert list(errors) == ["text~2"] and "guarantee" in errors["text~2"]
     assert latest_draft(world) is None
 
@@ -287,7 +287,7 @@ def test_dismiss_all_from_an_author_dismisses_each_audits_each_and_skips_another
     assert "Dismiss *3* open or claimed mentions from *@spammy*" in str(view["blocks"])
     seen = _ephemeral_count(world, alice)
     reason = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
-    assert alice.submit_view(view["id"], reason).text == ""
+    assert alice.submit_view(view["id"], reason).done
     world.slack.wait_for(lambda _: _ephemeral_count(world, alice) > seen)
     summary = [e for e in world.slack.ephemerals if e["user"] == "U0ALICE"][-1]["text"]
     assert summary.startswith("Dismissed 2 mentions.\nSkipped 1:")
@@ -333,7 +333,7 @@ def test_resolve_selected_resolves_only_the_chosen_mentions_each_audited(world: 
     chosen = [{"value": m, "text": {"type": "plain_text", "text": m}} for m in (first, third)]
     seen = _ephemeral_count(world, alice)
     values = {"mentions": {"chosen": {"selected_options": chosen}}}
-    assert alice.submit_view(view["id"], values).text == ""
+    assert alice.submit_view(view["id"], values).done
     world.slack.wait_for(lambda _: _ephemeral_count(world, alice) > seen)
     assert [e for e in world.slack.ephemerals if e["user"] == "U0ALICE"][-1]["text"] == (
         "Resolved 2 mentions."
@@ -416,7 +416,7 @@ def test_a_long_note_full_of_ampersands_reaches_the_thread_clipped_whole(
     world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
     view = alice.last_view_for("U0ALICE")
     note = "&" * 3000  # the form's most, 15,000 characters when escaped
-    assert alice.submit_view(view["id"], {"note": {"note_text": note}}).text == ""
+    assert alice.submit_view(view["id"], {"note": {"note_text": note}}).done
     world.slack.wait_for(lambda _: len(audit_entries(world, action="mention.note")) == 1)
     world.deliver()
     (posted,) = world.slack.find_messages(lambda m: m["thread_ts"] == card.ts)

@@ -187,12 +187,12 @@ def test_dismiss_form_problems_are_shown_inline_and_the_form_stays_open(world: F
     view = alice.last_view_for("U0ALICE")
 
     other = {"reason": {"reason_choice": {"selected_option": {"value": "other"}}}}
-    answer = alice.submit_view(view["id"], other).json()
-    assert answer["response_action"] == "errors" and "note" in answer["errors"]
+    answer = alice.submit_view(view["id"], other)
+    assert not answer.done and "note" in answer.errors
 
     spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
-    answer = alice.submit_view(view["id"], spam).json()
-    assert answer["errors"]["reason"] == "Only this segment's responders can do that."
+    answer = alice.submit_view(view["id"], spam)
+    assert answer.errors["reason"] == "Only this segment's responders can do that."
     assert world.mention(mention_id).state == MentionState.OPEN
 
 

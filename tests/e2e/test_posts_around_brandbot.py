@@ -220,12 +220,12 @@ def test_expected_needs_an_admin_and_a_reason_and_shows_on_the_alert(world: Fake
     form = _open_expected(world, admin, alert)
     # The admin's form, submitted by someone else (a forged or stolen submission): refused.
     response = approver.submit_view(form["id"], {REASON_BLOCK: {REASON_ACTION: "It's fine"}})
-    assert "Only brandbot admins" in response.json()["errors"][REASON_BLOCK]
+    assert "Only brandbot admins" in response.errors[REASON_BLOCK]
     assert _post(world, tweet_id).state == OutsidePostState.ALERTED
     blank = admin.submit_view(form["id"], {REASON_BLOCK: {REASON_ACTION: "   "}}, force=True)
-    assert "Say why" in blank.json()["errors"][REASON_BLOCK]
+    assert "Say why" in blank.errors[REASON_BLOCK]
     ok = admin.submit_view(form["id"], {REASON_BLOCK: {REASON_ACTION: "Agency's launch post"}})
-    assert ok.status_code == 200 and not ok.text
+    assert ok.done
     world.deliver()
     post = _post(world, tweet_id)
     assert post.state == OutsidePostState.EXPECTED and post.expected_by == "U0ADMIN"

@@ -48,8 +48,8 @@ def test_a_reply_form_left_open_cannot_answer_a_mention_someone_else_has_claimed
     assert world.mention(mention_id).claimed_by == "U0BOB"
 
     refused = alice.submit_view(alices_form["id"], {})
-    errors = refused.json().get("errors") or {}
-    assert any("<@U0BOB> has claimed this" in e for e in errors.values()), refused.text
+    errors = refused.errors
+    assert any("<@U0BOB> has claimed this" in e for e in errors.values()), refused
     assert latest_draft(world) is None
 
 
@@ -68,8 +68,8 @@ def test_a_reply_form_cannot_answer_a_mention_dismissed_since_it_opened(world: F
     world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
 
     refused = alice.submit_view(form["id"], {})
-    errors = refused.json().get("errors") or {}
-    assert any("reopen it before replying" in e for e in errors.values()), refused.text
+    errors = refused.errors
+    assert any("reopen it before replying" in e for e in errors.values()), refused
     assert latest_draft(world) is None
 
 
