@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlmodel import Session, col
 
-from bot.core.db import table_of, transaction
+from bot.core.db import insert_page, table_of, transaction
 from bot.core.errors import ActionRefused
 from bot.core.models import AuditEntry
 
@@ -179,7 +179,7 @@ def _append_pending_entries(session: Session) -> None:
         digest = entry_hash(entry, prev_hash, key=key)
         rows.append({**entry, "prev_hash": prev_hash, "hash": digest, "scheme": KEYED_SCHEME})
         prev_hash = digest
-    session.execute(table_of(AuditEntry).insert(), rows)
+    insert_page(session, table_of(AuditEntry), rows)  # one statement for the transaction's entries
 
 
 @event.listens_for(Session, "after_rollback")

@@ -8,8 +8,11 @@ takes no write lock and never waits for a writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
@@ -17,6 +20,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     CursorResult,
+    Dialect,
     Engine,
     Insert,
     Result,
@@ -66,6 +70,10 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Under WAL, NORMAL syncs at checkpoints rather than on every commit: a committed
+        # transaction survives a crash of the process (the WAL is in the OS's hands), and only
+        # a power loss may roll back the last ones, never corrupt the file. FULL would cost a
+        # disk flush on every commit, which is most of a small write transaction's time.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -154,32 +162,106 @@ def insert_page(
     table: Table,
     rows: list[dict[str, Any]],
     *,
-    returning: Sequence[ColumnElement[Any]],
+    returning: Sequence[ColumnElement[Any]] = (),
     ignore_conflicts: bool = False,
 ) -> Result[Any]:
-    """INSERT a page of rows (all with the same keys) … RETURNING, in one statement.
+    """INSERT a page of rows (all with the same keys) in one statement, RETURNING `returning`.
 
     On PostgreSQL the rows go as one array per column through unnest(), not as a VALUES list of
     rows times columns parameters: psycopg parses, and never caches, a statement of more than 50
     parameters on every execution, which cost more than the INSERT itself (a page of 100
-    mentions is some 2,000 parameters). SQLite takes the VALUES list."""
+    mentions is some 2,000 parameters); a page with nothing RETURNING goes as executemany. SQLite
+    takes the VALUES list (see `_SqlitePage`)."""
     if not rows:
         raise ValueError("insert_page needs at least one row")
     engine = session.get_bind()
-    statement: Insert
+    names = tuple(rows[0])
     if engine.dialect.name != "postgresql":
-        dialect = sqlite.insert(table)
-        statement = dialect.on_conflict_do_nothing() if ignore_conflicts else dialect
-        return session.execute(statement.returning(*returning), rows)
-    names = list(rows[0])
+        page = _sqlite_page(engine.dialect, table, names, ignore_conflicts, tuple(returning))
+        if page is not None and len(rows) * len(names) <= SQLITE_MAX_PARAMETERS:
+            return page.execute(session, rows)
+        fallback = sqlite.insert(table)
+        statement: Insert = fallback.on_conflict_do_nothing() if ignore_conflicts else fallback
+        return session.execute(statement.returning(*returning) if returning else statement, rows)
+    if not returning:
+        # Nothing to read back: executemany, whose one-row statement psycopg parses once and
+        # pipelines (the audit and timer pages through unnest() measured no faster, if anything
+        # slower, on the ingest bench).
+        insert = postgresql.insert(table)
+        return session.execute(
+            insert.on_conflict_do_nothing() if ignore_conflicts else insert, rows
+        )
     arrays = [
         bindparam(f"page_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
         for name in names
     ]
-    page = func.unnest(*arrays).table_valued(*names).render_derived(name="page")
-    insert = postgresql.insert(table).from_select(names, select(*(page.c[n] for n in names)))
+    unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="page")
+    insert = postgresql.insert(table).from_select(names, select(*(unnested.c[n] for n in names)))
     statement = insert.on_conflict_do_nothing() if ignore_conflicts else insert
     return session.execute(statement.returning(*returning))
+
+
+# The most parameters SQLite takes in one statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32); a
+# larger page goes through SQLAlchemy's own batching.
+SQLITE_MAX_PARAMETERS = 32766
+
+
+@dataclass(frozen=True)
+class _SqlitePage:
+    """A page INSERT for SQLite: SQLAlchemy compiles the one-row statement once per shape and
+    gives each column's bind processor; a page then is that statement with one placeholder
+    group per row, its values processed a column at a time.
+
+    SQLAlchemy's own executemany builds and processes every row's parameters one by one
+    (`construct_params`), which cost ingest more than SQLite spent inserting the rows."""
+
+    sql_before_rows: str
+    one_row: str
+    sql_after_rows: str
+    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column position, processor)
+
+    def execute(self, session: Session, rows: list[dict[str, Any]]) -> Result[Any]:
+        values: list[Any] = []
+        for row in rows:
+            row_values = list(self.values_of(row))
+            for position, process in self.processors:
+                row_values[position] = process(row_values[position])
+            values += row_values
+        groups = ", ".join([self.one_row] * len(rows))
+        sql = f"{self.sql_before_rows}{groups}{self.sql_after_rows}"
+        return session.connection().exec_driver_sql(sql, tuple(values))
+
+
+@lru_cache(maxsize=64)
+def _sqlite_page(
+    dialect: Dialect,
+    table: Table,
+    names: tuple[str, ...],
+    ignore_conflicts: bool,
+    returning: tuple[ColumnElement[Any], ...],
+) -> _SqlitePage | None:
+    """The page INSERT of this shape, or None where SQLAlchemy must do it: a column it fills in
+    itself (a Python-side default), or a returned column whose values it converts on reading."""
+    insert = sqlite.insert(table)
+    statement: Insert = insert.on_conflict_do_nothing() if ignore_conflicts else insert
+    if returning:
+        statement = statement.returning(*returning)
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    order = tuple(compiled.positiontup or ())  # the table's column order, not the rows' keys
+    one_row = "(" + ", ".join("?" * len(names)) + ")"
+    if sorted(order) != sorted(names) or compiled.string.count(one_row) != 1:
+        return None
+    if any(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returning):
+        return None
+    before, _, after = compiled.string.partition(one_row)
+    processors = tuple(
+        (position, process)
+        for position, name in enumerate(order)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    )
+    values_of = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+    return _SqlitePage(before, one_row, after, values_of, processors)
 
 
 def create_all(engine: Engine) -> None:

@@ -239,7 +239,7 @@ class Ingestor:
             new_ids = set(inserted.scalars())
             stored = [r for r in rows if r["id"] in new_ids]
             self._queue_cards(session, stored, now)
-            arm(session, self._ctx.engine, stored, config=self.config, now=now)  # response targets
+            arm(session, stored, config=self.config, now=now)  # response targets
         if new_ids:
             self._ctx.hooks.cards_changed()
         return [r["id"] for r in rows if r["id"] in new_ids]

@@ -17,12 +17,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, not_, select, update
+from sqlalchemy import and_, not_, select, update
 from sqlmodel import Session, col
 
 from bot.core import audit, outbox
 from bot.core.context import ServiceContext
-from bot.core.db import insert_ignoring_conflicts, rowcount, skip_locked, table_of
+from bot.core.db import insert_page, rowcount, skip_locked, table_of
 from bot.core.guard import Checkpoint
 from bot.core.models import (
     Mention,
@@ -59,7 +59,6 @@ def plan_for(config: BrandConfig, segment: str) -> Plan | None:
 
 def arm(
     session: Session,
-    engine: Engine,
     mentions: list[dict[str, Any]],
     *,
     config: BrandConfig,
@@ -91,7 +90,7 @@ def arm(
             }
         )
     if rows:
-        session.execute(insert_ignoring_conflicts(engine, table_of(ResponseTimer)), rows)
+        insert_page(session, table_of(ResponseTimer), rows, ignore_conflicts=True)
 
 
 def stop_reason(mention: Mention | None, timer: ResponseTimer) -> str | None:

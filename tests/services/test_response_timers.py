@@ -71,7 +71,7 @@ def test_every_ingested_mention_gets_a_timer_due_at_half_its_target(kit: Service
     _tick(kit, minutes=8)  # warned
     again = {"id": mention_id, "segment": "customer_relations", "tweeted_at": tweeted}
     with transaction(kit.engine) as session:  # the same tweet stored again (overlapping polls)
-        arm(session, kit.engine, [again], config=kit.config, now=kit.clock.now())
+        arm(session, [again], config=kit.config, now=kit.clock.now())
     assert _timer(kit.engine, mention_id).last_step == "warn"  # untouched
     with transaction(kit.engine) as session:
         assert session.scalar(select(func.count()).select_from(ResponseTimer)) == 1
