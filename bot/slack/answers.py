@@ -11,10 +11,12 @@ waitress has written the answer, and work is released to the executor only when
 
 - the answer to its own request has been written (a modal's `views.update` from the work can
   never reach Slack before the answer that put the modal in its "working" state), and
-- no request has arrived for `quiet` seconds and none is being answered (a burst of clicks
-  reaches the app one by one, each answered in a few milliseconds, with gaps between them: "none
-  in flight" alone is true in every gap), or the work has waited `max_wait` already: a steady
-  stream of clicks delays the work by at most that, never starves it;
+- none is being answered and at most one request (a lone click: its own) arrived in the last
+  `quiet` seconds — a burst of clicks reaches the app one by one, each answered in a few
+  milliseconds, with gaps between them, so "none in flight" alone is true in every gap of a
+  burst, and a lone click's work must not wait for a quiet it already has — or the work has
+  waited `max_wait` already: a steady stream of clicks delays the work by at most that, never
+  starves it;
 
 and no more work is started than the executor has threads, so what is still queued when the
 next burst arrives waits for it too. Socket Mode requests are not counted (Bolt's socket client
@@ -61,7 +63,7 @@ class AnswersFirst:
     quiet: float = QUIET_SECONDS
     clock: Callable[[], float] = time.monotonic
     _answering: int = 0
-    _arrived_at: float = float("-inf")
+    _arrivals: deque[float] = field(default_factory=deque)  # within the last `quiet` seconds
     _running: int = 0
     _queue: deque[_Queued] = field(default_factory=deque)
     _changed: threading.Condition = field(default_factory=threading.Condition)
@@ -73,7 +75,7 @@ class AnswersFirst:
         answered = threading.Event()
         with self._changed:
             self._answering += 1
-            self._arrived_at = self.clock()
+            self._arrivals.append(self.clock())
         return answered
 
     def answered(self, event: threading.Event) -> None:
@@ -132,11 +134,14 @@ class AnswersFirst:
             return self.max_wait  # its own answer is not written yet: `answered` wakes us
         if waited >= self.max_wait:
             return None
-        quiet_for = now - self._arrived_at
-        if self._answering == 0 and quiet_for >= self.quiet:
+        while self._arrivals and now - self._arrivals[0] >= self.quiet:
+            self._arrivals.popleft()
+        if self._answering == 0 and len(self._arrivals) <= 1:
             return None
-        # An arrival or an answer wakes us early; else look again when the quiet would be over.
-        return min(self.max_wait - waited, max(self.quiet - quiet_for, self.quiet))
+        # An arrival or an answer wakes us early; else look again when the oldest recent
+        # arrival has aged out.
+        aged_out = self.quiet - (now - self._arrivals[0]) if self._arrivals else self.quiet
+        return min(self.max_wait - waited, max(aged_out, 0.001))
 
     def _start(self, queued: _Queued) -> None:
         self._running += 1

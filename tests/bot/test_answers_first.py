@@ -48,14 +48,23 @@ def test_work_waits_for_its_own_answer_to_be_written(pool: ThreadPoolExecutor) -
 def test_work_waits_while_a_burst_of_requests_arrives(pool: ThreadPoolExecutor) -> None:
     clock = Clock()
     answers = AnswersFirst(pool, threads=2, quiet=0.03, max_wait=1.0, clock=clock)
-    first = answers.answering()
+    first, second = answers.answering(), answers.answering()  # two clicks of a burst
     ran, work = started()
-    answers.submit(work, after=None)
+    answers.submit(work, after=first)
     answers.answered(first)
-    answers.answered(answers.answering())  # the next click of the burst, just answered
+    answers.answered(second)
     assert answers.held() == 1  # the clock has not moved: no quiet yet
     clock.now += 0.05
     assert ran.wait(TIMEOUT)
+
+
+def test_a_lone_clicks_work_starts_as_soon_as_it_is_answered(pool: ThreadPoolExecutor) -> None:
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, max_wait=1.0, clock=Clock())
+    answer = answers.answering()
+    ran, work = started()
+    answers.submit(work, after=answer)
+    answers.answered(answer)
+    assert ran.wait(TIMEOUT)  # the clock never moves: no quiet was waited for
 
 
 def test_a_steady_stream_of_requests_delays_work_by_max_wait_at_most(
