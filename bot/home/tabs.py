@@ -114,20 +114,19 @@ class HomeTabs(Worker):
     def notify(self, user_id: str, text: str) -> None:
         """Show `text` on top of the person's home (the outcome of what they did there)."""
         now = self.ctx.clock.now()
+        notice = {"notice": text[:2000], "notice_until": now + NOTICE_FOR}
+        table = table_of(HomeTab)
         with self.ctx.transaction() as session:
-            statement = self._due_now(user_id, now).values(
-                notice=text[:2000], notice_until=now + NOTICE_FOR
-            )
-            if rowcount(session.execute(statement)) == 0:  # a click from a home we never saw
-                session.add(
-                    HomeTab(
-                        user_id=user_id,
-                        opened_at=now,
-                        due_at=now,
-                        notice=text[:2000],
-                        notice_until=now + NOTICE_FOR,
-                    )
-                )
+            # Insert first, ignoring a row that is there (or being inserted by another click at
+            # this moment: PostgreSQL waits for it), then update: two notices for a home never
+            # seen can't both insert.
+            inserted = session.execute(
+                insert_ignoring_conflicts(self.ctx.engine, table)
+                .values(user_id=user_id, opened_at=now, due_at=now, **notice)
+                .returning(table.c.user_id)
+            ).first()
+            if inserted is None:
+                session.execute(self._due_now(user_id, now).values(**notice))
 
     def mark_stale(self) -> int:
         """Every opened home is due now (unless Slack asked us to wait: see `retry_at`)."""

@@ -218,3 +218,27 @@ def test_a_draft_whose_card_is_not_in_slack_yet_is_not_acted_on(kit: ServiceKit)
     with pytest.raises(ActionRefused, match="isn't in Slack yet"):
         kit.homes.approve(Person(BOB, "bob"), f"{draft.id}:{draft.text_hash}")
     assert kit.audit("draft.approve") == []
+
+
+def test_notices_for_a_home_never_seen_told_at_once_are_all_kept(kit: ServiceKit) -> None:
+    """Two clicks from a home the bot has no row for, told at the same moment (the fuzz found
+    it on PostgreSQL: both saw no row, both inserted, one failed on the primary key)."""
+    for round_no in range(5):
+        users = [f"U0NEW{round_no}{n}" for n in range(6)] * 2  # each person told twice at once
+        start = threading.Barrier(len(users))
+        failures: list[BaseException] = []
+
+        def tell(user_id: str) -> None:
+            start.wait()
+            try:
+                kit.tabs.notify(user_id, f"Saved for {user_id}")
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=tell, args=(u,)) for u in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert {_tab(kit, u).notice for u in users} == {f"Saved for {u}" for u in set(users)}
