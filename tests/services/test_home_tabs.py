@@ -228,14 +228,14 @@ def test_notices_for_a_home_never_seen_told_at_once_are_all_kept(kit: ServiceKit
         start = threading.Barrier(len(users))
         failures: list[BaseException] = []
 
-        def tell(user_id: str) -> None:
+        def tell(user_id: str, start: threading.Barrier, failures: list[BaseException]) -> None:
             start.wait()
             try:
                 kit.tabs.notify(user_id, f"Saved for {user_id}")
             except BaseException as error:
                 failures.append(error)
 
-        threads = [threading.Thread(target=tell, args=(u,)) for u in users]
+        threads = [threading.Thread(target=tell, args=(u, start, failures)) for u in users]
         for thread in threads:
             thread.start()
         for thread in threads:
