@@ -57,7 +57,10 @@ class FakeWorld:
         self.slack = FakeSlack(bot_token=BOT_TOKEN)
         self.slack.start()
         self.x = FakeX(
-            bearer_token=X_BEARER, shorten_links=self.shorten_links, reply_rule=self.x_reply_rule
+            bearer_token=X_BEARER,
+            shorten_links=self.shorten_links,
+            reply_rule=self.x_reply_rule,
+            now=lambda: self.clock.now().timestamp(),  # X's resets in the app's time
         )
         self.x.start()
         self.env |= register_accounts(self.x, self.config)

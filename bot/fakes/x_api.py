@@ -355,8 +355,12 @@ class FakeX:
         shorten_links: bool = False,
         reply_rule: bool = True,
         app_name: str = "brandbot",
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.bearer_token = bearer_token
+        # Rate-limit windows and their resets are dated by this (epoch seconds): the app's clock,
+        # so an app on a test's clock reads resets in the same time it lives in, as it does on X.
+        self._now = now
         self.app_name = app_name  # the `source` X shows on tweets posted through the API
         self.on_call = on_call
         self.shorten_links = shorten_links  # store and return every link as https://t.co/…
@@ -697,7 +701,7 @@ class FakeX:
         """Answer requests under `path_prefix` with this rate-limit window in their headers
         (x-rate-limit-remaining, x-rate-limit-reset), as X does near the end of an allowance."""
         with self._cond:
-            self._reported[path_prefix] = (remaining, time.time() + reset_in)
+            self._reported[path_prefix] = (remaining, self._now() + reset_in)
 
     def fail(
         self, path_prefix: str | None = None, *, status: int = 503, count: int = 1, skip: int = 0
@@ -754,7 +758,7 @@ class FakeX:
             else:
                 fault.count -= 1
             if status == 429:
-                reset = str(int(time.time() + fault.reset_in))
+                reset = str(int(self._now() + fault.reset_in))
                 error = _problem(429, "Too Many Requests", "Too Many Requests")
                 error.headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset})
                 return error
@@ -857,7 +861,7 @@ class FakeX:
 
     def _count(self, bucket: str, limits: tuple[int, int], user: str | None) -> dict[str, str]:
         """Rate-limit headers; counts per 15-minute window but never refuses on its own."""
-        limit, key, now = limits[1 if user else 0], (bucket, user or "app"), time.time()
+        limit, key, now = limits[1 if user else 0], (bucket, user or "app"), self._now()
         start, used = self._windows.get(key, (now, 0))
         start, used = (now, 1) if now - start >= WINDOW_S else (start, used + 1)
         self._windows[key] = (start, used)

@@ -59,3 +59,21 @@ def test_each_endpoint_keeps_the_window_x_last_reported(fake: FakeX) -> None:
     limited = gateway.rate_window("mentions")
     assert limited is not None and limited.remaining == 0
     assert 85 <= limited.reset_at.timestamp() - time.time() <= 91
+
+
+def test_the_fake_dates_its_windows_by_the_clock_it_is_given() -> None:
+    """An app on a test's clock reads X's resets in its own time (a day behind the wall clock
+    here), as an app on the wall clock does on X: a reset in the wall clock's time would look
+    a day away and stall the poller."""
+    yesterday = time.time() - 86_400
+    with FakeX(bearer_token="bearer", now=lambda: yesterday) as fake:
+        fake.add_user("acme")
+        gateway = XGateway(bearer_token="bearer", api_url=fake.url, timeout=5)
+        list(gateway.mentions("acme", since_id=None, start_time=None))
+        window = gateway.rate_window("mentions")
+        assert window is not None and window.reset_at.timestamp() == int(yesterday + 900)
+        fake.rate_limit("/2/users/", reset_in=90)
+        with pytest.raises(XRateLimited):
+            list(gateway.mentions("acme", since_id=None, start_time=None))
+        limited = gateway.rate_window("mentions")
+        assert limited is not None and limited.reset_at.timestamp() == int(yesterday + 90)

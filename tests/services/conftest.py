@@ -40,7 +40,7 @@ def make_kit(engine: Engine, clock: FakeClock) -> Iterator[MakeKit]:
         config_text: str = TEST_CONFIG, *, x_timeout: float = 10.0, paced: bool = False
     ) -> ServiceKit:
         config = parse_config(config_text, filename="test.yaml")
-        fakes = start_fakes(config)
+        fakes = start_fakes(config, clock)
         started.append(fakes)
         for group, members in GROUPS.items():
             fakes.slack.set_usergroup(group, members)
