@@ -7,7 +7,8 @@ the next round) at N different mention cards at once, each from its own thread; 
 the time from sending a click to its HTTP answer. A warm-up burst of 10 clicks per app
 comes first and is not counted (Bolt's first request asks Slack `auth.test`; SQLAlchemy compiles
 each statement once). After each burst on the real app its claims (or
-releases) are waited for, and before each burst the outbox's card updates, so every burst (of
+releases) and the rest of its clicks' work are waited for, and before each burst the outbox's
+card updates, so every burst (of
 either app) starts from the same idle state and only its own work runs under its acks.
 Run: python bench/click_ack.py [--rounds 3] [--database-url URL]
 """
@@ -211,6 +212,7 @@ def main() -> int:
                 burst(bare_url, prepare(world, warm, MentionAction.CLAIM))
                 burst(world.app_url, prepare(world, warm, MentionAction.CLAIM))
                 wait_for(lambda: claimed(world) == WARM_UP, "warm-up claims")
+                wait_for(lambda: world.runtime.answers.unfinished() == 0, "warm-up work")
                 for round_no in range(1, args.rounds + 1):
                     # Claim on odd rounds, Release on even ones: every click does real work.
                     claim = round_no % 2 == 1
@@ -233,6 +235,9 @@ def main() -> int:
                             if app == "ours":  # the queued work, before the next burst
                                 expected = before + n if claim else before - n
                                 wait_for(lambda e=expected: claimed(world) == e, "claims")
+                                # ... all of it: after its claim commits, a click's work still
+                                # tells the clicker and redraws the card
+                                wait_for(lambda: world.runtime.answers.unfinished() == 0, "work")
         finally:
             world.stop()
     backend = url.split(":")[0].split("+")[0]
