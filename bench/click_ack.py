@@ -1,15 +1,20 @@
 """Click → ack: how long Slack waits for the app's answer to a burst of concurrent clicks.
 
-Two apps under the same server (waitress, 8 threads, on loopback) in the same process, measured
-interleaved: the real app (fake Slack and fake X, a seeded database, every worker running) and a
-bare Bolt app with one listener that acks. Each burst fires N signed Claim clicks (Release on
-the next round) at N different mention cards at once, each from its own thread; the figure is
-the time from sending a click to its HTTP answer. A warm-up burst of 10 clicks per app
-comes first and is not counted (Bolt's first request asks Slack `auth.test`; SQLAlchemy compiles
-each statement once). After each burst on the real app its claims (or
-releases) and the rest of its clicks' work are waited for, and before each burst the outbox's
-card updates, so every burst (of
-either app) starts from the same idle state and only its own work runs under its acks.
+Two apps, each in a process of its own under the same server (waitress, 8 threads, on
+loopback), measured interleaved in one run: the real app as a user runs it (`brandbot run
+--http`: fake Slack and fake X, a seeded database, every worker running) and a bare Bolt app
+with one listener that acks. This process holds only what stands for Slack and X: the fakes,
+and the people clicking. (Before stop 20 all three shared one interpreter, so the fakes' work —
+the fake Slack checks every call against Slack's OpenAPI spec — and the clients' were billed to
+the app that had work, and the bare app's figures moved with our workers.)
+
+Each burst fires N signed Claim clicks (Release on the next round) at N different mention cards
+at once, each from its own thread; the figure is the time from sending a click to its HTTP
+answer. A warm-up burst of 10 clicks per app comes first and is not counted (Bolt's first
+request asks Slack `auth.test`; SQLAlchemy compiles each statement once). After each burst on
+the real app its claims (or releases) are waited for, then for Slack to have had no call from
+it for a moment (the rest of the clicks' work: telling the clicker, the card redraws), so every
+burst of either app starts from the same idle state and only its own work runs under its acks.
 Run: python bench/click_ack.py [--rounds 3] [--database-url URL]
 """
 
@@ -18,13 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
+import secrets
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,14 +45,15 @@ from ingest_throughput import scratch_database  # bench/ is on sys.path when run
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from bot.core.clock import SystemClock
-from bot.core.db import transaction
+from bot.core.db import make_engine, transaction
 from bot.core.models import Mention, SlackMessage
+from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
-from bot.fakes.world import BOT_TOKEN, FakeWorld
+from bot.fakes.world import BOT_TOKEN, X_BEARER, register_accounts
+from bot.fakes.x_api import FakeX
 from bot.slack.cards.mention_card import MentionAction
 from bot.slack.server import EVENTS_PATH, HttpServer
 from policies.config import parse_config
@@ -51,7 +62,15 @@ BURSTS = (50, 200)
 WARM_UP = 10  # clicks per app before the rounds, not counted: Bolt's first auth.test, SQL compiles
 CARDS = sum(BURSTS) + WARM_UP  # each burst size clicks its own cards: 0-49, then 50-249
 TIMEOUT = 120.0
+SETTLED = 0.3  # seconds without a Slack call from the app: its clicks' work is done
 APP_YAML = Path(__file__).parents[1] / "app.yaml"
+# Seeded into three segments' channels, so the cards (and their redraws after each burst) reach
+# the fake Slack three times as fast at the pace below.
+TEXTS = ("@acme outage in Leeds #{n}", "@acme any promo for store {n}?", "@acme #AcmeConf talk {n}")
+# 260 cards seeded at once would be a surge (one summary, cards on demand): this measures acks,
+# so every mention keeps its own card to click; and Slack's pace as high as app.yaml allows, so
+# the redraws between bursts take seconds, not minutes (the fake Slack does not enforce it here).
+BENCH_YAML = "\nsurge: {enabled: false}\nslack_pacing: {messages_per_second: 10, burst: 10}\n"
 Prepared = tuple[bytes, dict[str, str]]
 
 
@@ -73,46 +92,93 @@ class Recorder(SlackUser):
         return requests.Response()
 
 
-def bare_bolt(world: FakeWorld) -> HttpServer:
-    """Bolt as its docs show it: one listener that acks, its default (threaded) runner."""
-    client = WebClient(token=BOT_TOKEN, base_url=world.slack.url)
-    app = App(client=client, signing_secret=world.signing_secret)
+def serve_bare_bolt(slack_url: str, signing_secret: str, port: int) -> int:
+    """The bare app (a child process): Bolt as its docs show it, one listener that acks, its
+    default (threaded) runner, under the server ours runs under."""
+    client = WebClient(token=BOT_TOKEN, base_url=slack_url)
+    app = App(client=client, signing_secret=signing_secret)
 
     @app.action(re.compile(".*"))
     def acknowledge(ack: Ack) -> None:
         ack()
 
-    return HttpServer(SlackRequestHandler(app, path=EVENTS_PATH), host="127.0.0.1", port=0)
+    server = HttpServer(SlackRequestHandler(app, path=EVENTS_PATH), host="127.0.0.1", port=port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    stop.wait()
+    server.stop()
+    return 0
 
 
-def seed(world: FakeWorld) -> list[tuple[str, str, str]]:
-    """CARDS mentions on X, polled and carded; (mention id, channel, ts) of each card. Every
-    user group app.yaml names exists (empty: the clickers are plain channel members)."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def process(
+    command: list[str], env: dict[str, str], log: Path, up: Callable[[], bool]
+) -> Iterator[None]:
+    """A child process, its output in `log`, waited for until `up()`; SIGTERM on the way out."""
+    with log.open("wb") as out:
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: child.poll() is not None or up(), f"{command[:3]} up")
+        if child.poll() is not None:
+            raise SystemExit(f"{command[:3]} exited {child.returncode}:\n{log.read_text()[-3000:]}")
+        yield
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def answers(url: str) -> bool:
+    """The server at `url` answers HTTP at all (any status)."""
+    try:
+        requests.get(url, timeout=1)
+        return True
+    except requests.ConnectionError:
+        return False
+
+
+def seed(slack: FakeSlack, x: FakeX, engine: Engine) -> list[tuple[str, str, str]]:
+    """CARDS mentions on X, polled and carded by the running app; (mention id, channel, ts) of
+    each card. Every user group app.yaml names exists (empty: the clickers are plain channel
+    members)."""
     for group in sorted(set(re.findall(r"S0[A-Z]+", APP_YAML.read_text()))):
-        world.slack.set_usergroup(group, ["U0ADMIN"])
+        slack.set_usergroup(group, ["U0ADMIN"])
     ids = [
-        str(world.x.add_tweet(author=f"fan{n}", text=f"@acme outage in Leeds #{n}")["id"])
+        str(x.add_tweet(author=f"fan{n}", text=TEXTS[n % len(TEXTS)].format(n=n))["id"])
         for n in range(CARDS)
     ]
-    world.poll()
-    world.deliver()
-    cards = []
-    for mention_id in ids:
-        card = world.card(mention_id)
-        assert card.ts is not None
-        cards.append((mention_id, card.channel, card.ts))
-    return cards
+
+    def cards() -> list[tuple[str, str, str]]:
+        with transaction(engine, read_only=True) as session:
+            rows = session.execute(
+                select(col(Mention.id), col(SlackMessage.channel), col(SlackMessage.ts))
+                .join(SlackMessage, col(SlackMessage.id) == col(Mention.card_id))
+                .where(col(Mention.id).in_(ids), col(SlackMessage.ts).is_not(None))
+            ).all()
+        by_id = {str(r[0]): (str(r[0]), str(r[1]), str(r[2])) for r in rows}
+        return [by_id[i] for i in ids] if len(by_id) == len(ids) else []
+
+    wait_for(lambda: bool(cards()), "every seeded mention carded")
+    return cards()
 
 
-def prepare(world: FakeWorld, cards: list[tuple[str, str, str]], action: str) -> list[Prepared]:
+def prepare(
+    slack: FakeSlack, signing_secret: str, cards: list[tuple[str, str, str]], action: str
+) -> list[Prepared]:
     """A signed click of `action` on each card, one person per card."""
     prepared: list[Prepared] = []
     for i, (_, channel, ts) in enumerate(cards):
         user = Recorder(
-            slack=world.slack,
-            user_id=f"U0BENCH{i:04d}",
-            name=f"bench{i}",
-            signing_secret=world.signing_secret,
+            slack=slack, user_id=f"U0BENCH{i:04d}", name=f"bench{i}", signing_secret=signing_secret
         )
         user.prepared = prepared
         user.click(channel=channel, ts=ts, action_id=action)
@@ -142,26 +208,39 @@ def burst(url: str, clicks: list[Prepared]) -> tuple[list[float], float]:
     return latencies, len(clicks) / took
 
 
-def shown(world: FakeWorld, cards: list[tuple[str, str, str]], action: str) -> bool:
+def shown(slack: FakeSlack, cards: list[tuple[str, str, str]], action: str) -> bool:
     """Every card, as Slack shows it now, offers `action` (the outbox has updated it)."""
     for _, channel, ts in cards:
-        message = world.slack.message(channel, ts)
+        message = slack.message(channel, ts)
         if f'"action_id": "{action}"' not in json.dumps(message.get("blocks")):
             return False
     return True
 
 
-def unsent(world: FakeWorld) -> int:
+def unsent(engine: Engine) -> int:
     """Messages the outbox has yet to send (card updates of the last burst, alerts)."""
-    with transaction(world.db, read_only=True) as session:
+    with transaction(engine, read_only=True) as session:
         query = select(func.count()).where(col(SlackMessage.pending))
         return int(session.scalar(query) or 0)
 
 
-def claimed(world: FakeWorld) -> int:
-    with transaction(world.db, read_only=True) as session:
+def claimed(engine: Engine) -> int:
+    with transaction(engine, read_only=True) as session:
         query = select(func.count()).where(col(Mention.claimed_by).is_not(None))
         return int(session.scalar(query) or 0)
+
+
+def settled(slack: FakeSlack) -> Callable[[], bool]:
+    """True once the fake Slack has had no call for SETTLED seconds."""
+    seen = [len(slack.calls), time.monotonic()]
+
+    def check() -> bool:
+        calls = len(slack.calls)
+        if calls != seen[0]:
+            seen[:] = [calls, time.monotonic()]
+        return time.monotonic() - seen[1] >= SETTLED
+
+    return check
 
 
 def wait_for(condition: Any, what: str) -> None:
@@ -178,68 +257,103 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-@contextmanager
-def serving(server: HttpServer) -> Iterator[str]:
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--database-url", help="a PostgreSQL server URL; a scratch database is made"
     )
+    parser.add_argument(
+        "--bare", nargs=3, metavar=("SLACK_URL", "SECRET", "PORT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
-    # 260 cards seeded at once into one channel would be a surge (one summary, cards on demand):
-    # this measures acks, so every mention keeps its own card to click.
-    config = parse_config(APP_YAML.read_text() + "\nsurge: {enabled: false}\n", filename="app.yaml")
+    if args.bare:
+        return serve_bare_bolt(args.bare[0], args.bare[1], int(args.bare[2]))
+    config_text = APP_YAML.read_text() + BENCH_YAML
+    signing_secret = secrets.token_hex(16)
     # waitress says "Task queue depth is 15" and, past its 100 connections, that it waits.
     logging.getLogger("waitress").setLevel(logging.ERROR)
     rows: list[tuple[int, int, str, list[float], float]] = []
-    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url, tmp) as url:
-        world = FakeWorld(config=config, database_url=url, clock=SystemClock()).start()
-        try:
-            cards = seed(world)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(args.database_url, tmp) as url,
+        FakeSlack(bot_token=BOT_TOKEN) as slack,
+        FakeX(bearer_token=X_BEARER) as x,
+    ):
+        config_file = Path(tmp) / "app.yaml"
+        config_file.write_text(config_text)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "SLACK_API_URL": slack.url,
+            "X_API_URL": x.url,
+            "DATABASE_URL": url,
+            "BRANDBOT_CONFIG": str(config_file),
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": signing_secret,
+            "X_BEARER_TOKEN": X_BEARER,
+            "BRANDBOT_AUDIT_KEY": secrets.token_hex(32),
+            **register_accounts(x, parse_config(config_text, filename="app.yaml")),
+        }
+        ours_port, bare_port = free_port(), free_port()
+        ours_url = f"http://127.0.0.1:{ours_port}{EVENTS_PATH}"
+        bare_url = f"http://127.0.0.1:{bare_port}{EVENTS_PATH}"
+        run = [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1"]
+        bare_command = [
+            sys.executable,
+            __file__,
+            "--bare",
+            slack.url,
+            signing_secret,
+            str(bare_port),
+        ]
+        healthz = f"http://127.0.0.1:{ours_port}/healthz"
+        engine = make_engine(url)
+        with (
+            process(
+                [*run, "--port", str(ours_port)],
+                env,
+                Path(tmp) / "run.log",
+                lambda: answers(healthz),
+            ),
+            process(bare_command, env, Path(tmp) / "bare.log", lambda: answers(bare_url)),
+        ):
+            cards = seed(slack, x, engine)
             for i in range(CARDS):
-                world.slack.add_user(f"U0BENCH{i:04d}", f"bench{i}")
-            world.runtime.start_workers()  # as a replica runs: poller, outbox, publisher...
-            with serving(bare_bolt(world)) as bare_url:
-                warm = cards[-WARM_UP:]
-                burst(bare_url, prepare(world, warm, MentionAction.CLAIM))
-                burst(world.app_url, prepare(world, warm, MentionAction.CLAIM))
-                wait_for(lambda: claimed(world) == WARM_UP, "warm-up claims")
-                wait_for(lambda: world.runtime.answers.unfinished() == 0, "warm-up work")
-                for round_no in range(1, args.rounds + 1):
-                    # Claim on odd rounds, Release on even ones: every click does real work.
-                    claim = round_no % 2 == 1
-                    action = MentionAction.CLAIM if claim else MentionAction.RELEASE
-                    offset = 0
-                    for n in BURSTS:
-                        mine, offset = cards[offset : offset + n], offset + n
-                        first_bare = (round_no + n) % 2 == 0  # alternate who goes first
-                        # Both sets signed before either app runs: a card shows Release once
-                        # claimed, and the clicks are made on the card as it is now.
-                        wait_for(lambda m=mine, a=action: shown(world, m, a), "cards updated")
-                        prepared = {app: prepare(world, mine, action) for app in ("bare", "ours")}
-                        for app in ("bare", "ours") if first_bare else ("ours", "bare"):
-                            wait_for(lambda: unsent(world) == 0, "the outbox idle")
-                            clicks = prepared[app]
-                            before = claimed(world)
-                            target = bare_url if app == "bare" else world.app_url
-                            latencies, rate = burst(target, clicks)
-                            rows.append((round_no, n, app, latencies, rate))
-                            if app == "ours":  # the queued work, before the next burst
-                                expected = before + n if claim else before - n
-                                wait_for(lambda e=expected: claimed(world) == e, "claims")
-                                # ... all of it: after its claim commits, a click's work still
-                                # tells the clicker and redraws the card
-                                wait_for(lambda: world.runtime.answers.unfinished() == 0, "work")
-        finally:
-            world.stop()
+                slack.add_user(f"U0BENCH{i:04d}", f"bench{i}")
+            warm = cards[-WARM_UP:]
+            wait_for(lambda: shown(slack, warm, MentionAction.CLAIM), "cards posted")
+            burst(bare_url, prepare(slack, signing_secret, warm, MentionAction.CLAIM))
+            burst(ours_url, prepare(slack, signing_secret, warm, MentionAction.CLAIM))
+            wait_for(lambda: claimed(engine) == WARM_UP, "warm-up claims")
+            wait_for(settled(slack), "warm-up work")
+            for round_no in range(1, args.rounds + 1):
+                # Claim on odd rounds, Release on even ones: every click does real work.
+                claim = round_no % 2 == 1
+                action = MentionAction.CLAIM if claim else MentionAction.RELEASE
+                offset = 0
+                for n in BURSTS:
+                    mine, offset = cards[offset : offset + n], offset + n
+                    first_bare = (round_no + n) % 2 == 0  # alternate who goes first
+                    # Both sets signed before either app runs: a card shows Release once
+                    # claimed, and the clicks are made on the card as it is now.
+                    wait_for(lambda m=mine, a=action: shown(slack, m, a), "cards updated")
+                    prepared = {
+                        app: prepare(slack, signing_secret, mine, action)
+                        for app in ("bare", "ours")
+                    }
+                    for app in ("bare", "ours") if first_bare else ("ours", "bare"):
+                        wait_for(lambda: unsent(engine) == 0, "the outbox idle")
+                        wait_for(settled(slack), "the app idle")
+                        before = claimed(engine)
+                        latencies, rate = burst(
+                            bare_url if app == "bare" else ours_url, prepared[app]
+                        )
+                        rows.append((round_no, n, app, latencies, rate))
+                        if app == "ours":  # its clicks' work, before the next burst
+                            expected = before + n if claim else before - n
+                            wait_for(lambda e=expected: claimed(engine) == e, "claims")
+                            wait_for(settled(slack), "the clicks' work")
+        engine.dispose()
     backend = url.split(":")[0].split("+")[0]
     print(f"backend: {backend}; server: waitress, 8 threads; rounds: {args.rounds}")
     print(
@@ -252,8 +366,8 @@ def main() -> int:
         )
     print("pooled over rounds, p99 ours / bare:")
     for n in BURSTS:
-        ours = [x for _, m, a, lat, _ in rows if m == n and a == "ours" for x in lat]
-        bare = [x for _, m, a, lat, _ in rows if m == n and a == "bare" for x in lat]
+        ours = [ms for _, m, a, lat, _ in rows if m == n and a == "ours" for ms in lat]
+        bare = [ms for _, m, a, lat, _ in rows if m == n and a == "bare" for ms in lat]
         print(
             f"  {n:>3} clicks: ours p50 {statistics.median(ours):.1f} p99 {percentile(ours, 99):.1f}"
             f" | bare p50 {statistics.median(bare):.1f} p99 {percentile(bare, 99):.1f}"

@@ -113,11 +113,6 @@ class AnswersFirst:
         with self._changed:
             return len(self._queue)
 
-    def unfinished(self) -> int:
-        """Work held or running (a benchmark waits for none before its next burst)."""
-        with self._changed:
-            return len(self._queue) + self._running
-
     def _release(self) -> None:
         with self._changed:
             while not self._closed:
