@@ -38,6 +38,7 @@ from bot.slack.cards.app_home import (
     HomeView,
     SegmentSummary,
 )
+from bot.slack.cards.surge_summary import SurgeLine
 from bot.slack.directory import DirectoryUnavailable
 from policies.approvals import ApprovalRule, approval_progress, awaits, principals_of
 from policies.lint import text_fingerprint
@@ -48,6 +49,10 @@ CANT_CHECK_APPROVALS = (
     "for you are not listed; they are on their cards."
 )
 CANT_CHECK_ADMIN = ":warning: I couldn't check with Slack whether you are an admin just now."
+CANT_CHECK_SURGES = (
+    ":warning: I couldn't check with Slack which channels you are in just now, so surges are not "
+    "listed; their summaries are in the segments' channels."
+)
 
 
 @dataclass(frozen=True)
@@ -140,11 +145,15 @@ class HomeContent:
         else:
             awaiting = self._awaiting(user_id, snapshot, snapshot.members)
         segments = None
+        admin = False
         try:
-            if self._ctx.directory.includes(user_id, self._ctx.segments.admins):
-                segments = self.segments()
+            admin = self._ctx.directory.includes(user_id, self._ctx.segments.admins)
         except DirectoryUnavailable:
             unchecked.append(CANT_CHECK_ADMIN)
+        if admin:
+            segments = self.segments()
+        else:
+            surges = self._in_their_channels(user_id, surges, unchecked)
         return HomeView(
             user_id=user_id,
             freezes=snapshot.freezes,
@@ -159,6 +168,22 @@ class HomeContent:
             more_mine=max(0, int(mine_total or 0) - len(mine)),
             surges=surges,
         )
+
+    def _in_their_channels(
+        self, user_id: str, surges: list[SurgeLine], unchecked: list[str]
+    ) -> list[SurgeLine]:
+        """The surges in channels the person is in: only there can they claim from one (as on
+        its summary), and a private segment's storm is not for the whole workspace to see.
+        Admins see every surge. Fail closed when Slack can't say."""
+        shown: list[SurgeLine] = []
+        try:
+            for line in surges:
+                if user_id in self._ctx.directory.channel_members(line.surge.channel):
+                    shown.append(line)
+        except DirectoryUnavailable:
+            unchecked.append(CANT_CHECK_SURGES)
+            return []
+        return shown
 
     def segments(self) -> list[SegmentSummary]:
         """Each segment as the effective configuration (app.yaml and overrides) has it now."""

@@ -24,6 +24,7 @@ from bot.fakes.services import ServiceKit, add_mention
 from bot.mentions import surge as surge_module
 from bot.mentions.service import MENTION_CARD
 from bot.mentions.surge import SURGE_SUMMARY
+from bot.slack.cards.app_home import build_home
 from bot.slack.clicks import Click
 
 SHORT = TEST_CONFIG + "surge: {max_wait_seconds: 5}\n"  # threshold: 5 cards at 1 a second
@@ -320,6 +321,30 @@ def test_claim_next_from_the_app_home_needs_the_summarys_channel(kit: ServiceKit
     assert kit.audit("surge.refused")
     assert "You claimed" in kit.surges.claim_next_from_home(click.person, str(surge.id))
     assert "You claimed" in kit.surges.claim_next_from_home(kit.person("U0ADMIN"), str(surge.id))
+
+
+def _home_of(kit: ServiceKit, user_id: str) -> str:
+    content = kit.tabs.content
+    return str(build_home(content.view_for(user_id, content.snapshot())))
+
+
+def test_the_app_home_lists_only_the_surges_the_viewer_can_work_on(kit: ServiceKit) -> None:
+    """A surge is listed on the App Homes of its channel's members and of admins: someone outside
+    the channel could not claim from it (above), and a private segment's storm is not news for
+    the whole workspace. When Slack can't say who is in the channel, the home says so."""
+    kit.slack.add_channel("C0CUSTOMER", "customer-relations", members=["U0BOB"])
+    _queue(kit, 6)
+    kit.surges.fold()
+    kit.deliver()
+    assert "Surges with mentions waiting" in _home_of(kit, "U0BOB")
+    assert "Surges with mentions waiting" in _home_of(kit, "U0ADMIN")
+    outside = _home_of(kit, "U0MALLORY")
+    assert "Surges with mentions waiting" not in outside and "C0CUSTOMER" not in outside
+    kit.slack.fail_next("conversations.members", status=500, retry_after=None, count=10)
+    kit.clock.advance(minutes=10)  # type: ignore[attr-defined]  # the directory asks again
+    unsure = _home_of(kit, "U0BOB")
+    assert "Surges with mentions waiting" not in unsure
+    assert "couldn't check with Slack which channels you are in" in unsure
 
 
 def test_two_folds_growing_one_surge_count_every_mention(
