@@ -149,6 +149,8 @@ class AnswersFirst:
         def run() -> None:
             try:
                 queued.work(**queued.kwargs)
+            except Exception:  # nobody reads the executor's future: say it here, or never
+                log.exception("handed-off work failed")
             finally:
                 with self._changed:
                     self._running -= 1
