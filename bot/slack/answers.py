@@ -74,8 +74,10 @@ class AnswersFirst:
         """An answer is being made; set the event it returns once it has been written."""
         answered = threading.Event()
         with self._changed:
+            now = self.clock()
             self._answering += 1
-            self._arrivals.append(self.clock())
+            self._forget_arrivals_before(now - self.quiet)  # requests that queue no work too
+            self._arrivals.append(now)
         return answered
 
     def answered(self, event: threading.Event) -> None:
@@ -134,14 +136,17 @@ class AnswersFirst:
             return self.max_wait  # its own answer is not written yet: `answered` wakes us
         if waited >= self.max_wait:
             return None
-        while self._arrivals and now - self._arrivals[0] >= self.quiet:
-            self._arrivals.popleft()
+        self._forget_arrivals_before(now - self.quiet)
         if self._answering == 0 and len(self._arrivals) <= 1:
             return None
         # An arrival or an answer wakes us early; else look again when the oldest recent
         # arrival has aged out.
         aged_out = self.quiet - (now - self._arrivals[0]) if self._arrivals else self.quiet
         return min(self.max_wait - waited, max(aged_out, 0.001))
+
+    def _forget_arrivals_before(self, moment: float) -> None:
+        while self._arrivals and self._arrivals[0] <= moment:
+            self._arrivals.popleft()
 
     def _start(self, queued: _Queued) -> None:
         self._running += 1

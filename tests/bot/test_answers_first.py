@@ -145,3 +145,16 @@ def test_work_that_raises_is_logged_not_dropped_with_its_future(
         assert ran.wait(TIMEOUT)
     logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is ValueError]
     assert logged, [r.getMessage() for r in caplog.records]
+
+
+def test_requests_that_hand_off_no_work_are_not_remembered_for_ever(
+    pool: ThreadPoolExecutor,
+) -> None:
+    """Refused requests (an unsigned flood) are counted as they arrive but queue no work: the
+    arrivals must still age out, not pile up in memory until the next piece of work."""
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, clock=clock)
+    for _ in range(10_000):
+        answers.answered(answers.answering())
+        clock.now += 0.01
+    assert len(answers._arrivals) <= 4  # those of the last 30 ms
