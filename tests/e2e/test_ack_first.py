@@ -166,3 +166,25 @@ def test_a_refusal_for_a_form_closed_while_working_is_told_where_the_person_acte
     assert world.slack.view(view["id"]).get("closed") and form_states.is_working(
         world.slack.view(view["id"])
     )
+
+
+def test_a_form_done_while_slack_refused_to_show_it_is_told_where_the_person_acted(
+    world: FakeWorld,
+) -> None:
+    """The server decided (the mention is dismissed), but views.update failed: the form stays
+    at "Working on it…", so the person must hear the outcome another way, as a refusal is."""
+    mention_id = carded(world, "@acme outage in Leeds")
+    card = world.card(mention_id)
+    alice = world.user("U0ALICE", "alice")
+    alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+    told = len(world.slack.ephemerals)
+    world.slack.fail_next("views.update", status=500, retry_after=None)
+    alice.submit_view(view["id"], spam, settle=False)
+    world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
+    world.slack.wait_for(lambda s: len(s.ephemerals) > told)
+    assert form_states.is_working(world.slack.view(view["id"]))  # Slack never showed it done
+    said = world.slack.ephemerals[-1]
+    assert said.get("user") == "U0ALICE" and "done" in str(said.get("text")).lower(), said
