@@ -19,8 +19,8 @@ waitress has written the answer, and work is released to the executor only when
   starves it;
 
 and no more work is started than the executor has threads, so what is still queued when the
-next burst arrives waits for it too. Socket Mode requests are not counted (Bolt's socket client
-sends the answer itself), so their work is released at once.
+next burst arrives waits for it too. Socket Mode envelopes are counted the same way, from their
+arrival until their ack is sent (`bot/slack/socket.py`).
 """
 
 from __future__ import annotations
