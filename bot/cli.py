@@ -167,10 +167,9 @@ def _serve(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
         from slack_sdk.errors import SlackApiError
 
-        handler = SocketModeHandler(runtime.bolt, settings.slack_app_token)
+        handler = runtime.socket_mode(settings.slack_app_token)
         try:
             handler.connect()
         except SlackApiError as exc:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
@@ -62,6 +63,7 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.gate import ReplayGuard
 from bot.slack.pacing import Rate
 from bot.slack.server import wsgi_app
+from bot.slack.socket import AnsweredSocketModeHandler
 from bot.slack.team import TeamUrl
 from bot.steering.rendering import render_announcement
 from bot.steering.service import ANNOUNCEMENT, SteeringService
@@ -148,6 +150,10 @@ class Runtime(OnContext):
             return True
         except Exception:
             return False
+
+    def socket_mode(self, app_token: str) -> SocketModeHandler:
+        """Bolt's Socket Mode handler; the work waits for each ack as for an HTTP answer."""
+        return AnsweredSocketModeHandler(self.bolt, app_token, answers=self.answers)
 
     def wsgi(self) -> Callable[..., Iterable[bytes]]:
         return wsgi_app(

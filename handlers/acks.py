@@ -114,7 +114,9 @@ class Listen:
             _show(client, body, shown, " ".join(decision.errors.values()))
             return
         note = outcome if isinstance(outcome, str) else None
-        _show(client, body, form_states.done(submitted, note), None)
+        # If Slack won't show it done, the person still hears it (the note is told anyway).
+        told = None if note else form_states.done_told(submitted)
+        _show(client, body, form_states.done(submitted, note), told)
         if note:
             tell(client, body, note)
         elif callable(outcome):

@@ -48,13 +48,15 @@ class FakeWorld:
     # the outbox paces itself by app.yaml's slack_pacing; off unless a test asks, as the fake
     # Slack enforces Slack's rate only when asked (a test may post many cards at one instant)
     paced: bool = False
+    # given, the fake Slack serves Socket Mode too (an app connects with `Runtime.socket_mode`)
+    app_token: str | None = None
     slack: FakeSlack = field(init=False)
     x: FakeX = field(init=False)
     runtime: Runtime = field(init=False)
     server: HttpServer = field(init=False)
 
     def start(self, *, workers: bool = False) -> FakeWorld:
-        self.slack = FakeSlack(bot_token=BOT_TOKEN)
+        self.slack = FakeSlack(bot_token=BOT_TOKEN, app_token=self.app_token)
         self.slack.start()
         self.x = FakeX(
             bearer_token=X_BEARER,

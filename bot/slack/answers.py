@@ -19,8 +19,8 @@ waitress has written the answer, and work is released to the executor only when
   starves it;
 
 and no more work is started than the executor has threads, so what is still queued when the
-next burst arrives waits for it too. Socket Mode requests are not counted (Bolt's socket client
-sends the answer itself), so their work is released at once.
+next burst arrives waits for it too. Socket Mode envelopes are counted the same way, from their
+arrival until their ack is sent (`bot/slack/socket.py`).
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ class AnswersFirst:
         """An answer is being made; set the event it returns once it has been written."""
         answered = threading.Event()
         with self._changed:
+            now = self.clock()
             self._answering += 1
-            self._arrivals.append(self.clock())
+            self._forget_arrivals_before(now - self.quiet)  # requests that queue no work too
+            self._arrivals.append(now)
         return answered
 
     def answered(self, event: threading.Event) -> None:
@@ -134,8 +136,7 @@ class AnswersFirst:
             return self.max_wait  # its own answer is not written yet: `answered` wakes us
         if waited >= self.max_wait:
             return None
-        while self._arrivals and now - self._arrivals[0] >= self.quiet:
-            self._arrivals.popleft()
+        self._forget_arrivals_before(now - self.quiet)
         if self._answering == 0 and len(self._arrivals) <= 1:
             return None
         # An arrival or an answer wakes us early; else look again when the oldest recent
@@ -143,12 +144,18 @@ class AnswersFirst:
         aged_out = self.quiet - (now - self._arrivals[0]) if self._arrivals else self.quiet
         return min(self.max_wait - waited, max(aged_out, 0.001))
 
+    def _forget_arrivals_before(self, moment: float) -> None:
+        while self._arrivals and self._arrivals[0] <= moment:
+            self._arrivals.popleft()
+
     def _start(self, queued: _Queued) -> None:
         self._running += 1
 
         def run() -> None:
             try:
                 queued.work(**queued.kwargs)
+            except Exception:  # nobody reads the executor's future: say it here, or never
+                log.exception("handed-off work failed")
             finally:
                 with self._changed:
                     self._running -= 1

@@ -3,6 +3,7 @@ test moves (the releaser re-reads it every 0.1 s)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -125,3 +126,35 @@ def test_the_answered_body_marks_the_answer_written_when_the_server_closes_it(
     ran, work = started()
     answers.submit(work, after=answer)
     assert ran.wait(TIMEOUT)
+
+
+def test_work_that_raises_is_logged_not_dropped_with_its_future(
+    pool: ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody reads the executor's future: what the work raises must reach the log (and the
+    work after it must still start)."""
+    answers = AnswersFirst(pool, threads=1, quiet=0)
+
+    def broken() -> None:
+        raise ValueError("a bug in the work")
+
+    ran, work = started()
+    with caplog.at_level(logging.ERROR, logger="brandbot.slack"):
+        answers.submit(broken, after=None)
+        answers.submit(work, after=None)
+        assert ran.wait(TIMEOUT)
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is ValueError]
+    assert logged, [r.getMessage() for r in caplog.records]
+
+
+def test_requests_that_hand_off_no_work_are_not_remembered_for_ever(
+    pool: ThreadPoolExecutor,
+) -> None:
+    """Refused requests (an unsigned flood) are counted as they arrive but queue no work: the
+    arrivals must still age out, not pile up in memory until the next piece of work."""
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, clock=clock)
+    for _ in range(10_000):
+        answers.answered(answers.answering())
+        clock.now += 0.01
+    assert len(answers._arrivals) <= 4  # those of the last 30 ms

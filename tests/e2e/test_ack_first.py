@@ -6,21 +6,28 @@ and the ack waited for the lock: Slack's 3-second deadline was missed under load
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
+import pytest
+from slack_sdk.socket_mode.builtin import SocketModeClient
 from sqlalchemy import text
 from support import carded, posted_card
 
+from bot.core.clock import FakeClock
 from bot.core.db import is_postgres, transaction
 from bot.core.models import MentionState
 from bot.fakes.slack_api import SlackCall
-from bot.fakes.slack_user import Reply
+from bot.fakes.slack_user import Reply, SlackUser
 from bot.fakes.world import FakeWorld
 from bot.slack.cards import form_states
 from bot.slack.cards.mention_card import MentionAction
+from policies.config import BrandConfig
 
+APP_TOKEN = "xapp-1-A0BRANDBOT-ack-first-5e1c"
 ACK_WITHIN = 2.0  # seconds; far above a free server's ack, far below the 30 s lock timeout
 
 
@@ -166,3 +173,62 @@ def test_a_refusal_for_a_form_closed_while_working_is_told_where_the_person_acte
     assert world.slack.view(view["id"]).get("closed") and form_states.is_working(
         world.slack.view(view["id"])
     )
+
+
+def test_a_form_done_while_slack_refused_to_show_it_is_told_where_the_person_acted(
+    world: FakeWorld,
+) -> None:
+    """The server decided (the mention is dismissed), but views.update failed: the form stays
+    at "Working on it…", so the person must hear the outcome another way, as a refusal is."""
+    mention_id = carded(world, "@acme outage in Leeds")
+    card = world.card(mention_id)
+    alice = world.user("U0ALICE", "alice")
+    alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
+    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+    view = alice.last_view_for("U0ALICE")
+    spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+    told = len(world.slack.ephemerals)
+    world.slack.fail_next("views.update", status=500, retry_after=None)
+    alice.submit_view(view["id"], spam, settle=False)
+    world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
+    world.slack.wait_for(lambda s: len(s.ephemerals) > told)
+    assert form_states.is_working(world.slack.view(view["id"]))  # Slack never showed it done
+    said = world.slack.ephemerals[-1]
+    assert said.get("user") == "U0ALICE" and "done" in str(said.get("text")).lower(), said
+
+
+def test_a_form_submitted_over_socket_mode_shows_its_outcome_though_the_ack_is_slow(
+    config: BrandConfig, database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over Socket Mode the "working" answer is an ack sent on the socket: the form's outcome
+    (views.update) must wait for it as it waits for an HTTP answer, or a slow ack lands after
+    the outcome and the form shows "Working on it…" for good."""
+    world = FakeWorld(config=config, database_url=database_url, clock=clock, app_token=APP_TOKEN)
+    world.start()
+    socket_mode = world.slack.socket
+    assert socket_mode is not None
+    handler = world.runtime.socket_mode(APP_TOKEN)
+    try:
+        handler.connect()
+        socket_mode.wait_connected(timeout=10)
+        mention_id = carded(world, "@acme outage in Leeds")
+        card = world.card(mention_id)
+        world.slack.add_user("U0ALICE", "alice")
+        alice = SlackUser(slack=world.slack, user_id="U0ALICE", name="alice", socket=socket_mode)
+        alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
+        world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
+        view = alice.last_view_for("U0ALICE")
+        send = SocketModeClient.send_socket_mode_response
+
+        def slow_ack(client: SocketModeClient, response: Any) -> None:
+            time.sleep(0.5)  # a busy socket, or a slow network to Slack
+            send(client, response)
+
+        monkeypatch.setattr(SocketModeClient, "send_socket_mode_response", slow_ack)
+        spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+        alice.submit_view(view["id"], spam, settle=False)
+        world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
+        world.slack.wait_for(lambda s: not form_states.is_working(s.view(view["id"])), timeout=3)
+    finally:
+        handler.close()
+        world.stop()

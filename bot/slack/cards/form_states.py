@@ -58,6 +58,12 @@ def done(submitted: Any, note: str | None = None) -> JSON:
     return _modal(submitted, [_text("brandbot_done", f":white_check_mark: {note or 'Done.'}")])
 
 
+def done_told(submitted: Any) -> str:
+    """Said where the person acted when `done` can't be shown and no note says more."""
+    view: JSON = submitted if isinstance(submitted, dict) else {}
+    return f"{_title(view)['text']}: done."
+
+
 def again(submitted: Any, errors: dict[str, str], *, problem: str | None = None) -> JSON:
     """The submitted form once more, as typed, with each error under its field (an error for
     a field the form lacks, and `problem`, show on top)."""
