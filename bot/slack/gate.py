@@ -39,7 +39,7 @@ from bot.core.clock import utcnow
 from bot.core.db import insert_ignoring_conflicts, rowcount, table_of, transaction
 from bot.core.models import SeenRequest
 from bot.slack.answers import ANSWERED, AnsweredBody, AnswersFirst
-from bot.slack.payload import payload_problem
+from bot.slack.payload import CHECKED_AT_THE_DOOR, payload_problem
 
 log = logging.getLogger("brandbot.slack")
 
@@ -168,6 +168,7 @@ class SlackGate:
             return None, 400, f"the body cannot be parsed ({type(error).__name__})"
         if problem:
             return None, 400, problem
+        parsed.context[CHECKED_AT_THE_DOOR] = True  # RefuseMalformed need not check it again
         return parsed, 200, ""
 
     def _signed(self, raw: bytes, timestamp: str, signature: str) -> bool:
