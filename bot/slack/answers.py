@@ -11,12 +11,13 @@ waitress has written the answer, and work is released to the executor only when
 
 - the answer to its own request has been written (a modal's `views.update` from the work can
   never reach Slack before the answer that put the modal in its "working" state), and
-- none is being answered and at most one request (a lone click: its own) arrived in the last
-  `quiet` seconds — a burst of clicks reaches the app one by one, each answered in a few
-  milliseconds, with gaps between them, so "none in flight" alone is true in every gap of a
-  burst, and a lone click's work must not wait for a quiet it already has — or the work has
-  waited `max_wait` already: a steady stream of clicks delays the work by at most that, never
-  starves it;
+- none is being answered and no request arrived in the last `quiet` seconds, or just one (a
+  lone click: its own) that has been alone for `alone` seconds — a burst of clicks reaches the
+  app one by one, each answered in a few milliseconds, with gaps between them, so "none in
+  flight" alone is true in every gap of a burst; a lone click's work must not wait for the
+  whole quiet, but the first click of a burst is answered before the second arrives, so it
+  waits the few milliseconds that tell the two apart — or the work has waited `max_wait`
+  already: a steady stream of clicks delays the work by at most that, never starves it;
 
 and no more work is started than the executor has threads, so what is still queued when the
 next burst arrives waits for it too. Socket Mode envelopes are counted the same way, from their
@@ -38,6 +39,10 @@ log = logging.getLogger("brandbot.slack")
 
 MAX_WAIT_SECONDS = 1.0  # the most an answer-free moment is waited for; Slack's deadline is 3 s
 QUIET_SECONDS = 0.03  # a gap between requests this long ends a burst (they come ms apart)
+# A click this long alone is a lone click, its work due now: the first click of a burst is
+# answered before the next one arrives, and its work started then ran under all the others'
+# answers (bench/click_ack.py: 50-click p99 1.4-1.5x a bare app; 0.8x when it waited).
+ALONE_SECONDS = 0.01
 # An answer never marked written (a bug) must not hold the work behind it for ever.
 STUCK_SECONDS = 10.0
 LOOK_AGAIN_SECONDS = 0.1  # the releaser re-reads the clock at least this often while work waits
@@ -61,6 +66,7 @@ class AnswersFirst:
     threads: int
     max_wait: float = MAX_WAIT_SECONDS
     quiet: float = QUIET_SECONDS
+    alone: float = ALONE_SECONDS
     clock: Callable[[], float] = time.monotonic
     _answering: int = 0
     _arrivals: deque[float] = field(default_factory=deque)  # within the last `quiet` seconds
@@ -137,8 +143,18 @@ class AnswersFirst:
         if waited >= self.max_wait:
             return None
         self._forget_arrivals_before(now - self.quiet)
-        if self._answering == 0 and len(self._arrivals) <= 1:
-            return None
+        if self._answering == 0:
+            if not self._arrivals:
+                return None
+            # A lone click: its work alone is held, and no second click came close behind it.
+            # (Several pieces held are a burst's, which waits for the whole quiet: a burst has
+            # gaps of a few milliseconds between its clicks too.)
+            lone = len(self._arrivals) == 1 and len(self._queue) == 1
+            alone_for = now - self._arrivals[0]
+            if lone and alone_for >= self.alone:
+                return None
+            if lone:
+                return max(self.alone - alone_for, 0.001)
         # An arrival or an answer wakes us early; else look again when the oldest recent
         # arrival has aged out.
         aged_out = self.quiet - (now - self._arrivals[0]) if self._arrivals else self.quiet

@@ -59,13 +59,36 @@ def test_work_waits_while_a_burst_of_requests_arrives(pool: ThreadPoolExecutor) 
     assert ran.wait(TIMEOUT)
 
 
-def test_a_lone_clicks_work_starts_as_soon_as_it_is_answered(pool: ThreadPoolExecutor) -> None:
-    answers = AnswersFirst(pool, threads=2, quiet=0.03, max_wait=1.0, clock=Clock())
+def test_a_lone_clicks_work_starts_once_no_second_click_came_close_behind(
+    pool: ThreadPoolExecutor,
+) -> None:
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, alone=0.01, max_wait=1.0, clock=clock)
     answer = answers.answering()
     ran, work = started()
     answers.submit(work, after=answer)
     answers.answered(answer)
-    assert ran.wait(TIMEOUT)  # the clock never moves: no quiet was waited for
+    assert not ran.wait(0.3)  # answered, but a burst's second click may be a moment behind
+    clock.now += 0.011
+    assert ran.wait(TIMEOUT)  # alone that long: not the whole quiet
+
+
+def test_the_first_click_of_a_burst_waits_for_the_burst_though_answered_before_the_next(
+    pool: ThreadPoolExecutor,
+) -> None:
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, alone=0.01, max_wait=1.0, clock=clock)
+    first = answers.answering()
+    ran, work = started()
+    answers.submit(work, after=first)
+    answers.answered(first)  # answered in a millisecond, while the second is on its way
+    clock.now += 0.005
+    second = answers.answering()
+    answers.answered(second)
+    clock.now += 0.01  # the first alone long enough, had the second not come
+    assert not ran.wait(0.3) and answers.held() == 1
+    clock.now += 0.03  # the burst is over
+    assert ran.wait(TIMEOUT)
 
 
 def test_a_steady_stream_of_requests_delays_work_by_max_wait_at_most(
