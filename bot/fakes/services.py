@@ -11,7 +11,6 @@ mention in any state straight into the database, each with its card.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,10 +79,10 @@ class Fakes:
         self.x.stop()
 
 
-def start_fakes(config: BrandConfig, clock: Clock | None = None) -> Fakes:
+def start_fakes(config: BrandConfig, clock: Clock) -> Fakes:
     """The fakes the services talk to; the fake X dates its rate-limit windows by `clock`."""
-    now = (lambda: clock.now().timestamp()) if clock is not None else time.time
-    slack, x = FakeSlack(bot_token=BOT_TOKEN), FakeX(bearer_token=X_BEARER, now=now)
+    slack = FakeSlack(bot_token=BOT_TOKEN)
+    x = FakeX(bearer_token=X_BEARER, now=lambda: clock.now().timestamp())
     slack.start()
     x.start()
     return Fakes(slack=slack, x=x, env=register_accounts(x, config))

@@ -149,12 +149,9 @@ class AnswersFirst:
             # A lone click: its work alone is held, and no second click came close behind it.
             # (Several pieces held are a burst's, which waits for the whole quiet: a burst has
             # gaps of a few milliseconds between its clicks too.)
-            lone = len(self._arrivals) == 1 and len(self._queue) == 1
-            alone_for = now - self._arrivals[0]
-            if lone and alone_for >= self.alone:
-                return None
-            if lone:
-                return max(self.alone - alone_for, 0.001)
+            if len(self._arrivals) == 1 and len(self._queue) == 1:
+                alone_for = now - self._arrivals[0]
+                return None if alone_for >= self.alone else max(self.alone - alone_for, 0.001)
         # An arrival or an answer wakes us early; else look again when the oldest recent
         # arrival has aged out.
         aged_out = self.quiet - (now - self._arrivals[0]) if self._arrivals else self.quiet

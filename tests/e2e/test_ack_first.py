@@ -127,21 +127,28 @@ def test_a_submitted_draft_is_answered_before_the_note_saying_where_it_waits(
     )
 
 
+SPAM = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}  # a reason to dismiss
+
+
+def _dismiss_form(world: FakeWorld, alice: SlackUser) -> tuple[str, dict[str, Any]]:
+    """A carded mention, and the dismissal form `alice` opened on its card."""
+    mention_id = carded(world, "@acme outage in Leeds")
+    card = world.card(mention_id)
+    alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
+    world.slack.wait_for(lambda s: s.views_for(alice.user_id))
+    return mention_id, alice.last_view_for(alice.user_id)
+
+
 def test_a_submitted_form_is_answered_working_while_writes_are_locked_and_decided_after(
     world: FakeWorld,
 ) -> None:
     """A submission whose outcome the database decides (here a dismissal: who may, and the
     mention's state) is answered with the form's "working" state, without waiting for the lock;
     the form then shows the outcome, and the mention is dismissed."""
-    mention_id = carded(world, "@acme outage in Leeds")
-    card = world.card(mention_id)
     alice = world.user("U0ALICE", "alice")
-    alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
-    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
-    view = alice.last_view_for("U0ALICE")
-    spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+    mention_id, view = _dismiss_form(world, alice)
     with ThreadPoolExecutor(1) as pool, writes_locked(world):
-        sent = pool.submit(alice.submit_view, view["id"], spam, settle=False)
+        sent = pool.submit(alice.submit_view, view["id"], SPAM, settle=False)
         submission = sent.result(timeout=ACK_WITHIN)
         answer = submission.reply.json()
         assert answer["response_action"] == "update", answer
@@ -180,16 +187,11 @@ def test_a_form_done_while_slack_refused_to_show_it_is_told_where_the_person_act
 ) -> None:
     """The server decided (the mention is dismissed), but views.update failed: the form stays
     at "Working on it…", so the person must hear the outcome another way, as a refusal is."""
-    mention_id = carded(world, "@acme outage in Leeds")
-    card = world.card(mention_id)
     alice = world.user("U0ALICE", "alice")
-    alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
-    world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
-    view = alice.last_view_for("U0ALICE")
-    spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
+    mention_id, view = _dismiss_form(world, alice)
     told = len(world.slack.ephemerals)
     world.slack.fail_next("views.update", status=500, retry_after=None)
-    alice.submit_view(view["id"], spam, settle=False)
+    alice.submit_view(view["id"], SPAM, settle=False)
     world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
     world.slack.wait_for(lambda s: len(s.ephemerals) > told)
     assert form_states.is_working(world.slack.view(view["id"]))  # Slack never showed it done
@@ -211,13 +213,9 @@ def test_a_form_submitted_over_socket_mode_shows_its_outcome_though_the_ack_is_s
     try:
         handler.connect()
         socket_mode.wait_connected(timeout=10)
-        mention_id = carded(world, "@acme outage in Leeds")
-        card = world.card(mention_id)
         world.slack.add_user("U0ALICE", "alice")
         alice = SlackUser(slack=world.slack, user_id="U0ALICE", name="alice", socket=socket_mode)
-        alice.click(channel=card.channel, ts=str(card.ts), action_id=MentionAction.DISMISS)
-        world.slack.wait_for(lambda s: s.views_for("U0ALICE"))
-        view = alice.last_view_for("U0ALICE")
+        mention_id, view = _dismiss_form(world, alice)
         send = SocketModeClient.send_socket_mode_response
 
         def slow_ack(client: SocketModeClient, response: Any) -> None:
@@ -225,8 +223,7 @@ def test_a_form_submitted_over_socket_mode_shows_its_outcome_though_the_ack_is_s
             send(client, response)
 
         monkeypatch.setattr(SocketModeClient, "send_socket_mode_response", slow_ack)
-        spam = {"reason": {"reason_choice": {"selected_option": {"value": "spam"}}}}
-        alice.submit_view(view["id"], spam, settle=False)
+        alice.submit_view(view["id"], SPAM, settle=False)
         world.slack.wait_for(lambda _: world.mention(mention_id).state == MentionState.DISMISSED)
         world.slack.wait_for(lambda s: not form_states.is_working(s.view(view["id"])), timeout=3)
     finally:
