@@ -221,6 +221,10 @@ def build_runtime(
     )
     answers = AnswersFirst(work, threads=WORK_THREADS)  # the work waits for Slack's answers
     handlers.register(bolt, wired.services, replays=ReplayGuard(engine), answers=answers)
+    # The workers' passes wait for a burst's answers too (the leader's renewals do not: cheap,
+    # and a lease must not lapse behind a stream of clicks).
+    for worker in (wired.outbox, wired.publisher, wired.homes, wired.digests, wired.ingestor):
+        worker.yield_to_answers = answers.wait_until_calm
     return Runtime(
         settings=settings,
         config=config,

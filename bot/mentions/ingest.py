@@ -77,6 +77,9 @@ class Ingestor:
         # Whether the searches may run this pass: the monthly X budget (bot/x/budget.py) says no
         # at 100 %, and polling falls back to the owned reads (mentions and own timelines).
         self.searches_allowed: Callable[[], bool] = lambda: True
+        # Called before each pass, as a worker's (bot/core/worker.py): waits while Slack's
+        # requests are being answered.
+        self.yield_to_answers: Callable[[], None] = lambda: None
 
     @property
     def config(self) -> Any:
@@ -100,6 +103,7 @@ class Ingestor:
         while not stop.is_set():
             wait = 1.0
             try:
+                self.yield_to_answers()
                 self.poll_due()
                 wait = self.seconds_to_next_poll()
             except Exception:

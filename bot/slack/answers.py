@@ -142,20 +142,40 @@ class AnswersFirst:
             return self.max_wait  # its own answer is not written yet: `answered` wakes us
         if waited >= self.max_wait:
             return None
+        # A lone click: its work alone is held. (Several pieces held are a burst's, which waits
+        # for the whole quiet: a burst has gaps of a few milliseconds between its clicks too.)
+        busy_for = self._busy_for(now, lone_click_ends=len(self._queue) == 1)
+        return None if busy_for is None else min(self.max_wait - waited, busy_for)
+
+    def wait_until_calm(self) -> None:
+        """Hold a background worker's next pass (the outbox's, the poller's…) while requests are
+        being answered, for `max_wait` at most: a pass started in a gap of a burst takes the
+        interpreter from the answers still to come, as the clicks' own work would."""
+        with self._changed:
+            start = self.clock()
+            while not self._closed:
+                now = self.clock()
+                busy_for = self._busy_for(now, lone_click_ends=True)
+                left = self.max_wait - (now - start)
+                if busy_for is None or left <= 0:
+                    return
+                self._changed.wait(min(busy_for, left, LOOK_AGAIN_SECONDS))
+
+    def _busy_for(self, now: float, *, lone_click_ends: bool) -> float | None:
+        """None when no request is being answered and none arrived in the last `quiet` seconds
+        (or, where `lone_click_ends`, just one, alone for `alone` seconds: no second click came
+        close behind it); else how long to wait before looking again (an arrival or an answer
+        wakes the waiter earlier)."""
         self._forget_arrivals_before(now - self.quiet)
         if self._answering == 0:
             if not self._arrivals:
                 return None
-            # A lone click: its work alone is held, and no second click came close behind it.
-            # (Several pieces held are a burst's, which waits for the whole quiet: a burst has
-            # gaps of a few milliseconds between its clicks too.)
-            if len(self._arrivals) == 1 and len(self._queue) == 1:
+            if lone_click_ends and len(self._arrivals) == 1:
                 alone_for = now - self._arrivals[0]
                 return None if alone_for >= self.alone else max(self.alone - alone_for, 0.001)
-        # An arrival or an answer wakes us early; else look again when the oldest recent
-        # arrival has aged out.
+        # Look again when the oldest recent arrival has aged out.
         aged_out = self.quiet - (now - self._arrivals[0]) if self._arrivals else self.quiet
-        return min(self.max_wait - waited, max(aged_out, 0.001))
+        return max(aged_out, 0.001)
 
     def _forget_arrivals_before(self, moment: float) -> None:
         while self._arrivals and self._arrivals[0] <= moment:

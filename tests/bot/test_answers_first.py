@@ -181,3 +181,65 @@ def test_requests_that_hand_off_no_work_are_not_remembered_for_ever(
         answers.answered(answers.answering())
         clock.now += 0.01
     assert len(answers._arrivals) <= 4  # those of the last 30 ms
+
+
+def calm_waiter(answers: AnswersFirst) -> threading.Event:
+    """A background worker about to start a pass: the event is set once it may."""
+    calm = threading.Event()
+
+    def wait() -> None:
+        answers.wait_until_calm()
+        calm.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return calm
+
+
+@pytest.mark.parametrize(
+    ("clicks", "still_busy_after", "calm_after"),
+    [
+        (0, None, 0.0),  # nobody clicking: the pass starts at once
+        (1, 0.005, 0.011),  # a lone click: once nobody came close behind it
+        (2, 0.02, 0.05),  # a burst: once it has been quiet that long
+    ],
+)
+def test_a_workers_pass_waits_for_the_answers_of_a_burst(
+    pool: ThreadPoolExecutor, clicks: int, still_busy_after: float | None, calm_after: float
+) -> None:
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, alone=0.01, max_wait=1.0, clock=clock)
+    being_answered = [answers.answering() for _ in range(clicks)]
+    calm = calm_waiter(answers)
+    if clicks:
+        assert not calm.wait(0.3)  # answers are being written
+        for answer in being_answered:
+            answers.answered(answer)
+    if still_busy_after is not None:
+        clock.now += still_busy_after
+        assert not calm.wait(0.3)
+        clock.now += calm_after - still_busy_after
+    assert calm.wait(TIMEOUT)
+
+
+def test_a_steady_stream_of_requests_delays_a_workers_pass_by_max_wait_at_most(
+    pool: ThreadPoolExecutor,
+) -> None:
+    clock = Clock()
+    answers = AnswersFirst(pool, threads=2, quiet=0.03, max_wait=1.0, clock=clock)
+    answers.answering()  # a request that is being answered the whole time
+    calm = calm_waiter(answers)
+    clock.now += 0.5
+    assert not calm.wait(0.3)
+    clock.now += 0.6
+    assert calm.wait(TIMEOUT)
+
+
+def test_a_workers_pass_waits_for_nothing_once_the_process_is_stopping(
+    pool: ThreadPoolExecutor,
+) -> None:
+    answers = AnswersFirst(pool, threads=2, clock=Clock())
+    answers.answering()  # never written
+    calm = calm_waiter(answers)
+    assert not calm.wait(0.3)
+    answers.drain()
+    assert calm.wait(TIMEOUT)

@@ -229,3 +229,12 @@ def test_a_form_submitted_over_socket_mode_shows_its_outcome_though_the_ack_is_s
     finally:
         handler.close()
         world.stop()
+
+
+def test_every_background_worker_waits_for_slacks_answers_before_a_pass(world: FakeWorld) -> None:
+    """A pass started in a gap of a burst of clicks would take the interpreter from the answers
+    still to come (bench/click_ack.py): each worker asks the same AnswersFirst first."""
+    runtime = world.runtime
+    workers = (runtime.outbox, runtime.publisher, runtime.homes, runtime.digests, runtime.ingestor)
+    for worker in workers:
+        assert worker.yield_to_answers == runtime.answers.wait_until_calm, type(worker).__name__
