@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -94,17 +94,22 @@ class Publisher(Worker):
         return self.publish_due()
 
     def publish_due(self) -> int:
-        # The posts first: a pass woken by an approval must not wait for the timers' and the
-        # expiry's transactions (bench/approve_latency.py). What a timer frees (a lapsed
-        # freeze) is published by the next pass, which follows at once when this one posted.
-        published = self._publish_due_drafts()
+        # The posts before the timers: a pass woken by an approval must not wait for the
+        # timers' transactions (bench/approve_latency.py). What a timer frees (a lapsed freeze)
+        # is published by the next pass, which follows at once when this one posted. The expiry
+        # still comes first, but only when a draft is to expire: one read finds both.
+        now = self.ctx.clock.now()
+        due, expiring = self._due(now)
+        if expiring:
+            self._expire_unapproved(now)
+        published = sum(self._publish(draft_id) for draft_id in due)
         for timer in self.timers:
             timer()
-        self._expire_unapproved(self.ctx.clock.now())
         return published
 
-    def _publish_due_drafts(self) -> int:
-        now = self.ctx.clock.now()
+    def _due(self, now: datetime) -> tuple[Sequence[int], bool]:
+        """The drafts due to post now, oldest first, and whether a scheduled draft still
+        waiting for approvals has reached its time."""
         with self.ctx.transaction(read_only=True) as session:
             # ids of stored rows: the column is Optional only until a row is inserted
             due = cast(
@@ -120,7 +125,8 @@ class Publisher(Worker):
                     .limit(50)
                 ).all(),
             )
-        return sum(self._publish(draft_id) for draft_id in due)
+            expiring = session.execute(self._unapproved_at(now).limit(1)).first() is not None
+        return due, expiring
 
     def _lease_free(self, now: datetime) -> ColumnElement[bool]:
         free = or_(col(Draft.lease_until).is_(None), col(Draft.lease_until) < now)
@@ -131,15 +137,17 @@ class Publisher(Worker):
             return or_(free, col(Draft.lease_owner).not_in(live_owners()))
         return free
 
+    @staticmethod
+    def _unapproved_at(now: datetime) -> Select[Draft]:
+        return select(Draft).where(
+            col(Draft.state) == DraftState.PENDING, col(Draft.schedule_at) <= now
+        )
+
     def _expire_unapproved(self, now: datetime) -> None:
         """A scheduled draft still waiting for approvals at its time expires and tells its author
         (posting it late could be wrong; the author can draft it again)."""
         with self.ctx.transaction() as session:
-            expired = session.scalars(
-                select(Draft).where(
-                    col(Draft.state) == DraftState.PENDING, col(Draft.schedule_at) <= now
-                )
-            ).all()
+            expired = session.scalars(self._unapproved_at(now)).all()
             for draft in expired:
                 moved = draft_machine.move(
                     session,
