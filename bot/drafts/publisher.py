@@ -95,9 +95,10 @@ class Publisher(Worker):
 
     def publish_due(self) -> int:
         # The posts before the timers: a pass woken by an approval must not wait for the
-        # timers' transactions (bench/approve_latency.py). What a timer frees (a lapsed freeze)
-        # is published by the next pass, which follows at once when this one posted. The expiry
-        # still comes first, but only when a draft is to expire: one read finds both.
+        # timers' transactions (bench/approve_latency.py). The order changes no outcome: a
+        # lapsing freeze releases nothing to post (what came due in it waits for a person, and
+        # the gate holds it by the freeze's times even before the lapse is recorded). The
+        # expiry still comes first, but only when a draft is to expire: one read finds both.
         now = self.ctx.clock.now()
         due, expiring = self._due(now)
         if expiring:
