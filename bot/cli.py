@@ -124,7 +124,13 @@ def manifest(config_path: Path | None, request_url: str | None, socket_mode: boo
     help="Socket Mode (default when SLACK_APP_TOKEN is set).",
 )
 @click.option("--host", default="0.0.0.0", show_default=True)
-@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTP port; 0 picks a free one, named in the 'serving' log line.",
+)
 @click.option("--config", "config_path", type=click.Path(path_type=Path))
 def run(mode: str | None, host: str, port: int, config_path: Path | None) -> None:
     """Serve Slack, poll X and deliver cards. Migrates the database on start."""

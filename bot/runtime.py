@@ -108,12 +108,13 @@ class Runtime(OnContext):
         self._stop.clear()
         if deliver:
             self._spawn("outbox", self.outbox.run)
-        if poll or publish:
-            # The election's connection is also this replica's presence: a post a dead replica
-            # left half done is taken over at once, not when its lease runs out. A replica that
-            # does not poll keeps the connection but never leads.
+        if poll or publish or deliver:
+            # The election's connection is also this replica's presence: a post or a card a
+            # dead replica left half done is taken over soon, not when its lease runs out. A
+            # replica that does not poll keeps the connection but never leads.
             self.leader.candidate = poll
             self.publisher.take_from_the_dead = publish
+            self.outbox.take_from_the_dead = deliver
             self.leader.tick()  # lead at once if nobody does, before the first pass
             self._spawn("leader", self.leader.run)
         if poll:

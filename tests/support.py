@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -155,6 +156,18 @@ def first_card(slack: FakeSlack, database_url: str) -> SlackCall:
     posted = slack.calls_to("chat.postMessage")[0]
     slack.wait_for(lambda _: card_recorded(database_url, posted.response["ts"]), timeout=30)
     return posted
+
+
+SERVING_LINE = re.compile(rb"brandbot serving http://[^\s/]+:(\d+)/slack/events")
+
+
+def served_port(log: Path) -> int | None:
+    """The port a `brandbot run --http --port 0` process bound, from its own log line (None
+    until it serves). A test never picks a "free" port itself: between its check and the
+    process's bind, another server (CI runs the SQLite and PostgreSQL suites side by side) can
+    take that port and answer /healthz in the process's place."""
+    found = SERVING_LINE.search(log.read_bytes()) if log.exists() else None
+    return int(found.group(1)) if found else None
 
 
 @contextmanager

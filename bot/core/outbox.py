@@ -25,11 +25,12 @@ from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, and_, func, not_, or_, select, update
 from sqlmodel import Session, col
 
 from bot.core.clock import Clock
-from bot.core.db import insert_page, skip_locked, table_of, transaction
+from bot.core.db import insert_page, is_postgres, rowcount, skip_locked, table_of, transaction
+from bot.core.leader import live_owners
 from bot.core.models import SlackMessage
 from bot.core.retry import backoff, describe_failure, retry_after
 from bot.core.worker import Worker
@@ -137,6 +138,13 @@ class Outbox(Worker):
     renderers: dict[str, Renderer]
     owner: str
     lease_seconds: int = 60
+    # PostgreSQL: a row leased by a replica that is gone (no presence connection) is taken once
+    # its last fence is this old, not when its lease runs out: the fence comes right before each
+    # Slack call, which the client gives up on after 10 s, so whatever the owner sent has
+    # reached Slack (and is found by its metadata) or never will. Without it a SIGKILLed
+    # replica held its channel's next cards for the whole lease.
+    take_from_the_dead: bool = False
+    takeover_grace: timedelta = timedelta(seconds=20)
     batch_size: int = 20
     # each channel's bucket (app.yaml slack_pacing); None: unpaced (429s are still honoured)
     pacing: Rate | None = field(default_factory=Rate)
@@ -193,7 +201,30 @@ class Outbox(Worker):
             )
 
     def _free(self, now: datetime) -> Any:
-        return or_(col(SlackMessage.lease_until).is_(None), col(SlackMessage.lease_until) < now)
+        """Not leased: never, or the lease ran out, or (PostgreSQL, `take_from_the_dead`) its
+        owner is gone and fenced its last call `takeover_grace` ago."""
+        expired = or_(col(SlackMessage.lease_until).is_(None), col(SlackMessage.lease_until) < now)
+        if not (self.take_from_the_dead and is_postgres(self.engine)):
+            return expired
+        fenced_before = now + timedelta(seconds=self.lease_seconds) - self.takeover_grace
+        return or_(
+            expired,
+            and_(
+                col(SlackMessage.lease_owner).not_in(live_owners()),
+                col(SlackMessage.lease_until) <= fenced_before,
+            ),
+        )
+
+    def _fence(self, session: Session, message_id: int) -> bool:
+        """Right before a Slack call: renew our lease, or learn it was taken (we were taken for
+        dead), in one conditional update that a taker's row lock orders against."""
+        until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        renewed = session.execute(
+            update(SlackMessage)
+            .where(col(SlackMessage.id) == message_id, col(SlackMessage.lease_owner) == self.owner)
+            .values(lease_until=until)
+        )
+        return rowcount(renewed) == 1
 
     def _due(self, now: datetime) -> list[tuple[int, str]]:
         """The next due messages of every channel that may be sent to now, in sending order;
@@ -266,19 +297,27 @@ class Outbox(Worker):
             session.add(message)
             return Taken.TAKEN
 
+    def _still_ours(self, message_id: int) -> bool:
+        """Fence again before a call that follows another: if we were taken for dead meanwhile,
+        the taker sends it."""
+        with transaction(self.engine) as session:
+            return self._fence(session, message_id)
+
     def _in_flight(self, session: Session, message: SlackMessage, now: datetime) -> bool:
         """Is another message of this channel being sent (by any replica) right now?"""
         leased = select(col(SlackMessage.id)).where(
             col(SlackMessage.channel) == message.channel,
             col(SlackMessage.id) != message.id,
-            col(SlackMessage.lease_until) >= now,
+            not_(self._free(now)),
         )
         return session.execute(leased.limit(1)).first() is not None
 
     def _deliver(self, message_id: int) -> bool:
         with transaction(self.engine) as session:
+            if not self._fence(session, message_id):
+                return False
             message = session.get(SlackMessage, message_id)
-            if message is None or message.lease_owner != self.owner:
+            if message is None:
                 return False
             root_ts = None
             if message.thread_root_id is not None:
@@ -299,6 +338,8 @@ class Outbox(Worker):
             if ts is None and search_first:
                 method = REPLIES if root_ts else HISTORY
                 ts = self._search_for(channel, message_id, created_at, root_ts)
+                if not self._still_ours(message_id):  # a search may take a while
+                    return False
                 if ts is not None:  # it did reach Slack: bring it up to date instead
                     method = UPDATE
                     self._update(channel, ts, message_id, rendered)
@@ -310,6 +351,8 @@ class Outbox(Worker):
                     if exc.response.get("error") != "message_not_found":
                         raise
                     ts = None  # someone deleted the card: post it again
+                    if not self._still_ours(message_id):
+                        return False
             if ts is None:
                 method = POST
                 ts = self._post(channel, message_id, rendered, root_ts)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,15 +22,15 @@ import pytest
 import requests
 from sqlalchemy import select, text
 from sqlmodel import col
-from support import TEST_CONFIG, run_env
+from support import TEST_CONFIG, run_env, served_port
 
 from bot.core.audit_report import entries_of
 from bot.core.clock import utcnow
 from bot.core.db import make_engine, transaction
 from bot.core.leader import PRESENCE_PREFIX
-from bot.core.models import Draft, DraftState, Mention
+from bot.core.models import Draft, DraftState, Mention, SlackMessage
 from bot.fakes.services import add_draft
-from bot.fakes.slack_api import FakeSlack
+from bot.fakes.slack_api import FakeSlack, SlackCall
 from bot.fakes.slack_user import SlackUser
 from bot.fakes.world import register_accounts
 from bot.fakes.x_api import FakeX, XCall
@@ -48,12 +47,6 @@ RUN = [sys.executable, "-m", "bot.cli", "run", "--http"]
 WAIT = 30.0  # seconds: generous bounds for a loaded machine; the drills end as soon as done
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _until(condition: Callable[[], object], what: str, timeout: float = WAIT) -> float:
     """Seconds until `condition()` held (polled: the processes are not ours to signal us)."""
     start = time.monotonic()
@@ -64,14 +57,16 @@ def _until(condition: Callable[[], object], what: str, timeout: float = WAIT) ->
 
 
 class Replica:
-    """One `brandbot run --http` process, its output in its own log."""
+    """One `brandbot run --http --port 0` process, its output in its own log: it binds a free
+    port itself and names it there (see `served_port`)."""
 
     def __init__(self, name: str, env: dict[str, str], cwd: Path) -> None:
-        self.name, self.port = name, _free_port()
+        self.name = name
+        self._port: int | None = None
         self.log = cwd / f"{name}.log"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [*RUN, "--host", "127.0.0.1", "--port", str(self.port)],
+                [*RUN, "--host", "127.0.0.1", "--port", "0"],
                 env=env,
                 cwd=cwd,
                 stdout=out,
@@ -79,11 +74,20 @@ class Replica:
             )
 
     @property
+    def port(self) -> int | None:
+        if self._port is None:
+            self._port = served_port(self.log)
+        return self._port
+
+    @property
     def url(self) -> str:
+        assert self.port is not None, f"{self.name} does not serve yet"
         return f"http://127.0.0.1:{self.port}/slack/events"
 
     def healthy(self) -> bool:
         assert self.proc.poll() is None, f"{self.name} exited:\n{self.log.read_text()[-3000:]}"
+        if self.port is None:
+            return False
         try:
             return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
         except requests.ConnectionError:
@@ -117,6 +121,21 @@ class ReadGate:
 
     def __call__(self, call: XCall) -> None:
         if self.shut and "/mentions" in call.path:
+            self.arrived.set()
+            self.opened.wait(WAIT)
+
+
+class PostGate:
+    """Holds the fake Slack's answer to the post of a card with these words (Slack has stored
+    it), so a drill can kill the replica posting it."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+        self.arrived = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self, call: SlackCall) -> None:
+        if call.method == "chat.postMessage" and self.words in str(call.args.get("blocks")):
             self.arrived.set()
             self.opened.wait(WAIT)
 
@@ -372,7 +391,7 @@ def test_a_second_run_against_one_sqlite_file_is_refused(tmp_path: Path, databas
         try:
             _until(first.healthy, "the first run healthy")
             second = subprocess.run(
-                [sys.executable, "-m", "bot.cli", "run", "--http", "--port", str(_free_port())],
+                [sys.executable, "-m", "bot.cli", "run", "--http", "--port", "0"],
                 env=env,
                 cwd=tmp_path,
                 capture_output=True,
@@ -386,3 +405,48 @@ def test_a_second_run_against_one_sqlite_file_is_refused(tmp_path: Path, databas
             assert first.healthy()  # the first one serves on, untouched
         finally:
             first.stop()
+
+
+def test_a_replica_killed_mid_card_holds_its_channel_only_for_the_takeover_grace(
+    tmp_path: Path, database_url: str
+) -> None:
+    """SIGKILL the replica posting a card after Slack stored it, before Slack answered: the
+    other takes the card over once the takeover grace has passed (its owner is gone from the
+    database), finds it by its metadata rather than posting it again, and the channel's next
+    card follows, well before the 60 s lease would have run out."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several replicas need PostgreSQL (the suite's PostgreSQL run drills them)")
+    postgres_url = database_url
+    with _replicas(tmp_path, postgres_url) as (slack, x, env), ExitStack() as running:
+        texts = ["@acme outage in Leeds"]
+        held = PostGate("outage in Leeds")
+        slack.on_call = held
+        x.add_tweet(author="dana", text=texts[0])
+        alive = [Replica(name, env, tmp_path) for name in "ab"]
+        for replica in alive:
+            running.callback(replica.stop)
+        for replica in alive:
+            _until(replica.healthy, f"{replica.name} healthy")
+        assert held.arrived.wait(WAIT), "the card was never posted"
+        engine = make_engine(postgres_url)
+        running.callback(engine.dispose)
+        with transaction(engine) as session:
+            (card,) = session.scalars(
+                select(SlackMessage).where(col(SlackMessage.lease_owner).is_not(None))
+            ).all()
+            owner, card_id = str(card.lease_owner), card.id
+        (posting,) = [r for r in alive if r.proc.pid == _pid_of(owner)]
+        posting.kill()
+        killed_at = time.monotonic()
+        held.opened.set()
+        texts.append("@acme outage in Hull")
+        x.add_tweet(author="erin", text=texts[-1])
+
+        _until(_carded_once(slack, texts), "the channel's next card", timeout=45)
+        took = time.monotonic() - killed_at
+        with transaction(engine) as session:
+            recorded = session.get(SlackMessage, card_id)
+            assert recorded is not None and recorded.ts is not None and not recorded.pending
+        assert took < 50, f"the channel was held {took:.1f} s"  # the lease is 60 s
+        assert slack.violations == []
+    _audit_verifies(env, tmp_path)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
-from support import TEST_CONFIG, brandbot_run, first_card, run_env
+from support import TEST_CONFIG, brandbot_run, first_card, run_env, served_port
 
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
@@ -23,29 +22,24 @@ X_BEARER = "run-test-bearer-55d1"
 AUDIT_KEY = "run-test-audit-key-0c4f9a2e7b1d6c3f8e5a0b9d"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_serving(log: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """The port `--port 0` bound, once /healthz there answers 200."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "brandbot run exited early"
+        assert proc.poll() is None, "brandbot run exited early:\n" + log.read_text()[-3000:]
+        port = served_port(log)
         try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
+            if port and requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return port
         except requests.ConnectionError:
             pass
         time.sleep(0.1)  # polling a process we don't control; bounded by the deadline
-    raise AssertionError(f"{url} never became healthy")
+    raise AssertionError("brandbot run never became healthy")
 
 
 def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
     config = tmp_path / "app.yaml"
     config.write_text(TEST_CONFIG)
-    port = _free_port()
     with FakeSlack(bot_token=BOT_TOKEN) as slack, FakeX(bearer_token=X_BEARER) as x:
         x.add_user("acme")
         tweet = x.add_tweet(author="dana", text="@acme outage since this morning")
@@ -60,9 +54,9 @@ def test_run_serves_polls_delivers_and_stops_cleanly(tmp_path: Path, database_ur
             BRANDBOT_AUDIT_KEY=AUDIT_KEY,
         )
         with brandbot_run(
-            "--http", "--host", "127.0.0.1", "--port", str(port), env=env, cwd=tmp_path
+            "--http", "--host", "127.0.0.1", "--port", "0", env=env, cwd=tmp_path
         ) as proc:
-            _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+            port = _wait_serving(tmp_path / "run.log", proc)
             posted = first_card(slack, database_url)
             assert tweet["text"] in str(posted.args["blocks"])
             slack.add_user("U0ALICE", "alice")

@@ -1,6 +1,8 @@
 """Workers on several replicas take rows with FOR UPDATE SKIP LOCKED: a row another replica is
 taking (its transaction holds the row lock) is skipped at once, never waited for, and taken on a
-later pass once free. And a draft whose replica is gone (no presence connection) is taken at once. PostgreSQL only: SQLite runs one process and its writers queue by design."""
+later pass once free. A draft whose replica is gone (no presence connection) is taken at once, a
+card once its last call to Slack is over. PostgreSQL only: SQLite runs one process and its writers
+queue by design."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from sqlalchemy import Engine, create_engine, select, update
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel, col
 
+from bot.core.clock import FakeClock
 from bot.core.db import transaction
 from bot.core.leader import PRESENCE_PREFIX
-from bot.core.models import Draft, DraftState, HomeTab, ResponseTimer
+from bot.core.models import Draft, DraftState, HomeTab, ResponseTimer, SlackMessage
 from bot.fakes.services import ServiceKit
+from bot.fakes.slack_api import SlackCall
 
 pytestmark = pytest.mark.postgres
 T = TypeVar("T")
@@ -119,3 +123,90 @@ def test_a_draft_leased_by_a_replica_no_longer_connected_is_taken_at_once(
     alive.dispose()
     assert [t["text"] for t in kit.x.posted_by("acme")] == ["Its replica was killed"]
     assert kit.draft(busy.id).lease_owner == "host:4343:0a1b2c3d"
+
+
+def _card_stored_by_slack_answer_lost(kit: ServiceKit, *, stored: bool = True) -> SlackMessage:
+    """A card whose post was answered 5xx (outcome unknown: Slack may have stored it, and
+    did if `stored`), due again now."""
+    kit.slack.fail_next("chat.postMessage", status=500, apply=stored)
+    mention = kit.add_mention("@acme my refund never came")
+    with transaction(kit.engine) as session:
+        session.execute(
+            update(SlackMessage)
+            .where(col(SlackMessage.id) == mention.card_id)
+            .values(due_at=kit.clock.now())
+        )
+    card = kit.card(mention.card_id)
+    assert card.ts is None and card.outcome_unknown
+    return card
+
+
+def _card_leased_to(kit: ServiceKit, card_id: int | None, owner: str) -> None:
+    """As the owner leaves it just after fencing its call to Slack: leased for the whole lease."""
+    until = kit.clock.now() + timedelta(seconds=kit.outbox.lease_seconds)
+    with transaction(kit.engine) as session:
+        session.execute(
+            update(SlackMessage)
+            .where(col(SlackMessage.id) == card_id)
+            .values(lease_owner=owner, lease_until=until)
+        )
+
+
+def _copies_of(kit: ServiceKit, card: SlackMessage) -> int:
+    return len(kit.slack.find_messages(lambda m: "my refund never came" in str(m.get("text"))))
+
+
+def test_a_card_leased_by_a_replica_no_longer_connected_is_taken_once_its_last_call_is_over(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    """A SIGKILLed replica's card holds its channel for the takeover grace, not the whole
+    lease; a live replica's for its whole lease. The taker finds the copy Slack stored."""
+    orphan = _card_stored_by_slack_answer_lost(kit)
+    _card_leased_to(kit, orphan.id, "host:4242:deadbeef")
+    taking = replace(kit.outbox, take_from_the_dead=True)
+    grace = taking.takeover_grace.total_seconds()
+
+    assert taking.deliver_due() == 0  # its call may still be on its way: not yet
+    clock.advance(seconds=grace - 1)
+    assert taking.deliver_due() == 0
+    clock.advance(seconds=1)
+    assert kit.outbox.deliver_due() == 0  # without presence: every lease runs its course
+    assert taking.deliver_due() == 1
+
+    taken = kit.card(orphan.id)
+    assert taken.ts is not None and not taken.pending and taken.lease_owner is None
+    assert _copies_of(kit, taken) == 1  # found by its metadata, not posted again
+
+    busy = _card_stored_by_slack_answer_lost(kit)
+    _card_leased_to(kit, busy.id, "host:4343:0a1b2c3d")
+    alive = create_engine(  # the live replica's presence: its leader-election connection
+        kit.engine.url,
+        poolclass=NullPool,
+        connect_args={"application_name": f"{PRESENCE_PREFIX}host:4343:0a1b2c3d"},
+    )
+    with alive.connect():
+        clock.advance(seconds=grace)
+        assert taking.deliver_due() == 0
+    alive.dispose()
+    assert kit.card(busy.id).lease_owner == "host:4343:0a1b2c3d"
+
+
+def test_a_worker_taken_for_dead_while_it_searched_leaves_the_card_to_its_taker(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    """It fences again before the call after its search: it never posts a card it no longer
+    holds (the taker searches and posts it once)."""
+    card = _card_stored_by_slack_answer_lost(kit, stored=False)  # the search finds nothing
+    taker = "host:4444:f00dface"
+
+    def taken_for_dead_meanwhile(call: SlackCall) -> None:
+        if call.method == "conversations.history":
+            _card_leased_to(kit, card.id, taker)
+
+    kit.slack.on_call = taken_for_dead_meanwhile
+    posts = len(kit.slack.calls_to("chat.postMessage"))
+    assert kit.outbox.deliver_due() == 0
+    kit.slack.on_call = None
+
+    assert len(kit.slack.calls_to("chat.postMessage")) == posts
+    assert kit.card(card.id).lease_owner == taker  # left to it, untouched
