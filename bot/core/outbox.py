@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, and_, func, not_, or_, select, update
+from sqlalchemy import Engine, and_, func, literal, not_, or_, select, true, update
 from sqlmodel import Session, col
 
 from bot.core.clock import Clock
@@ -200,11 +200,15 @@ class Outbox(Worker):
                 session.execute(select(col(SlackMessage.id)).where(col(SlackMessage.pending))).all()
             )
 
+    @property
+    def _takes_from_the_dead(self) -> bool:
+        return self.take_from_the_dead and is_postgres(self.engine)
+
     def _free(self, now: datetime) -> Any:
         """Not leased: never, or the lease ran out, or (PostgreSQL, `take_from_the_dead`) its
         owner is gone and fenced its last call `takeover_grace` ago."""
         expired = or_(col(SlackMessage.lease_until).is_(None), col(SlackMessage.lease_until) < now)
-        if not (self.take_from_the_dead and is_postgres(self.engine)):
+        if not self._takes_from_the_dead:
             return expired
         fenced_before = now + timedelta(seconds=self.lease_seconds) - self.takeover_grace
         return or_(
@@ -215,16 +219,31 @@ class Outbox(Worker):
             ),
         )
 
-    def _fence(self, session: Session, message_id: int) -> bool:
-        """Right before a Slack call: renew our lease, or learn it was taken (we were taken for
-        dead), in one conditional update that a taker's row lock orders against."""
+    def _seen_alive(self) -> Any:
+        """True while the other replicas can see us alive. One they take for dead takes no row
+        and makes no call: they may be taking over its rows."""
+        if not self._takes_from_the_dead:
+            return true()
+        return literal(self.owner).in_(live_owners())
+
+    def _fence(self, session: Session, message_id: int, *, reposting: bool = False) -> bool:
+        """Right before a Slack call: renew our lease while it is ours and we are seen alive,
+        in one conditional update that a taker's row lock orders against. If not, let go of
+        it (nothing of this step was sent), and the caller stops. `reposting` a card someone
+        deleted: its ts goes and its outcome is unknown until the new one is recorded, so a
+        taker looks for the new copy rather than updating the deleted one."""
         until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        ours = and_(col(SlackMessage.id) == message_id, col(SlackMessage.lease_owner) == self.owner)
+        reposted: dict[str, Any] = {"ts": None, "outcome_unknown": True} if reposting else {}
         renewed = session.execute(
             update(SlackMessage)
-            .where(col(SlackMessage.id) == message_id, col(SlackMessage.lease_owner) == self.owner)
-            .values(lease_until=until)
+            .where(ours, self._seen_alive())
+            .values(lease_until=until, **reposted)
         )
-        return rowcount(renewed) == 1
+        if rowcount(renewed) == 1:
+            return True
+        session.execute(update(SlackMessage).where(ours).values(lease_owner=None, lease_until=None))
+        return False
 
     def _due(self, now: datetime) -> list[tuple[int, str]]:
         """The next due messages of every channel that may be sent to now, in sending order;
@@ -261,6 +280,7 @@ class Outbox(Worker):
                 col(SlackMessage.pending),
                 col(SlackMessage.due_at) <= now,
                 self._free(now),
+                self._seen_alive(),
             )
             message = session.scalars(skip_locked(query, self.engine)).one_or_none()
             if message is None:
@@ -297,11 +317,11 @@ class Outbox(Worker):
             session.add(message)
             return Taken.TAKEN
 
-    def _still_ours(self, message_id: int) -> bool:
+    def _still_ours(self, message_id: int, *, reposting: bool = False) -> bool:
         """Fence again before a call that follows another: if we were taken for dead meanwhile,
         the taker sends it."""
         with transaction(self.engine) as session:
-            return self._fence(session, message_id)
+            return self._fence(session, message_id, reposting=reposting)
 
     def _in_flight(self, session: Session, message: SlackMessage, now: datetime) -> bool:
         """Is another message of this channel being sent (by any replica) right now?"""
@@ -351,7 +371,7 @@ class Outbox(Worker):
                     if exc.response.get("error") != "message_not_found":
                         raise
                     ts = None  # someone deleted the card: post it again
-                    if not self._still_ours(message_id):
+                    if not self._still_ours(message_id, reposting=True):
                         return False
             if ts is None:
                 method = POST
@@ -361,7 +381,7 @@ class Outbox(Worker):
             self._failed(message_id, exc, method=method, channel=channel)
             return False
         with transaction(self.engine) as session:
-            session.execute(
+            recorded = session.execute(
                 update(SlackMessage)
                 .where(
                     col(SlackMessage.id) == message_id, col(SlackMessage.lease_owner) == self.owner
@@ -379,6 +399,8 @@ class Outbox(Worker):
             )
             now = self.clock.now()
             self._pacer.sent(session, channel_key(channel), at=now)
+            if rowcount(recorded) == 0:  # taken for dead meanwhile: the taker finds and records it
+                return False
             posted = self.on_first_post.get(kind) if first_post else None
             if posted is not None:
                 posted(session, subject_id, now)
@@ -469,7 +491,8 @@ class Outbox(Worker):
         log.warning("slack message %s not delivered: %s", message_id, error)
         now = self.clock.now()
         with transaction(self.engine) as session:
-            message = session.get(SlackMessage, message_id)
+            # Locked: a taker must not take it between our check and our write.
+            message = session.get(SlackMessage, message_id, with_for_update=True)
             if message is None or message.lease_owner != self.owner:
                 return
             if method == POST:

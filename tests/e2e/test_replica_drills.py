@@ -442,11 +442,13 @@ def test_a_replica_killed_mid_card_holds_its_channel_only_for_the_takeover_grace
         texts.append("@acme outage in Hull")
         x.add_tweet(author="erin", text=texts[-1])
 
-        _until(_carded_once(slack, texts), "the channel's next card", timeout=45)
+        # Waited for past the lease, so that a channel held for all of it fails on the bound
+        # below, with the time it took.
+        _until(_carded_once(slack, texts), "the channel's next card", timeout=90)
         took = time.monotonic() - killed_at
         with transaction(engine) as session:
             recorded = session.get(SlackMessage, card_id)
             assert recorded is not None and recorded.ts is not None and not recorded.pending
-        assert took < 50, f"the channel was held {took:.1f} s"  # the lease is 60 s
+        assert took < 45, f"the channel was held {took:.1f} s"  # the lease is 60 s
         assert slack.violations == []
     _audit_verifies(env, tmp_path)

@@ -111,3 +111,26 @@ def test_a_post_slack_may_have_stored_is_still_looked_for_after_the_search_is_ra
 
     assert len(_copies(kit, card)) == 1, "the card was posted twice"
     assert kit.card(card.id).ts == _copies(kit, card)[0]["ts"]
+
+
+def test_a_card_someone_deleted_is_posted_again_once_even_if_the_answer_is_lost(
+    kit: ServiceKit, clock: FakeClock
+) -> None:
+    """Re-posting a deleted card is a post like any other: until its new ts is recorded its
+    outcome is unknown, so the next attempt looks for the new copy instead of updating the
+    deleted one, finding it gone, and posting a second."""
+    mention = kit.add_mention("@acme my parcel is lost")
+    card = kit.card(mention.card_id)
+    (shown,) = _copies(kit, card)
+    kit.slack.messages[card.channel].remove(shown)  # someone deleted it in Slack
+    with transaction(kit.engine) as session:
+        outbox.mark_changed(session, card.id, now=kit.clock.now())
+    kit.slack.fail_next("chat.postMessage", status=500, apply=True)  # posted, answer lost
+
+    assert kit.deliver() == 0
+    clock.advance(seconds=60)
+    assert kit.deliver() == 1
+
+    (again,) = _copies(kit, card)
+    recorded = kit.card(card.id)
+    assert recorded.ts == again["ts"] != shown["ts"] and not recorded.pending

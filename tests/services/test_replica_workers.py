@@ -165,6 +165,8 @@ def test_a_card_leased_by_a_replica_no_longer_connected_is_taken_once_its_last_c
     _card_leased_to(kit, orphan.id, "host:4242:deadbeef")
     taking = replace(kit.outbox, take_from_the_dead=True)
     grace = taking.takeover_grace.total_seconds()
+    seen = _presence(kit, taking.owner)
+    seen_connection = seen.connect()
 
     assert taking.deliver_due() == 0  # its call may still be on its way: not yet
     clock.advance(seconds=grace - 1)
@@ -179,16 +181,43 @@ def test_a_card_leased_by_a_replica_no_longer_connected_is_taken_once_its_last_c
 
     busy = _card_stored_by_slack_answer_lost(kit)
     _card_leased_to(kit, busy.id, "host:4343:0a1b2c3d")
-    alive = create_engine(  # the live replica's presence: its leader-election connection
-        kit.engine.url,
-        poolclass=NullPool,
-        connect_args={"application_name": f"{PRESENCE_PREFIX}host:4343:0a1b2c3d"},
-    )
+    alive = _presence(kit, "host:4343:0a1b2c3d")
     with alive.connect():
         clock.advance(seconds=grace)
         assert taking.deliver_due() == 0
     alive.dispose()
+    seen_connection.close()
+    seen.dispose()
     assert kit.card(busy.id).lease_owner == "host:4343:0a1b2c3d"
+
+
+def _presence(kit: ServiceKit, owner: str) -> Engine:
+    """A replica's presence: its leader-election connection, named after its owner."""
+    return create_engine(
+        kit.engine.url,
+        poolclass=NullPool,
+        connect_args={"application_name": f"{PRESENCE_PREFIX}{owner}"},
+    )
+
+
+def test_a_replica_the_others_take_for_dead_takes_no_card_and_makes_no_call(
+    kit: ServiceKit,
+) -> None:
+    """Without its presence connection (dropped, not yet back) the others may be taking its
+    cards over: it takes none and calls Slack for none until it is seen again."""
+    card = _card_stored_by_slack_answer_lost(kit, stored=False)
+    unseen = replace(kit.outbox, take_from_the_dead=True)
+    calls = len(kit.slack.calls)
+
+    assert unseen.deliver_due() == 0
+    assert len(kit.slack.calls) == calls
+    assert kit.card(card.id).lease_owner is None  # not taken, so never held from the others
+
+    seen = _presence(kit, unseen.owner)
+    with seen.connect():
+        assert unseen.deliver_due() == 1
+    seen.dispose()
+    assert kit.card(card.id).ts is not None and _copies_of(kit, card) == 1
 
 
 def test_a_worker_taken_for_dead_while_it_searched_leaves_the_card_to_its_taker(
@@ -210,3 +239,24 @@ def test_a_worker_taken_for_dead_while_it_searched_leaves_the_card_to_its_taker(
 
     assert len(kit.slack.calls_to("chat.postMessage")) == posts
     assert kit.card(card.id).lease_owner == taker  # left to it, untouched
+
+
+def test_a_worker_taken_for_dead_during_its_post_leaves_the_recording_to_its_taker(
+    kit: ServiceKit,
+) -> None:
+    """Its post reached Slack, but the row is the taker's now: it records nothing and counts
+    nothing as sent (the taker finds the copy by its metadata and records it)."""
+    card = _card_stored_by_slack_answer_lost(kit, stored=False)
+    taker = "host:4545:cafebabe"
+
+    def taken_for_dead_meanwhile(call: SlackCall) -> None:
+        if call.method == "chat.postMessage":
+            _card_leased_to(kit, card.id, taker)
+
+    kit.slack.on_call = taken_for_dead_meanwhile
+    assert kit.outbox.deliver_due() == 0
+    kit.slack.on_call = None
+
+    left = kit.card(card.id)
+    assert left.lease_owner == taker and left.ts is None and left.outcome_unknown
+    assert _copies_of(kit, card) == 1
