@@ -218,6 +218,17 @@ def _replicas(
         yield slack, x, env
 
 
+def _started(names: str, env: dict[str, str], cwd: Path, running: ExitStack) -> list[Replica]:
+    """One replica per letter, started at once (one start-up to wait for), each stopped with
+    SIGTERM when `running` closes."""
+    replicas = [Replica(name, env, cwd) for name in names]
+    for replica in replicas:
+        running.callback(replica.stop)
+    for replica in replicas:
+        _until(replica.healthy, f"{replica.name} healthy")
+    return replicas
+
+
 def _audit_verifies(env: dict[str, str], cwd: Path) -> None:
     verified = subprocess.run(
         [sys.executable, "-m", "bot.cli", "audit", "verify"],
@@ -245,12 +256,8 @@ def test_replicas_survive_sigkill_mid_poll_and_mid_claim_and_dropped_connections
         x.on_call = gate
         texts = ["@acme outage in Leeds"]
         x.add_tweet(author="dana", text=texts[0])
-        # Four replicas started at once (one start-up to wait for): each drill kills one.
-        alive = [Replica(name, env, tmp_path) for name in "abcd"]
-        for replica in alive:
-            running.callback(replica.stop)
-        for replica in alive:
-            _until(replica.healthy, f"{replica.name} healthy")
+        # Four replicas: each drill kills one.
+        alive = _started("abcd", env, tmp_path, running)
         _until(_carded_once(slack, texts), "the first mention carded")
 
         def pid_holder(pid: int | None) -> Replica:
@@ -422,11 +429,7 @@ def test_a_replica_killed_mid_card_holds_its_channel_only_for_the_takeover_grace
         held = PostGate("outage in Leeds")
         slack.on_call = held
         x.add_tweet(author="dana", text=texts[0])
-        alive = [Replica(name, env, tmp_path) for name in "ab"]
-        for replica in alive:
-            running.callback(replica.stop)
-        for replica in alive:
-            _until(replica.healthy, f"{replica.name} healthy")
+        alive = _started("ab", env, tmp_path, running)
         assert held.arrived.wait(WAIT), "the card was never posted"
         engine = make_engine(postgres_url)
         running.callback(engine.dispose)
