@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import requests
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -158,6 +159,19 @@ def first_card(slack: FakeSlack, database_url: str) -> SlackCall:
     return posted
 
 
+def copies_in_slack(slack: FakeSlack, card: SlackMessage) -> list[dict[str, Any]]:
+    """Every message in the card's channel that carries the card's outbox id."""
+    from bot.core.outbox import METADATA_EVENT
+
+    return slack.find_messages(
+        lambda m: (
+            m["channel"] == card.channel
+            and (m.get("metadata") or {}).get("event_type") == METADATA_EVENT
+            and m["metadata"]["event_payload"] == {"id": card.id}
+        )
+    )
+
+
 SERVING_LINE = re.compile(rb"brandbot serving http://[^\s/]+:(\d+)/slack/events")
 
 
@@ -168,6 +182,16 @@ def served_port(log: Path) -> int | None:
     take that port and answer /healthz in the process's place."""
     found = SERVING_LINE.search(log.read_bytes()) if log.exists() else None
     return int(found.group(1)) if found else None
+
+
+def healthy_port(log: Path) -> int | None:
+    """The port of the process behind `log`, once its /healthz answers 200 (else None)."""
+    port = served_port(log)
+    try:
+        ok = port is not None and requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
+    except requests.ConnectionError:
+        return None
+    return port if ok else None
 
 
 @contextmanager

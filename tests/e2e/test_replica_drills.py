@@ -19,10 +19,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import select, text
 from sqlmodel import col
-from support import TEST_CONFIG, run_env, served_port
+from support import TEST_CONFIG, healthy_port, run_env, served_port
 
 from bot.core.audit_report import entries_of
 from bot.core.clock import utcnow
@@ -86,12 +85,7 @@ class Replica:
 
     def healthy(self) -> bool:
         assert self.proc.poll() is None, f"{self.name} exited:\n{self.log.read_text()[-3000:]}"
-        if self.port is None:
-            return False
-        try:
-            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
-        except requests.ConnectionError:
-            return False
+        return healthy_port(self.log) is not None
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -7,8 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-from support import TEST_CONFIG, brandbot_run, first_card, run_env, served_port
+from support import TEST_CONFIG, brandbot_run, first_card, healthy_port, run_env
 
 from bot.fakes.slack_api import FakeSlack
 from bot.fakes.slack_user import SlackUser
@@ -27,12 +26,9 @@ def _wait_serving(log: Path, proc: subprocess.Popen[bytes], timeout: float = 30)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "brandbot run exited early:\n" + log.read_text()[-3000:]
-        port = served_port(log)
-        try:
-            if port and requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return port
-        except requests.ConnectionError:
-            pass
+        port = healthy_port(log)
+        if port is not None:
+            return port
         time.sleep(0.1)  # polling a process we don't control; bounded by the deadline
     raise AssertionError("brandbot run never became healthy")
 

@@ -3,29 +3,16 @@ failure delays it without ever duplicating it, and every send renders the databa
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import update
 from sqlmodel import col
+from support import copies_in_slack
 
 from bot.core import outbox
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
-from bot.core.models import Mention, MentionState, SlackMessage
-from bot.core.outbox import METADATA_EVENT
+from bot.core.models import Mention, MentionState
 from bot.fakes.services import ServiceKit
-
-
-def _copies(kit: ServiceKit, card: SlackMessage) -> list[dict[str, Any]]:
-    """Every message in the card's channel that carries the card's outbox id."""
-    return kit.slack.find_messages(
-        lambda m: (
-            m["channel"] == card.channel
-            and (m.get("metadata") or {}).get("event_type") == METADATA_EVENT
-            and m["metadata"]["event_payload"] == {"id": card.id}
-        )
-    )
 
 
 def test_a_queued_card_is_posted_once(kit: ServiceKit) -> None:
@@ -34,7 +21,7 @@ def test_a_queued_card_is_posted_once(kit: ServiceKit) -> None:
 
     assert kit.deliver() == 0  # nothing is due any more
 
-    (posted,) = _copies(kit, card)
+    (posted,) = copies_in_slack(kit.slack, card)
     assert card.ts == posted["ts"] and not card.pending and card.synced_revision == 0
     assert "my refund never came" in posted["text"]
     assert len(kit.slack.calls_to("chat.postMessage")) == 1
@@ -63,7 +50,7 @@ def test_a_failed_post_is_delivered_later_without_a_duplicate(
     assert kit.deliver() == 1
 
     delivered = kit.card(mention.card_id)
-    (posted,) = _copies(kit, delivered)
+    (posted,) = copies_in_slack(kit.slack, delivered)
     assert delivered.ts == posted["ts"] and not delivered.pending
     # A refusal (429) proves nothing reached Slack; any other failure is looked for first.
     assert bool(kit.slack.calls_to("conversations.history")) is (status != 429)
@@ -86,7 +73,7 @@ def test_an_update_renders_the_database_as_it_is_when_sent(kit: ServiceKit) -> N
 
     (update_call,) = kit.slack.calls_to("chat.update")
     assert update_call.args["ts"] == card.ts
-    (shown,) = _copies(kit, card)
+    (shown,) = copies_in_slack(kit.slack, card)
     assert "*Claimed* by <@U0CAROL>" in str(shown["blocks"])
     assert "U0BOB" not in str(shown["blocks"])
     synced = kit.card(card.id)
@@ -100,7 +87,7 @@ def test_a_post_slack_may_have_stored_is_still_looked_for_after_the_search_is_ra
     kit.slack.fail_next("chat.postMessage", status=500, retry_after=None, apply=True)
     mention = kit.add_mention("@acme the app logs me out")
     card = kit.card(mention.card_id)
-    assert card.outcome_unknown and len(_copies(kit, card)) == 1
+    assert card.outcome_unknown and len(copies_in_slack(kit.slack, card)) == 1
     # ... and when that look is itself refused (429), nothing has been learned yet.
     kit.slack.fail_next("conversations.history", status=429, retry_after=1)
     clock.advance(seconds=5)
@@ -109,8 +96,8 @@ def test_a_post_slack_may_have_stored_is_still_looked_for_after_the_search_is_ra
     clock.advance(seconds=5)
     kit.deliver()
 
-    assert len(_copies(kit, card)) == 1, "the card was posted twice"
-    assert kit.card(card.id).ts == _copies(kit, card)[0]["ts"]
+    assert len(copies_in_slack(kit.slack, card)) == 1, "the card was posted twice"
+    assert kit.card(card.id).ts == copies_in_slack(kit.slack, card)[0]["ts"]
 
 
 def test_a_card_someone_deleted_is_posted_again_once_even_if_the_answer_is_lost(
@@ -121,7 +108,7 @@ def test_a_card_someone_deleted_is_posted_again_once_even_if_the_answer_is_lost(
     deleted one, finding it gone, and posting a second."""
     mention = kit.add_mention("@acme my parcel is lost")
     card = kit.card(mention.card_id)
-    (shown,) = _copies(kit, card)
+    (shown,) = copies_in_slack(kit.slack, card)
     kit.slack.messages[card.channel].remove(shown)  # someone deleted it in Slack
     with transaction(kit.engine) as session:
         outbox.mark_changed(session, card.id, now=kit.clock.now())
@@ -131,6 +118,6 @@ def test_a_card_someone_deleted_is_posted_again_once_even_if_the_answer_is_lost(
     clock.advance(seconds=60)
     assert kit.deliver() == 1
 
-    (again,) = _copies(kit, card)
+    (again,) = copies_in_slack(kit.slack, card)
     recorded = kit.card(card.id)
     assert recorded.ts == again["ts"] != shown["ts"] and not recorded.pending

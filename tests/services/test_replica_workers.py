@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, update
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel, col
+from support import copies_in_slack
 
 from bot.core.clock import FakeClock
 from bot.core.db import transaction
@@ -91,13 +92,26 @@ def test_home_tabs_skip_one_another_replica_is_publishing(kit: ServiceKit) -> No
     assert [c.args["user_id"] for c in kit.slack.calls_to("views.publish")] == ["U0BOB"]
 
 
-def _leased_to(kit: ServiceKit, draft_id: int | None, owner: str) -> None:
+def _leased_to(
+    kit: ServiceKit, model: type[Draft] | type[SlackMessage], key: int | None, owner: str
+) -> None:
+    """Leased by `owner` for a whole minute from now (the publisher's and the outbox's lease):
+    as a worker leaves a row just after taking it, or, for a card, just after fencing its call."""
     with transaction(kit.engine) as session:
         session.execute(
-            update(Draft)
-            .where(col(Draft.id) == draft_id)
+            update(model)
+            .where(col(model.id) == key)
             .values(lease_owner=owner, lease_until=kit.clock.now() + timedelta(minutes=1))
         )
+
+
+def _presence(kit: ServiceKit, owner: str) -> Engine:
+    """A replica's presence: its leader-election connection, named after its owner."""
+    return create_engine(
+        kit.engine.url,
+        poolclass=NullPool,
+        connect_args={"application_name": f"{PRESENCE_PREFIX}{owner}"},
+    )
 
 
 def test_a_draft_leased_by_a_replica_no_longer_connected_is_taken_at_once(
@@ -107,13 +121,9 @@ def test_a_draft_leased_by_a_replica_no_longer_connected_is_taken_at_once(
         DraftState.APPROVED, text="Its replica was killed", approved_by=["U0BOB"]
     )
     busy = kit.add_draft(DraftState.APPROVED, text="Its replica is posting", approved_by=["U0BOB"])
-    _leased_to(kit, orphan.id, "host:4242:deadbeef")
-    _leased_to(kit, busy.id, "host:4343:0a1b2c3d")
-    alive = create_engine(  # the live replica's presence: its leader-election connection
-        kit.engine.url,
-        poolclass=NullPool,
-        connect_args={"application_name": f"{PRESENCE_PREFIX}host:4343:0a1b2c3d"},
-    )
+    _leased_to(kit, Draft, orphan.id, "host:4242:deadbeef")
+    _leased_to(kit, Draft, busy.id, "host:4343:0a1b2c3d")
+    alive = _presence(kit, "host:4343:0a1b2c3d")
     with alive.connect():
         assert kit.publisher.publish_due() == 0  # without presence: every lease runs its course
 
@@ -141,28 +151,13 @@ def _card_stored_by_slack_answer_lost(kit: ServiceKit, *, stored: bool = True) -
     return card
 
 
-def _card_leased_to(kit: ServiceKit, card_id: int | None, owner: str) -> None:
-    """As the owner leaves it just after fencing its call to Slack: leased for the whole lease."""
-    until = kit.clock.now() + timedelta(seconds=kit.outbox.lease_seconds)
-    with transaction(kit.engine) as session:
-        session.execute(
-            update(SlackMessage)
-            .where(col(SlackMessage.id) == card_id)
-            .values(lease_owner=owner, lease_until=until)
-        )
-
-
-def _copies_of(kit: ServiceKit, card: SlackMessage) -> int:
-    return len(kit.slack.find_messages(lambda m: "my refund never came" in str(m.get("text"))))
-
-
 def test_a_card_leased_by_a_replica_no_longer_connected_is_taken_once_its_last_call_is_over(
     kit: ServiceKit, clock: FakeClock
 ) -> None:
     """A SIGKILLed replica's card holds its channel for the takeover grace, not the whole
     lease; a live replica's for its whole lease. The taker finds the copy Slack stored."""
     orphan = _card_stored_by_slack_answer_lost(kit)
-    _card_leased_to(kit, orphan.id, "host:4242:deadbeef")
+    _leased_to(kit, SlackMessage, orphan.id, "host:4242:deadbeef")
     taking = replace(kit.outbox, take_from_the_dead=True)
     grace = taking.takeover_grace.total_seconds()
     seen = _presence(kit, taking.owner)
@@ -177,10 +172,10 @@ def test_a_card_leased_by_a_replica_no_longer_connected_is_taken_once_its_last_c
 
     taken = kit.card(orphan.id)
     assert taken.ts is not None and not taken.pending and taken.lease_owner is None
-    assert _copies_of(kit, taken) == 1  # found by its metadata, not posted again
+    assert len(copies_in_slack(kit.slack, taken)) == 1  # found by its metadata, not posted again
 
     busy = _card_stored_by_slack_answer_lost(kit)
-    _card_leased_to(kit, busy.id, "host:4343:0a1b2c3d")
+    _leased_to(kit, SlackMessage, busy.id, "host:4343:0a1b2c3d")
     alive = _presence(kit, "host:4343:0a1b2c3d")
     with alive.connect():
         clock.advance(seconds=grace)
@@ -189,15 +184,6 @@ def test_a_card_leased_by_a_replica_no_longer_connected_is_taken_once_its_last_c
     seen_connection.close()
     seen.dispose()
     assert kit.card(busy.id).lease_owner == "host:4343:0a1b2c3d"
-
-
-def _presence(kit: ServiceKit, owner: str) -> Engine:
-    """A replica's presence: its leader-election connection, named after its owner."""
-    return create_engine(
-        kit.engine.url,
-        poolclass=NullPool,
-        connect_args={"application_name": f"{PRESENCE_PREFIX}{owner}"},
-    )
 
 
 def test_a_replica_the_others_take_for_dead_takes_no_card_and_makes_no_call(
@@ -217,7 +203,7 @@ def test_a_replica_the_others_take_for_dead_takes_no_card_and_makes_no_call(
     with seen.connect():
         assert unseen.deliver_due() == 1
     seen.dispose()
-    assert kit.card(card.id).ts is not None and _copies_of(kit, card) == 1
+    assert kit.card(card.id).ts is not None and len(copies_in_slack(kit.slack, card)) == 1
 
 
 def test_a_worker_taken_for_dead_while_it_searched_leaves_the_card_to_its_taker(
@@ -230,7 +216,7 @@ def test_a_worker_taken_for_dead_while_it_searched_leaves_the_card_to_its_taker(
 
     def taken_for_dead_meanwhile(call: SlackCall) -> None:
         if call.method == "conversations.history":
-            _card_leased_to(kit, card.id, taker)
+            _leased_to(kit, SlackMessage, card.id, taker)
 
     kit.slack.on_call = taken_for_dead_meanwhile
     posts = len(kit.slack.calls_to("chat.postMessage"))
@@ -251,7 +237,7 @@ def test_a_worker_taken_for_dead_during_its_post_leaves_the_recording_to_its_tak
 
     def taken_for_dead_meanwhile(call: SlackCall) -> None:
         if call.method == "chat.postMessage":
-            _card_leased_to(kit, card.id, taker)
+            _leased_to(kit, SlackMessage, card.id, taker)
 
     kit.slack.on_call = taken_for_dead_meanwhile
     assert kit.outbox.deliver_due() == 0
@@ -259,4 +245,4 @@ def test_a_worker_taken_for_dead_during_its_post_leaves_the_recording_to_its_tak
 
     left = kit.card(card.id)
     assert left.lease_owner == taker and left.ts is None and left.outcome_unknown
-    assert _copies_of(kit, card) == 1
+    assert len(copies_in_slack(kit.slack, card)) == 1
